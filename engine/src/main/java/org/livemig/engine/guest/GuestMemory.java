@@ -1,0 +1,116 @@
+package org.livemig.engine.guest;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Guest RAM held off-heap in direct chunks (a 1 GiB guest needs no heap), addressed by page.
+ * A chunk is at most 256 MiB so that any page-aligned guest size fits.
+ */
+public final class GuestMemory {
+  private static final long CHUNK_BYTES = 256L << 20;
+
+  private final int pageSize;
+  private final long pageCount;
+  private final int pagesPerChunk;
+  private final ByteBuffer[] chunks;
+
+  public GuestMemory(int pageSize, long pageCount) {
+    if (pageSize < 512 || Integer.bitCount(pageSize) != 1) {
+      throw new IllegalArgumentException("page size must be a power of two >= 512, was " + pageSize);
+    }
+    if (pageCount <= 0) throw new IllegalArgumentException("page count must be positive, was " + pageCount);
+    this.pageSize = pageSize;
+    this.pageCount = pageCount;
+    this.pagesPerChunk = (int) (CHUNK_BYTES / pageSize);
+    int n = (int) ((pageCount + pagesPerChunk - 1) / pagesPerChunk);
+    this.chunks = new ByteBuffer[n];
+    for (int i = 0; i < n; i++) {
+      long pages = Math.min(pagesPerChunk, pageCount - (long) i * pagesPerChunk);
+      chunks[i] = ByteBuffer.allocateDirect((int) (pages * pageSize)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+  }
+
+  public int pageSize() {
+    return pageSize;
+  }
+
+  public long pageCount() {
+    return pageCount;
+  }
+
+  public long sizeBytes() {
+    return pageCount * pageSize;
+  }
+
+  private void check(long page) {
+    if (page < 0 || page >= pageCount) {
+      throw new IndexOutOfBoundsException("page " + page + " outside guest of " + pageCount + " pages");
+    }
+  }
+
+  private ByteBuffer chunkOf(long page) {
+    return chunks[(int) (page / pagesPerChunk)];
+  }
+
+  private int offsetOf(long page) {
+    return (int) (page % pagesPerChunk) * pageSize;
+  }
+
+  /** Copies one page into dst at its position, advancing it. */
+  public void readPage(long page, ByteBuffer dst) {
+    check(page);
+    dst.put(dst.position(), chunkOf(page), offsetOf(page), pageSize);
+    dst.position(dst.position() + pageSize);
+  }
+
+  /** Copies one page from src at its position, advancing it. */
+  public void writePage(long page, ByteBuffer src) {
+    check(page);
+    chunkOf(page).put(offsetOf(page), src, src.position(), pageSize);
+    src.position(src.position() + pageSize);
+  }
+
+  public void readPage(long page, byte[] dst) {
+    check(page);
+    chunkOf(page).get(offsetOf(page), dst, 0, pageSize);
+  }
+
+  public void writePage(long page, byte[] src) {
+    check(page);
+    chunkOf(page).put(offsetOf(page), src, 0, pageSize);
+  }
+
+  /** Writes a long at a byte offset inside a page (the workload's fast path). */
+  public void putLong(long page, int offset, long value) {
+    chunkOf(page).putLong(offsetOf(page) + offset, value);
+  }
+
+  public long getLong(long page, int offset) {
+    return chunkOf(page).getLong(offsetOf(page) + offset);
+  }
+
+  public boolean isZeroPage(long page) {
+    check(page);
+    ByteBuffer c = chunkOf(page);
+    int base = offsetOf(page);
+    for (int off = 0; off < pageSize; off += 8) {
+      if (c.getLong(base + off) != 0L) return false;
+    }
+    return true;
+  }
+
+  public void zeroPage(long page) {
+    check(page);
+    ByteBuffer c = chunkOf(page);
+    int base = offsetOf(page);
+    for (int off = 0; off < pageSize; off += 8) c.putLong(base + off, 0L);
+  }
+
+  /** Touches every page so that first-touch allocation happens before timing starts. */
+  public void prefault() {
+    for (ByteBuffer c : chunks) {
+      for (int off = 0; off < c.capacity(); off += 4096) c.put(off, c.get(off));
+    }
+  }
+}
