@@ -1,0 +1,129 @@
+package org.livemig.engine.dataplane;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
+import org.livemig.engine.guest.GuestMemory;
+import org.livemig.messages.Frame;
+import org.livemig.messages.Pages;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Destination end of one accepted channel: reads frames into guest memory until end of stream. */
+final class ChannelReceiver {
+  private static final Logger log = LoggerFactory.getLogger(ChannelReceiver.class);
+
+  private final Registration reg;
+  private final int channel;
+  private final SocketChannel socket;
+  private final FrameCodec codec;
+  private final DataPlaneSettings settings;
+  private final Watchdog watchdog;
+  private ByteBuffer batch; // reused for every Pages frame of this channel
+  private volatile String stallReason;
+  private volatile boolean forgotten;
+
+  ChannelReceiver(Registration reg, int channel, SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, Watchdog watchdog) {
+    this.reg = reg;
+    this.channel = channel;
+    this.socket = socket;
+    this.codec = codec;
+    this.settings = settings;
+    this.watchdog = watchdog;
+  }
+
+  /** Runs on the channel's own thread until end of stream or failure; never throws. */
+  void run() {
+    Watchdog.Watch stall = watchdog.watch(codec::lastActivityNanos, settings.stallTimeout().toNanos(), idle -> {
+      stallReason = "no data for " + TimeUnit.NANOSECONDS.toMillis(idle) + " ms";
+      closeSocket();
+    });
+    try {
+      reg.listener.onChannelOpened(channel);
+      receiveUntilEndOfStream();
+    } catch (RuntimeException e) {
+      String reason = stallReason != null ? stallReason : e.getMessage();
+      if (forgotten) {
+        log.debug("data channel {} of migration {} closed by forget: {}", channel, reg.migrationId, reason);
+      } else {
+        log.warn("data channel {} of migration {} failed: {}", channel, reg.migrationId, reason);
+        reg.listener.onChannelFailed(channel, reason);
+      }
+    } finally {
+      stall.cancel();
+      reg.closed(this);
+      closeSocket();
+    }
+  }
+
+  private void receiveUntilEndOfStream() {
+    while (true) {
+      Frame frame = codec.readFrame();
+      switch (frame.getKindCase()) {
+        case PAGES -> receivePages(frame.getPages());
+        case DEVICE_STATE -> reg.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
+        case ITERATION_END -> reg.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
+        case EOS -> {
+          log.debug("data channel {} of migration {} reached end of stream", channel, reg.migrationId);
+          reg.listener.onEndOfStream(channel, frame.getEos().getTotalPages());
+          return;
+        }
+        default -> throw new DataPlaneException("unexpected " + frame.getKindCase() + " frame on data channel");
+      }
+    }
+  }
+
+  private void receivePages(Pages pages) {
+    GuestMemory memory = reg.memory;
+    int count = pages.getIndicesCount();
+    long expected = (long) count * memory.pageSize();
+    long declared = Integer.toUnsignedLong(pages.getPayloadBytes());
+    if (declared != expected) {
+      throw new DataPlaneException("payload_bytes " + declared + " does not match " + count + " pages of " + memory.pageSize() + " bytes");
+    }
+    if (expected > codec.maxPayloadBytes()) {
+      throw new DataPlaneException("payload of " + expected + " bytes exceeds limit " + codec.maxPayloadBytes());
+    }
+    // Validate every index before touching memory so that a bad batch writes nothing.
+    for (int i = 0; i < count; i++) checkPage(pages.getIndices(i));
+    for (int i = 0; i < pages.getZeroIndicesCount(); i++) checkPage(pages.getZeroIndices(i));
+
+    // The whole payload lands in the batch buffer first: a truncated batch never reaches memory.
+    int len = (int) expected;
+    if (batch == null || batch.capacity() < len) {
+      batch = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
+    }
+    codec.readPayload(batch, len);
+    for (int i = 0; i < count; i++) {
+      long page = pages.getIndices(i);
+      memory.writePage(page, batch);
+      reg.received.mark(page);
+    }
+    for (int i = 0; i < pages.getZeroIndicesCount(); i++) {
+      long page = pages.getZeroIndices(i);
+      memory.zeroPage(page);
+      reg.received.mark(page);
+    }
+  }
+
+  private void checkPage(long page) {
+    if (page < 0 || page >= reg.memory.pageCount()) {
+      throw new DataPlaneException("page " + Long.toUnsignedString(page) + " outside guest of " + reg.memory.pageCount() + " pages");
+    }
+  }
+
+  /** Closes the channel on behalf of forget/close: no failure is reported to the listener. */
+  void forget() {
+    forgotten = true;
+    closeSocket();
+  }
+
+  private void closeSocket() {
+    try {
+      socket.close();
+    } catch (IOException e) {
+      log.debug("closing data channel {} of migration {}: {}", channel, reg.migrationId, e.toString());
+    }
+  }
+}

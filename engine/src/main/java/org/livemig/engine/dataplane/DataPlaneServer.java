@@ -1,0 +1,234 @@
+package org.livemig.engine.dataplane;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.livemig.engine.guest.DirtyBitmap;
+import org.livemig.engine.guest.GuestMemory;
+import org.livemig.messages.ChannelAccept;
+import org.livemig.messages.ChannelHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The destination host's data port, shared by all incoming migrations. Each connection gets its
+ * own daemon thread: it reads the header (bounded by the handshake timeout), either refuses
+ * (answer + close, nothing else changes) or accepts and becomes that channel's receiver.
+ */
+public final class DataPlaneServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DataPlaneServer.class);
+  private static final int MAX_KEPT_REASONS = 1000;
+
+  private final String bindHost;
+  private final int requestedPort;
+  private final DataPlaneSettings settings;
+  private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
+  private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+  private final AtomicLong refused = new AtomicLong();
+  private final List<String> reasons = new ArrayList<>(); // guarded by itself
+  private final AtomicInteger connectionSeq = new AtomicInteger();
+  private final Watchdog watchdog;
+  private volatile ServerSocketChannel server;
+  private volatile boolean closed;
+
+  public DataPlaneServer(String bindHost, int port, DataPlaneSettings settings) {
+    this.bindHost = bindHost;
+    this.requestedPort = port;
+    this.settings = settings;
+    this.watchdog = new Watchdog("dataplane-watchdog-server",
+        Watchdog.tickFor(settings.handshakeTimeout(), settings.stallTimeout()));
+  }
+
+  public synchronized void start() {
+    if (server != null) throw new IllegalStateException("already started");
+    try {
+      ServerSocketChannel s = ServerSocketChannel.open();
+      s.bind(new InetSocketAddress(bindHost, requestedPort), 128);
+      server = s;
+    } catch (IOException e) {
+      throw new DataPlaneException("cannot bind data port " + bindHost + ":" + requestedPort + ": " + e, e);
+    }
+    Thread acceptor = new Thread(this::acceptLoop, "dataplane-acceptor-" + port());
+    acceptor.setDaemon(true);
+    acceptor.start();
+    log.info("data plane listening on {}:{}", bindHost, port());
+  }
+
+  public int port() {
+    ServerSocketChannel s = server;
+    if (s == null) throw new IllegalStateException("not started");
+    return s.socket().getLocalPort();
+  }
+
+  /** Registers an incoming migration; its channels may connect from now on. */
+  public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
+    Registration reg = new Registration(migrationId, token, channels, listener, memory, received);
+    if (registrations.putIfAbsent(migrationId, reg) != null) {
+      throw new IllegalStateException("migration " + migrationId + " already expected");
+    }
+    log.info("expecting migration {} on {} channel(s)", migrationId, channels);
+  }
+
+  /** Unregisters a migration and closes its open channels without failure callbacks. Idempotent. */
+  public void forget(String migrationId) {
+    Registration reg = registrations.remove(migrationId);
+    if (reg == null) return;
+    List<ChannelReceiver> open = reg.forget();
+    open.forEach(ChannelReceiver::forget);
+    log.info("forgot migration {} ({} open channel(s) closed)", migrationId, open.size());
+  }
+
+  public long refusedChannels() {
+    return refused.get();
+  }
+
+  public List<String> refusalReasons() {
+    synchronized (reasons) {
+      return List.copyOf(reasons);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    ServerSocketChannel s = server;
+    if (s != null) closeQuietly(s, "data port");
+    for (String id : List.copyOf(registrations.keySet())) forget(id);
+    for (SocketChannel c : connections) closeQuietly(c, "connection");
+    watchdog.close();
+  }
+
+  private void acceptLoop() {
+    while (!closed) {
+      SocketChannel c;
+      try {
+        c = server.accept();
+      } catch (ClosedChannelException e) {
+        if (!closed) log.error("data port closed unexpectedly", e);
+        return;
+      } catch (IOException e) {
+        log.warn("accept on data port failed: {}", e.toString());
+        sleepAfterAcceptFailure();
+        continue;
+      }
+      connections.add(c);
+      Thread t = new Thread(() -> handle(c), "dataplane-conn-" + connectionSeq.incrementAndGet());
+      t.setDaemon(true);
+      t.start();
+    }
+  }
+
+  private void handle(SocketChannel c) {
+    SocketAddress peer = remote(c);
+    try {
+      c.socket().setTcpNoDelay(true);
+      FrameCodec codec = new FrameCodec(c, settings);
+      ChannelHeader header = readHeader(c, codec, peer);
+      if (header == null) return;
+      Registration reg = registrations.get(header.getMigrationId());
+      String reason = check(header, reg);
+      ChannelReceiver receiver = null;
+      if (reason == null) {
+        receiver = new ChannelReceiver(reg, header.getChannel(), c, codec, settings, watchdog);
+        reason = reg.claim(header.getChannel(), receiver);
+      }
+      if (reason != null) {
+        refuse(codec, c, peer, reason);
+        return;
+      }
+      codec.writeMessage(ChannelAccept.newBuilder().setAccepted(true).build());
+      Thread.currentThread().setName("dataplane-rx-" + reg.migrationId + "-" + header.getChannel());
+      log.info("accepted data channel {} of migration {} from {}", header.getChannel(), reg.migrationId, peer);
+      receiver.run();
+    } catch (IOException | RuntimeException e) {
+      log.warn("data connection from {} failed during handshake: {}", peer, e.toString());
+    } finally {
+      connections.remove(c);
+      closeQuietly(c, "connection");
+    }
+  }
+
+  /** Reads the header within the handshake timeout; refuses and returns null if it is bad or late. */
+  private ChannelHeader readHeader(SocketChannel c, FrameCodec codec, SocketAddress peer) {
+    long start = System.nanoTime();
+    long limit = settings.handshakeTimeout().toNanos();
+    Watchdog.Watch deadline = watchdog.watch(() -> start, limit, idle -> closeQuietly(c, "late handshake"));
+    try {
+      ChannelHeader h = codec.readMessage(ChannelHeader.parser(), "header", DataPlane.HANDSHAKE_LIMIT);
+      if (!deadline.cancel()) throw new DataPlaneException("deadline passed");
+      return h;
+    } catch (DataPlaneException e) {
+      boolean late = !deadline.cancel();
+      refuse(codec, c, peer, late
+          ? "no header within " + settings.handshakeTimeout().toMillis() + " ms"
+          : "malformed header: " + e.getMessage());
+      return null;
+    }
+  }
+
+  private static String check(ChannelHeader h, Registration reg) {
+    if (h.getProtocolVersion() != DataPlane.PROTOCOL_VERSION) {
+      return "unsupported protocol version " + h.getProtocolVersion() + " (expected " + DataPlane.PROTOCOL_VERSION + ")";
+    }
+    if (reg == null) return "unknown migration " + h.getMigrationId();
+    // Constant-time compare: the token is the only secret on this port.
+    if (!MessageDigest.isEqual(reg.token.getBytes(StandardCharsets.UTF_8), h.getToken().getBytes(StandardCharsets.UTF_8))) {
+      return "wrong token for migration " + reg.migrationId;
+    }
+    return null;
+  }
+
+  private void refuse(FrameCodec codec, SocketChannel c, SocketAddress peer, String reason) {
+    log.warn("refused data channel from {}: {}", peer, reason);
+    refused.incrementAndGet();
+    synchronized (reasons) {
+      if (reasons.size() == MAX_KEPT_REASONS) reasons.remove(0);
+      reasons.add(reason);
+    }
+    if (!c.isOpen()) return; // handshake deadline already closed it: nobody to answer
+    try {
+      codec.writeMessage(ChannelAccept.newBuilder().setAccepted(false).setReason(reason).build());
+      c.shutdownOutput();
+    } catch (IOException | DataPlaneException e) {
+      log.debug("could not send refusal to {}: {}", peer, e.toString());
+    }
+  }
+
+  private static SocketAddress remote(SocketChannel c) {
+    try {
+      return c.getRemoteAddress();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static void closeQuietly(java.io.Closeable c, String what) {
+    try {
+      c.close();
+    } catch (IOException e) {
+      log.debug("closing {} failed: {}", what, e.toString());
+    }
+  }
+
+  private static void sleepAfterAcceptFailure() {
+    try {
+      TimeUnit.MILLISECONDS.sleep(50); // e.g. out of file descriptors: do not spin
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

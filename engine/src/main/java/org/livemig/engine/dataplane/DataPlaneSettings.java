@@ -1,0 +1,52 @@
+package org.livemig.engine.dataplane;
+
+import java.time.Duration;
+
+/**
+ * Limits and timeouts of the data plane.
+ *
+ * @param maxFrameBytes largest protobuf part of a frame the receiver accepts
+ * @param maxPayloadBytes largest page payload of one Pages frame the receiver accepts
+ * @param batchPages pages per Pages frame on the sending side
+ * @param handshakeTimeout how long either side waits for the other's handshake message
+ * @param stallTimeout how long an accepted channel may receive nothing before it is failed
+ * @param connectTimeout TCP connect timeout of the sending side
+ */
+public record DataPlaneSettings(
+    int maxFrameBytes,
+    int maxPayloadBytes,
+    int batchPages,
+    Duration handshakeTimeout,
+    Duration stallTimeout,
+    Duration connectTimeout) {
+
+  public DataPlaneSettings {
+    if (maxFrameBytes < 1024) throw new IllegalArgumentException("maxFrameBytes too small: " + maxFrameBytes);
+    if (maxPayloadBytes < 4096) throw new IllegalArgumentException("maxPayloadBytes too small: " + maxPayloadBytes);
+    if (batchPages < 1) throw new IllegalArgumentException("batchPages must be positive: " + batchPages);
+    requirePositive(handshakeTimeout, "handshakeTimeout");
+    requirePositive(stallTimeout, "stallTimeout");
+    requirePositive(connectTimeout, "connectTimeout");
+  }
+
+  private static void requirePositive(Duration d, String name) {
+    if (d == null || d.isNegative() || d.isZero()) throw new IllegalArgumentException(name + " must be positive: " + d);
+  }
+
+  public static DataPlaneSettings defaults() {
+    return new DataPlaneSettings(
+        1 << 20, 64 << 20, 256, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(5));
+  }
+
+  public DataPlaneSettings withStallTimeout(Duration d) {
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout);
+  }
+
+  public DataPlaneSettings withHandshakeTimeout(Duration d) {
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, d, stallTimeout, connectTimeout);
+  }
+
+  public DataPlaneSettings withBatchPages(int n) {
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, n, handshakeTimeout, stallTimeout, connectTimeout);
+  }
+}

@@ -1,0 +1,106 @@
+package org.livemig.engine.dataplane;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.livemig.engine.guest.DirtyBitmap;
+import org.livemig.engine.guest.GuestMemory;
+
+class DataPlaneRoundTripTest {
+  private final DataPlaneSettings settings = DataPlaneSettings.defaults().withStallTimeout(Duration.ofSeconds(3));
+  private DataPlaneServer server;
+  private final ExecutorService pool = Executors.newFixedThreadPool(2);
+
+  @BeforeEach
+  void start() {
+    server = new DataPlaneServer("127.0.0.1", 0, settings);
+    server.start();
+  }
+
+  @AfterEach
+  void stop() {
+    pool.shutdownNow();
+    server.close();
+  }
+
+  @Test
+  void sixteenMiBGuestArrivesByteForByteOverTwoChannels() throws Exception {
+    long pages = 4096; // 16 MiB of 4 KiB pages
+    GuestMemory source = Guests.randomGuest(pages, 7, 42);
+    GuestMemory dest = Guests.randomGuest(pages, 0, 99); // stale garbage: zero pages must overwrite it
+    DirtyBitmap received = new DirtyBitmap(pages);
+    RecordingListener listener = new RecordingListener();
+    server.expect("m-1", "secret", 2, listener, dest, received);
+    long[] dirty = Guests.allPages(pages);
+    byte[] device = "cpu registers and device queues".getBytes();
+
+    List<Future<SendStats>> results = List.of(0, 1).stream().map(ch -> pool.submit(() -> {
+      try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-1", "secret", ch, settings)) {
+        SendStats stats = s.sendPages(source, dirty, 2, ch);
+        if (ch == 0) s.sendDeviceState(device);
+        s.sendIterationEnd(1, stats.pages());
+        s.sendEndOfStream(stats.pages());
+        return stats;
+      }
+    })).toList();
+    SendStats total = results.get(0).get().plus(results.get(1).get());
+
+    Set<String> eos = new HashSet<>(List.of(listener.awaitEndOfStream(), listener.awaitEndOfStream()));
+    assertEquals(Set.of("0 2048", "1 2048"), eos);
+    Guests.assertSameMemory(source, dest);
+    assertEquals(pages, received.count(), "every page marked received");
+    long expectedZero = (pages + 5) / 7; // pages with p % 7 == 1
+    assertEquals(pages, total.pages());
+    assertEquals(expectedZero, total.zeroPages());
+    assertTrue(total.bytes() >= (pages - expectedZero) * Guests.PAGE, "payload bytes counted");
+    assertTrue(total.bytes() < (pages - expectedZero) * Guests.PAGE + 64 * 1024, "zero pages carried no payload");
+    assertEquals(1, listener.deviceStates.size());
+    assertArrayEquals(device, listener.deviceStates.get(0));
+    assertTrue(listener.events.contains("iteration-end 1 2048"), listener.events.toString());
+    assertTrue(listener.failures.isEmpty(), listener.failures.toString());
+  }
+
+  @Test
+  void onlyDirtyPagesAreSentAndForgetIsIdempotent() throws Exception {
+    long pages = 256;
+    GuestMemory source = Guests.randomGuest(pages, 0, 7);
+    GuestMemory dest = new GuestMemory(Guests.PAGE, pages);
+    DirtyBitmap dirty = new DirtyBitmap(pages);
+    for (long p = 3; p < pages; p += 10) dirty.mark(p);
+    DirtyBitmap received = new DirtyBitmap(pages);
+    RecordingListener listener = new RecordingListener();
+    server.expect("m-2", "t", 1, listener, dest, received);
+    try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-2", "t", 0, settings.withBatchPages(4))) {
+      SendStats stats = s.sendPages(source, dirty.syncAndClear());
+      assertEquals(26, stats.pages());
+      s.sendEndOfStream(stats.pages());
+    }
+    assertEquals("0 26", listener.awaitEndOfStream());
+    byte[] a = new byte[Guests.PAGE];
+    byte[] b = new byte[Guests.PAGE];
+    for (long p = 0; p < pages; p++) {
+      boolean sent = p % 10 == 3;
+      assertEquals(sent, received.isSet(p), "page " + p);
+      if (sent) {
+        source.readPage(p, a);
+        dest.readPage(p, b);
+        assertArrayEquals(a, b, "page " + p);
+      } else {
+        assertTrue(dest.isZeroPage(p), "unsent page " + p + " untouched");
+      }
+    }
+    server.forget("m-2");
+    server.forget("m-2");
+  }
+}

@@ -1,0 +1,60 @@
+package org.livemig.engine.dataplane;
+
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** Records every inbound event so tests can wait for and assert on them. */
+final class RecordingListener implements InboundListener {
+  final List<String> events = new CopyOnWriteArrayList<>();
+  final List<byte[]> deviceStates = new CopyOnWriteArrayList<>();
+  final BlockingQueue<String> endOfStreams = new LinkedBlockingQueue<>();
+  final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
+
+  @Override
+  public void onChannelOpened(int channel) {
+    events.add("opened " + channel);
+  }
+
+  @Override
+  public void onDeviceState(byte[] state) {
+    events.add("device-state " + state.length);
+    deviceStates.add(state);
+  }
+
+  @Override
+  public void onIterationEnd(int round, long pages) {
+    events.add("iteration-end " + round + " " + pages);
+  }
+
+  @Override
+  public void onEndOfStream(int channel, long totalPages) {
+    events.add("eos " + channel + " " + totalPages);
+    endOfStreams.add(channel + " " + totalPages);
+  }
+
+  @Override
+  public void onChannelFailed(int channel, String reason) {
+    events.add("failed " + channel + " " + reason);
+    failures.add(reason);
+  }
+
+  String awaitEndOfStream() throws InterruptedException {
+    String s = endOfStreams.poll(10, TimeUnit.SECONDS);
+    if (s == null) throw new AssertionError("no end of stream within 10 s; events " + events);
+    return s;
+  }
+
+  String awaitFailure(long seconds) throws InterruptedException {
+    String s = failures.poll(seconds, TimeUnit.SECONDS);
+    if (s == null) throw new AssertionError("no channel failure within " + seconds + " s; events " + events);
+    return s;
+  }
+
+  /** True if no event beyond channel open/failure happened: no page, state or stream events. */
+  boolean sawNoDataEvents() {
+    return events.stream().allMatch(e -> e.startsWith("opened") || e.startsWith("failed"));
+  }
+}
