@@ -103,4 +103,28 @@ class DataPlaneRoundTripTest {
     server.forget("m-2");
     server.forget("m-2");
   }
+
+  @Test
+  void forgetClosesOpenChannelsQuietlyAndRefusesLaterOnes() throws Exception {
+    long pages = 16;
+    RecordingListener listener = new RecordingListener();
+    server.expect("m-3", "t", 2, listener, new GuestMemory(Guests.PAGE, pages), new DirtyBitmap(pages));
+    try (java.nio.channels.SocketChannel c = Guests.rawConnect(server.port())) {
+      Guests.rawHandshake(c, "m-3", "t", 0);
+      server.forget("m-3");
+      // The server closed our channel: the next read sees EOF (or a reset).
+      int r;
+      try {
+        r = c.read(java.nio.ByteBuffer.allocate(8));
+      } catch (java.io.IOException reset) {
+        r = -1;
+      }
+      assertEquals(-1, r);
+    }
+    DataPlaneException e = org.junit.jupiter.api.Assertions.assertThrows(DataPlaneException.class,
+        () -> PageSender.connect("127.0.0.1", server.port(), "m-3", "t", 1, settings));
+    assertTrue(e.getMessage().contains("unknown migration m-3"), e.getMessage());
+    Thread.sleep(100);
+    assertTrue(listener.failures.isEmpty(), "forget is cleanup, not a failure: " + listener.events);
+  }
 }
