@@ -53,8 +53,10 @@ public final class GuestOracle {
 
     long mismatches = 0;
     List<Long> first = new ArrayList<>();
+    byte[] actual = content.newPageBuffer();
+    byte[] expected = content.newPageBuffer();
     for (int p = 0; p < lastWriter.length; p++) {
-      if (!content.pageMatches(mem, p, lastWriter[p])) {
+      if (!content.pageMatches(mem, p, lastWriter[p], actual, expected)) {
         mismatches++;
         if (first.size() < MAX_REPORTED_MISMATCHES) first.add((long) p);
       }

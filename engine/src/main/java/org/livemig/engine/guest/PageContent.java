@@ -2,6 +2,7 @@ package org.livemig.engine.guest;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.InitialFill;
 
@@ -11,8 +12,8 @@ import org.livemig.messages.InitialFill;
  * (which checks it), so the two can never drift apart.
  *
  * <p>Every page's content is a splitmix64 stream keyed by either (seed, step) for a workload
- * write or (seed, page) for the initial fill. Word i of a stream is {@code mix64(key + (i+1)*GAMMA)},
- * so a single word can be checked without materialising the page.
+ * write or (seed, page) for the initial fill: word i is {@code mix64(key + (i+1)*GAMMA)}, stored
+ * little-endian.
  */
 final class PageContent {
   static final long GAMMA = 0x9E3779B97F4A7C15L;
@@ -110,24 +111,24 @@ final class PageContent {
     return mix64(initialBase + page * GAMMA);
   }
 
-  /** Word i of what the page holds if its last writer is {@code writerStep} (-1 = initial fill). */
-  long expectedWord(long page, long writerStep, int i) {
-    if (writerStep >= 0) return word(stepKey(writerStep), i);
-    return patternFill ? word(initialKey(page), i) : 0L;
+  /** A page-sized scratch buffer; pages are generated there and copied in whole (one memcpy, not 512 calls). */
+  byte[] newPageBuffer() {
+    return new byte[pageSize];
   }
 
-  /** The workload's write for one step: the whole page, word by word, straight into guest memory. */
-  void writeStep(GuestMemory mem, long page, long step) {
-    long key = stepKey(step);
-    for (int i = 0; i < wordsPerPage; i++) mem.putLong(page, i * Long.BYTES, word(key, i));
+  /** The workload's write for one step: the whole page, built in {@code scratch}, then copied into memory. */
+  void writeStep(GuestMemory mem, long page, long step, byte[] scratch) {
+    fillStream(stepKey(step), scratch);
+    mem.writePage(page, scratch);
   }
 
   /** Puts every page in its initial state (a fresh direct buffer is already zero). */
   void writeInitialFill(GuestMemory mem) {
     if (!patternFill) return;
+    byte[] scratch = newPageBuffer();
     for (long p = 0; p < pageCount; p++) {
-      long key = initialKey(p);
-      for (int i = 0; i < wordsPerPage; i++) mem.putLong(p, i * Long.BYTES, word(key, i));
+      fillStream(initialKey(p), scratch);
+      mem.writePage(p, scratch);
     }
   }
 
@@ -136,16 +137,24 @@ final class PageContent {
     if (out.length < pageSize) {
       throw new IllegalArgumentException("buffer of " + out.length + " bytes is smaller than a page (" + pageSize + ")");
     }
-    ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < wordsPerPage; i++) b.putLong(i * Long.BYTES, expectedWord(page, writerStep, i));
+    if (writerStep >= 0) fillStream(stepKey(writerStep), out);
+    else if (patternFill) fillStream(initialKey(page), out);
+    else Arrays.fill(out, 0, pageSize, (byte) 0);
   }
 
-  /** True if the page in memory holds exactly what {@code writerStep} (or the initial fill) put there. */
-  boolean pageMatches(GuestMemory mem, long page, long writerStep) {
-    for (int i = 0; i < wordsPerPage; i++) {
-      if (mem.getLong(page, i * Long.BYTES) != expectedWord(page, writerStep, i)) return false;
-    }
-    return true;
+  /**
+   * True if the page in memory holds exactly what {@code writerStep} (or the initial fill) put there.
+   * {@code actual} and {@code expected} are caller-owned page buffers, so a full verify allocates nothing per page.
+   */
+  boolean pageMatches(GuestMemory mem, long page, long writerStep, byte[] actual, byte[] expected) {
+    mem.readPage(page, actual);
+    fillExpected(page, writerStep, expected);
+    return Arrays.equals(actual, 0, pageSize, expected, 0, pageSize);
+  }
+
+  private void fillStream(long key, byte[] out) {
+    ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < wordsPerPage; i++) b.putLong(i * Long.BYTES, word(key, i));
   }
 
   /** Simulated CPU registers after {@code steps} steps: non-trivial but fully determined. */

@@ -221,6 +221,7 @@ public final class SyntheticGuest implements MigratableGuest {
     double pagesPerNano = 0;
     long t0 = 0;
     long credited = 0; // steps accounted for since t0
+    byte[] scratch = content.newPageBuffer();
     while (mayStep()) {
       int throttle = throttlePercent;
       if (throttle != pacedThrottle) { // (re)start pacing from now at the new rate
@@ -247,9 +248,9 @@ public final class SyntheticGuest implements MigratableGuest {
       }
       for (long i = 0; i < due && mayStep(); i++) {
         long page = content.pageAt(k);
-        content.writeStep(memory, page, k); // write first,
-        dirty.mark(page);                   // then mark, so a sync never misses the new content,
-        steps = ++k;                        // then count the step
+        content.writeStep(memory, page, k, scratch); // write first,
+        dirty.mark(page);                            // then mark, so a sync never misses the new content,
+        steps = ++k;                                 // then count the step
         credited++;
       }
     }

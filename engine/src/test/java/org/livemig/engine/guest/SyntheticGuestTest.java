@@ -115,6 +115,18 @@ class SyntheticGuestTest {
       assertTrue(new GuestOracle(d).verify(g.memory(), steps).matches(), "pause left a half-written step");
       // Pausing a guest that is not running completes at once.
       assertTrue(g.pause().toCompletableFuture().isDone());
+
+      // Destroying a running guest stops its writes by the time destroy() returns.
+      g.run("owner");
+      Thread.sleep(20);
+      g.destroy();
+      long finalSteps = g.steps();
+      long finalCrc = memoryChecksum(g.memory());
+      assertTrue(finalSteps > steps, "guest did not resume");
+      Thread.sleep(50);
+      assertEquals(finalSteps, g.steps(), "destroyed guest kept stepping");
+      assertEquals(finalCrc, memoryChecksum(g.memory()), "destroyed guest kept writing");
+      assertTrue(new GuestOracle(d).verify(g.memory(), finalSteps).matches());
     } finally {
       g.destroy();
     }
