@@ -1,0 +1,268 @@
+package org.livemig.engine.guest;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.locks.LockSupport;
+import org.livemig.messages.GuestDescription;
+
+/**
+ * A guest whose "CPU" is a deterministic workload: step k overwrites page {@code pageAt(k)} with
+ * content derived from (seed, k). Its whole memory is therefore a function of (description,
+ * steps), which is what lets {@link GuestOracle} check a migrated copy page by page.
+ *
+ * <p>State transitions are synchronized on the guest (callers are actor threads). The workload
+ * thread reads {@link #state} and {@link #pendingStop} between steps, so a pause takes effect
+ * after at most one page write; it completes the pause future once it has stopped.
+ */
+public final class SyntheticGuest implements MigratableGuest {
+  /** Pacing granularity: at high rates the thread wakes about once per millisecond. */
+  private static final long BATCH_NANOS = 1_000_000L;
+  /** Backlog forgiven after a stall (GC, descheduling) instead of bursting to catch up. */
+  private static final long MAX_BACKLOG_NANOS = 20_000_000L;
+
+  private final GuestDescription description;
+  private final PageContent content;
+  private final GuestMemory memory;
+  private final DirtyBitmap dirty;
+
+  // Guarded by this.
+  private String ownerToken;
+  private Thread workload;
+  // Written under this, read by the workload thread between steps.
+  private volatile RunState state = RunState.CREATED;
+  /** Set by pause/destroy, completed and cleared by the workload thread once it has stopped. */
+  private volatile CompletableFuture<Void> pendingStop;
+  private volatile int throttlePercent;
+  /** Written only by the workload thread while running, or under this while it is stopped. */
+  private volatile long steps;
+
+  private SyntheticGuest(GuestDescription d, String ownerToken) {
+    this.description = d;
+    this.content = new PageContent(d); // validates d
+    this.memory = new GuestMemory(d.getPageSize(), d.getPageCount());
+    this.dirty = new DirtyBitmap(d.getPageCount());
+    this.ownerToken = ownerToken;
+  }
+
+  /** A fresh source guest: memory in its initial fill, never run, step 0. */
+  public static SyntheticGuest create(GuestDescription d, String ownerToken) {
+    SyntheticGuest g = new SyntheticGuest(d, ownerToken);
+    g.content.writeInitialFill(g.memory);
+    return g;
+  }
+
+  /** A destination copy: zero memory, no owner; pages and device state arrive by migration. */
+  public static SyntheticGuest empty(GuestDescription d) {
+    return new SyntheticGuest(d, null);
+  }
+
+  @Override public GuestDescription description() { return description; }
+
+  @Override public GuestMemory memory() { return memory; }
+
+  @Override public DirtyBitmap dirtyBitmap() { return dirty; }
+
+  @Override public RunState state() { return state; }
+
+  @Override public synchronized String ownerToken() { return ownerToken; }
+
+  @Override public long steps() { return steps; }
+
+  @Override public int throttlePercent() { return throttlePercent; }
+
+  @Override
+  public synchronized void assignOwner(String token) {
+    if (state == RunState.RUNNING || state == RunState.DESTROYED) {
+      throw new IllegalStateException("cannot change the owner of guest " + id() + " while it is " + state);
+    }
+    ownerToken = token;
+  }
+
+  @Override
+  public synchronized void run(String token) {
+    if (state == RunState.DESTROYED) throw new IllegalStateException("guest " + id() + " is destroyed and cannot run");
+    if (token == null) throw new IllegalStateException("guest " + id() + " cannot run without an owner token");
+    if (!token.equals(ownerToken)) {
+      throw new IllegalStateException("token does not own guest " + id() + " (owner is "
+          + (ownerToken == null ? "nobody" : "another token") + ")");
+    }
+    if (state == RunState.RUNNING) return;
+    state = RunState.RUNNING;
+    if (workload == null) {
+      workload = new Thread(this::workloadLoop, "guest-" + id() + "-workload");
+      workload.setDaemon(true);
+      workload.start();
+    }
+    notifyAll(); // an idle workload thread waits on this
+  }
+
+  @Override
+  public CompletionStage<Void> pause() {
+    CompletableFuture<Void> stop;
+    Thread t;
+    synchronized (this) {
+      if (state != RunState.RUNNING) {
+        // Not running, but a pause may still be in flight: hand out that one so the caller still waits for it.
+        CompletableFuture<Void> inFlight = pendingStop;
+        return inFlight != null ? inFlight : CompletableFuture.completedFuture(null);
+      }
+      state = RunState.PAUSED;
+      stop = requestStop();
+      t = workload;
+      notifyAll();
+    }
+    LockSupport.unpark(t); // cut a pacing sleep short
+    return stop;
+  }
+
+  @Override
+  public void destroy() {
+    Thread t;
+    synchronized (this) {
+      if (state == RunState.DESTROYED) return;
+      state = RunState.DESTROYED;
+      t = workload;
+      if (t != null) requestStop();
+      notifyAll();
+    }
+    if (t == null || t == Thread.currentThread()) return;
+    // "No more writes ever" must hold when destroy returns: wait for the (at most one) step in progress.
+    LockSupport.unpark(t);
+    boolean interrupted = false;
+    while (t.isAlive()) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        interrupted = true; // finish the join, then restore the caller's interrupt status
+      }
+    }
+    if (interrupted) Thread.currentThread().interrupt();
+  }
+
+  private CompletableFuture<Void> requestStop() {
+    if (pendingStop == null) pendingStop = new CompletableFuture<>();
+    return pendingStop;
+  }
+
+  @Override
+  public synchronized byte[] deviceState() {
+    requireStopped("read the device state of");
+    return new DeviceState(steps, throttlePercent).encode(description, content);
+  }
+
+  @Override
+  public synchronized void loadDeviceState(byte[] blob) {
+    requireStopped("load device state into");
+    DeviceState s = DeviceState.decode(blob, description, content);
+    // The workload resumes at step s.steps(), continuing the source's deterministic history.
+    // The throttle is not restored: auto-converge belongs to the migration, not to the guest.
+    steps = s.steps();
+  }
+
+  private void requireStopped(String action) {
+    if (state == RunState.RUNNING) throw new IllegalStateException("cannot " + action + " running guest " + id());
+    if (pendingStop != null) {
+      throw new IllegalStateException("cannot " + action + " guest " + id() + " before its pause has completed");
+    }
+  }
+
+  @Override
+  public void setThrottlePercent(int percent) {
+    if (percent < 0 || percent > 99) throw new IllegalArgumentException("throttle percent must be 0..99, was " + percent);
+    throttlePercent = percent;
+    Thread t;
+    synchronized (this) {
+      t = workload;
+    }
+    if (t != null) LockSupport.unpark(t); // re-pace now rather than after a long sleep
+  }
+
+  private String id() {
+    return description.getGuestId();
+  }
+
+  private boolean mayStep() {
+    return state == RunState.RUNNING && pendingStop == null;
+  }
+
+  /** The workload thread: idles while stopped, acknowledges stops, steps while running. */
+  private void workloadLoop() {
+    while (true) {
+      CompletableFuture<Void> stop;
+      boolean exit;
+      synchronized (this) {
+        while (state != RunState.RUNNING && state != RunState.DESTROYED && pendingStop == null) {
+          try {
+            wait();
+          } catch (InterruptedException e) {
+            // Nobody but destroy() should stop this thread; treat an interrupt like one.
+            destroyFromWorkload();
+          }
+        }
+        stop = pendingStop;
+        pendingStop = null;
+        exit = state == RunState.DESTROYED;
+      }
+      // Completed outside the lock: dependents run here and may call back into the guest.
+      if (stop != null) stop.complete(null);
+      if (exit) return;
+      if (stop == null) runSteps();
+    }
+  }
+
+  private void destroyFromWorkload() {
+    state = RunState.DESTROYED;
+  }
+
+  /** Steps at the configured (throttled) rate until a pause or destroy is requested. */
+  private void runSteps() {
+    long k = steps;
+    int pacedThrottle = -1;
+    double pagesPerNano = 0;
+    long t0 = 0;
+    long credited = 0; // steps accounted for since t0
+    byte[] scratch = content.newPageBuffer();
+    while (mayStep()) {
+      int throttle = throttlePercent;
+      if (throttle != pacedThrottle) { // (re)start pacing from now at the new rate
+        pacedThrottle = throttle;
+        pagesPerNano = description.getDirtyPagesPerSecond() * (100 - throttle) / 100.0 / 1e9;
+        t0 = System.nanoTime();
+        credited = 0;
+      }
+      if (pagesPerNano == 0) { // idle guest: wait for the next state change, no spinning
+        idleWhileRunning();
+        continue;
+      }
+      long elapsed = System.nanoTime() - t0;
+      long due = (long) (elapsed * pagesPerNano) - credited;
+      if (due <= 0) {
+        long untilNext = (long) ((credited + 1) / pagesPerNano) - elapsed;
+        LockSupport.parkNanos(Math.max(untilNext, BATCH_NANOS));
+        continue;
+      }
+      long maxBacklog = Math.max(1, (long) (MAX_BACKLOG_NANOS * pagesPerNano));
+      if (due > maxBacklog) {
+        credited += due - maxBacklog;
+        due = maxBacklog;
+      }
+      for (long i = 0; i < due && mayStep(); i++) {
+        long page = content.pageAt(k);
+        content.writeStep(memory, page, k, scratch); // write first,
+        dirty.mark(page);                            // then mark, so a sync never misses the new content,
+        steps = ++k;                                 // then count the step
+        credited++;
+      }
+    }
+  }
+
+  private synchronized void idleWhileRunning() {
+    while (mayStep()) {
+      try {
+        wait();
+      } catch (InterruptedException e) {
+        destroyFromWorkload();
+      }
+    }
+  }
+}
