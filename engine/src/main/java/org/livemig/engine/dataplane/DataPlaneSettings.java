@@ -38,6 +38,17 @@ public record DataPlaneSettings(
         1 << 20, 64 << 20, 256, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(5));
   }
 
+  /** From livemig.host.data-plane, with the stall timeout of livemig.migration. */
+  public static DataPlaneSettings fromConfig(com.typesafe.config.Config dataPlane, com.typesafe.config.Config migration) {
+    return new DataPlaneSettings(
+        dataPlane.getInt("max-frame-bytes"),
+        dataPlane.getInt("max-payload-bytes"),
+        dataPlane.getInt("batch-pages"),
+        dataPlane.getDuration("handshake-timeout"),
+        migration.getDuration("stall-timeout"),
+        dataPlane.getDuration("connect-timeout"));
+  }
+
   public DataPlaneSettings withStallTimeout(Duration d) {
     return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout);
   }

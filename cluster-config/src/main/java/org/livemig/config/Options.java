@@ -1,0 +1,23 @@
+package org.livemig.config;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** --name value options of the launcher and the demo; an unknown option is an error. */
+final class Options {
+  private Options() {}
+
+  static Map<String, String> parse(String[] args, List<String> known) {
+    Map<String, String> out = new HashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (!a.startsWith("--")) throw new IllegalArgumentException("unexpected argument '" + a + "'; options: " + known);
+      String name = a.substring(2);
+      if (!known.contains(name)) throw new IllegalArgumentException("unknown option --" + name + "; options: " + known);
+      if (i + 1 >= args.length) throw new IllegalArgumentException("option --" + name + " needs a value");
+      out.put(name, args[++i]);
+    }
+    return out;
+  }
+}

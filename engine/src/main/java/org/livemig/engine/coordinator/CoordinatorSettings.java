@@ -1,0 +1,46 @@
+package org.livemig.engine.coordinator;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import org.livemig.messages.MigrationParameters;
+
+/** livemig.coordinator and the livemig.migration defaults that fill a request's zero fields. */
+record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout, Duration hostLookupTimeout,
+    int snapshotEvery, MigrationParameters defaults) {
+
+  static CoordinatorSettings fromConfig(Config config) {
+    Config c = config.getConfig("livemig.coordinator");
+    Config m = config.getConfig("livemig.migration");
+    MigrationParameters defaults = MigrationParameters.newBuilder()
+        .setDowntimeLimitMs(m.getDuration("downtime-limit").toMillis())
+        .setMaxBandwidthBytesPerSecond(m.getLong("max-bandwidth-bytes-per-second"))
+        .setMaxRoundsBeforeThrottle(m.getInt("max-rounds-before-throttle"))
+        .setThrottleInitialPercent(m.getInt("throttle-initial-percent"))
+        .setThrottleIncrementPercent(m.getInt("throttle-increment-percent"))
+        .setThrottleMaxPercent(m.getInt("throttle-max-percent"))
+        .setStallTimeoutMs(m.getDuration("stall-timeout").toMillis())
+        .setChannels(m.getInt("channels"))
+        .build();
+    return new CoordinatorSettings(c.getDuration("step-timeout"), c.getDuration("perform-silence-timeout"),
+        c.getDuration("host-lookup-timeout"), c.getInt("snapshot-every"), defaults);
+  }
+
+  /** A request's parameters with every zero field taken from the defaults. */
+  MigrationParameters resolve(MigrationParameters p) {
+    MigrationParameters d = defaults;
+    return MigrationParameters.newBuilder()
+        .setDowntimeLimitMs(p.getDowntimeLimitMs() > 0 ? p.getDowntimeLimitMs() : d.getDowntimeLimitMs())
+        .setMaxBandwidthBytesPerSecond(p.getMaxBandwidthBytesPerSecond() > 0
+            ? p.getMaxBandwidthBytesPerSecond() : d.getMaxBandwidthBytesPerSecond())
+        .setMaxRoundsBeforeThrottle(p.getMaxRoundsBeforeThrottle() > 0
+            ? p.getMaxRoundsBeforeThrottle() : d.getMaxRoundsBeforeThrottle())
+        .setThrottleInitialPercent(p.getThrottleInitialPercent() > 0
+            ? p.getThrottleInitialPercent() : d.getThrottleInitialPercent())
+        .setThrottleIncrementPercent(p.getThrottleIncrementPercent() > 0
+            ? p.getThrottleIncrementPercent() : d.getThrottleIncrementPercent())
+        .setThrottleMaxPercent(p.getThrottleMaxPercent() > 0 ? p.getThrottleMaxPercent() : d.getThrottleMaxPercent())
+        .setStallTimeoutMs(p.getStallTimeoutMs() > 0 ? p.getStallTimeoutMs() : d.getStallTimeoutMs())
+        .setChannels(p.getChannels() > 0 ? p.getChannels() : d.getChannels())
+        .build();
+  }
+}

@@ -1,0 +1,96 @@
+package org.livemig.engine.coordinator;
+
+import org.livemig.messages.ActivateResult;
+import org.livemig.messages.BeginCookie;
+import org.livemig.messages.CancelRequested;
+import org.livemig.messages.CleanupDone;
+import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.MigrationCompleted;
+import org.livemig.messages.MigrationFailed;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationRequested;
+import org.livemig.messages.PerformResult;
+import org.livemig.messages.Phase;
+import org.livemig.messages.PhaseCompleted;
+import org.livemig.messages.PrecopyRoundCompleted;
+import org.livemig.messages.PrepareCookie;
+import org.livemig.messages.ResumeOwner;
+import org.livemig.messages.ResumeOwnerChosen;
+import org.livemig.messages.RoundStats;
+import org.livemig.messages.StartMigration;
+import org.livemig.messages.SwitchoverStarted;
+
+/** Builds the coordinator's journal events, each stamped with the schema version and time. */
+final class Events {
+  /** Version 1: the first schema. A reader must accept every version up to this one. */
+  static final int SCHEMA_VERSION = 1;
+
+  private Events() {}
+
+  private static CoordinatorEvent.Builder event() {
+    return CoordinatorEvent.newBuilder().setSchemaVersion(SCHEMA_VERSION).setAtEpochMs(System.currentTimeMillis());
+  }
+
+  static CoordinatorEvent requested(StartMigration r, MigrationParameters resolved, long epoch) {
+    return event().setRequested(MigrationRequested.newBuilder().setMigrationId(r.getMigrationId())
+        .setGuestId(r.getGuestId()).setSourceHost(r.getSourceHost()).setDestinationHost(r.getDestinationHost())
+        .setParameters(resolved).setEpoch(epoch)).build();
+  }
+
+  static CoordinatorEvent begun(BeginCookie c) {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.BEGIN).setBegin(c)).build();
+  }
+
+  static CoordinatorEvent prepared(PrepareCookie c) {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.PREPARE).setPrepare(c)).build();
+  }
+
+  static CoordinatorEvent performed(PerformResult r) {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.PERFORM).setPerform(r)).build();
+  }
+
+  static CoordinatorEvent switchoverStarted(long stunnedAtUs) {
+    return event().setSwitchoverStarted(SwitchoverStarted.newBuilder().setStunnedAtEpochUs(stunnedAtUs)).build();
+  }
+
+  static CoordinatorEvent finished(ActivateResult a) {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.FINISH).setActivate(a)).build();
+  }
+
+  static CoordinatorEvent confirmed() {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.CONFIRM)).build();
+  }
+
+  static CoordinatorEvent round(RoundStats r) {
+    return event().setRoundCompleted(PrecopyRoundCompleted.newBuilder().setRound(r)).build();
+  }
+
+  static CoordinatorEvent destinationOwns(String token) {
+    return event().setResumeOwnerChosen(ResumeOwnerChosen.newBuilder().setOwner(ResumeOwner.DESTINATION)
+        .setOwnerToken(token).setReason("finish: every page and the device state arrived")).build();
+  }
+
+  /** The source resumes: the decision that starts every rollback. */
+  static CoordinatorEvent rollback(MigrationState s, String reason, boolean cancelled) {
+    return event().setResumeOwnerChosen(ResumeOwnerChosen.newBuilder().setOwner(ResumeOwner.SOURCE)
+        .setReason(reason).setFailedPhase(s.phase()).setCancelled(cancelled)).build();
+  }
+
+  static CoordinatorEvent cancelRequested(String reason) {
+    return event().setCancelRequested(CancelRequested.newBuilder().setReason(reason)).build();
+  }
+
+  static CoordinatorEvent cleanupDone(String host) {
+    return event().setCleanupDone(CleanupDone.newBuilder().setHost(host)).build();
+  }
+
+  static CoordinatorEvent completed(long downtimeUs, long runningAtUs) {
+    return event().setCompleted(MigrationCompleted.newBuilder().setDowntimeUs(downtimeUs)
+        .setDestinationRunningAtEpochUs(runningAtUs)).build();
+  }
+
+  static CoordinatorEvent failed(MigrationState s, String reason) {
+    return event().setFailed(MigrationFailed.newBuilder().setPhase(s.failedPhase()).setReason(reason)
+        .setCancelled(s.cancelled())).build();
+  }
+}

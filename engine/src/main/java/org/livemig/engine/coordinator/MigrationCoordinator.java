@@ -1,0 +1,186 @@
+package org.livemig.engine.coordinator;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.javadsl.Entity;
+import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import akka.pattern.StatusReply;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.javadsl.CommandHandlerWithReply;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import akka.persistence.typed.javadsl.ReplyEffect;
+import akka.persistence.typed.javadsl.RetentionCriteria;
+import akka.persistence.typed.javadsl.SignalHandler;
+import com.typesafe.config.Config;
+import java.util.List;
+import org.livemig.engine.serialization.LivemigMessage;
+import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.ResumeOwner;
+import org.livemig.messages.StartMigration;
+
+/**
+ * One per migration, event-sourced and run under Cluster Sharding (entity id = migration id).
+ * Drives libvirt's phases Begin -> Prepare -> Perform -> Finish -> Confirm over the host
+ * actors. Every decision is an event persisted before it is acted on; who resumes the guest
+ * (ResumeOwnerChosen) is decided durably before any host is told to run it.
+ */
+public final class MigrationCoordinator
+    extends EventSourcedBehaviorWithEnforcedReplies<MigrationCoordinator.Command, CoordinatorEvent, MigrationState> {
+
+  public interface Command {}
+
+  public record Start(StartMigration request, ActorRef<StatusReply<MigrationInfo>> replyTo)
+      implements Command, LivemigMessage {}
+
+  public record GetStatus(ActorRef<MigrationInfo> replyTo) implements Command, LivemigMessage {}
+
+  public record Cancel(String reason, ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+
+  /** A host's answer to a phase command. */
+  public record HostReplied(HostReply reply) implements Command, LivemigMessage {}
+
+  /** The source's report after each precopy round. */
+  public record ProgressReported(ProgressReport report) implements Command, LivemigMessage {}
+
+  record StepTimedOut(Step step, long epoch) implements Command {}
+
+  record HostFound(String host, ActorRef<org.livemig.engine.host.HostAgent.Command> agent) implements Command {}
+
+  record HostLost(String host) implements Command {}
+
+  record Resend(Step step) implements Command {}
+
+  public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Migration");
+
+  /** Starts sharding of coordinators on this node (role "coordinator" hosts the entities). */
+  public static void init(ActorSystem<?> system) {
+    ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ec -> create(ec.getEntityId())).withRole("coordinator"));
+  }
+
+  public static Behavior<Command> create(String migrationId) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new MigrationCoordinator(ctx, timers, migrationId)));
+  }
+
+  private final ActorContext<Command> ctx;
+  private final CoordinatorSettings settings;
+  private final String migrationId;
+  private final PhaseDriver driver;
+
+  private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId) {
+    super(PersistenceId.of(TYPE_KEY.name(), migrationId));
+    this.ctx = ctx;
+    this.migrationId = migrationId;
+    Config config = ctx.getSystem().settings().config();
+    this.settings = CoordinatorSettings.fromConfig(config);
+    this.driver = new PhaseDriver(ctx, timers, settings, this);
+  }
+
+  @Override
+  public MigrationState emptyState() {
+    return MigrationState.EMPTY;
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), 2);
+  }
+
+  @Override
+  public SignalHandler<MigrationState> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), state -> {
+          if (state.started() && !state.ended()) {
+            ctx.getLog().info("{} recovered in {} / {}; re-sending the pending step", migrationId, state.status(),
+                state.phase());
+            driver.resume(state);
+          }
+        })
+        .build();
+  }
+
+  @Override
+  public CommandHandlerWithReply<Command, CoordinatorEvent, MigrationState> commandHandler() {
+    var b = newCommandHandlerWithReplyBuilder();
+    b.forState(s -> !s.started())
+        .onCommand(Start.class, this::onStart)
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
+        .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("unknown migration " + migrationId)))
+        .onAnyCommand((s, c) -> Effect().noReply());
+    b.forState(MigrationState::ended)
+        .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
+            ? StatusReply.success(driver.info(s))
+            : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
+        .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
+        .onCommand(HostReplied.class, (s, c) -> Effect().noReply())
+        .onAnyCommand((s, c) -> Effect().noReply());
+    b.forAnyState()
+        .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
+            ? StatusReply.success(driver.info(s))
+            : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
+        .onCommand(Cancel.class, this::onCancel)
+        .onCommand(HostReplied.class, (s, c) -> driver.onReply(s, c.reply()))
+        .onCommand(ProgressReported.class, (s, c) -> driver.onProgress(s, c.report()))
+        .onCommand(StepTimedOut.class, (s, c) -> driver.onTimeout(s, c.step(), c.epoch()))
+        .onCommand(HostFound.class, (s, c) -> driver.onHostFound(s, c.host(), c.agent()))
+        .onCommand(HostLost.class, (s, c) -> driver.onHostLost(s, c.host()))
+        .onCommand(Resend.class, (s, c) -> driver.onResend(s, c.step()));
+    return b.build();
+  }
+
+  private static boolean sameRequest(MigrationState s, StartMigration r) {
+    return s.guestId().equals(r.getGuestId()) && s.sourceHost().equals(r.getSourceHost())
+        && s.destinationHost().equals(r.getDestinationHost());
+  }
+
+  private ReplyEffect<CoordinatorEvent, MigrationState> onStart(MigrationState s, Start c) {
+    StartMigration r = c.request();
+    String invalid = StartValidation.check(r, migrationId);
+    if (invalid != null) return Effect().reply(c.replyTo(), StatusReply.error(invalid));
+    CoordinatorEvent requested = Events.requested(r.toBuilder().setMigrationId(migrationId).build(),
+        settings.resolve(r.getParameters()), 1);
+    return Effect().persist(requested)
+        .thenRun(driver::start)
+        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, MigrationState> onCancel(MigrationState s, Cancel c) {
+    if (s.resumeOwner() == ResumeOwner.DESTINATION) {
+      return Effect().reply(c.replyTo(), StatusReply.error("too late to cancel migration " + migrationId
+          + ": the destination owns the guest since switchover"));
+    }
+    if (s.rollingBack()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
+    ctx.getLog().warn("{} cancelled in {}: {}", migrationId, s.phase(), c.reason());
+    return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(s, "cancelled: " + c.reason(), true)))
+        .thenRun(driver::rollback)
+        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
+  }
+
+  /** Persist, then act: the driver never acts on an unpersisted decision. */
+  ReplyEffect<CoordinatorEvent, MigrationState> persistThen(List<CoordinatorEvent> events,
+      java.util.function.Consumer<MigrationState> then) {
+    return Effect().persist(events).thenRun(then::accept).thenNoReply();
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> noEffect() {
+    return Effect().noReply();
+  }
+
+  @Override
+  public EventHandler<MigrationState, CoordinatorEvent> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(MigrationState::apply);
+  }
+}

@@ -1,0 +1,256 @@
+package org.livemig.engine.coordinator;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.persistence.typed.javadsl.ReplyEffect;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.ActivateRequest;
+import org.livemig.messages.BeginRequest;
+import org.livemig.messages.ConfirmRequest;
+import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.DiscardRequest;
+import org.livemig.messages.FinishRequest;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.PerformRequest;
+import org.livemig.messages.PrepareRequest;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.ResumeOwner;
+
+/**
+ * The coordinator's hands: sends phase commands to host agents (found through the
+ * receptionist), runs the phase timers, and turns host answers into the next persisted
+ * decision. It keeps only what is safe to lose in a crash (host refs, the last progress sample);
+ * everything that decides anything is in MigrationState.
+ */
+final class PhaseDriver {
+  private static final Duration LOOKUP_RETRY = Duration.ofMillis(200);
+
+  private final ActorContext<MigrationCoordinator.Command> ctx;
+  private final TimerScheduler<MigrationCoordinator.Command> timers;
+  private final CoordinatorSettings settings;
+  private final MigrationCoordinator coordinator;
+  private final Map<String, ActorRef<HostAgent.Command>> agents = new HashMap<>();
+  private final Map<String, List<Step>> waitingForHost = new HashMap<>();
+  private final Map<String, Long> lookupStartedNanos = new HashMap<>();
+  private ProgressReport lastProgress;
+
+  PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
+      CoordinatorSettings settings, MigrationCoordinator coordinator) {
+    this.ctx = ctx;
+    this.timers = timers;
+    this.settings = settings;
+    this.coordinator = coordinator;
+  }
+
+  void start(MigrationState s) {
+    ctx.getLog().info("{}: migrating guest {} from {} to {}", s.migrationId(), s.guestId(), s.sourceHost(),
+        s.destinationHost());
+    send(s, Step.BEGIN);
+  }
+
+  /** After recovery: re-send whatever the journal says is pending (hosts deduplicate). */
+  void resume(MigrationState s) {
+    if (s.rollingBack()) {
+      rollback(s);
+      return;
+    }
+    switch (s.phase()) {
+      case BEGIN -> send(s, Step.BEGIN);
+      case PREPARE -> send(s, Step.PREPARE);
+      case PERFORM -> send(s, Step.PERFORM);
+      case FINISH -> send(s, s.resumeOwner() == ResumeOwner.DESTINATION ? Step.ACTIVATE : Step.FINISH);
+      case CONFIRM -> send(s, Step.CONFIRM);
+      default -> ctx.getLog().error("{}: nothing to resume in phase {}", s.migrationId(), s.phase());
+    }
+  }
+
+  /** The source resumes and the destination is discarded; both answers end the migration. */
+  void rollback(MigrationState s) {
+    ctx.getLog().warn("{}: rolling back from {}: {}", s.migrationId(), s.failedPhase(), s.error());
+    for (Step st : Step.values()) timers.cancel(st);
+    if (!s.cleanedUp().contains(s.sourceHost())) send(s, Step.CONFIRM);
+    if (!s.cleanedUp().contains(s.destinationHost())) send(s, Step.DISCARD);
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onReply(MigrationState s, HostReply r) {
+    if (r.getEpoch() != s.epoch() || r.getStep() < 1 || r.getStep() > Step.values().length) {
+      ctx.getLog().warn("{}: answer from epoch {} step {} ignored (current epoch {})", s.migrationId(), r.getEpoch(),
+          r.getStep(), s.epoch());
+      return coordinator.noEffect();
+    }
+    Step step = Step.of(r.getStep());
+    if (!timers.isTimerActive(step)) {
+      ctx.getLog().debug("{}: late or repeated answer to {} ignored", s.migrationId(), step);
+      return coordinator.noEffect();
+    }
+    timers.cancel(step);
+    if (s.rollingBack()) return onRollbackAnswer(s, step, r);
+    if (!r.getOk()) return fail(s, r.getHost() + " failed " + step + ": " + r.getError());
+    return switch (step) {
+      case BEGIN -> coordinator.persistThen(List.of(Events.begun(r.getBegin())), st -> send(st, Step.PREPARE));
+      case PREPARE -> coordinator.persistThen(List.of(Events.prepared(r.getPrepare())), st -> send(st, Step.PERFORM));
+      case PERFORM -> coordinator.persistThen(
+          List.of(Events.switchoverStarted(r.getPerform().getStunnedAtEpochUs()), Events.performed(r.getPerform())),
+          st -> send(st, Step.FINISH));
+      case FINISH -> r.getFinish().getComplete()
+          ? coordinator.persistThen(List.of(Events.destinationOwns(ownerToken(s))), st -> send(st, Step.ACTIVATE))
+          : fail(s, "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason());
+      case ACTIVATE -> coordinator.persistThen(
+          List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())), st -> send(st, Step.CONFIRM));
+      case CONFIRM -> {
+        long downtime = s.activate().getRunningAtEpochUs() - s.stunnedAtUs();
+        yield coordinator.persistThen(List.of(Events.confirmed(), Events.cleanupDone(r.getHost()),
+            Events.completed(downtime, s.activate().getRunningAtEpochUs())), st -> ctx.getLog().info(
+            "{}: completed; guest {} runs on {}; downtime {} ms", st.migrationId(), st.guestId(),
+            st.destinationHost(), downtime / 1000.0));
+      }
+      case DISCARD -> coordinator.noEffect();
+    };
+  }
+
+  private ReplyEffect<CoordinatorEvent, MigrationState> onRollbackAnswer(MigrationState s, Step step, HostReply r) {
+    if (step != Step.CONFIRM && step != Step.DISCARD) return coordinator.noEffect();
+    if (!r.getOk()) {
+      ctx.getLog().error("{}: rollback {} on {} answered with an error: {}", s.migrationId(), step, r.getHost(),
+          r.getError());
+    }
+    List<CoordinatorEvent> events = new ArrayList<>();
+    events.add(Events.cleanupDone(r.getHost()));
+    String other = step == Step.CONFIRM ? s.destinationHost() : s.sourceHost();
+    if (s.cleanedUp().contains(other)) {
+      String sourceState = step == Step.CONFIRM && r.getConfirm().getSourceRunning() ? "; source guest running" : "";
+      events.add(Events.failed(s, s.error() + sourceState));
+    }
+    return coordinator.persistThen(events, st -> {
+      if (st.ended()) ctx.getLog().warn("{}: {} in {}: {}", st.migrationId(), st.status(), st.failedPhase(), st.error());
+    });
+  }
+
+  /** A failure before the destination owns the guest: the source resumes. */
+  ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String reason) {
+    if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
+      // The guest already runs on the destination; only the source's Confirm is left.
+      ctx.getLog().error("{}: after switchover: {}; the destination keeps the guest", s.migrationId(), reason);
+      return coordinator.persistThen(List.of(Events.confirmed(),
+          Events.completed(s.activate().getRunningAtEpochUs() - s.stunnedAtUs(), s.activate().getRunningAtEpochUs())),
+          st -> {});
+    }
+    ctx.getLog().warn("{}: failed in {}: {}", s.migrationId(), s.phase(), reason);
+    return coordinator.persistThen(List.of(Events.rollback(s, reason, false)), this::rollback);
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onProgress(MigrationState s, ProgressReport p) {
+    if (s.ended() || s.rollingBack() || p.getEpoch() != s.epoch()) return coordinator.noEffect();
+    lastProgress = p;
+    if (timers.isTimerActive(Step.PERFORM)) {
+      timers.startSingleTimer(Step.PERFORM, new MigrationCoordinator.StepTimedOut(Step.PERFORM, s.epoch()),
+          settings.performSilenceTimeout());
+    }
+    return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {});
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onTimeout(MigrationState s, Step step, long epoch) {
+    if (epoch != s.epoch() || s.ended()) return coordinator.noEffect();
+    String host = step.host(s);
+    String why = "host " + host + " did not answer " + step + " within "
+        + (step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout());
+    if (s.rollingBack()) {
+      // The host is gone or mute; its copy never got ownership, so the rollback ends here.
+      ctx.getLog().error("{}: rollback: {}", s.migrationId(), why);
+      return coordinator.persistThen(List.of(Events.failed(s, s.error() + "; " + why)), st -> {});
+    }
+    return fail(s, why);
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onHostFound(MigrationState s, String host,
+      ActorRef<HostAgent.Command> agent) {
+    List<Step> waiting = waitingForHost.remove(host);
+    if (waiting == null) return coordinator.noEffect();
+    if (agent != null) {
+      agents.put(host, agent);
+      lookupStartedNanos.remove(host);
+      ctx.watchWith(agent, new MigrationCoordinator.HostLost(host));
+      for (Step st : waiting) send(s, st);
+      return coordinator.noEffect();
+    }
+    long waited = System.nanoTime() - lookupStartedNanos.getOrDefault(host, System.nanoTime());
+    if (waited < settings.hostLookupTimeout().toNanos()) {
+      for (Step st : waiting) timers.startSingleTimer("resend-" + st, new MigrationCoordinator.Resend(st), LOOKUP_RETRY);
+      return coordinator.noEffect();
+    }
+    lookupStartedNanos.remove(host);
+    String why = "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout();
+    if (s.rollingBack()) return coordinator.persistThen(List.of(Events.failed(s, s.error() + "; " + why)), st -> {});
+    return s.ended() ? coordinator.noEffect() : fail(s, why);
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onHostLost(MigrationState s, String host) {
+    agents.remove(host);
+    if (s.ended()) return coordinator.noEffect();
+    for (Step st : Step.values()) {
+      if (st.host(s).equals(host) && timers.isTimerActive(st)) {
+        timers.cancel(st);
+        ctx.getLog().warn("{}: host {} left the cluster while {} was pending", s.migrationId(), host, st);
+        return onTimeout(s, st, s.epoch());
+      }
+    }
+    return coordinator.noEffect();
+  }
+
+  ReplyEffect<CoordinatorEvent, MigrationState> onResend(MigrationState s, Step step) {
+    if (!s.ended()) send(s, step);
+    return coordinator.noEffect();
+  }
+
+  private void send(MigrationState s, Step step) {
+    String host = step.host(s);
+    Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
+    timers.startSingleTimer(step, new MigrationCoordinator.StepTimedOut(step, s.epoch()), timeout.plus(
+        settings.hostLookupTimeout()));
+    ActorRef<HostAgent.Command> agent = agents.get(host);
+    if (agent == null) {
+      waitingForHost.computeIfAbsent(host, h -> new ArrayList<>()).add(step);
+      lookupStartedNanos.putIfAbsent(host, System.nanoTime());
+      ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
+          replyTo -> Receptionist.find(HostAgent.serviceKey(host), replyTo),
+          (listing, err) -> new MigrationCoordinator.HostFound(host,
+              listing == null ? null : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst()
+                  .orElse(null)));
+      return;
+    }
+    agent.tell(new HostAgent.Control(command(s, step), ctx.getSelf()));
+  }
+
+  private static String ownerToken(MigrationState s) {
+    return s.migrationId() + ":" + s.epoch() + ":destination";
+  }
+
+  private HostCommand command(MigrationState s, Step step) {
+    HostCommand.Builder c = HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
+        .setStep(step.number);
+    return switch (step) {
+      case BEGIN -> c.setBegin(BeginRequest.newBuilder().setGuestId(s.guestId())).build();
+      case PREPARE -> c.setPrepare(PrepareRequest.newBuilder().setBegin(s.begin()).setParameters(s.parameters())).build();
+      case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
+          .build();
+      case FINISH -> c.setFinish(FinishRequest.getDefaultInstance()).build();
+      case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();
+      case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
+          .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();
+      case DISCARD -> c.setDiscard(DiscardRequest.newBuilder().setReason(s.error())).build();
+    };
+  }
+
+  MigrationInfo info(MigrationState s) {
+    return StatusView.info(s, lastProgress);
+  }
+}

@@ -1,0 +1,125 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Terminated;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.livemig.engine.guest.MigratableGuest;
+
+/**
+ * Cleanup of one migration on one host, as a state machine rather than flags and semaphores
+ * (the Storage vMotion lesson): StopCopies -> CloseEndpoint -> ReleaseGuest -> Done. Each state
+ * does its part or skips it when the plan has nothing for it, so the same machine serves the
+ * source and the destination, success and every failure path. The HostAgent spawns at most one
+ * per migration, which is what makes it run exactly once.
+ */
+public final class CleanupActor {
+
+  public interface Command {}
+
+  private enum StopTimedOut implements Command { INSTANCE }
+
+  /**
+   * What there is to clean: copy actors to stop (their channels close with them), the
+   * data-plane endpoint to close, and a guest copy to destroy (null = keep the guest).
+   */
+  public record Plan(String role, List<ActorRef<?>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {}
+
+  /** Sent when Done is reached; steps lists what actually ran, for the log and the tests. */
+  public record Finished(String migrationId, String host, String role, List<String> steps) {}
+
+  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
+
+  static Behavior<Command> create(String migrationId, String host, Plan plan, ActorRef<Finished> replyTo) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new CleanupActor(ctx, timers, migrationId, host, plan, replyTo).stoppingCopies()));
+  }
+
+  private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
+  private final String migrationId;
+  private final String host;
+  private final Plan plan;
+  private final ActorRef<Finished> replyTo;
+  private final List<String> steps = new ArrayList<>();
+
+  private CleanupActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId, String host,
+      Plan plan, ActorRef<Finished> replyTo) {
+    this.ctx = ctx;
+    this.timers = timers;
+    this.migrationId = migrationId;
+    this.host = host;
+    this.plan = plan;
+    this.replyTo = replyTo;
+  }
+
+  private Behavior<Command> stoppingCopies() {
+    if (plan.copies().isEmpty()) return closingEndpoint();
+    ctx.getLog().info("cleanup {} on {} ({}): stopping {} copy channel(s)", migrationId, host, plan.role(),
+        plan.copies().size());
+    Set<ActorRef<?>> running = new HashSet<>();
+    for (ActorRef<?> copy : plan.copies()) {
+      ctx.watch(copy);
+      ctx.stop(copy);
+      running.add(copy);
+    }
+    timers.startSingleTimer(StopTimedOut.INSTANCE, STOP_TIMEOUT);
+    steps.add("StopCopies");
+    return waitingForCopies(running);
+  }
+
+  private Behavior<Command> waitingForCopies(Set<ActorRef<?>> running) {
+    if (running.isEmpty()) {
+      timers.cancel(StopTimedOut.INSTANCE);
+      return closingEndpoint();
+    }
+    return Behaviors.receive(Command.class)
+        .onMessageEquals(StopTimedOut.INSTANCE, () -> {
+          ctx.getLog().error("cleanup {} on {}: {} copy channel(s) did not stop within {}; going on", migrationId,
+              host, running.size(), STOP_TIMEOUT);
+          return closingEndpoint();
+        })
+        .onSignal(Terminated.class, t -> {
+          running.remove(t.getRef());
+          return waitingForCopies(running);
+        })
+        .build();
+  }
+
+  private Behavior<Command> closingEndpoint() {
+    if (plan.closeEndpoint() != null) {
+      try {
+        plan.closeEndpoint().run();
+        steps.add("CloseEndpoint");
+      } catch (RuntimeException e) {
+        ctx.getLog().error("cleanup {} on {}: closing the data endpoint failed: {}", migrationId, host, e.toString());
+        steps.add("CloseEndpoint(failed: " + e.getMessage() + ")");
+      }
+    }
+    return releasingGuest();
+  }
+
+  private Behavior<Command> releasingGuest() {
+    MigratableGuest guest = plan.guestToDestroy();
+    if (guest != null) {
+      guest.destroy();
+      steps.add("ReleaseGuest");
+      ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed", migrationId, host, guest.description().getGuestId());
+    }
+    return done();
+  }
+
+  private Behavior<Command> done() {
+    steps.add("Done");
+    ctx.getLog().info("cleanup {} on {} ({}) done: {}", migrationId, host, plan.role(), steps);
+    replyTo.tell(new Finished(migrationId, host, plan.role(), List.copyOf(steps)));
+    return Behaviors.stopped();
+  }
+}

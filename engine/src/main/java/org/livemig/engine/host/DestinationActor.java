@@ -1,0 +1,266 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import akka.actor.typed.javadsl.TimerScheduler;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.InboundListener;
+import org.livemig.engine.guest.DirtyBitmap;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.messages.ActivateResult;
+import org.livemig.messages.DiscardResult;
+import org.livemig.messages.FinishResult;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.PrepareCookie;
+
+/**
+ * The destination side of one migration: Prepare (an empty guest that may not run, and a
+ * data endpoint guarded by a one-time token), receive, Finish (did everything arrive?), then
+ * Activate (run, only once the coordinator has made the destination the owner) or Discard.
+ */
+public final class DestinationActor {
+
+  public interface Command {}
+
+  public record Execute(HostCommand command) implements Command {}
+
+  private record ChannelOpened(int channel) implements Command {}
+
+  private record DeviceStateArrived(byte[] state) implements Command {}
+
+  private record StreamEnded(int channel, long totalPages) implements Command {}
+
+  private record ChannelFailed(int channel, String reason) implements Command {}
+
+  private enum FinishWaitExpired implements Command { INSTANCE }
+
+  private record CleanedUp(CleanupActor.Finished finished) implements Command {}
+
+  /** How long Finish waits for EOS frames still in flight when it arrives. */
+  private static final Duration FINISH_WAIT = Duration.ofSeconds(5);
+
+  private static final SecureRandom TOKENS = new SecureRandom();
+
+  static Behavior<Command> create(String migrationId, HostSettings settings, DataPlaneServer dataPlane,
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new DestinationActor(ctx, timers, migrationId, settings, dataPlane, replies, hostAgent).preparing()));
+  }
+
+  private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
+  private final String migrationId;
+  private final HostSettings settings;
+  private final DataPlaneServer dataPlane;
+  private final ActorRef<HostReply> replies;
+  private final ActorRef<HostAgent.Command> hostAgent;
+
+  private MigratableGuest guest;
+  private DirtyBitmap received;
+  private int channels;
+  private byte[] deviceState;
+  private final Set<Integer> endedChannels = new TreeSet<>();
+  private String channelFailure;
+
+  private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
+      HostSettings settings, DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    this.ctx = ctx;
+    this.timers = timers;
+    this.migrationId = migrationId;
+    this.settings = settings;
+    this.dataPlane = dataPlane;
+    this.replies = replies;
+    this.hostAgent = hostAgent;
+  }
+
+  private Behavior<Command> preparing() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasPrepare() ? prepare(m.command()) : rollbackOrRefuse(m.command()))
+        .build();
+  }
+
+  private Behavior<Command> prepare(HostCommand cmd) {
+    GuestDescription d = cmd.getPrepare().getBegin().getGuest();
+    try {
+      guest = SyntheticGuest.empty(d);
+    } catch (IllegalArgumentException | OutOfMemoryError e) {
+      String why = "cannot reserve guest " + d.getGuestId() + " on " + settings.hostId() + ": " + e.getMessage();
+      ctx.getLog().warn("{}: prepare refused: {}", migrationId, why);
+      replies.tell(Replies.error(cmd, settings.hostId(), why));
+      return refused();
+    }
+    received = new DirtyBitmap(d.getPageCount());
+    channels = Math.max(1, cmd.getPrepare().getParameters().getChannels());
+    String token = HexFormat.of().formatHex(randomBytes(16));
+    ActorRef<Command> self = ctx.getSelf();
+    dataPlane.expect(migrationId, token, channels, new InboundListener() {
+      @Override public void onChannelOpened(int channel) { self.tell(new ChannelOpened(channel)); }
+      @Override public void onDeviceState(byte[] state) { self.tell(new DeviceStateArrived(state)); }
+      @Override public void onIterationEnd(int round, long pages) {}
+      @Override public void onEndOfStream(int channel, long totalPages) { self.tell(new StreamEnded(channel, totalPages)); }
+      @Override public void onChannelFailed(int channel, String reason) { self.tell(new ChannelFailed(channel, reason)); }
+    }, guest.memory(), received);
+    String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
+    int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
+    replies.tell(Replies.ok(cmd, settings.hostId()).setPrepare(PrepareCookie.newBuilder()
+        .setDataHost(host).setDataPort(port).setToken(token).setDestinationHost(settings.hostId())).build());
+    ctx.getLog().info("{}: prepared guest {} ({} pages), data endpoint {}:{}", migrationId, d.getGuestId(),
+        d.getPageCount(), host, port);
+    return receiving();
+  }
+
+  /** Prepare was refused: nothing to receive, only the rollback to answer. */
+  private Behavior<Command> refused() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> rollbackOrRefuse(m.command()))
+        .build();
+  }
+
+  private Behavior<Command> receiving() {
+    return inbound()
+        .onMessage(Execute.class, m -> switch (m.command().getCommandCase()) {
+          case FINISH -> finishing(m.command());
+          case DISCARD -> discard(m.command());
+          default -> unexpected(m.command());
+        })
+        .build();
+  }
+
+  /** Finish arrived: answer once every channel has ended (or failed), or when the wait expires. */
+  private Behavior<Command> finishing(HostCommand finish) {
+    if (channelFailure != null || endedChannels.size() == channels) {
+      timers.cancel(FinishWaitExpired.INSTANCE);
+      return finish(finish);
+    }
+    if (!timers.isTimerActive(FinishWaitExpired.INSTANCE)) timers.startSingleTimer(FinishWaitExpired.INSTANCE, FINISH_WAIT);
+    return inbound(() -> finishing(finish))
+        .onMessageEquals(FinishWaitExpired.INSTANCE, () -> finish(finish))
+        .onMessage(Execute.class, m -> m.command().hasDiscard() ? discard(m.command()) : unexpected(m.command()))
+        .build();
+  }
+
+  private Behavior<Command> finish(HostCommand cmd) {
+    long have = received.count();
+    long missing = guest.memory().pageCount() - have;
+    String reason = null;
+    if (settings.faults().failFinish()) reason = "fault injected: finish reports the copy incomplete";
+    else if (channelFailure != null) reason = channelFailure;
+    else if (endedChannels.size() < channels) reason = "end of stream seen on " + endedChannels.size() + " of " + channels + " channels";
+    else if (missing > 0) reason = missing + " pages never arrived";
+    else if (deviceState == null) reason = "device state never arrived";
+    if (reason == null) {
+      try {
+        guest.loadDeviceState(deviceState);
+      } catch (IllegalArgumentException | IllegalStateException e) {
+        reason = "device state refused: " + e.getMessage();
+      }
+    }
+    FinishResult.Builder r = FinishResult.newBuilder().setComplete(reason == null).setPagesReceived(have)
+        .setPagesMissing(missing);
+    if (reason != null) {
+      r.setReason(reason);
+      ctx.getLog().warn("{}: finish: copy incomplete: {}", migrationId, reason);
+    } else {
+      ctx.getLog().info("{}: finish: all {} pages and the device state arrived", migrationId, have);
+    }
+    replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
+    return reason == null ? finished() : receiving();
+  }
+
+  private Behavior<Command> finished() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> switch (m.command().getCommandCase()) {
+          case ACTIVATE -> activate(m.command());
+          case DISCARD -> discard(m.command());
+          default -> unexpected(m.command());
+        })
+        .onMessage(Command.class, m -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> activate(HostCommand cmd) {
+    String token = cmd.getActivate().getOwnerToken();
+    guest.assignOwner(token);
+    guest.run(token);
+    long runningAt = EpochMicros.now();
+    hostAgent.tell(new HostAgent.GuestAdopted(guest));
+    ctx.getLog().info("{}: guest {} runs on {}", migrationId, guest.description().getGuestId(), settings.hostId());
+    return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId())
+        .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
+  }
+
+  private Behavior<Command> discard(HostCommand cmd) {
+    ctx.getLog().warn("{}: discarding the destination copy: {}", migrationId, cmd.getDiscard().getReason());
+    return cleaningUp(guest, cmd, Replies.ok(cmd, settings.hostId())
+        .setDiscard(DiscardResult.newBuilder().setDiscarded(true)).build());
+  }
+
+  private Behavior<Command> rollbackOrRefuse(HostCommand cmd) {
+    return cmd.hasDiscard() ? discard(cmd) : unexpected(cmd);
+  }
+
+  private Behavior<Command> cleaningUp(MigratableGuest toDestroy, HostCommand cmd, HostReply answer) {
+    timers.cancelAll();
+    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
+    Runnable closeEndpoint = received == null ? null : () -> dataPlane.forget(migrationId);
+    hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
+        new CleanupActor.Plan("destination", List.of(), closeEndpoint, toDestroy), done));
+    return Behaviors.receive(Command.class)
+        .onMessage(CleanedUp.class, m -> {
+          replies.tell(answer);
+          return Behaviors.stopped();
+        })
+        .onMessage(Command.class, m -> Behaviors.same())
+        .build();
+  }
+
+  private BehaviorBuilder<Command> inbound() {
+    return inbound(Behaviors::same);
+  }
+
+  /** Data-plane events; after each, next decides the behavior (Finish re-checks completeness). */
+  private BehaviorBuilder<Command> inbound(java.util.function.Supplier<Behavior<Command>> next) {
+    return Behaviors.receive(Command.class)
+        .onMessage(ChannelOpened.class, m -> {
+          ctx.getLog().debug("{}: channel {} open", migrationId, m.channel());
+          return Behaviors.same();
+        })
+        .onMessage(DeviceStateArrived.class, m -> {
+          deviceState = m.state();
+          return next.get();
+        })
+        .onMessage(StreamEnded.class, m -> {
+          endedChannels.add(m.channel());
+          return next.get();
+        })
+        .onMessage(ChannelFailed.class, m -> {
+          if (channelFailure == null) channelFailure = "channel " + m.channel() + " failed: " + m.reason();
+          ctx.getLog().warn("{}: {}", migrationId, channelFailure);
+          return next.get();
+        });
+  }
+
+  private Behavior<Command> unexpected(HostCommand cmd) {
+    ctx.getLog().warn("{}: {} not expected on the destination now", migrationId, cmd.getCommandCase());
+    replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the destination now"));
+    return Behaviors.same();
+  }
+
+  private static byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    TOKENS.nextBytes(b);
+    return b;
+  }
+}

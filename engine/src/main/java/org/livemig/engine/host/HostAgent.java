@@ -1,0 +1,328 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.actor.typed.receptionist.ServiceKey;
+import akka.pattern.StatusReply;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.serialization.LivemigMessage;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
+
+/**
+ * One per host: owns the host's guests and spawns a SourceActor or DestinationActor per
+ * migration. Every coordinator command passes here, so this is where commands from an older
+ * epoch are refused and repeated commands (same migration, step) get their earlier answer.
+ */
+public final class HostAgent {
+
+  public interface Command {}
+
+  /** A phase command from a coordinator; the answer goes to replyTo. */
+  public record Control(HostCommand command, ActorRef<MigrationCoordinator.Command> replyTo)
+      implements Command, LivemigMessage {}
+
+  /** Creates a guest on this host, running it when start is true (demo, tests, operators). */
+  public record CreateGuest(GuestDescription description, boolean start, ActorRef<StatusReply<GuestView>> replyTo)
+      implements Command {}
+
+  public record ListGuests(ActorRef<List<GuestView>> replyTo) implements Command {}
+
+  /** Local only: hands out the guest object itself, for verification against the oracle. */
+  public record GetGuest(String guestId, ActorRef<java.util.Optional<MigratableGuest>> replyTo) implements Command {}
+
+  /** How often cleanup ran per migration on this host (it must be exactly once). */
+  public record GetCleanupRuns(ActorRef<Map<String, Integer>> replyTo) implements Command {}
+
+  public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes) {}
+
+  // From the per-migration children.
+  record RoleReplied(HostReply reply) implements Command {}
+
+  record GuestAdopted(MigratableGuest guest) implements Command {}
+
+  record GuestReleased(String guestId) implements Command {}
+
+  record CleanupRequested(String migrationId, CleanupActor.Plan plan, ActorRef<CleanupActor.Finished> replyTo)
+      implements Command {}
+
+  private record CleanupCompleted(CleanupActor.Finished finished) implements Command {}
+
+  private record HeldCommandReleased(Control control) implements Command {}
+
+  public static ServiceKey<Command> serviceKey(String hostId) {
+    return ServiceKey.create(Command.class, "livemig-host-" + hostId);
+  }
+
+  public static Behavior<Command> create(HostSettings settings, DataPlaneServer dataPlane) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      ctx.getSystem().receptionist().tell(Receptionist.register(serviceKey(settings.hostId()), ctx.getSelf()));
+      ctx.getLog().info("host {} up, data plane on {}:{}", settings.hostId(), settings.dataBindHost(), dataPlane.port());
+      return new HostAgent(ctx, timers, settings, dataPlane).serving();
+    }));
+  }
+
+  /** What this host remembers of one migration it takes part in. */
+  private static final class MigrationRecord {
+    long epoch;
+    ActorRef<SourceActor.Command> source;
+    ActorRef<DestinationActor.Command> destination;
+    final Map<Integer, HostReply> answered = new HashMap<>();
+    final Map<Integer, ActorRef<MigrationCoordinator.Command>> waiting = new HashMap<>();
+    boolean ended;
+  }
+
+  private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
+  private final HostSettings settings;
+  private final DataPlaneServer dataPlane;
+  private final ActorRef<HostReply> replies;
+  private final Map<String, MigratableGuest> guests = new HashMap<>();
+  private final Map<String, String> migratingGuests = new HashMap<>(); // guest id -> migration id
+  private final Map<String, MigrationRecord> migrations = new HashMap<>();
+  private final Map<String, ActorRef<CleanupActor.Command>> cleanups = new HashMap<>();
+  private final Map<String, List<ActorRef<CleanupActor.Finished>>> cleanupWaiters = new HashMap<>();
+  private final Map<String, Integer> cleanupRuns = new HashMap<>();
+  private final Map<String, CleanupActor.Finished> cleanupsDone = new HashMap<>();
+  private final Map<String, HostReply> rollbackAnswers = new HashMap<>();
+
+  private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings, DataPlaneServer dataPlane) {
+    this.ctx = ctx;
+    this.timers = timers;
+    this.settings = settings;
+    this.dataPlane = dataPlane;
+    this.replies = ctx.messageAdapter(HostReply.class, RoleReplied::new);
+  }
+
+  private Behavior<Command> serving() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Control.class, this::onControl)
+        .onMessage(HeldCommandReleased.class, m -> execute(m.control()))
+        .onMessage(RoleReplied.class, this::onRoleReplied)
+        .onMessage(CreateGuest.class, this::onCreateGuest)
+        .onMessage(ListGuests.class, m -> {
+          m.replyTo().tell(guests.values().stream().map(HostAgent::view).toList());
+          return Behaviors.same();
+        })
+        .onMessage(GetGuest.class, m -> {
+          m.replyTo().tell(java.util.Optional.ofNullable(guests.get(m.guestId())));
+          return Behaviors.same();
+        })
+        .onMessage(GetCleanupRuns.class, m -> {
+          m.replyTo().tell(Map.copyOf(cleanupRuns));
+          return Behaviors.same();
+        })
+        .onMessage(GuestAdopted.class, m -> {
+          guests.put(m.guest().description().getGuestId(), m.guest());
+          return Behaviors.same();
+        })
+        .onMessage(GuestReleased.class, m -> {
+          guests.remove(m.guestId());
+          return Behaviors.same();
+        })
+        .onMessage(CleanupRequested.class, this::onCleanupRequested)
+        .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
+        .build();
+  }
+
+  private static GuestView view(MigratableGuest g) {
+    return new GuestView(g.description().getGuestId(), g.state(), g.steps(), g.throttlePercent(), g.memory().sizeBytes());
+  }
+
+  private Behavior<Command> onCreateGuest(CreateGuest m) {
+    String id = m.description().getGuestId();
+    if (id.isBlank()) {
+      m.replyTo().tell(StatusReply.error("invalid guest: guest_id is empty"));
+    } else if (guests.containsKey(id)) {
+      m.replyTo().tell(StatusReply.error("guest " + id + " already exists on host " + settings.hostId()));
+    } else {
+      try {
+        String token = "host:" + settings.hostId() + ":" + id;
+        MigratableGuest guest = SyntheticGuest.create(m.description(), token);
+        if (m.start()) guest.run(token);
+        guests.put(id, guest);
+        ctx.getLog().info("guest {} created on {} ({} pages, running={})", id, settings.hostId(),
+            m.description().getPageCount(), m.start());
+        m.replyTo().tell(StatusReply.success(view(guest)));
+      } catch (IllegalArgumentException | OutOfMemoryError e) {
+        ctx.getLog().warn("guest {} refused on {}: {}", id, settings.hostId(), e.getMessage());
+        m.replyTo().tell(StatusReply.error("invalid guest " + id + ": " + e.getMessage()));
+      }
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onControl(Control m) {
+    HostCommand cmd = m.command();
+    MigrationRecord rec = migrations.computeIfAbsent(cmd.getMigrationId(), k -> new MigrationRecord());
+    if (cmd.getEpoch() < rec.epoch) {
+      ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
+          cmd.getEpoch(), rec.epoch);
+      m.replyTo().tell(new MigrationCoordinator.HostReplied(Replies.error(cmd, settings.hostId(),
+          "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + rec.epoch)));
+      return Behaviors.same();
+    }
+    rec.epoch = cmd.getEpoch();
+    HostReply earlier = rec.answered.get(cmd.getStep());
+    if (earlier != null) {
+      // Already executed: answer again, do nothing twice.
+      ctx.getLog().debug("{} repeats answer to {} step {}", settings.hostId(), cmd.getMigrationId(), cmd.getStep());
+      m.replyTo().tell(new MigrationCoordinator.HostReplied(earlier.toBuilder().setEpoch(cmd.getEpoch()).build()));
+      return Behaviors.same();
+    }
+    if (rec.waiting.containsKey(cmd.getStep())) {
+      rec.waiting.put(cmd.getStep(), m.replyTo()); // in progress: answer the newest asker once done
+      return Behaviors.same();
+    }
+    rec.waiting.put(cmd.getStep(), m.replyTo());
+    String phase = cmd.getCommandCase().name();
+    if (!settings.faults().holdPhase().isEmpty() && phase.equals(settings.faults().holdPhase())) {
+      ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), phase, cmd.getMigrationId(),
+          settings.faults().holdFor());
+      timers.startSingleTimer(new HeldCommandReleased(m), settings.faults().holdFor());
+      return Behaviors.same();
+    }
+    return execute(m);
+  }
+
+  private Behavior<Command> execute(Control m) {
+    HostCommand cmd = m.command();
+    MigrationRecord rec = migrations.get(cmd.getMigrationId());
+    String id = cmd.getMigrationId();
+    boolean rollback = cmd.hasDiscard() || (cmd.hasConfirm() && !cmd.getConfirm().getSuccess());
+    if (rec.ended && !rollback) {
+      reply(Replies.error(cmd, settings.hostId(), "migration " + id + " already ended on host " + settings.hostId()));
+      return Behaviors.same();
+    }
+    switch (cmd.getCommandCase()) {
+      case BEGIN -> {
+        String guestId = cmd.getBegin().getGuestId();
+        MigratableGuest guest = guests.get(guestId);
+        if (guest == null) {
+          reply(Replies.error(cmd, settings.hostId(), "unknown guest " + guestId + " on host " + settings.hostId()));
+        } else if (migratingGuests.containsKey(guestId)) {
+          reply(Replies.error(cmd, settings.hostId(),
+              "guest " + guestId + " is already migrating (migration " + migratingGuests.get(guestId) + ")"));
+        } else if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
+          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " is " + guest.state() + ", cannot migrate"));
+        } else {
+          migratingGuests.put(guestId, id);
+          rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf()), "source-" + id);
+          rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+        }
+      }
+      case PREPARE -> {
+        GuestDescription d = cmd.getPrepare().getBegin().getGuest();
+        String guestId = d.getGuestId();
+        long need = d.getPageCount() * d.getPageSize();
+        long used = guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
+        if (guests.containsKey(guestId)) {
+          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " already exists on host " + settings.hostId()));
+        } else if (settings.memoryCapacityBytes() > 0 && used + need > settings.memoryCapacityBytes()) {
+          reply(Replies.error(cmd, settings.hostId(), "not enough memory on " + settings.hostId() + ": guest needs "
+              + need + " bytes, " + (settings.memoryCapacityBytes() - used) + " of " + settings.memoryCapacityBytes()
+              + " free"));
+        } else {
+          rec.destination = ctx.spawn(DestinationActor.create(id, settings, dataPlane, replies, ctx.getSelf()),
+              "destination-" + id);
+          rec.destination.tell(new DestinationActor.Execute(cmd));
+        }
+      }
+      case PERFORM, CONFIRM -> {
+        if (rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+        else if (rollback) rollbackWithoutRole(cmd, rec);
+        else reply(Replies.error(cmd, settings.hostId(), "no source role for migration " + id + " on " + settings.hostId()));
+      }
+      case FINISH, ACTIVATE, DISCARD -> {
+        if (rec.destination != null) rec.destination.tell(new DestinationActor.Execute(cmd));
+        else if (rollback) rollbackWithoutRole(cmd, rec);
+        else reply(Replies.error(cmd, settings.hostId(), "no destination role for migration " + id + " on " + settings.hostId()));
+      }
+      case COMMAND_NOT_SET -> reply(Replies.error(cmd, settings.hostId(), "empty command"));
+    }
+    return Behaviors.same();
+  }
+
+  /** A rollback for a migration this host never took a role in (its phase was never reached). */
+  private void rollbackWithoutRole(HostCommand cmd, MigrationRecord rec) {
+    rec.ended = true;
+    HostReply.Builder b = Replies.ok(cmd, settings.hostId());
+    if (cmd.hasConfirm()) {
+      b.getConfirmBuilder().setSourceRunning(true); // Begin never ran here: the guest was never touched
+    } else {
+      b.getDiscardBuilder().setDiscarded(true);
+    }
+    // Nothing was set up, but cleanup still runs (and is counted) once on this path too.
+    rollbackAnswers.put(cmd.getMigrationId(), b.build());
+    ctx.getSelf().tell(new CleanupRequested(cmd.getMigrationId(),
+        new CleanupActor.Plan("none", List.of(), null, null), null));
+  }
+
+  private void reply(HostReply reply) {
+    ctx.getSelf().tell(new RoleReplied(reply));
+  }
+
+  private Behavior<Command> onRoleReplied(RoleReplied m) {
+    HostReply reply = m.reply();
+    MigrationRecord rec = migrations.get(reply.getMigrationId());
+    if (rec == null) {
+      ctx.getLog().error("answer for unknown migration {} dropped", reply.getMigrationId());
+      return Behaviors.same();
+    }
+    rec.answered.put(reply.getStep(), reply);
+    ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
+    if (reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate()) {
+      rec.ended = true;
+      migratingGuests.values().removeIf(reply.getMigrationId()::equals);
+    }
+    if (!reply.getOk() && (reply.hasBegin() || reply.getStep() == 1)) {
+      migratingGuests.values().removeIf(reply.getMigrationId()::equals);
+    }
+    if (to != null) to.tell(new MigrationCoordinator.HostReplied(reply));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onCleanupRequested(CleanupRequested m) {
+    String id = m.migrationId();
+    CleanupActor.Finished earlier = cleanupsDone.get(id);
+    if (earlier != null) {
+      ctx.getLog().info("cleanup of {} on {} already done; not run twice", id, settings.hostId());
+      if (m.replyTo() != null) m.replyTo().tell(earlier);
+      HostReply answer = rollbackAnswers.remove(id);
+      if (answer != null) reply(answer);
+      return Behaviors.same();
+    }
+    if (m.replyTo() != null) cleanupWaiters.computeIfAbsent(id, k -> new ArrayList<>()).add(m.replyTo());
+    if (cleanups.containsKey(id)) {
+      ctx.getLog().info("cleanup of {} on {} already entered; not run twice", id, settings.hostId());
+      return Behaviors.same();
+    }
+    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanupCompleted::new);
+    cleanups.put(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), done), "cleanup-" + id));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onCleanupCompleted(CleanupCompleted m) {
+    String id = m.finished().migrationId();
+    cleanupRuns.merge(id, 1, Integer::sum);
+    cleanupsDone.put(id, m.finished());
+    for (ActorRef<CleanupActor.Finished> w : cleanupWaiters.getOrDefault(id, List.of())) w.tell(m.finished());
+    cleanupWaiters.remove(id);
+    HostReply answer = rollbackAnswers.remove(id);
+    if (answer != null) reply(answer);
+    return Behaviors.same();
+  }
+}

@@ -1,0 +1,44 @@
+package org.livemig.engine.host;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+
+/** A host's configuration (livemig.host), read once at start. */
+public record HostSettings(
+    String hostId,
+    String dataBindHost,
+    int dataPort,
+    String advertisedHost,
+    int advertisedPort,
+    long memoryCapacityBytes,
+    DataPlaneSettings dataPlane,
+    Faults faults) {
+
+  /**
+   * Chaos hooks (livemig.host.faults): hold a phase's answer so a test or an operator can act
+   * while the phase is pending, or make Finish report an incomplete copy.
+   */
+  public record Faults(String holdPhase, Duration holdFor, boolean failFinish) {
+    static Faults none() {
+      return new Faults("", Duration.ZERO, false);
+    }
+  }
+
+  public static HostSettings fromConfig(Config config) {
+    Config h = config.getConfig("livemig.host");
+    String id = h.getString("id");
+    if (id.isBlank()) throw new IllegalArgumentException("livemig.host.id must name this host");
+    Config d = h.getConfig("data-plane");
+    Config f = h.getConfig("faults");
+    return new HostSettings(
+        id,
+        d.getString("bind-host"),
+        d.getInt("port"),
+        d.getString("advertised-host"),
+        d.getInt("advertised-port"),
+        h.getBytes("memory-capacity").longValue(),
+        DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration")),
+        new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish")));
+  }
+}

@@ -1,0 +1,93 @@
+package org.livemig.engine.host;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.livemig.engine.dataplane.SendStats;
+import org.livemig.messages.PerformResult;
+import org.livemig.messages.RoundStats;
+
+/**
+ * Precopy bookkeeping of one migration: per-round counters, the bandwidth estimate the
+ * switchover decision trusts, and the expected downtime. The estimate is smoothed over rounds
+ * (rounds too small to measure a link are ignored) so one short noisy round cannot trigger an
+ * early switchover.
+ */
+final class Precopy {
+  private static final long MIN_MEASURED_BYTES = 1L << 20;
+  private static final double SMOOTHING = 0.5;
+
+  private final int pageSize;
+  private final List<RoundStats> rounds = new ArrayList<>();
+  private int round;
+  private long roundStartNanos;
+  private long roundPages;
+  private long roundZeroPages;
+  private long roundBytes;
+  private long totalBytes;
+  private long totalPages;
+  private long zeroPages;
+  private double bandwidth; // bytes per second; 0 until measured
+
+  Precopy(int pageSize) {
+    this.pageSize = pageSize;
+  }
+
+  void roundStarted(int round, long dirtyPages) {
+    this.round = round;
+    roundStartNanos = System.nanoTime();
+    roundPages = roundZeroPages = roundBytes = 0;
+  }
+
+  void add(SendStats s) {
+    roundPages += s.pages();
+    roundZeroPages += s.zeroPages();
+    roundBytes += s.bytes();
+    totalBytes += s.bytes();
+    totalPages += s.pages();
+    zeroPages += s.zeroPages();
+  }
+
+  /** Closes the round; dirtyAfter = pages the guest dirtied while it ran. */
+  RoundStats roundFinished(long dirtyAfter, int throttlePercent) {
+    long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
+    double sample = roundBytes * 1e9 / nanos;
+    if (roundBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
+      bandwidth = bandwidth == 0 ? sample : SMOOTHING * sample + (1 - SMOOTHING) * bandwidth;
+    }
+    long remainingBytes = dirtyAfter * pageSize;
+    long expectedDowntimeMs = bandwidth <= 0 ? Long.MAX_VALUE : (long) Math.ceil(remainingBytes * 1000.0 / bandwidth);
+    RoundStats stats = RoundStats.newBuilder()
+        .setRound(round)
+        .setPagesSent(roundPages)
+        .setBytesSent(roundBytes)
+        .setDurationNs(nanos)
+        .setDirtyPagesAfter(dirtyAfter)
+        .setBandwidthBytesPerSecond((long) bandwidth)
+        .setDirtyRateBytesPerSecond((long) (remainingBytes * 1e9 / nanos))
+        .setThrottlePercent(throttlePercent)
+        .setExpectedDowntimeMs(expectedDowntimeMs)
+        .build();
+    rounds.add(stats);
+    return stats;
+  }
+
+  int rounds() {
+    return round;
+  }
+
+  long totalBytes() {
+    return totalBytes;
+  }
+
+  PerformResult result(long stunnedAtMicros, long finalPages, int throttlePercent) {
+    return PerformResult.newBuilder()
+        .addAllRounds(rounds)
+        .setTotalBytes(totalBytes)
+        .setTotalPages(totalPages)
+        .setZeroPages(zeroPages)
+        .setStunnedAtEpochUs(stunnedAtMicros)
+        .setFinalPages(finalPages)
+        .setFinalThrottlePercent(throttlePercent)
+        .build();
+  }
+}

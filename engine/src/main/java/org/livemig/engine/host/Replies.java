@@ -1,0 +1,29 @@
+package org.livemig.engine.host;
+
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
+
+/** Builds host replies that echo the command's (migration id, epoch, step). */
+final class Replies {
+  private Replies() {}
+
+  static HostReply.Builder ok(HostCommand cmd, String host) {
+    return HostReply.newBuilder()
+        .setMigrationId(cmd.getMigrationId())
+        .setEpoch(cmd.getEpoch())
+        .setStep(cmd.getStep())
+        .setHost(host)
+        .setOk(true);
+  }
+
+  static HostReply error(HostCommand cmd, String host, String error) {
+    return HostReply.newBuilder()
+        .setMigrationId(cmd.getMigrationId())
+        .setEpoch(cmd.getEpoch())
+        .setStep(cmd.getStep())
+        .setHost(host)
+        .setOk(false)
+        .setError(error)
+        .build();
+  }
+}

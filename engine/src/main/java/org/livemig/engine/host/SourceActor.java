@@ -1,0 +1,285 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.engine.guest.DirtyBitmap;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.livemig.messages.BeginCookie;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.PerformResult;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.RoundStats;
+
+/**
+ * The source side of one migration: Begin, Perform (precopy rounds with convergence control and
+ * auto-converge, stun, final copy, device state, EOS) and Confirm. The guest keeps running
+ * until the stun, and the source is destroyed only in Confirm: any failure before leaves it
+ * able to resume.
+ */
+public final class SourceActor {
+
+  public interface Command {}
+
+  public record Execute(HostCommand command, ActorRef<MigrationCoordinator.Command> coordinator) implements Command {}
+
+  private record Copy(CopyActor.Event event) implements Command {}
+
+  private record Stunned(Throwable error) implements Command {}
+
+  private record CleanedUp(CleanupActor.Finished finished) implements Command {}
+
+  static Behavior<Command> create(String migrationId, MigratableGuest guest, HostSettings settings,
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    return Behaviors.setup(ctx -> new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent).begun());
+  }
+
+  private final ActorContext<Command> ctx;
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final HostSettings settings;
+  private final ActorRef<HostReply> replies;
+  private final ActorRef<HostAgent.Command> hostAgent;
+  private final ActorRef<CopyActor.Event> copyEvents;
+  private final Precopy precopy;
+
+  private final List<ActorRef<CopyActor.Command>> copies = new ArrayList<>();
+  private HostCommand perform;
+  private ActorRef<MigrationCoordinator.Command> coordinator;
+  private MigrationParameters params;
+  private HostCommand pendingConfirm;
+  private long stunnedAtMicros;
+
+  private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    this.ctx = ctx;
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.settings = settings;
+    this.replies = replies;
+    this.hostAgent = hostAgent;
+    this.copyEvents = ctx.messageAdapter(CopyActor.Event.class, Copy::new);
+    this.precopy = new Precopy(guest.memory().pageSize());
+  }
+
+  /** After Begin: waiting for Perform (or a rollback). */
+  private Behavior<Command> begun() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> switch (m.command().getCommandCase()) {
+          case BEGIN -> {
+            replies.tell(Replies.ok(m.command(), settings.hostId())
+                .setBegin(BeginCookie.newBuilder().setGuest(guest.description()).setSourceHost(settings.hostId()))
+                .build());
+            yield Behaviors.same();
+          }
+          case PERFORM -> startPerform(m);
+          case CONFIRM -> confirm(m.command());
+          default -> unexpected(m.command());
+        })
+        .build();
+  }
+
+  private Behavior<Command> startPerform(Execute m) {
+    perform = m.command();
+    coordinator = m.coordinator();
+    params = perform.getPerform().getParameters();
+    var dataPlane = settings.dataPlane().withStallTimeout(Duration.ofMillis(params.getStallTimeoutMs()));
+    int channels = Math.max(1, params.getChannels());
+    for (int c = 0; c < channels; c++) {
+      copies.add(ctx.spawn(CopyActor.create(migrationId, c, channels, perform.getPerform().getPrepare(),
+          guest.memory(), dataPlane, params.getMaxBandwidthBytesPerSecond(), copyEvents), "copy-" + c));
+    }
+    ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId,
+        perform.getPerform().getPrepare().getDataHost(), perform.getPerform().getPrepare().getDataPort(), channels,
+        params.getDowntimeLimitMs());
+    return connecting(0);
+  }
+
+  private Behavior<Command> connecting(int connected) {
+    if (connected == copies.size()) {
+      guest.dirtyBitmap().syncAndClear(); // from here on every write is tracked
+      DirtyBitmap all = new DirtyBitmap(guest.memory().pageCount());
+      all.markAll();
+      return sendRound(1, all.snapshot());
+    }
+    return performing()
+        .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Connected
+            ? connecting(connected + 1) : onCopyFailure(m.event()))
+        .build();
+  }
+
+  /** Sends one round's dirty set over every channel; each channel takes its share. */
+  private Behavior<Command> sendRound(int round, long[] dirtyWords) {
+    precopy.roundStarted(round, DirtyBitmap.count(dirtyWords));
+    for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(round, dirtyWords));
+    return precopying(round, copies.size());
+  }
+
+  private Behavior<Command> precopying(int round, int pending) {
+    return performing()
+        .onMessage(Copy.class, m -> {
+          if (!(m.event() instanceof CopyActor.RoundSent sent)) return onCopyFailure(m.event());
+          precopy.add(sent.stats());
+          return pending > 1 ? precopying(round, pending - 1) : roundDone(round);
+        })
+        .build();
+  }
+
+  private Behavior<Command> roundDone(int round) {
+    long dirtyNow = guest.dirtyBitmap().count();
+    RoundStats stats = precopy.roundFinished(dirtyNow, guest.throttlePercent());
+    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
+    if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs()) {
+      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms); stunning guest",
+          migrationId, round, dirtyNow, stats.getExpectedDowntimeMs());
+      return stunning();
+    }
+    if (round >= params.getMaxRoundsBeforeThrottle()) {
+      int next = guest.throttlePercent() == 0 ? params.getThrottleInitialPercent()
+          : Math.min(params.getThrottleMaxPercent(), guest.throttlePercent() + params.getThrottleIncrementPercent());
+      if (next != guest.throttlePercent()) {
+        guest.setThrottlePercent(next);
+        ctx.getLog().info("{}: not converging after round {} (expected downtime {} ms > {} ms); throttle {}%",
+            migrationId, round, stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs(), next);
+      }
+    }
+    return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
+  }
+
+  private Behavior<Command> stunning() {
+    stunnedAtMicros = EpochMicros.now();
+    ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
+    return Behaviors.receive(Command.class)
+        .onMessage(Stunned.class, m -> {
+          if (m.error() != null) return performFailed("stun failed: " + m.error());
+          if (pendingConfirm != null) return confirm(pendingConfirm);
+          long[] last = guest.dirtyBitmap().syncAndClear();
+          precopy.roundStarted(precopy.rounds() + 1, DirtyBitmap.count(last));
+          for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(precopy.rounds() + 1, last));
+          return finalCopy(copies.size());
+        })
+        .onMessage(Execute.class, m -> {
+          // Wait for the guest to stop before resuming it: a rollback acts once the stun is done.
+          if (m.command().hasConfirm()) pendingConfirm = m.command();
+          else unexpected(m.command());
+          return Behaviors.same();
+        })
+        .onMessage(Copy.class, m -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> finalCopy(int pending) {
+    return performing()
+        .onMessage(Copy.class, m -> {
+          if (!(m.event() instanceof CopyActor.RoundSent sent)) return onCopyFailure(m.event());
+          precopy.add(sent.stats());
+          if (pending > 1) return finalCopy(pending - 1);
+          RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
+          coordinator.tell(new MigrationCoordinator.ProgressReported(progress(last, true)));
+          byte[] deviceState = guest.deviceState();
+          for (int c = 0; c < copies.size(); c++) {
+            copies.get(c).tell(new CopyActor.SendEnd(c == 0 ? deviceState : null, guest.memory().pageCount()));
+          }
+          return ending(copies.size(), last);
+        })
+        .build();
+  }
+
+  private Behavior<Command> ending(int pending, RoundStats last) {
+    if (pending == 0) {
+      PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
+      replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
+      ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages", migrationId,
+          result.getRoundsCount(), result.getTotalBytes(), last.getPagesSent());
+      return awaitingConfirm();
+    }
+    return performing()
+        .onMessage(Copy.class, m -> m.event() instanceof CopyActor.EndSent
+            ? ending(pending - 1, last) : onCopyFailure(m.event()))
+        .build();
+  }
+
+  private Behavior<Command> awaitingConfirm() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
+        .onMessage(Copy.class, m -> Behaviors.same())
+        .build();
+  }
+
+  /** Perform failed: say why and wait for the coordinator's Confirm, which resumes the guest. */
+  private Behavior<Command> performFailed(String reason) {
+    ctx.getLog().warn("{}: perform failed: {}", migrationId, reason);
+    replies.tell(Replies.error(perform, settings.hostId(), "perform failed on " + settings.hostId() + ": " + reason));
+    return awaitingConfirm();
+  }
+
+  private Behavior<Command> onCopyFailure(CopyActor.Event e) {
+    if (e instanceof CopyActor.Failed f) return performFailed("channel " + f.channel() + ": " + f.reason());
+    ctx.getLog().error("{}: unexpected channel event {}", migrationId, e);
+    return Behaviors.same();
+  }
+
+  /** Handlers shared by every Perform state: a rollback may arrive at any time. */
+  private BehaviorBuilder<Command> performing() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()));
+  }
+
+  /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
+  private Behavior<Command> confirm(HostCommand cmd) {
+    boolean success = cmd.getConfirm().getSuccess();
+    MigratableGuest toDestroy = null;
+    if (success) {
+      toDestroy = guest;
+      hostAgent.tell(new HostAgent.GuestReleased(guest.description().getGuestId()));
+      ctx.getLog().info("{}: confirmed; the source copy of {} goes", migrationId, guest.description().getGuestId());
+    } else {
+      guest.setThrottlePercent(0);
+      if (guest.state() != RunState.RUNNING) {
+        String token = cmd.getConfirm().getOwnerToken().isEmpty() ? guest.ownerToken() : cmd.getConfirm().getOwnerToken();
+        if (!token.equals(guest.ownerToken())) guest.assignOwner(token);
+        guest.run(token);
+      }
+      ctx.getLog().warn("{}: rolled back ({}); source guest {} runs", migrationId, cmd.getConfirm().getReason(),
+          guest.description().getGuestId());
+    }
+    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
+    hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
+        new CleanupActor.Plan("source", List.copyOf(copies), null, toDestroy), done));
+    return Behaviors.receive(Command.class)
+        .onMessage(CleanedUp.class, m -> {
+          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(org.livemig.messages.ConfirmResult.newBuilder()
+              .setSourceDestroyed(success).setSourceRunning(guest.state() == RunState.RUNNING)).build());
+          return Behaviors.stopped();
+        })
+        .onMessage(Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided
+        .build();
+  }
+
+  private Behavior<Command> unexpected(HostCommand cmd) {
+    ctx.getLog().warn("{}: {} not expected on the source now", migrationId, cmd.getCommandCase());
+    replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the source now"));
+    return Behaviors.same();
+  }
+
+  private ProgressReport progress(RoundStats stats, boolean finalCopy) {
+    return ProgressReport.newBuilder()
+        .setMigrationId(migrationId)
+        .setEpoch(perform.getEpoch())
+        .setRound(stats)
+        .setTransferredBytes(precopy.totalBytes())
+        .setRemainingBytes(stats.getDirtyPagesAfter() * guest.memory().pageSize())
+        .setTotalBytes(guest.memory().sizeBytes())
+        .setFinalCopy(finalCopy)
+        .build();
+  }
+}

@@ -1,0 +1,126 @@
+package org.livemig.engine.serialization;
+
+import akka.actor.ExtendedActorSystem;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.javadsl.Adapter;
+import akka.serialization.SerializerWithStringManifest;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.io.NotSerializableException;
+import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.engine.coordinator.MigrationState;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.HostCommandEnvelope;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationSnapshot;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.ReplyToEnvelope;
+import org.livemig.messages.StartEnvelope;
+
+/**
+ * Protobuf for every livemig message that crosses a process, and for the journal: short
+ * manifests (renaming a Java class never breaks a stored journal) and a fixed identifier.
+ * ActorRefs travel as strings through ActorRefResolver.
+ */
+public final class LivemigSerializer extends SerializerWithStringManifest {
+  private static final String CONTROL = "HC";
+  private static final String HOST_REPLY = "HR";
+  private static final String PROGRESS = "PR";
+  private static final String START = "ST";
+  private static final String STATUS = "GS";
+  private static final String CANCEL = "CA";
+  private static final String EVENT = "EV";
+  private static final String SNAPSHOT = "SN";
+
+  private final ActorRefResolver resolver;
+
+  public LivemigSerializer(ExtendedActorSystem system) {
+    this.resolver = ActorRefResolver.get(Adapter.toTyped(system));
+  }
+
+  @Override
+  public int identifier() {
+    return 7411;
+  }
+
+  @Override
+  public String manifest(Object o) {
+    if (o instanceof HostAgent.Control) return CONTROL;
+    if (o instanceof MigrationCoordinator.HostReplied) return HOST_REPLY;
+    if (o instanceof MigrationCoordinator.ProgressReported) return PROGRESS;
+    if (o instanceof MigrationCoordinator.Start) return START;
+    if (o instanceof MigrationCoordinator.GetStatus) return STATUS;
+    if (o instanceof MigrationCoordinator.Cancel) return CANCEL;
+    if (o instanceof CoordinatorEvent) return EVENT;
+    if (o instanceof MigrationState) return SNAPSHOT;
+    throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
+  }
+
+  @Override
+  public byte[] toBinary(Object o) {
+    if (o instanceof HostAgent.Control c) {
+      return HostCommandEnvelope.newBuilder().setCommand(c.command()).setReplyTo(ref(c.replyTo())).build().toByteArray();
+    }
+    if (o instanceof MigrationCoordinator.HostReplied r) return r.reply().toByteArray();
+    if (o instanceof MigrationCoordinator.ProgressReported p) return p.report().toByteArray();
+    if (o instanceof MigrationCoordinator.Start s) {
+      return StartEnvelope.newBuilder().setRequest(s.request()).setReplyTo(ref(s.replyTo())).build().toByteArray();
+    }
+    if (o instanceof MigrationCoordinator.GetStatus g) {
+      return ReplyToEnvelope.newBuilder().setReplyTo(ref(g.replyTo())).build().toByteArray();
+    }
+    if (o instanceof MigrationCoordinator.Cancel c) {
+      return ReplyToEnvelope.newBuilder().setReplyTo(ref(c.replyTo())).setReason(c.reason()).build().toByteArray();
+    }
+    if (o instanceof CoordinatorEvent e) return e.toByteArray();
+    if (o instanceof MigrationState s) return Snapshots.toProto(s).toByteArray();
+    throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
+  }
+
+  @Override
+  public Object fromBinary(byte[] bytes, String manifest) throws NotSerializableException {
+    try {
+      switch (manifest) {
+        case CONTROL -> {
+          HostCommandEnvelope e = HostCommandEnvelope.parseFrom(bytes);
+          return new HostAgent.Control(e.getCommand(), resolve(e.getReplyTo()));
+        }
+        case HOST_REPLY -> {
+          return new MigrationCoordinator.HostReplied(HostReply.parseFrom(bytes));
+        }
+        case PROGRESS -> {
+          return new MigrationCoordinator.ProgressReported(ProgressReport.parseFrom(bytes));
+        }
+        case START -> {
+          StartEnvelope e = StartEnvelope.parseFrom(bytes);
+          return new MigrationCoordinator.Start(e.getRequest(), resolve(e.getReplyTo()));
+        }
+        case STATUS -> {
+          return new MigrationCoordinator.GetStatus(resolve(ReplyToEnvelope.parseFrom(bytes).getReplyTo()));
+        }
+        case CANCEL -> {
+          ReplyToEnvelope e = ReplyToEnvelope.parseFrom(bytes);
+          return new MigrationCoordinator.Cancel(e.getReason(), resolve(e.getReplyTo()));
+        }
+        case EVENT -> {
+          return CoordinatorEvent.parseFrom(bytes);
+        }
+        case SNAPSHOT -> {
+          return Snapshots.fromProto(MigrationSnapshot.parseFrom(bytes));
+        }
+        default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
+      }
+    } catch (InvalidProtocolBufferException e) {
+      throw new NotSerializableException("malformed livemig message (manifest " + manifest + "): " + e.getMessage());
+    }
+  }
+
+  private String ref(ActorRef<?> ref) {
+    return resolver.toSerializationFormat(ref);
+  }
+
+  private <T> ActorRef<T> resolve(String s) {
+    return resolver.resolveActorRef(s);
+  }
+}

@@ -1,0 +1,40 @@
+package org.livemig.engine.serialization;
+
+import java.util.List;
+import java.util.Set;
+import org.livemig.engine.coordinator.MigrationState;
+import org.livemig.messages.MigrationSnapshot;
+
+/** MigrationState <-> its protobuf snapshot. */
+final class Snapshots {
+  static final int SCHEMA_VERSION = 1;
+
+  private Snapshots() {}
+
+  static MigrationSnapshot toProto(MigrationState s) {
+    MigrationSnapshot.Builder b = MigrationSnapshot.newBuilder()
+        .setSchemaVersion(SCHEMA_VERSION)
+        .setMigrationId(s.migrationId()).setGuestId(s.guestId())
+        .setSourceHost(s.sourceHost()).setDestinationHost(s.destinationHost())
+        .setParameters(s.parameters()).setEpoch(s.epoch()).setStatus(s.status()).setPhase(s.phase())
+        .addAllRounds(s.rounds()).setResumeOwner(s.resumeOwner()).setOwnerToken(s.ownerToken())
+        .setFailedPhase(s.failedPhase()).setError(s.error()).setCancelled(s.cancelled())
+        .setStartedAtMs(s.startedAtMs()).setSetupDoneAtMs(s.setupDoneAtMs()).setStunnedAtUs(s.stunnedAtUs())
+        .setEndedAtMs(s.endedAtMs()).setDowntimeUs(s.downtimeUs()).addAllCleanedUp(s.cleanedUp());
+    if (s.begin() != null) b.setBegin(s.begin());
+    if (s.prepare() != null) b.setPrepare(s.prepare());
+    if (s.perform() != null) b.setPerform(s.perform());
+    if (s.activate() != null) b.setActivate(s.activate());
+    return b.build();
+  }
+
+  static MigrationState fromProto(MigrationSnapshot p) {
+    return new MigrationState(p.getMigrationId(), p.getGuestId(), p.getSourceHost(), p.getDestinationHost(),
+        p.getParameters(), p.getEpoch(), p.getStatus(), p.getPhase(),
+        p.hasBegin() ? p.getBegin() : null, p.hasPrepare() ? p.getPrepare() : null,
+        p.hasPerform() ? p.getPerform() : null, p.hasActivate() ? p.getActivate() : null,
+        List.copyOf(p.getRoundsList()), p.getResumeOwner(), p.getOwnerToken(), p.getFailedPhase(), p.getError(),
+        p.getCancelled(), p.getStartedAtMs(), p.getSetupDoneAtMs(), p.getStunnedAtUs(), p.getEndedAtMs(),
+        p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()));
+  }
+}
