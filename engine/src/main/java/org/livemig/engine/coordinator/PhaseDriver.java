@@ -128,7 +128,7 @@ final class PhaseDriver {
     String other = step == Step.CONFIRM ? s.destinationHost() : s.sourceHost();
     if (s.cleanedUp().contains(other)) {
       String sourceState = step == Step.CONFIRM && r.getConfirm().getSourceRunning() ? "; source guest running" : "";
-      events.add(Events.failed(s, s.error() + sourceState));
+      events.add(Events.failed(s, s.failedPhase() + ": " + s.error() + sourceState));
     }
     return coordinator.persistThen(events, st -> {
       if (st.ended()) ctx.getLog().warn("{}: {} in {}: {}", st.migrationId(), st.status(), st.failedPhase(), st.error());
@@ -166,7 +166,7 @@ final class PhaseDriver {
     if (s.rollingBack()) {
       // The host is gone or mute; its copy never got ownership, so the rollback ends here.
       ctx.getLog().error("{}: rollback: {}", s.migrationId(), why);
-      return coordinator.persistThen(List.of(Events.failed(s, s.error() + "; " + why)), st -> {});
+      return coordinator.persistThen(List.of(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why)), st -> {});
     }
     return fail(s, why);
   }
@@ -189,7 +189,9 @@ final class PhaseDriver {
     }
     lookupStartedNanos.remove(host);
     String why = "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout();
-    if (s.rollingBack()) return coordinator.persistThen(List.of(Events.failed(s, s.error() + "; " + why)), st -> {});
+    if (s.rollingBack()) {
+      return coordinator.persistThen(List.of(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why)), st -> {});
+    }
     return s.ended() ? coordinator.noEffect() : fail(s, why);
   }
 

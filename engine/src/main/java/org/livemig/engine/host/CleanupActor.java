@@ -30,7 +30,7 @@ public final class CleanupActor {
    * What there is to clean: copy actors to stop (their channels close with them), the
    * data-plane endpoint to close, and a guest copy to destroy (null = keep the guest).
    */
-  public record Plan(String role, List<ActorRef<?>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {}
+  public record Plan(String role, List<ActorRef<CopyActor.Command>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {}
 
   /** Sent when Done is reached; steps lists what actually ran, for the log and the tests. */
   public record Finished(String migrationId, String host, String role, List<String> steps) {}
@@ -65,9 +65,9 @@ public final class CleanupActor {
     ctx.getLog().info("cleanup {} on {} ({}): stopping {} copy channel(s)", migrationId, host, plan.role(),
         plan.copies().size());
     Set<ActorRef<?>> running = new HashSet<>();
-    for (ActorRef<?> copy : plan.copies()) {
+    for (ActorRef<CopyActor.Command> copy : plan.copies()) {
       ctx.watch(copy);
-      ctx.stop(copy);
+      copy.tell(CopyActor.Stop.INSTANCE);
       running.add(copy);
     }
     timers.startSingleTimer(StopTimedOut.INSTANCE, STOP_TIMEOUT);

@@ -33,6 +33,9 @@ public final class CopyActor {
 
   public record SetMaxBandwidth(long bytesPerSecond) implements Command {}
 
+  /** Cleanup: close the channel and stop, whatever is in flight. */
+  public enum Stop implements Command { INSTANCE }
+
   private record TransferDone(Object result, Throwable error) implements Command {}
 
   private enum StallCheck implements Command { INSTANCE }
@@ -145,6 +148,7 @@ public final class CopyActor {
     return Behaviors.receive(Command.class)
         .onMessage(TransferDone.class, m -> Behaviors.same())
         .onMessageEquals(StallCheck.INSTANCE, Behaviors::same)
+        .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
         .onMessage(Command.class, m -> {
           ctx.getLog().debug("channel {} of {} has failed; ignoring {}", channel, migrationId, m);
           return Behaviors.same();
@@ -155,6 +159,7 @@ public final class CopyActor {
 
   private akka.actor.typed.javadsl.BehaviorBuilder<Command> common(akka.actor.typed.javadsl.BehaviorBuilder<Command> b) {
     return b
+        .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
         .onMessage(SetMaxBandwidth.class, m -> {
           maxBandwidth = m.bytesPerSecond();
           PageSender s = sender;

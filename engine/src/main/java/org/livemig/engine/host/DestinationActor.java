@@ -53,16 +53,17 @@ public final class DestinationActor {
 
   private static final SecureRandom TOKENS = new SecureRandom();
 
-  static Behavior<Command> create(String migrationId, HostSettings settings, DataPlaneServer dataPlane,
-      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new DestinationActor(ctx, timers, migrationId, settings, dataPlane, replies, hostAgent).preparing()));
+  static Behavior<Command> create(String migrationId, HostSettings settings, boolean failFinish,
+      DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
+        settings, failFinish, dataPlane, replies, hostAgent).preparing()));
   }
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
   private final String migrationId;
   private final HostSettings settings;
+  private final boolean failFinish;
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
   private final ActorRef<HostAgent.Command> hostAgent;
@@ -75,8 +76,10 @@ public final class DestinationActor {
   private String channelFailure;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
-      HostSettings settings, DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+      HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
+      ActorRef<HostAgent.Command> hostAgent) {
     this.ctx = ctx;
+    this.failFinish = failFinish;
     this.timers = timers;
     this.migrationId = migrationId;
     this.settings = settings;
@@ -155,7 +158,7 @@ public final class DestinationActor {
     long have = received.count();
     long missing = guest.memory().pageCount() - have;
     String reason = null;
-    if (settings.faults().failFinish()) reason = "fault injected: finish reports the copy incomplete";
+    if (failFinish) reason = "fault injected: finish reports the copy incomplete";
     else if (channelFailure != null) reason = channelFailure;
     else if (endedChannels.size() < channels) reason = "end of stream seen on " + endedChannels.size() + " of " + channels + " channels";
     else if (missing > 0) reason = missing + " pages never arrived";

@@ -47,6 +47,9 @@ public final class HostAgent {
   /** How often cleanup ran per migration on this host (it must be exactly once). */
   public record GetCleanupRuns(ActorRef<Map<String, Integer>> replyTo) implements Command {}
 
+  /** Chaos: replaces this host's fault injection settings (see livemig.host.faults). */
+  public record SetFaults(HostSettings.Faults faults, ActorRef<akka.Done> replyTo) implements Command {}
+
   public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes) {}
 
   // From the per-migration children.
@@ -90,6 +93,7 @@ public final class HostAgent {
   private final HostSettings settings;
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
+  private HostSettings.Faults faults;
   private final Map<String, MigratableGuest> guests = new HashMap<>();
   private final Map<String, String> migratingGuests = new HashMap<>(); // guest id -> migration id
   private final Map<String, MigrationRecord> migrations = new HashMap<>();
@@ -105,6 +109,7 @@ public final class HostAgent {
     this.settings = settings;
     this.dataPlane = dataPlane;
     this.replies = ctx.messageAdapter(HostReply.class, RoleReplied::new);
+    this.faults = settings.faults();
   }
 
   private Behavior<Command> serving() {
@@ -134,6 +139,12 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(CleanupRequested.class, this::onCleanupRequested)
+        .onMessage(SetFaults.class, m -> {
+          faults = m.faults();
+          ctx.getLog().warn("fault injection on {}: {}", settings.hostId(), faults);
+          m.replyTo().tell(akka.Done.getInstance());
+          return Behaviors.same();
+        })
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
         .build();
   }
@@ -189,10 +200,10 @@ public final class HostAgent {
     }
     rec.waiting.put(cmd.getStep(), m.replyTo());
     String phase = cmd.getCommandCase().name();
-    if (!settings.faults().holdPhase().isEmpty() && phase.equals(settings.faults().holdPhase())) {
+    if (!faults.holdPhase().isEmpty() && phase.equals(faults.holdPhase())) {
       ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), phase, cmd.getMigrationId(),
-          settings.faults().holdFor());
-      timers.startSingleTimer(new HeldCommandReleased(m), settings.faults().holdFor());
+          faults.holdFor());
+      timers.startSingleTimer(new HeldCommandReleased(m), faults.holdFor());
       return Behaviors.same();
     }
     return execute(m);
@@ -236,7 +247,8 @@ public final class HostAgent {
               + need + " bytes, " + (settings.memoryCapacityBytes() - used) + " of " + settings.memoryCapacityBytes()
               + " free"));
         } else {
-          rec.destination = ctx.spawn(DestinationActor.create(id, settings, dataPlane, replies, ctx.getSelf()),
+          rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.failFinish(), dataPlane, replies,
+              ctx.getSelf()),
               "destination-" + id);
           rec.destination.tell(new DestinationActor.Execute(cmd));
         }

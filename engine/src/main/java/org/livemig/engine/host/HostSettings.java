@@ -20,7 +20,15 @@ public record HostSettings(
    * while the phase is pending, or make Finish report an incomplete copy.
    */
   public record Faults(String holdPhase, Duration holdFor, boolean failFinish) {
-    static Faults none() {
+    public static Faults hold(String phase, Duration holdFor) {
+      return new Faults(phase.toUpperCase(), holdFor, false);
+    }
+
+    public static Faults failingFinish() {
+      return new Faults("", Duration.ZERO, true);
+    }
+
+    public static Faults none() {
       return new Faults("", Duration.ZERO, false);
     }
   }

@@ -1,0 +1,79 @@
+package org.livemig.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+import org.livemig.messages.Phase;
+import org.livemig.messages.ResumeOwner;
+
+/** A running guest moves between two hosts of a real cluster, verified byte for byte. */
+class PrecopyMigrationTest {
+  @TempDir static Path dir;
+  static TestCluster cluster;
+
+  @BeforeAll
+  static void up() throws Exception {
+    cluster = new TestCluster(dir, Map.of("host-a", Map.of(), "host-b", Map.of()));
+  }
+
+  @AfterAll
+  static void down() {
+    if (cluster != null) cluster.close();
+  }
+
+  @Test
+  void aLiveGuestMigratesAndMatchesTheOracle() throws Exception {
+    GuestDescription d = TestCluster.guest("vm-live", 64, 5000);
+    cluster.createGuest("host-a", d);
+    Thread.sleep(200); // let the workload dirty memory before the first round
+    MigrationInfo started = cluster.client.start(d.getGuestId(), "host-a", "host-b",
+        MigrationParameters.getDefaultInstance()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MigrationInfo done = cluster.awaitEnd(started.getMigrationId(), Duration.ofSeconds(60));
+
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertEquals(ResumeOwner.DESTINATION, done.getResumeOwner());
+    assertTrue(done.getDowntimeMs() >= 0, "downtime measured");
+    assertTrue(done.getTransferredBytes() >= 64L << 20, "at least the whole guest was sent");
+    assertTrue(done.getRounds() >= 2, "precopy ran rounds of dirty pages: " + done.getRounds());
+    cluster.assertExactlyOneRunningOn("host-b", d);
+    assertTrue(cluster.guestOn("host-a", d.getGuestId()).isEmpty(), "the source copy is gone");
+    assertEquals(1, cluster.cleanupRuns("host-a").get(started.getMigrationId()));
+    assertEquals(1, cluster.cleanupRuns("host-b").get(started.getMigrationId()));
+    assertEquals(List.of(Phase.BEGIN, Phase.PREPARE, Phase.PERFORM, Phase.FINISH, Phase.CONFIRM),
+        journalPhases(started.getMigrationId()), "the journal holds the phases in order");
+  }
+
+  /** Reads the coordinator's journal straight from the H2 file. */
+  static List<Phase> journalPhases(String migrationId) throws Exception {
+    List<Phase> phases = new ArrayList<>();
+    try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1",
+        "sa", "");
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT \"event_payload\" FROM \"event_journal\" WHERE \"persistence_id\" = "
+            + "'Migration|" + migrationId + "' ORDER BY \"sequence_number\"")) {
+      while (rs.next()) {
+        CoordinatorEvent e = CoordinatorEvent.parseFrom(rs.getBytes(1));
+        if (e.hasPhaseCompleted()) phases.add(e.getPhaseCompleted().getPhase());
+      }
+    }
+    return phases;
+  }
+}

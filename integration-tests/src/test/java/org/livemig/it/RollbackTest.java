@@ -1,0 +1,142 @@
+package org.livemig.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import akka.actor.typed.javadsl.AskPattern;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.livemig.config.LivemigNode;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.engine.host.HostSettings;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+import org.livemig.messages.Phase;
+import org.livemig.messages.ResumeOwner;
+
+/**
+ * Every failure before Confirm leaves the source running: the destination refuses Prepare,
+ * Finish finds the copy incomplete, or an operator cancels in Begin, Prepare, Perform or Finish.
+ * Each run ends with exactly one running guest, the source, matching the oracle, and cleanup
+ * run exactly once on each host.
+ */
+class RollbackTest {
+  @TempDir static Path dir;
+  static TestCluster cluster;
+
+  @BeforeAll
+  static void up() throws Exception {
+    cluster = new TestCluster(dir, Map.of(
+        "host-a", Map.of(),
+        "host-b", Map.of("livemig.host.memory-capacity", "48MiB")));
+  }
+
+  @AfterAll
+  static void down() {
+    if (cluster != null) cluster.close();
+  }
+
+  @AfterEach
+  void noFaults() throws Exception {
+    for (String h : cluster.hosts.keySet()) setFaults(h, HostSettings.Faults.none());
+  }
+
+  static void setFaults(String host, HostSettings.Faults faults) throws Exception {
+    LivemigNode n = cluster.hosts.get(host);
+    AskPattern.<HostAgent.Command, akka.Done>ask(n.hostAgent(), r -> new HostAgent.SetFaults(faults, r),
+        Duration.ofSeconds(5), n.system().scheduler()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+  }
+
+  private MigrationInfo start(GuestDescription d, MigrationParameters p) throws Exception {
+    return cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  private void assertRolledBack(MigrationInfo done, GuestDescription d, MigrationStatus status) throws Exception {
+    assertEquals(status, done.getStatus(), done.getError());
+    assertEquals(ResumeOwner.SOURCE, done.getResumeOwner());
+    cluster.assertExactlyOneRunningOn("host-a", d);
+    assertTrue(cluster.guestOn("host-b", d.getGuestId()).isEmpty(), "no destination copy is left");
+    assertEquals(1, cluster.cleanupRuns("host-a").get(done.getMigrationId()), "cleanup once on the source");
+    assertEquals(1, cluster.cleanupRuns("host-b").get(done.getMigrationId()), "cleanup once on the destination");
+  }
+
+  @Test
+  void destinationRefusesPrepareAndTheSourceKeepsRunning() throws Exception {
+    GuestDescription d = TestCluster.guest("too-big", 64, 2000); // host-b holds at most 48 MiB
+    cluster.createGuest("host-a", d);
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(30));
+    assertRolledBack(done, d, MigrationStatus.FAILED);
+    assertTrue(done.getError().startsWith("PREPARE: "), done.getError());
+    assertTrue(done.getError().contains("not enough memory on host-b"), done.getError());
+  }
+
+  @Test
+  void finishFindsTheCopyIncompleteAndTheSourceResumes() throws Exception {
+    GuestDescription d = TestCluster.guest("finish-fails", 16, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults("host-b", HostSettings.Faults.failingFinish());
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(30));
+    assertRolledBack(done, d, MigrationStatus.FAILED);
+    assertTrue(done.getError().startsWith("FINISH: "), done.getError());
+    assertTrue(done.getError().contains("copy incomplete"), done.getError());
+  }
+
+  /** The host answering the phase holds its answer, so the cancel lands inside that phase. */
+  @ParameterizedTest
+  @ValueSource(strings = {"BEGIN", "PREPARE", "FINISH"})
+  void cancelWhileAPhaseIsPending(String phase) throws Exception {
+    GuestDescription d = TestCluster.guest("cancel-" + phase.toLowerCase(), 16, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults(phase.equals("BEGIN") ? "host-a" : "host-b", HostSettings.Faults.hold(phase, Duration.ofSeconds(3)));
+    String id = start(d, MigrationParameters.getDefaultInstance()).getMigrationId();
+    Phase expected = Phase.valueOf(phase);
+    cluster.awaitStatus(id, i -> i.getPhase() == expected, Duration.ofSeconds(20));
+    MigrationInfo cancelling = cluster.client.cancel(id, "operator changed plans").toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+    assertEquals(ResumeOwner.SOURCE, cancelling.getResumeOwner());
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(30));
+    assertRolledBack(done, d, MigrationStatus.CANCELLED);
+    assertTrue(done.getError().startsWith(phase + ": cancelled: operator changed plans"), done.getError());
+  }
+
+  @Test
+  void cancelDuringPrecopy() throws Exception {
+    GuestDescription d = TestCluster.guest("cancel-perform", 32, 3000);
+    cluster.createGuest("host-a", d);
+    // 8 MB/s makes the first round last about four seconds.
+    MigrationParameters slow = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(8_000_000).build();
+    String id = start(d, slow).getMigrationId();
+    cluster.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getStatus() == MigrationStatus.ACTIVE,
+        Duration.ofSeconds(20));
+    Thread.sleep(500); // pages are on the wire
+    cluster.client.cancel(id, "maintenance window closed").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(30));
+    assertRolledBack(done, d, MigrationStatus.CANCELLED);
+    assertTrue(done.getError().startsWith("PERFORM: cancelled"), done.getError());
+  }
+
+  @Test
+  void cancelAfterTheEndIsRefusedWithAReason() throws Exception {
+    GuestDescription d = TestCluster.guest("done-then-cancel", 8, 1000);
+    cluster.createGuest("host-a", d);
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(30));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    var e = assertThrows(Exception.class, () -> cluster.client.cancel(done.getMigrationId(), "late")
+        .toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertTrue(e.getMessage().contains("already ended: COMPLETED"), e.getMessage());
+    cluster.assertExactlyOneRunningOn("host-b", d);
+  }
+}
