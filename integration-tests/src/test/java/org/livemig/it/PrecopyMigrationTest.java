@@ -61,6 +61,32 @@ class PrecopyMigrationTest {
         journalPhases(started.getMigrationId()), "the journal holds the phases in order");
   }
 
+  @Test
+  void aGuestDirtyingFasterThanTheLinkConvergesThroughThrottling() throws Exception {
+    // About 80 MB/s of writes against a 16 MB/s link: precopy alone never converges.
+    GuestDescription d = TestCluster.guest("vm-hot", 16, 20000).toBuilder().setHotPages(4096).build();
+    cluster.createGuest("host-a", d);
+    MigrationParameters p = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(16_000_000)
+        .setDowntimeLimitMs(50).setMaxRoundsBeforeThrottle(2).setThrottleInitialPercent(50)
+        .setThrottleIncrementPercent(20).build();
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    MigrationInfo throttled = cluster.awaitStatus(id, i -> i.getThrottlePercent() > 0
+        || i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED, Duration.ofSeconds(60));
+    assertTrue(throttled.getThrottlePercent() >= 50, "the status shows the throttle while it runs: " + throttled);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(90));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    int firstThrottled = -1;
+    for (var r : done.getRoundHistoryList()) {
+      if (r.getThrottlePercent() > 0) {
+        firstThrottled = r.getRound();
+        break;
+      }
+    }
+    assertTrue(firstThrottled > 2, "throttling starts only after the configured rounds: " + done.getRoundHistoryList());
+    cluster.assertExactlyOneRunningOn("host-b", d);
+  }
+
   /** Reads the coordinator's journal straight from the H2 file. */
   static List<Phase> journalPhases(String migrationId) throws Exception {
     List<Phase> phases = new ArrayList<>();

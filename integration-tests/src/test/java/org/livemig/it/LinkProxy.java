@@ -1,0 +1,115 @@
+package org.livemig.it;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A TCP bridge between a migration's source and destination data endpoints (QEMU's tests use
+ * socat the same way) that can cut the link, or blackhole it: stop forwarding without closing.
+ */
+final class LinkProxy implements AutoCloseable {
+  private final ServerSocket server;
+  private final int targetPort;
+  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  private final AtomicLong forwarded = new AtomicLong();
+  private volatile boolean blackhole;
+
+  LinkProxy(int listenPort, int targetPort) throws IOException {
+    this.targetPort = targetPort;
+    this.server = new ServerSocket();
+    server.setReuseAddress(true);
+    server.bind(new InetSocketAddress("127.0.0.1", listenPort));
+    Thread t = new Thread(this::accept, "link-proxy");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  long forwardedBytes() {
+    return forwarded.get();
+  }
+
+  /** Stops forwarding; connections stay open, so only a timeout can notice. */
+  void blackhole() {
+    blackhole = true;
+  }
+
+  /** Closes every connection through the proxy, both sides. */
+  void cut() {
+    for (Socket s : sockets) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        throw new IllegalStateException("closing a proxied socket", e);
+      }
+    }
+    sockets.clear();
+  }
+
+  void heal() {
+    blackhole = false;
+  }
+
+  private void accept() {
+    while (!server.isClosed()) {
+      try {
+        Socket in = server.accept();
+        Socket out = new Socket("127.0.0.1", targetPort);
+        sockets.add(in);
+        sockets.add(out);
+        pump(in, out);
+        pump(out, in);
+      } catch (IOException e) {
+        if (!server.isClosed()) System.err.println("link proxy accept failed: " + e);
+      }
+    }
+  }
+
+  private void pump(Socket from, Socket to) {
+    Thread t = new Thread(() -> {
+      byte[] buf = new byte[64 * 1024];
+      try {
+        // Not try-with-resources: closing a socket's stream closes the socket, both ways.
+        InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream();
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+          while (blackhole) Thread.sleep(10); // hold the bytes: the link hangs
+          out.write(buf, 0, n);
+          forwarded.addAndGet(n);
+        }
+      } catch (IOException | InterruptedException e) {
+        // the link was cut or one side closed: the other side notices through its socket
+      } finally {
+        // A blackholed link carries no FIN either: the far side must find out by its own timeout.
+        if (!blackhole) {
+          try {
+            to.close();
+          } catch (IOException ignored) {
+            // already closed by the other pump
+          }
+        }
+      }
+    }, "link-proxy-pump");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  @Override
+  public void close() throws IOException {
+    cut();
+    server.close();
+  }
+}
