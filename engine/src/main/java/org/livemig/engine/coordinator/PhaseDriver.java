@@ -155,6 +155,7 @@ final class PhaseDriver {
       timers.startSingleTimer(Step.PERFORM, new MigrationCoordinator.StepTimedOut(Step.PERFORM, s.epoch()),
           settings.performSilenceTimeout());
     }
+    if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
     return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {});
   }
 

@@ -46,8 +46,12 @@ final class StatusView {
           .setNormalPages(s.perform().getTotalPages() - s.perform().getZeroPages())
           .setZeroPages(s.perform().getZeroPages())
           .setRemainingBytes(0);
-    } else if (last != null && last.getEpoch() == s.epoch()) {
-      b.setTransferredBytes(Math.max(transferred, last.getTransferredBytes()));
+    } else if (last != null && last.getEpoch() == s.epoch() && !last.getRoundDone()) {
+      // Mid-round: the live sample is newer than the last persisted round.
+      b.setTransferredBytes(Math.max(transferred, last.getTransferredBytes()))
+          .setRemainingBytes(last.getRemainingBytes())
+          .setRounds(Math.max(s.rounds().size(), last.getRound().getRound()))
+          .setThroughputBytesPerSecond(last.getRound().getBandwidthBytesPerSecond());
     } else {
       b.setTransferredBytes(transferred);
     }

@@ -51,6 +51,9 @@ public final class CopyActor {
 
   public record Failed(int channel, String reason) implements Event {}
 
+  /** Sampled while a transfer runs: bytes this channel has written so far. */
+  public record Progress(int channel, long bytesSent) implements Event {}
+
   static Behavior<Command> create(String migrationId, int channel, int channels, PrepareCookie cookie,
       GuestMemory memory, DataPlaneSettings settings, long maxBandwidth, ActorRef<Event> parent) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -135,6 +138,8 @@ public final class CopyActor {
           long idleNanos = s == null ? 0 : System.nanoTime() - s.lastProgressNanos();
           if (s != null && idleNanos > settings.stallTimeout().toNanos()) {
             s.abort("data link stalled: no progress for " + idleNanos / 1_000_000 + " ms");
+          } else if (s != null) {
+            parent.tell(new Progress(channel, s.bytesSent()));
           }
           return Behaviors.same();
         }))
@@ -173,8 +178,9 @@ public final class CopyActor {
     return total <= 0 ? 0 : Math.max(1, total / channels);
   }
 
+  /** Often enough for a live progress line, and at least four looks per stall timeout. */
   private Duration watchdogInterval() {
-    long ms = Math.max(50, settings.stallTimeout().toMillis() / 4);
+    long ms = Math.max(50, Math.min(250, settings.stallTimeout().toMillis() / 4));
     return Duration.ofMillis(ms);
   }
 

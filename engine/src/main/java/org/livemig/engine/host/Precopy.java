@@ -21,8 +21,10 @@ final class Precopy {
   private int round;
   private long roundStartNanos;
   private long roundPages;
-  private long roundZeroPages;
   private long roundBytes;
+  private long roundBytesPlanned;
+  private final java.util.Map<Integer, Long> channelBytesAtRoundStart = new java.util.HashMap<>();
+  private final java.util.Map<Integer, Long> channelBytesNow = new java.util.HashMap<>();
   private long totalBytes;
   private long totalPages;
   private long zeroPages;
@@ -32,15 +34,38 @@ final class Precopy {
     this.pageSize = pageSize;
   }
 
-  void roundStarted(int round, long dirtyPages) {
+  void roundStarted(int round, long bytesPlanned) {
     this.round = round;
     roundStartNanos = System.nanoTime();
-    roundPages = roundZeroPages = roundBytes = 0;
+    roundPages = roundBytes = 0;
+    roundBytesPlanned = bytesPlanned;
+    channelBytesAtRoundStart.putAll(channelBytesNow);
+  }
+
+  /** A channel's running byte counter, sampled mid-round. */
+  void sampled(int channel, long bytesSent) {
+    channelBytesNow.put(channel, bytesSent);
+  }
+
+  /** Bytes of the current round already on the wire (from the samples). */
+  long inFlightBytes() {
+    long n = 0;
+    for (var e : channelBytesNow.entrySet()) n += e.getValue() - channelBytesAtRoundStart.getOrDefault(e.getKey(), 0L);
+    return Math.max(0, n - roundBytes);
+  }
+
+  /** Sending rate of the current round so far, bytes per second. */
+  long currentRate() {
+    long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
+    return (long) ((roundBytes + inFlightBytes()) * 1e9 / nanos);
+  }
+
+  long roundBytesPlanned() {
+    return roundBytesPlanned;
   }
 
   void add(SendStats s) {
     roundPages += s.pages();
-    roundZeroPages += s.zeroPages();
     roundBytes += s.bytes();
     totalBytes += s.bytes();
     totalPages += s.pages();

@@ -119,7 +119,7 @@ public final class SourceActor {
 
   /** Sends one round's dirty set over every channel; each channel takes its share. */
   private Behavior<Command> sendRound(int round, long[] dirtyWords) {
-    precopy.roundStarted(round, DirtyBitmap.count(dirtyWords));
+    precopy.roundStarted(round, DirtyBitmap.count(dirtyWords) * guest.memory().pageSize());
     for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(round, dirtyWords));
     return precopying(round, copies.size());
   }
@@ -163,7 +163,7 @@ public final class SourceActor {
           if (m.error() != null) return performFailed("stun failed: " + m.error());
           if (pendingConfirm != null) return confirm(pendingConfirm);
           long[] last = guest.dirtyBitmap().syncAndClear();
-          precopy.roundStarted(precopy.rounds() + 1, DirtyBitmap.count(last));
+          precopy.roundStarted(precopy.rounds() + 1, DirtyBitmap.count(last) * guest.memory().pageSize());
           for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(precopy.rounds() + 1, last));
           return finalCopy(copies.size());
         })
@@ -231,7 +231,26 @@ public final class SourceActor {
   /** Handlers shared by every Perform state: a rollback may arrive at any time. */
   private BehaviorBuilder<Command> performing() {
     return Behaviors.receive(Command.class)
-        .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()));
+        .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
+        .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
+          CopyActor.Progress p = (CopyActor.Progress) m.event();
+          precopy.sampled(p.channel(), p.bytesSent());
+          coordinator.tell(new MigrationCoordinator.ProgressReported(sample()));
+          return Behaviors.same();
+        });
+  }
+
+  /** A mid-round sample for the live progress line. */
+  private ProgressReport sample() {
+    return ProgressReport.newBuilder()
+        .setMigrationId(migrationId)
+        .setEpoch(perform.getEpoch())
+        .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
+        .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
+        .setTotalBytes(guest.memory().sizeBytes())
+        .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
+            .setBandwidthBytesPerSecond(precopy.currentRate()))
+        .build();
   }
 
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
@@ -280,6 +299,7 @@ public final class SourceActor {
         .setRemainingBytes(stats.getDirtyPagesAfter() * guest.memory().pageSize())
         .setTotalBytes(guest.memory().sizeBytes())
         .setFinalCopy(finalCopy)
+        .setRoundDone(true)
         .build();
   }
 }
