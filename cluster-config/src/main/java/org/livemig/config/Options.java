@@ -8,7 +8,9 @@ import java.util.Map;
 final class Options {
   private Options() {}
 
-  static Map<String, String> parse(String[] args, List<String> known) {
+  /** Arguments may also come as one string (Maven's -Ddemo.args); blanks are ignored. */
+  static Map<String, String> parse(String[] raw, List<String> known) {
+    String[] args = String.join(" ", raw).trim().isEmpty() ? new String[0] : String.join(" ", raw).trim().split("\\s+");
     Map<String, String> out = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
