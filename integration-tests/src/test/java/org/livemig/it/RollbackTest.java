@@ -38,7 +38,7 @@ class RollbackTest {
   static void up() throws Exception {
     cluster = new TestCluster(dir, Map.of(
         "host-a", Map.of(),
-        "host-b", Map.of("livemig.host.memory-capacity", "48MiB")));
+        "host-b", Map.of("livemig.host.memory-capacity", "60MiB")));
   }
 
   @AfterAll
@@ -72,7 +72,7 @@ class RollbackTest {
 
   @Test
   void destinationRefusesPrepareAndTheSourceKeepsRunning() throws Exception {
-    GuestDescription d = TestCluster.guest("too-big", 64, 2000); // host-b holds at most 48 MiB
+    GuestDescription d = TestCluster.guest("too-big", 64, 2000); // host-b holds at most 60 MiB
     cluster.createGuest("host-a", d);
     MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
         Duration.ofSeconds(30));

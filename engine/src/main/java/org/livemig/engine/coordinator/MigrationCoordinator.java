@@ -163,8 +163,9 @@ public final class MigrationCoordinator
           + ": the destination owns the guest since switchover"));
     }
     if (s.rollingBack()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
-    ctx.getLog().warn("{} cancelled in {}: {}", migrationId, s.phase(), c.reason());
-    return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(s, "cancelled: " + c.reason(), true)))
+    MigrationState at = driver.current(s);
+    ctx.getLog().warn("{} cancelled in {}: {}", migrationId, at.phase(), c.reason());
+    return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(at, "cancelled: " + c.reason(), true)))
         .thenRun(driver::rollback)
         .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }

@@ -125,6 +125,11 @@ public record MigrationState(
     };
   }
 
+  /** The same state seen in another phase (for a decision taken before the phase is persisted). */
+  MigrationState withPhase(Phase p) {
+    return with(status, p);
+  }
+
   private MigrationState with(MigrationStatus s, Phase p) {
     return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, s, p, begin,
         prepare, perform, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs,

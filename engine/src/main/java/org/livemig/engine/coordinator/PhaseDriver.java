@@ -42,6 +42,8 @@ final class PhaseDriver {
   private final Map<String, List<Step>> waitingForHost = new HashMap<>();
   private final Map<String, Long> lookupStartedNanos = new HashMap<>();
   private ProgressReport lastProgress;
+  /** Perform's answer, held until Finish answers (then persisted with the ownership decision). */
+  private org.livemig.messages.PerformResult performed;
 
   PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
       CoordinatorSettings settings, MigrationCoordinator coordinator) {
@@ -98,12 +100,28 @@ final class PhaseDriver {
     return switch (step) {
       case BEGIN -> coordinator.persistThen(List.of(Events.begun(r.getBegin())), st -> send(st, Step.PREPARE));
       case PREPARE -> coordinator.persistThen(List.of(Events.prepared(r.getPrepare())), st -> send(st, Step.PERFORM));
-      case PERFORM -> coordinator.persistThen(
-          List.of(Events.switchoverStarted(r.getPerform().getStunnedAtEpochUs()), Events.performed(r.getPerform())),
-          st -> send(st, Step.FINISH));
-      case FINISH -> r.getFinish().getComplete()
-          ? coordinator.persistThen(List.of(Events.destinationOwns(ownerToken(s))), st -> send(st, Step.ACTIVATE))
-          : fail(s, "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason());
+      case PERFORM -> {
+        // The guest is stunned from here on: Finish is only a question, so it goes out at once and
+        // Perform's result is persisted together with the ownership decision (one write, not two).
+        performed = r.getPerform();
+        send(s, Step.FINISH);
+        yield coordinator.noEffect();
+      }
+      case FINISH -> {
+        List<CoordinatorEvent> events = new ArrayList<>();
+        if (performed != null && s.perform() == null) {
+          events.add(Events.switchoverStarted(performed.getStunnedAtEpochUs()));
+          events.add(Events.performed(performed));
+        }
+        if (!r.getFinish().getComplete()) {
+          String why = "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason();
+          ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
+          events.add(Events.rollback(current(s), why, false));
+          yield coordinator.persistThen(events, this::rollback);
+        }
+        events.add(Events.destinationOwns(ownerToken(s)));
+        yield coordinator.persistThen(events, st -> send(st, Step.ACTIVATE));
+      }
       case ACTIVATE -> coordinator.persistThen(
           List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())), st -> send(st, Step.CONFIRM));
       case CONFIRM -> {
@@ -144,8 +162,9 @@ final class PhaseDriver {
           Events.completed(s.activate().getRunningAtEpochUs() - s.stunnedAtUs(), s.activate().getRunningAtEpochUs())),
           st -> {});
     }
-    ctx.getLog().warn("{}: failed in {}: {}", s.migrationId(), s.phase(), reason);
-    return coordinator.persistThen(List.of(Events.rollback(s, reason, false)), this::rollback);
+    MigrationState at = current(s);
+    ctx.getLog().warn("{}: failed in {}: {}", s.migrationId(), at.phase(), reason);
+    return coordinator.persistThen(List.of(Events.rollback(at, reason, false)), this::rollback);
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onProgress(MigrationState s, ProgressReport p) {
@@ -253,7 +272,19 @@ final class PhaseDriver {
     };
   }
 
+  /** The state as the hosts see it: in FINISH once Perform answered, even before that is persisted. */
+  MigrationState current(MigrationState s) {
+    return performed != null && s.perform() == null && !s.rollingBack()
+        ? s.withPhase(org.livemig.messages.Phase.FINISH) : s;
+  }
+
   MigrationInfo info(MigrationState s) {
-    return StatusView.info(s, lastProgress);
+    MigrationInfo i = StatusView.info(s, lastProgress);
+    if (performed != null && s.perform() == null && !s.ended() && !s.rollingBack()) {
+      // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
+      return i.toBuilder().setPhase(org.livemig.messages.Phase.FINISH)
+          .setStatus(org.livemig.messages.MigrationStatus.DEVICE).build();
+    }
+    return i;
   }
 }
