@@ -31,21 +31,37 @@ import org.livemig.messages.MigrationStatus;
  */
 final class TestCluster implements AutoCloseable {
   final LivemigNode manager;
+  final List<LivemigNode> coordinators = new ArrayList<>();
   final Map<String, LivemigNode> hosts = new HashMap<>();
   final MigrationClient client;
-  private final String journal;
+  final String journal;
 
   TestCluster(Path dir, Map<String, Map<String, Object>> hostOverrides) throws Exception {
-    this.journal = "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
-    manager = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal, fast(Map.of())));
-    manager.join(manager.address());
-    for (var e : hostOverrides.entrySet()) {
+    this(dir, 1, hostOverrides, null);
+  }
+
+  /**
+   * coordinators nodes with the coordinator role, then the hosts; journalUrl null = an H2 file
+   * in dir. Coordinator nodes can be crashed (terminated without leaving the cluster).
+   */
+  TestCluster(Path dir, int coordinatorCount, Map<String, Map<String, Object>> hostOverrides, String journalUrl)
+      throws Exception {
+    this.journal = journalUrl != null ? journalUrl : "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
+    for (int i = 0; i < coordinatorCount; i++) {
+      LivemigNode c = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
+          fast(Map.of("akka.coordinated-shutdown.run-by-actor-system-terminate", "off"))));
+      c.join(coordinators.isEmpty() ? c.address() : coordinators.get(0).address());
+      coordinators.add(c);
+    }
+    manager = coordinators.get(0);
+    for (var e : new java.util.TreeMap<>(hostOverrides).entrySet()) {
       LivemigNode n = LivemigNode.start(LivemigNode.localConfig(e.getKey(), List.of("host"), journal, fast(e.getValue())));
       n.join(manager.address());
       hosts.put(e.getKey(), n);
     }
-    ClusterWait.upMembers(manager.system(), 1 + hosts.size(), Duration.ofSeconds(30));
-    client = new MigrationClient(manager.system());
+    ClusterWait.upMembers(manager.system(), coordinatorCount + hosts.size(), Duration.ofSeconds(30));
+    // A host node holds the client: it survives any coordinator node's crash.
+    client = new MigrationClient(hosts.isEmpty() ? manager.system() : hosts.values().iterator().next().system());
   }
 
   /** Short timeouts so failure paths end quickly in tests. */
@@ -86,11 +102,23 @@ final class TestCluster implements AutoCloseable {
         Duration.ofSeconds(10), n.system().scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
+  /** A status ask; while a coordinator fails over an ask may time out, which is not an answer. */
+  private MigrationInfo statusOrNull(String migrationId) throws InterruptedException {
+    try {
+      return client.status(migrationId).toCompletableFuture().get(15, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      System.out.println("status of " + migrationId + " not available now: " + e);
+      return null;
+    }
+  }
+
   MigrationInfo awaitEnd(String migrationId, Duration max) throws Exception {
     long deadline = System.nanoTime() + max.toNanos();
     MigrationInfo i = null;
     while (System.nanoTime() < deadline) {
-      i = client.status(migrationId).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      MigrationInfo now = statusOrNull(migrationId);
+      if (now == null) continue;
+      i = now;
       if (i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
           || i.getStatus() == MigrationStatus.CANCELLED) {
         return i;
@@ -105,7 +133,9 @@ final class TestCluster implements AutoCloseable {
     long deadline = System.nanoTime() + max.toNanos();
     MigrationInfo i = null;
     while (System.nanoTime() < deadline) {
-      i = client.status(migrationId).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      MigrationInfo now = statusOrNull(migrationId);
+      if (now == null) continue;
+      i = now;
       if (p.test(i)) return i;
       Thread.sleep(20);
     }
@@ -140,11 +170,36 @@ final class TestCluster implements AutoCloseable {
     hosts.get(host).close();
   }
 
+  /** The coordinator node that runs the migration's coordinator right now, if any. */
+  Optional<LivemigNode> coordinatorOf(String migrationId) throws Exception {
+    for (LivemigNode c : coordinators) {
+      if (c.system().whenTerminated().isCompleted()) continue;
+      var state = AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery,
+          akka.cluster.sharding.ShardRegion.CurrentShardRegionState>ask(
+          akka.cluster.sharding.typed.javadsl.ClusterSharding.get(c.system()).shardState(),
+          r -> new akka.cluster.sharding.typed.GetShardRegionState(
+              org.livemig.engine.coordinator.MigrationCoordinator.TYPE_KEY, r),
+          Duration.ofSeconds(5), c.system().scheduler()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+      for (var shard : state.getShards()) {
+        if (shard.getEntityIds().contains(migrationId)) return Optional.of(c);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** A crash: the node stops without leaving; the others must find out and down it. */
+  void crash(LivemigNode node) throws Exception {
+    node.system().terminate();
+    node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
   @Override
   public void close() {
     for (LivemigNode n : hosts.values()) {
       if (!n.system().whenTerminated().isCompleted()) n.close();
     }
-    manager.close();
+    for (LivemigNode c : coordinators) {
+      if (!c.system().whenTerminated().isCompleted()) c.close();
+    }
   }
 }

@@ -6,7 +6,7 @@ import org.livemig.messages.MigrationParameters;
 
 /** livemig.coordinator and the livemig.migration defaults that fill a request's zero fields. */
 record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout, Duration hostLookupTimeout,
-    int snapshotEvery, MigrationParameters defaults) {
+    int snapshotEvery, boolean continuePerformAfterRestart, Duration passivateAfterEnd, MigrationParameters defaults) {
 
   static CoordinatorSettings fromConfig(Config config) {
     Config c = config.getConfig("livemig.coordinator");
@@ -22,7 +22,15 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setChannels(m.getInt("channels"))
         .build();
     return new CoordinatorSettings(c.getDuration("step-timeout"), c.getDuration("perform-silence-timeout"),
-        c.getDuration("host-lookup-timeout"), c.getInt("snapshot-every"), defaults);
+        c.getDuration("host-lookup-timeout"), c.getInt("snapshot-every"),
+        switch (c.getString("after-restart-in-perform")) {
+          case "continue" -> true;
+          case "rollback" -> false;
+          default -> throw new IllegalArgumentException(
+              "livemig.coordinator.after-restart-in-perform must be continue or rollback, was "
+                  + c.getString("after-restart-in-perform"));
+        },
+        c.getDuration("passivate-after-end"), defaults);
   }
 
   /** A request's parameters with every zero field taken from the defaults. */

@@ -80,6 +80,11 @@ final class Events {
     return event().setCancelRequested(CancelRequested.newBuilder().setReason(reason)).build();
   }
 
+  static CoordinatorEvent restarted(long epoch, org.livemig.messages.Phase phase) {
+    return event().setRestarted(org.livemig.messages.CoordinatorRestarted.newBuilder().setEpoch(epoch).setPhase(phase))
+        .build();
+  }
+
   static CoordinatorEvent cleanupDone(String host) {
     return event().setCleanupDone(CleanupDone.newBuilder().setHost(host)).build();
   }

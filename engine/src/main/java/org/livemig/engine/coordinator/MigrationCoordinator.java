@@ -10,6 +10,7 @@ import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
 import akka.pattern.StatusReply;
+import akka.actor.typed.SupervisorStrategy;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
 import akka.persistence.typed.javadsl.CommandHandlerWithReply;
@@ -19,6 +20,7 @@ import akka.persistence.typed.javadsl.ReplyEffect;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
 import com.typesafe.config.Config;
+import java.time.Duration;
 import java.util.List;
 import org.livemig.engine.serialization.LivemigMessage;
 import org.livemig.messages.CoordinatorEvent;
@@ -60,15 +62,28 @@ public final class MigrationCoordinator
 
   record Resend(Step step) implements Command {}
 
+  /** This incarnation replayed a migration that had not ended: take over with a new epoch. */
+  enum Recovered implements Command { INSTANCE }
+
+  /** The shard's stop message: sent back by the shard once this entity asked to passivate. */
+  enum Passivate implements Command { INSTANCE }
+
+  /** Ended and idle: ask the shard to passivate this entity. */
+  enum Idle implements Command { INSTANCE }
+
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Migration");
 
   /** Starts sharding of coordinators on this node (role "coordinator" hosts the entities). */
   public static void init(ActorSystem<?> system) {
-    ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ec -> create(ec.getEntityId())).withRole("coordinator"));
+    ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ec -> create(ec.getEntityId(), ec.getShard()))
+        .withRole("coordinator").withStopMessage(Passivate.INSTANCE));
   }
 
-  public static Behavior<Command> create(String migrationId) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new MigrationCoordinator(ctx, timers, migrationId)));
+  /** shard may be null when the coordinator runs outside sharding (tests). */
+  public static Behavior<Command> create(String migrationId,
+      ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new MigrationCoordinator(ctx, timers, migrationId, shard)));
   }
 
   private final ActorContext<Command> ctx;
@@ -76,13 +91,17 @@ public final class MigrationCoordinator
   private final String migrationId;
   private final PhaseDriver driver;
 
-  private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId) {
-    super(PersistenceId.of(TYPE_KEY.name(), migrationId));
+  private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
+    // A journal that cannot be written stops this incarnation; the next one replays and takes
+    // over with a new epoch, so no decision is ever acted on unpersisted.
+    super(PersistenceId.of(TYPE_KEY.name(), migrationId),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.ctx = ctx;
     this.migrationId = migrationId;
     Config config = ctx.getSystem().settings().config();
     this.settings = CoordinatorSettings.fromConfig(config);
-    this.driver = new PhaseDriver(ctx, timers, settings, this);
+    this.driver = new PhaseDriver(ctx, timers, settings, this, shard);
   }
 
   @Override
@@ -99,11 +118,9 @@ public final class MigrationCoordinator
   public SignalHandler<MigrationState> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
-          if (state.started() && !state.ended()) {
-            ctx.getLog().info("{} recovered in {} / {}; re-sending the pending step", migrationId, state.status(),
-                state.phase());
-            driver.resume(state);
-          }
+          // Signal handlers cannot persist: the takeover is a command, handled before anything new.
+          if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
+          if (state.ended()) driver.passivateLater();
         })
         .build();
   }
@@ -125,8 +142,15 @@ public final class MigrationCoordinator
         .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
         .onCommand(HostReplied.class, (s, c) -> Effect().noReply())
+        .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
+        .onCommand(Idle.class, (s, c) -> {
+          driver.passivate();
+          return Effect().noReply();
+        })
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forAnyState()
+        .onCommand(Recovered.class, this::onRecovered)
+        .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
             ? StatusReply.success(driver.info(s))
             : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
@@ -157,6 +181,24 @@ public final class MigrationCoordinator
         .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }
 
+  /**
+   * Takeover after a crash, by phase: in Begin or Prepare the migration rolls back; in Perform it
+   * continues (the source never stopped copying) unless configured to roll back; later phases
+   * re-send their command, which hosts answer from what they already did.
+   */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onRecovered(MigrationState s, Recovered c) {
+    long epoch = s.epoch() + 1;
+    List<CoordinatorEvent> events = new java.util.ArrayList<>();
+    events.add(Events.restarted(epoch, s.phase()));
+    boolean rollback = !s.rollingBack() && s.resumeOwner() != ResumeOwner.DESTINATION
+        && (s.phase() == org.livemig.messages.Phase.BEGIN || s.phase() == org.livemig.messages.Phase.PREPARE
+            || (s.phase() == org.livemig.messages.Phase.PERFORM && !settings.continuePerformAfterRestart()));
+    if (rollback) events.add(Events.rollback(s, "coordinator restarted in " + s.phase() + "; rolled back", false));
+    ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
+        rollback ? "; rolling back" : "");
+    return Effect().persist(events).thenRun(driver::resume).thenNoReply();
+  }
+
   private ReplyEffect<CoordinatorEvent, MigrationState> onCancel(MigrationState s, Cancel c) {
     if (s.resumeOwner() == ResumeOwner.DESTINATION) {
       return Effect().reply(c.replyTo(), StatusReply.error("too late to cancel migration " + migrationId
@@ -173,7 +215,10 @@ public final class MigrationCoordinator
   /** Persist, then act: the driver never acts on an unpersisted decision. */
   ReplyEffect<CoordinatorEvent, MigrationState> persistThen(List<CoordinatorEvent> events,
       java.util.function.Consumer<MigrationState> then) {
-    return Effect().persist(events).thenRun(then::accept).thenNoReply();
+    return Effect().persist(events).thenRun(st -> {
+      then.accept(st);
+      if (st.ended()) driver.passivateLater();
+    }).thenNoReply();
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> noEffect() {

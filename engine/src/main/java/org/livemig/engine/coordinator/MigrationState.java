@@ -69,8 +69,10 @@ public record MigrationState(
     return switch (e.getEventCase()) {
       case REQUESTED -> {
         var r = e.getRequested();
+        // Schema version 0 (before epochs existed) wrote no epoch: the first incarnation is epoch 1.
+        long epoch = r.getEpoch() == 0 ? 1 : r.getEpoch();
         yield new MigrationState(r.getMigrationId(), r.getGuestId(), r.getSourceHost(), r.getDestinationHost(),
-            r.getParameters(), r.getEpoch(), MigrationStatus.SETUP, Phase.BEGIN, null, null, null, null, List.of(),
+            r.getParameters(), epoch, MigrationStatus.SETUP, Phase.BEGIN, null, null, null, null, List.of(),
             ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", false, at, 0, 0, 0, -1, Set.of());
       }
       case PHASE_COMPLETED -> {
@@ -121,6 +123,9 @@ public record MigrationState(
             activate, rounds, resumeOwner, ownerToken, f.getPhase(), f.getReason(), f.getCancelled(), startedAtMs,
             setupDoneAtMs, stunnedAtUs, at, downtimeUs, cleanedUp);
       }
+      case RESTARTED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters,
+          e.getRestarted().getEpoch(), status, phase, begin, prepare, perform, activate, rounds, resumeOwner, ownerToken,
+          failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
       case CANCEL_REQUESTED, EVENT_NOT_SET -> this;
     };
   }

@@ -38,6 +38,7 @@ final class PhaseDriver {
   private final TimerScheduler<MigrationCoordinator.Command> timers;
   private final CoordinatorSettings settings;
   private final MigrationCoordinator coordinator;
+  private final ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard;
   private final Map<String, ActorRef<HostAgent.Command>> agents = new HashMap<>();
   private final Map<String, List<Step>> waitingForHost = new HashMap<>();
   private final Map<String, Long> lookupStartedNanos = new HashMap<>();
@@ -46,8 +47,10 @@ final class PhaseDriver {
   private org.livemig.messages.PerformResult performed;
 
   PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
-      CoordinatorSettings settings, MigrationCoordinator coordinator) {
+      CoordinatorSettings settings, MigrationCoordinator coordinator,
+      ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
     this.ctx = ctx;
+    this.shard = shard;
     this.timers = timers;
     this.settings = settings;
     this.coordinator = coordinator;
@@ -57,6 +60,16 @@ final class PhaseDriver {
     ctx.getLog().info("{}: migrating guest {} from {} to {}", s.migrationId(), s.guestId(), s.sourceHost(),
         s.destinationHost());
     send(s, Step.BEGIN);
+  }
+
+  /** An ended migration's coordinator leaves memory (and the remembered entities) after a while. */
+  void passivateLater() {
+    if (shard == null) return;
+    timers.startSingleTimer("passivate", MigrationCoordinator.Idle.INSTANCE, settings.passivateAfterEnd());
+  }
+
+  void passivate() {
+    if (shard != null) shard.tell(new akka.cluster.sharding.typed.javadsl.ClusterSharding.Passivate<>(ctx.getSelf()));
   }
 
   /** After recovery: re-send whatever the journal says is pending (hosts deduplicate). */

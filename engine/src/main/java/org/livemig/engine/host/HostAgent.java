@@ -195,7 +195,10 @@ public final class HostAgent {
       return Behaviors.same();
     }
     if (rec.waiting.containsKey(cmd.getStep())) {
-      rec.waiting.put(cmd.getStep(), m.replyTo()); // in progress: answer the newest asker once done
+      // In progress: answer the newest asker once done. A new coordinator incarnation re-sending
+      // Perform also takes over the source's progress reports.
+      rec.waiting.put(cmd.getStep(), m.replyTo());
+      if (cmd.hasPerform() && rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
       return Behaviors.same();
     }
     rec.waiting.put(cmd.getStep(), m.replyTo());
@@ -288,12 +291,14 @@ public final class HostAgent {
   }
 
   private Behavior<Command> onRoleReplied(RoleReplied m) {
-    HostReply reply = m.reply();
-    MigrationRecord rec = migrations.get(reply.getMigrationId());
+    MigrationRecord rec = migrations.get(m.reply().getMigrationId());
     if (rec == null) {
-      ctx.getLog().error("answer for unknown migration {} dropped", reply.getMigrationId());
+      ctx.getLog().error("answer for unknown migration {} dropped", m.reply().getMigrationId());
       return Behaviors.same();
     }
+    // Answer in the epoch the host follows now: a coordinator that took over while the step ran
+    // must accept the answer.
+    HostReply reply = m.reply().toBuilder().setEpoch(rec.epoch).build();
     rec.answered.put(reply.getStep(), reply);
     ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
     if (reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate()) {

@@ -167,6 +167,7 @@ public final class SourceActor {
           for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(precopy.rounds() + 1, last));
           return finalCopy(copies.size());
         })
+        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> {
           // Wait for the guest to stop before resuming it: a rollback acts once the stun is done.
           if (m.command().hasConfirm()) pendingConfirm = m.command();
@@ -231,6 +232,7 @@ public final class SourceActor {
   /** Handlers shared by every Perform state: a rollback may arrive at any time. */
   private BehaviorBuilder<Command> performing() {
     return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
@@ -238,6 +240,14 @@ public final class SourceActor {
           coordinator.tell(new MigrationCoordinator.ProgressReported(sample()));
           return Behaviors.same();
         });
+  }
+
+  /** Perform re-sent by a new coordinator incarnation: the copy goes on, reporting to it. */
+  private Behavior<Command> adoptCoordinator(Execute m) {
+    ctx.getLog().info("{}: coordinator epoch {} takes over the running perform", migrationId, m.command().getEpoch());
+    perform = perform.toBuilder().setEpoch(m.command().getEpoch()).build();
+    coordinator = m.coordinator();
+    return Behaviors.same();
   }
 
   /** A mid-round sample for the live progress line. */
