@@ -59,6 +59,9 @@ public final class LivemigNode implements AutoCloseable {
         "akka.cluster.roles", roles,
         "akka.remote.artery.canonical.port", 0,
         "livemig.journal.url", journalUrl));
+    if (journalUrl.startsWith("jdbc:postgresql:")) {
+      base = base.withFallback(ConfigFactory.parseResources("livemig-journal-postgres.conf"));
+    }
     return ConfigFactory.load(ConfigFactory.parseMap(overrides).withFallback(base)
         .withFallback(ConfigFactory.parseResources("livemig-node.conf")));
   }
