@@ -66,7 +66,7 @@ public final class MigrationCoordinator
   enum Recovered implements Command { INSTANCE }
 
   /** The shard's stop message: sent back by the shard once this entity asked to passivate. */
-  enum Passivate implements Command { INSTANCE }
+  public enum Passivate implements Command { INSTANCE }
 
   /** Ended and idle: ask the shard to passivate this entity. */
   enum Idle implements Command { INSTANCE }
