@@ -53,13 +53,15 @@ final class TestCluster implements AutoCloseable {
       c.join(coordinators.isEmpty() ? c.address() : coordinators.get(0).address());
       coordinators.add(c);
     }
-    manager = coordinators.get(0);
+    manager = coordinators.isEmpty() ? null : coordinators.get(0);
     for (var e : new java.util.TreeMap<>(hostOverrides).entrySet()) {
       LivemigNode n = LivemigNode.start(LivemigNode.localConfig(e.getKey(), List.of("host"), journal, fast(e.getValue())));
-      n.join(manager.address());
+      LivemigNode seed = manager != null ? manager : hosts.isEmpty() ? n : hosts.values().iterator().next();
+      n.join(seed.address());
       hosts.put(e.getKey(), n);
     }
-    ClusterWait.upMembers(manager.system(), coordinatorCount + hosts.size(), Duration.ofSeconds(30));
+    LivemigNode any = manager != null ? manager : hosts.values().iterator().next();
+    ClusterWait.upMembers(any.system(), coordinatorCount + hosts.size(), Duration.ofSeconds(30));
     // A host node holds the client: it survives any coordinator node's crash.
     client = new MigrationClient(hosts.isEmpty() ? manager.system() : hosts.values().iterator().next().system());
   }
