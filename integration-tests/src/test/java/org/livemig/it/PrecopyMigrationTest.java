@@ -3,12 +3,7 @@ package org.livemig.it;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -87,19 +82,8 @@ class PrecopyMigrationTest {
     cluster.assertExactlyOneRunningOn("host-b", d);
   }
 
-  /** Reads the coordinator's journal straight from the H2 file. */
   static List<Phase> journalPhases(String migrationId) throws Exception {
-    List<Phase> phases = new ArrayList<>();
-    try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1",
-        "sa", "");
-        Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT \"event_payload\" FROM \"event_journal\" WHERE \"persistence_id\" = "
-            + "'Migration|" + migrationId + "' ORDER BY \"sequence_number\"")) {
-      while (rs.next()) {
-        CoordinatorEvent e = CoordinatorEvent.parseFrom(rs.getBytes(1));
-        if (e.hasPhaseCompleted()) phases.add(e.getPhaseCompleted().getPhase());
-      }
-    }
-    return phases;
+    return JournalEvents.of(dir, migrationId).stream().filter(CoordinatorEvent::hasPhaseCompleted)
+        .map(e -> e.getPhaseCompleted().getPhase()).toList();
   }
 }

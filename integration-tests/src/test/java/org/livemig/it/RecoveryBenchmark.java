@@ -7,10 +7,6 @@ import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -131,17 +127,8 @@ public final class RecoveryBenchmark {
   }
 
   private static long restartedAt(Path dir, String id) throws Exception {
-    try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1",
-        "sa", "");
-        Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT \"event_payload\" FROM \"event_journal\" WHERE \"persistence_id\" = "
-            + "'Migration|" + id + "' ORDER BY \"sequence_number\"")) {
-      while (rs.next()) {
-        CoordinatorEvent e = CoordinatorEvent.parseFrom(rs.getBytes(1));
-        if (e.hasRestarted()) return e.getAtEpochMs();
-      }
-    }
-    throw new IllegalStateException("no CoordinatorRestarted event for " + id);
+    return JournalEvents.of(dir, id).stream().filter(CoordinatorEvent::hasRestarted).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no CoordinatorRestarted event for " + id)).getAtEpochMs();
   }
 
   private RecoveryBenchmark() {}

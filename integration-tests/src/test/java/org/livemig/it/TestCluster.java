@@ -115,19 +115,8 @@ final class TestCluster implements AutoCloseable {
   }
 
   MigrationInfo awaitEnd(String migrationId, Duration max) throws Exception {
-    long deadline = System.nanoTime() + max.toNanos();
-    MigrationInfo i = null;
-    while (System.nanoTime() < deadline) {
-      MigrationInfo now = statusOrNull(migrationId);
-      if (now == null) continue;
-      i = now;
-      if (i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
-          || i.getStatus() == MigrationStatus.CANCELLED) {
-        return i;
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("migration " + migrationId + " did not end within " + max + "; last status " + i);
+    return awaitStatus(migrationId, i -> i.getStatus() == MigrationStatus.COMPLETED
+        || i.getStatus() == MigrationStatus.FAILED || i.getStatus() == MigrationStatus.CANCELLED, max);
   }
 
   MigrationInfo awaitStatus(String migrationId, java.util.function.Predicate<MigrationInfo> p, Duration max)
