@@ -22,6 +22,7 @@ import akka.persistence.typed.javadsl.SignalHandler;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.livemig.engine.serialization.LivemigMessage;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostReply;
@@ -82,8 +83,9 @@ public final class MigrationCoordinator
   /** shard may be null when the coordinator runs outside sharding (tests). */
   public static Behavior<Command> create(String migrationId,
       ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new MigrationCoordinator(ctx, timers, migrationId, shard)));
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+            new MigrationCoordinator(ctx, timers, migrationId, shard))));
   }
 
   private final ActorContext<Command> ctx;

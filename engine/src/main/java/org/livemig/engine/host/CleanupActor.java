@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.livemig.engine.guest.MigratableGuest;
 
@@ -38,8 +39,9 @@ public final class CleanupActor {
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
 
   static Behavior<Command> create(String migrationId, String host, Plan plan, ActorRef<Finished> replyTo) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new CleanupActor(ctx, timers, migrationId, host, plan, replyTo).stoppingCopies()));
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+            new CleanupActor(ctx, timers, migrationId, host, plan, replyTo).stoppingCopies())));
   }
 
   private final ActorContext<Command> ctx;

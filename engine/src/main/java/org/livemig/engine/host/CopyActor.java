@@ -1,5 +1,6 @@
 package org.livemig.engine.host;
 
+import java.util.Map;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
@@ -56,10 +57,12 @@ public final class CopyActor {
 
   static Behavior<Command> create(String migrationId, int channel, int channels, PrepareCookie cookie,
       GuestMemory memory, DataPlaneSettings settings, long maxBandwidth, ActorRef<Event> parent) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      CopyActor a = new CopyActor(ctx, timers, migrationId, channel, channels, memory, settings, maxBandwidth, parent);
-      return a.connecting(cookie);
-    }));
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+          CopyActor a = new CopyActor(ctx, timers, migrationId, channel, channels, memory, settings, maxBandwidth,
+              parent);
+          return a.connecting(cookie);
+        })));
   }
 
   private final ActorContext<Command> ctx;

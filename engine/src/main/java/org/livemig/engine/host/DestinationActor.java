@@ -10,6 +10,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.livemig.engine.dataplane.DataPlaneServer;
@@ -55,8 +56,9 @@ public final class DestinationActor {
 
   static Behavior<Command> create(String migrationId, HostSettings settings, boolean failFinish,
       DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
-        settings, failFinish, dataPlane, replies, hostAgent).preparing()));
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
+            settings, failFinish, dataPlane, replies, hostAgent).preparing())));
   }
 
   private final ActorContext<Command> ctx;

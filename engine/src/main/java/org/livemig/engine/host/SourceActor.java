@@ -8,6 +8,7 @@ import akka.actor.typed.javadsl.BehaviorBuilder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
@@ -40,7 +41,8 @@ public final class SourceActor {
 
   static Behavior<Command> create(String migrationId, MigratableGuest guest, HostSettings settings,
       ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
-    return Behaviors.setup(ctx -> new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent).begun());
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
+        Behaviors.setup(ctx -> new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent).begun()));
   }
 
   private final ActorContext<Command> ctx;
