@@ -20,7 +20,7 @@ import org.livemig.messages.MigrationStatus;
  * against the engine migrating a paused random guest between two host JVMs, back to back per
  * repetition, then live guests at several dirty rates and downtime limits. Properties:
  * bench.quick (256 MiB, 1 repetition), bench.size-mib (1024), bench.reps (3), bench.channels
- * (0 = the engine default), bench.live (true: also the live cases).
+ * (0 = the engine default), bench.live (true: also the live cases), bench.host-jvm (extra host JVM options).
  */
 public final class Benchmark {
   private static final long[] LIVE_DIRTY_MB_PER_S = {0, 50, 200};
@@ -34,8 +34,10 @@ public final class Benchmark {
     int reps = Integer.getInteger("bench.reps", quick ? 1 : 3);
     int channels = Integer.getInteger("bench.channels", 0);
     boolean live = Boolean.parseBoolean(System.getProperty("bench.live", "true"));
-    List<String> hostJvm = List.of("-Xms256m", "-Xmx256m", "-XX:MaxDirectMemorySize=" + (3 * sizeMib + 512) + "m",
-        "-XX:+AlwaysPreTouch");
+    List<String> hostJvm = new ArrayList<>(List.of("-Xms256m", "-Xmx256m",
+        "-XX:MaxDirectMemorySize=" + (3 * sizeMib + 512) + "m", "-XX:+AlwaysPreTouch"));
+    String extra = System.getProperty("bench.host-jvm", "").trim(); // e.g. JFR options for profiling
+    if (!extra.isEmpty()) hostJvm.addAll(List.of(extra.split("\\s+")));
     Path dir = Files.createTempDirectory("livemig-bench");
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
     System.out.printf("livemig benchmark: guest %d MiB, %d repetition(s), channels %s, host JVMs %s, work dir %s%n",
