@@ -61,7 +61,9 @@ final class HostPair implements AutoCloseable {
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchHost.class.getName(), conf.toString()));
     Path log = dir.resolve(hostId + ".log");
-    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putIfAbsent("LIVEMIG_LOG_LEVEL", "INFO"); // the host logs show every round's timing
+    return pb.start();
   }
 
   static String javaBin() {
