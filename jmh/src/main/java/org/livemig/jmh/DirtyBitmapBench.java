@@ -44,19 +44,4 @@ public class DirtyBitmapBench {
   public long countThenSync() {
     return bitmap.count() + bitmap.syncAndClear().length;
   }
-
-  /** A guest write's mark, without the per-invocation re-dirtying of the sync benchmarks. */
-  @State(Scope.Thread)
-  public static class Marking {
-    final DirtyBitmap bitmap = new DirtyBitmap(262144);
-    long next;
-  }
-
-  @Benchmark
-  @BenchmarkMode(Mode.Throughput)
-  @OutputTimeUnit(TimeUnit.MICROSECONDS)
-  public void mark(Marking m) {
-    m.bitmap.mark(m.next);
-    m.next = (m.next + 4099) % 262144;
-  }
 }
