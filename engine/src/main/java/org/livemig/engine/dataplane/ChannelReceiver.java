@@ -95,10 +95,17 @@ final class ChannelReceiver {
       batch = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
     codec.readPayload(batch, len);
-    for (int i = 0; i < count; i++) {
-      long page = pages.getIndices(i);
-      memory.writePage(page, batch);
-      reg.received.mark(page);
+    // One bulk copy per contiguous run of pages (the sender sends runs), then mark them received.
+    for (int i = 0; i < count; ) {
+      long first = pages.getIndices(i);
+      int run = 1;
+      while (i + run < count && pages.getIndices(i + run) == first + run
+          && memory.chunkIndex(first + run) == memory.chunkIndex(first)) {
+        run++;
+      }
+      memory.writePages(first, run, batch);
+      for (int k = 0; k < run; k++) reg.received.mark(first + k);
+      i += run;
     }
     for (int i = 0; i < pages.getZeroIndicesCount(); i++) {
       long page = pages.getZeroIndices(i);

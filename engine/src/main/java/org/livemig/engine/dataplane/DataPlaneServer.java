@@ -56,6 +56,8 @@ public final class DataPlaneServer implements AutoCloseable {
     if (server != null) throw new IllegalStateException("already started");
     try {
       ServerSocketChannel s = ServerSocketChannel.open();
+      // Set before bind so accepted channels negotiate a window this large.
+      s.socket().setReceiveBufferSize(PageSender.SOCKET_BUFFER);
       s.bind(new InetSocketAddress(bindHost, requestedPort), 128);
       server = s;
     } catch (IOException e) {

@@ -180,9 +180,14 @@ public final class FrameCodec {
 
   /** Gather-writes all buffers (none null) completely. */
   public void writeFully(ByteBuffer... buffers) {
+    writeFully(buffers, 0, buffers.length);
+  }
+
+  /** Gather-writes buffers[offset .. offset + length) completely. */
+  public void writeFully(ByteBuffer[] buffers, int offset, int length) {
     try {
-      while (hasRemaining(buffers)) {
-        long w = channel.write(buffers);
+      while (hasRemaining(buffers, offset, length)) {
+        long w = channel.write(buffers, offset, length);
         if (w > 0) {
           bytesWritten += w; // single writer thread
           lastActivityNanos = System.nanoTime();
@@ -193,8 +198,8 @@ public final class FrameCodec {
     }
   }
 
-  private static boolean hasRemaining(ByteBuffer[] buffers) {
-    for (ByteBuffer b : buffers) if (b.hasRemaining()) return true;
+  private static boolean hasRemaining(ByteBuffer[] buffers, int offset, int length) {
+    for (int i = offset + length - 1; i >= offset; i--) if (buffers[i].hasRemaining()) return true;
     return false;
   }
 }

@@ -24,8 +24,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class PageSender implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PageSender.class);
-  /** With a bandwidth cap, payloads are written in slices this big so pacing stays smooth. */
-  private static final int PACE_SLICE = 64 * 1024;
+  /** With a bandwidth cap, payloads are written in slices of about this long at the cap. */
+  private static final long PACE_SLICE_NANOS = 2_000_000L;
+  private static final int MIN_PACE_SLICE = 16 * 1024;
+  private static final int MAX_PACE_SLICE = 1 << 20;
+  /** Channels split a round in blocks of this many bitmap words (64 pages each). */
+  static final int SPLIT_WORDS = 4;
+  /** Socket send buffer: a few ms of loopback traffic, so the writer rarely waits on the kernel. */
+  static final int SOCKET_BUFFER = 4 << 20;
   /** Unused bandwidth credit kept at most this long, so an idle channel cannot burst later. */
   private static final long PACE_BURST_NANOS = 10_000_000L;
   /** Zero-page indices per frame: about 10 bytes each worst case, far below the frame limit. */
@@ -40,9 +46,7 @@ public final class PageSender implements AutoCloseable {
   private volatile long maxBandwidth;
   private volatile String abortReason;
   private long paceNext;
-  private ByteBuffer batch; // one reusable direct batch buffer: guest memory -> batch -> socket
-  private long[] batchPages;
-  private long[] zeroPages;
+  private PageBatch batch; // reused: guest memory views -> socket, no copy
 
   private PageSender(SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, String migrationId, int channel) {
     this.socket = socket;
@@ -58,6 +62,7 @@ public final class PageSender implements AutoCloseable {
     SocketChannel socket = null;
     try {
       socket = SocketChannel.open();
+      socket.socket().setSendBufferSize(SOCKET_BUFFER);
       socket.socket().connect(new InetSocketAddress(host, port), (int) settings.connectTimeout().toMillis());
       socket.socket().setTcpNoDelay(true); // IterationEnd/EOS are tiny and must not wait for Nagle
       FrameCodec codec = new FrameCodec(socket, settings);
@@ -106,54 +111,44 @@ public final class PageSender implements AutoCloseable {
     return sendPages(memory, pages, 1, 0);
   }
 
-  /** Sends the set pages with page % stride == offset, so that stride channels split one round. */
+  /**
+   * Sends this channel's share of the set pages: blocks of SPLIT_WORDS bitmap words (256 pages)
+   * go round-robin over stride channels, offset being this one, so each channel sends long
+   * contiguous runs that leave guest memory as a few large views.
+   */
   public SendStats sendPages(GuestMemory memory, long[] pages, int stride, int offset) {
     if (stride < 1 || offset < 0 || offset >= stride) throw new IllegalArgumentException("bad split " + offset + "/" + stride);
     long t0 = System.nanoTime();
     long bytes0 = codec.bytesWritten();
-    int pageSize = memory.pageSize();
-    int perBatch = Math.max(1, Math.min(settings.batchPages(), settings.maxPayloadBytes() / pageSize));
-    if (batch == null || batch.capacity() < perBatch * pageSize) {
-      batch = ByteBuffer.allocateDirect(perBatch * pageSize);
-      batchPages = new long[perBatch];
-      zeroPages = new long[MAX_ZERO_INDICES];
-    }
+    int perBatch = Math.max(1, Math.min(settings.batchPages(), settings.maxPayloadBytes() / memory.pageSize()));
+    if (batch == null || batch.capacity() != perBatch) batch = new PageBatch(perBatch, MAX_ZERO_INDICES);
     batch.clear();
-    int n = 0;
-    int z = 0;
     long sent = 0;
     long zeros = 0;
-    for (int w = 0; w < pages.length; w++) {
-      long bits = pages[w];
-      while (bits != 0) {
-        long page = ((long) w << 6) + Long.numberOfTrailingZeros(bits);
-        bits &= bits - 1;
-        if (stride > 1 && page % stride != offset) continue;
-        if (memory.isZeroPage(page)) {
-          zeroPages[z++] = page;
-          zeros++;
-        } else {
-          memory.readPage(page, batch);
-          batchPages[n++] = page;
-        }
-        sent++;
-        if (n == perBatch || z == zeroPages.length) {
-          flushBatch(n, z, pageSize);
-          n = 0;
-          z = 0;
+    for (long block = offset; block * SPLIT_WORDS < pages.length; block += stride) {
+      int from = (int) (block * SPLIT_WORDS);
+      for (int w = from, to = Math.min(pages.length, from + SPLIT_WORDS); w < to; w++) {
+        long bits = pages[w];
+        while (bits != 0) {
+          long page = ((long) w << 6) + Long.numberOfTrailingZeros(bits);
+          bits &= bits - 1;
+          if (memory.isZeroPage(page)) {
+            batch.zero(page);
+            zeros++;
+          } else {
+            batch.page(memory, page);
+          }
+          sent++;
+          if (batch.isFull()) flushBatch(memory);
         }
       }
     }
-    if (n > 0 || z > 0) flushBatch(n, z, pageSize);
+    if (!batch.isEmpty()) flushBatch(memory);
     return new SendStats(sent, zeros, codec.bytesWritten() - bytes0, System.nanoTime() - t0);
   }
 
-  private void flushBatch(int n, int z, int pageSize) {
-    Pages.Builder p = Pages.newBuilder().setPayloadBytes(n * pageSize);
-    for (int i = 0; i < n; i++) p.addIndices(batchPages[i]);
-    for (int i = 0; i < z; i++) p.addZeroIndices(zeroPages[i]);
-    batch.flip();
-    send(Frame.newBuilder().setPages(p).build(), batch);
+  private void flushBatch(GuestMemory memory) {
+    send(Frame.newBuilder().setPages(batch.header(memory)).build(), batch);
     batch.clear();
   }
 
@@ -169,27 +164,40 @@ public final class PageSender implements AutoCloseable {
     send(Frame.newBuilder().setEos(EndOfStream.newBuilder().setTotalPages(totalPages)).build(), null);
   }
 
-  private void send(Frame frame, ByteBuffer payload) {
+  private void send(Frame frame, PageBatch payload) {
     checkUsable();
     try {
       ByteBuffer head = codec.encode(frame);
-      if (maxBandwidth <= 0) {
-        if (payload == null) codec.writeFully(head);
-        else codec.writeFully(head, payload); // one gather write of frame + payload
+      if (payload == null) {
+        pace(head.remaining());
+        codec.writeFully(head);
         return;
       }
-      pace(head.remaining());
-      codec.writeFully(head);
-      while (payload != null && payload.hasRemaining()) {
-        int len = Math.min(PACE_SLICE, payload.remaining());
-        pace(len);
-        codec.writeFully(payload.slice(payload.position(), len));
-        payload.position(payload.position() + len);
+      ByteBuffer[] buffers = payload.buffers(head);
+      int count = payload.bufferCount();
+      if (maxBandwidth <= 0) {
+        codec.writeFully(buffers, 0, count); // one gather write: frame head + guest memory views
+        return;
       }
+      for (int i = 0; i < count; i++) writePaced(buffers[i]);
     } catch (DataPlaneException e) {
       String reason = abortReason;
       if (reason != null) throw new DataPlaneException("channel " + channel + " aborted: " + reason, e);
       throw new DataPlaneException("channel " + channel + " of migration " + migrationId + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes b in slices of about PACE_SLICE_NANOS at the cap, so pacing stays smooth at any rate. */
+  private void writePaced(ByteBuffer b) {
+    int end = b.limit();
+    while (b.position() < end) {
+      long rate = maxBandwidth;
+      int slice = (int) Math.max(MIN_PACE_SLICE, Math.min(MAX_PACE_SLICE, rate * PACE_SLICE_NANOS / 1_000_000_000L));
+      int len = Math.min(slice, end - b.position());
+      pace(len);
+      b.limit(b.position() + len);
+      codec.writeFully(b);
+      b.limit(end);
     }
   }
 

@@ -57,6 +57,41 @@ public final class GuestMemory {
     return (int) (page % pagesPerChunk) * pageSize;
   }
 
+  /** Which direct chunk holds the page; pages of one chunk are contiguous in memory. */
+  public int chunkIndex(long page) {
+    return (int) (page / pagesPerChunk);
+  }
+
+  /**
+   * Points view (a buffer from {@link #chunkView}, or null for a new one) at count contiguous
+   * pages from firstPage, all in one chunk, so senders can write guest memory to a socket
+   * without copying it first.
+   */
+  public ByteBuffer pagesView(long firstPage, int count, ByteBuffer view) {
+    check(firstPage);
+    check(firstPage + count - 1);
+    int chunk = chunkIndex(firstPage);
+    if (chunkIndex(firstPage + count - 1) != chunk) throw new IllegalArgumentException("pages span two chunks");
+    ByteBuffer v = view != null ? view : chunkView(chunk);
+    int off = offsetOf(firstPage);
+    return v.limit(off + count * pageSize).position(off);
+  }
+
+  /** A new independent view of one chunk (its own position and limit). */
+  public ByteBuffer chunkView(int chunk) {
+    return chunks[chunk].duplicate();
+  }
+
+  /** Copies count contiguous pages (one chunk) from src at its position, advancing it. */
+  public void writePages(long firstPage, int count, ByteBuffer src) {
+    check(firstPage);
+    check(firstPage + count - 1);
+    if (chunkIndex(firstPage + count - 1) != chunkIndex(firstPage)) throw new IllegalArgumentException("pages span two chunks");
+    int len = count * pageSize;
+    chunkOf(firstPage).put(offsetOf(firstPage), src, src.position(), len);
+    src.position(src.position() + len);
+  }
+
   /** Copies one page into dst at its position, advancing it. */
   public void readPage(long page, ByteBuffer dst) {
     check(page);

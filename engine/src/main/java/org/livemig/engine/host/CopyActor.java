@@ -26,7 +26,7 @@ public final class CopyActor {
 
   public interface Command {}
 
-  /** Send this channel's share (page % channels == channel) of a harvested dirty set. */
+  /** Send this channel's share (every channels-th block of 256 pages, from block channel) of a harvested dirty set. */
   public record SendRound(int round, long[] dirtyWords) implements Command {}
 
   /** Close the stream: device state (channel 0 only, else null), then EOS. */

@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.typed.DispatcherSelector;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -13,6 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.dataplane.InboundListener;
 import org.livemig.engine.guest.DirtyBitmap;
@@ -49,6 +53,8 @@ public final class DestinationActor {
 
   private record CleanedUp(CleanupActor.Finished finished) implements Command {}
 
+  private record GuestReserved(MigratableGuest guest, Throwable error) implements Command {}
+
   /** How long Finish waits for EOS frames still in flight when it arrives. */
   private static final Duration FINISH_WAIT = Duration.ofSeconds(5);
 
@@ -76,6 +82,7 @@ public final class DestinationActor {
   private byte[] deviceState;
   private final Set<Integer> endedChannels = new TreeSet<>();
   private String channelFailure;
+  private HostCommand pendingDiscard;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
@@ -96,16 +103,39 @@ public final class DestinationActor {
         .build();
   }
 
+  /**
+   * Reserves the guest memory and touches every page on the blocking dispatcher (first-touch
+   * allocation of a large guest takes seconds), so neither the actor nor the transfer pays it.
+   */
   private Behavior<Command> prepare(HostCommand cmd) {
     GuestDescription d = cmd.getPrepare().getBegin().getGuest();
-    try {
-      guest = SyntheticGuest.empty(d);
-    } catch (IllegalArgumentException | OutOfMemoryError e) {
+    Executor blockingIo = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
+    ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      MigratableGuest g = SyntheticGuest.empty(d);
+      g.memory().prefault();
+      return g;
+    }, blockingIo), GuestReserved::new);
+    return Behaviors.receive(Command.class)
+        .onMessage(GuestReserved.class, m -> reserved(cmd, m))
+        .onMessage(Execute.class, m -> {
+          if (m.command().hasDiscard()) pendingDiscard = m.command(); // answered once the memory is back
+          else unexpected(m.command());
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private Behavior<Command> reserved(HostCommand cmd, GuestReserved m) {
+    GuestDescription d = cmd.getPrepare().getBegin().getGuest();
+    if (m.error() != null) {
+      Throwable e = m.error() instanceof CompletionException && m.error().getCause() != null ? m.error().getCause() : m.error();
       String why = "cannot reserve guest " + d.getGuestId() + " on " + settings.hostId() + ": " + e.getMessage();
       ctx.getLog().warn("{}: prepare refused: {}", migrationId, why);
       replies.tell(Replies.error(cmd, settings.hostId(), why));
-      return refused();
+      return pendingDiscard != null ? discard(pendingDiscard) : refused();
     }
+    guest = m.guest();
+    if (pendingDiscard != null) return discard(pendingDiscard);
     received = new DirtyBitmap(d.getPageCount());
     channels = Math.max(1, cmd.getPrepare().getParameters().getChannels());
     String token = HexFormat.of().formatHex(randomBytes(16));

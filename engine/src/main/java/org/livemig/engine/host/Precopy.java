@@ -8,13 +8,15 @@ import org.livemig.messages.RoundStats;
 
 /**
  * Precopy bookkeeping of one migration: per-round counters, the bandwidth estimate the
- * switchover decision trusts, and the expected downtime. The estimate is smoothed over rounds
- * (rounds too small to measure a link are ignored) so one short noisy round cannot trigger an
- * early switchover.
+ * switchover decision trusts, and the expected downtime. The estimate is byte-weighted and
+ * smoothed over rounds: decayed bytes over decayed time, so a 1 GiB round counts for far more
+ * than a 2 MiB one, rounds too small to measure a link are ignored, and one short noisy round
+ * cannot trigger an early switchover.
  */
 final class Precopy {
   private static final long MIN_MEASURED_BYTES = 1L << 20;
-  private static final double SMOOTHING = 0.5;
+  /** Weight left to the older rounds each time a round is measured. */
+  private static final double DECAY = 0.5;
 
   private final int pageSize;
   private final List<RoundStats> rounds = new ArrayList<>();
@@ -29,6 +31,8 @@ final class Precopy {
   private long totalPages;
   private long zeroPages;
   private double bandwidth; // bytes per second; 0 until measured
+  private double decayedBytes;
+  private double decayedNanos;
 
   Precopy(int pageSize) {
     this.pageSize = pageSize;
@@ -75,9 +79,10 @@ final class Precopy {
   /** Closes the round; dirtyAfter = pages the guest dirtied while it ran. */
   RoundStats roundFinished(long dirtyAfter, int throttlePercent) {
     long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
-    double sample = roundBytes * 1e9 / nanos;
     if (roundBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
-      bandwidth = bandwidth == 0 ? sample : SMOOTHING * sample + (1 - SMOOTHING) * bandwidth;
+      decayedBytes = decayedBytes * DECAY + roundBytes;
+      decayedNanos = decayedNanos * DECAY + nanos;
+      bandwidth = decayedBytes * 1e9 / decayedNanos;
     }
     long remainingBytes = dirtyAfter * pageSize;
     long expectedDowntimeMs = bandwidth <= 0 ? Long.MAX_VALUE : (long) Math.ceil(remainingBytes * 1000.0 / bandwidth);

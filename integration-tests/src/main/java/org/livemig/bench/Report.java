@@ -1,0 +1,90 @@
+package org.livemig.bench;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+import org.livemig.messages.MigrationInfo;
+
+/**
+ * Collects the benchmark's samples and prints min/median/max. Engine time is the migration
+ * after setup (Begin and Prepare, where the destination memory is touched) up to Confirm;
+ * GB/s is the guest size over that time.
+ */
+final class Report {
+  private record Pair(long rawNanos, MigrationInfo engine) {}
+
+  private final long guestBytes;
+  private final List<Pair> pairs = new ArrayList<>();
+  private final Map<String, List<MigrationInfo>> live = new LinkedHashMap<>();
+  private final Map<String, Long> limits = new LinkedHashMap<>();
+  private final Map<String, long[]> rss = new LinkedHashMap<>();
+
+  Report(long guestBytes) {
+    this.guestBytes = guestBytes;
+  }
+
+  void pair(long rawNanos, MigrationInfo engine) {
+    pairs.add(new Pair(rawNanos, engine));
+    System.out.printf(Locale.ROOT, "  raw %.2f GB/s, engine %.2f GB/s, ratio %.2f%n", rawGbps(rawNanos),
+        engineGbps(engine), engineGbps(engine) / rawGbps(rawNanos));
+  }
+
+  void live(long dirtyMbPerS, long limitMs, MigrationInfo info) {
+    String key = String.format(Locale.ROOT, "live %3d MB/s dirty, limit %3d ms", dirtyMbPerS, limitMs);
+    live.computeIfAbsent(key, k -> new ArrayList<>()).add(info);
+    limits.put(key, limitMs);
+  }
+
+  void peakRss(String guest, long[] mib) {
+    rss.put(guest, mib);
+  }
+
+  private double rawGbps(long nanos) {
+    return guestBytes / (double) nanos;
+  }
+
+  private double engineGbps(MigrationInfo i) {
+    return guestBytes / (double) (migrationMs(i) * 1_000_000L);
+  }
+
+  private static long migrationMs(MigrationInfo i) {
+    return Math.max(1, i.getTotalTimeMs() - i.getSetupTimeMs());
+  }
+
+  void print(PrintStream out) {
+    out.printf(Locale.ROOT, "%n==== livemig benchmark: %d MiB guest (min / median / max) ====%n", guestBytes >> 20);
+    out.println(line("raw socket    time ms", pairs, p -> p.rawNanos() / 1e6, "%.0f"));
+    out.println(line("raw socket    GB/s   ", pairs, p -> rawGbps(p.rawNanos()), "%.2f"));
+    out.println(line("paused engine total ms", pairs, p -> p.engine().getTotalTimeMs(), "%.0f"));
+    out.println(line("paused engine setup ms", pairs, p -> p.engine().getSetupTimeMs(), "%.0f"));
+    out.println(line("paused engine migr. ms", pairs, p -> migrationMs(p.engine()), "%.0f"));
+    out.println(line("paused engine GB/s   ", pairs, p -> engineGbps(p.engine()), "%.2f"));
+    out.println(line("paused engine downtime ms", pairs, p -> p.engine().getDowntimeMs(), "%.0f"));
+    out.println(line("ratio engine/raw (per pair)", pairs, p -> engineGbps(p.engine()) / rawGbps(p.rawNanos()), "%.2f"));
+    for (var e : live.entrySet()) {
+      List<MigrationInfo> s = e.getValue();
+      long over = s.stream().filter(i -> i.getDowntimeMs() > limits.get(e.getKey()) * 1.2).count();
+      out.println(e.getKey() + ":");
+      out.println(line("  total ms", s, i -> i.getTotalTimeMs(), "%.0f"));
+      out.println(line("  GB/s", s, this::engineGbps, "%.2f"));
+      out.println(line("  downtime ms", s, i -> i.getDowntimeMs(), "%.0f"));
+      out.println(line("  rounds", s, i -> i.getRounds(), "%.0f"));
+      out.printf(Locale.ROOT, "  downtime above limit + 20%%: %d of %d%n", over, s.size());
+    }
+    for (var e : rss.entrySet()) {
+      out.printf(Locale.ROOT, "peak RSS of the host JVMs, case %s: host-a %d MiB, host-b %d MiB%n", e.getKey(),
+          e.getValue()[0], e.getValue()[1]);
+    }
+  }
+
+  private static <T> String line(String label, List<T> samples, ToDoubleFunction<T> f, String fmt) {
+    double[] v = samples.stream().mapToDouble(f).sorted().toArray();
+    if (v.length == 0) return label + ": no samples";
+    double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    return String.format(Locale.ROOT, "%-28s " + fmt + " / " + fmt + " / " + fmt, label, v[0], median, v[v.length - 1]);
+  }
+}
