@@ -29,8 +29,11 @@ public final class CopyActor {
   /** Send this channel's share (every channels-th block of 256 pages, from block channel) of a harvested dirty set. */
   public record SendRound(int round, long[] dirtyWords) implements Command {}
 
-  /** Close the stream: device state (channel 0 only, else null), then EOS. */
-  public record SendEnd(byte[] deviceState, long totalPages) implements Command {}
+  /**
+   * The stunned guest's last dirty pages, then the device state (channel 0 only, else null) and
+   * EOS, as one transfer: every hop saved here is downtime saved.
+   */
+  public record SendFinal(int round, long[] dirtyWords, byte[] deviceState, long totalPages) implements Command {}
 
   public record SetMaxBandwidth(long bytesPerSecond) implements Command {}
 
@@ -48,7 +51,7 @@ public final class CopyActor {
 
   public record RoundSent(int channel, int round, SendStats stats) implements Event {}
 
-  public record EndSent(int channel) implements Event {}
+  public record FinalSent(int channel, SendStats stats) implements Event {}
 
   public record Failed(int channel, String reason) implements Event {}
 
@@ -115,16 +118,17 @@ public final class CopyActor {
             return idle();
           }, "round " + m.round());
         })
-        .onMessage(SendEnd.class, m -> {
+        .onMessage(SendFinal.class, m -> {
           run(() -> {
+            SendStats stats = sender.sendPages(memory, m.dirtyWords(), channels, channel);
             if (m.deviceState() != null) sender.sendDeviceState(m.deviceState());
             sender.sendEndOfStream(m.totalPages());
-            return Boolean.TRUE;
+            return stats;
           });
           return transferring(r -> {
-            parent.tell(new EndSent(channel));
+            parent.tell(new FinalSent(channel, (SendStats) r));
             return idle();
-          }, "end of stream");
+          }, "final copy");
         }))
         .build();
   }

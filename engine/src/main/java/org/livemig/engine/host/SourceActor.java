@@ -60,6 +60,9 @@ public final class SourceActor {
   private MigrationParameters params;
   private HostCommand pendingConfirm;
   private long stunnedAtMicros;
+  // Switchover breakdown for the log: stun requested, guest stopped.
+  private long stunNanos;
+  private long stoppedNanos;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
       ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
@@ -159,14 +162,21 @@ public final class SourceActor {
 
   private Behavior<Command> stunning() {
     stunnedAtMicros = EpochMicros.now();
+    stunNanos = System.nanoTime();
     ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
     return Behaviors.receive(Command.class)
         .onMessage(Stunned.class, m -> {
           if (m.error() != null) return performFailed("stun failed: " + m.error());
           if (pendingConfirm != null) return confirm(pendingConfirm);
+          stoppedNanos = System.nanoTime();
           long[] last = guest.dirtyBitmap().syncAndClear();
-          precopy.roundStarted(precopy.rounds() + 1, DirtyBitmap.count(last) * guest.memory().pageSize());
-          for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(precopy.rounds() + 1, last));
+          int round = precopy.rounds() + 1;
+          precopy.roundStarted(round, DirtyBitmap.count(last) * guest.memory().pageSize());
+          byte[] deviceState = guest.deviceState();
+          for (int c = 0; c < copies.size(); c++) {
+            copies.get(c).tell(new CopyActor.SendFinal(round, last, c == 0 ? deviceState : null,
+                guest.memory().pageCount()));
+          }
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
@@ -180,35 +190,28 @@ public final class SourceActor {
         .build();
   }
 
+  /** Stunned: the last dirty pages, the device state and EOS are on their way on every channel. */
   private Behavior<Command> finalCopy(int pending) {
     return performing()
         .onMessage(Copy.class, m -> {
-          if (!(m.event() instanceof CopyActor.RoundSent sent)) return onCopyFailure(m.event());
+          if (!(m.event() instanceof CopyActor.FinalSent sent)) return onCopyFailure(m.event());
           precopy.add(sent.stats());
-          if (pending > 1) return finalCopy(pending - 1);
-          RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
-          coordinator.tell(new MigrationCoordinator.ProgressReported(progress(last, true)));
-          byte[] deviceState = guest.deviceState();
-          for (int c = 0; c < copies.size(); c++) {
-            copies.get(c).tell(new CopyActor.SendEnd(c == 0 ? deviceState : null, guest.memory().pageCount()));
-          }
-          return ending(copies.size(), last);
+          return pending > 1 ? finalCopy(pending - 1) : performed();
         })
         .build();
   }
 
-  private Behavior<Command> ending(int pending, RoundStats last) {
-    if (pending == 0) {
-      PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
-      replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
-      ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages", migrationId,
-          result.getRoundsCount(), result.getTotalBytes(), last.getPagesSent());
-      return awaitingConfirm();
-    }
-    return performing()
-        .onMessage(Copy.class, m -> m.event() instanceof CopyActor.EndSent
-            ? ending(pending - 1, last) : onCopyFailure(m.event()))
-        .build();
+  private Behavior<Command> performed() {
+    long now = System.nanoTime();
+    RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
+    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(last, true)));
+    PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
+    replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
+    ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages; switchover on the source: "
+        + "stun {} ms, final copy with device state and EOS {} ms", migrationId, result.getRoundsCount(),
+        result.getTotalBytes(), last.getPagesSent(), (stoppedNanos - stunNanos) / 1_000_000,
+        (now - stoppedNanos) / 1_000_000);
+    return awaitingConfirm();
   }
 
   private Behavior<Command> awaitingConfirm() {
