@@ -69,7 +69,8 @@ public final class LivemigNode implements AutoCloseable {
   public static LivemigNode start(Config config) {
     List<String> roles = config.getStringList("akka.cluster.roles");
     boolean host = roles.contains("host");
-    if (roles.contains("coordinator")) JournalSchema.ensure(config);
+    // Coordinators keep their journal there, hosts their ledger.
+    JournalSchema.ensure(config);
     HostSettings settings = host ? HostSettings.fromConfig(config) : null;
     DataPlaneServer dataPlane = null;
     if (host) {

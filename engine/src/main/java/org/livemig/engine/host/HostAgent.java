@@ -8,6 +8,7 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.actor.typed.receptionist.ServiceKey;
 import akka.pattern.StatusReply;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -70,12 +71,51 @@ public final class HostAgent {
     return ServiceKey.create(Command.class, "livemig-host-" + hostId);
   }
 
+  /** Guests this host owned before it restarted: their memory went with the old process. */
+  public record ListLostGuests(ActorRef<List<String>> replyTo) implements Command {}
+
+  private record LedgerLoaded(HostLedger.State state, Throwable error) implements Command {}
+
   public static Behavior<Command> create(HostSettings settings, DataPlaneServer dataPlane) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      ctx.getSystem().receptionist().tell(Receptionist.register(serviceKey(settings.hostId()), ctx.getSelf()));
-      ctx.getLog().info("host {} up, data plane on {}:{}", settings.hostId(), settings.dataBindHost(), dataPlane.port());
-      return new HostAgent(ctx, timers, settings, dataPlane).serving();
-    }));
+    return Behaviors.setup(ctx -> Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> {
+      ActorRef<HostLedger.Command> ledger = ctx.spawn(HostLedger.create(settings.hostId()), "ledger");
+      ctx.ask(HostLedger.State.class, ledger, Duration.ofSeconds(30), HostLedger.Load::new, LedgerLoaded::new);
+      HostAgent agent = new HostAgent(ctx, timers, settings, dataPlane, ledger);
+      // Nothing is answered before the ledger says what this host answered before a restart.
+      return Behaviors.receive(Command.class)
+          .onMessage(LedgerLoaded.class, m -> {
+            if (m.error() != null) throw new IllegalStateException("host ledger unreadable: " + m.error(), m.error());
+            agent.restore(m.state());
+            ctx.getSystem().receptionist().tell(Receptionist.register(serviceKey(settings.hostId()), ctx.getSelf()));
+            ctx.getLog().info("host {} up, data plane on {}:{}", settings.hostId(), settings.dataBindHost(),
+                dataPlane.port());
+            return stash.unstashAll(agent.serving());
+          })
+          .onMessage(Command.class, m -> {
+            stash.stash(m);
+            return Behaviors.same();
+          })
+          .build();
+    })));
+  }
+
+  /** Rebuilds the migration records and the lost guests from the ledger. */
+  private void restore(HostLedger.State state) {
+    state.answered().forEach((id, answers) -> {
+      MigrationRecord rec = migrations.computeIfAbsent(id, k -> new MigrationRecord());
+      for (HostReply r : answers.values()) {
+        rec.answered.put(r.getStep(), r);
+        rec.epoch = Math.max(rec.epoch, r.getEpoch());
+        if (r.hasConfirm() || r.hasDiscard() || r.hasActivate()) rec.ended = true;
+      }
+      // A migration in flight when the host went down cannot go on here: its actors are gone.
+      rec.ended = true;
+    });
+    lostGuests.addAll(HostLedger.lostGuests(state, guests));
+    if (!state.answered().isEmpty() || !lostGuests.isEmpty()) {
+      ctx.getLog().warn("host {} restarted: {} migration(s) remembered, guests lost with the old process: {}",
+          settings.hostId(), state.answered().size(), lostGuests);
+    }
   }
 
   /** What this host remembers of one migration it takes part in. */
@@ -93,6 +133,8 @@ public final class HostAgent {
   private final HostSettings settings;
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
+  private final ActorRef<HostLedger.Command> ledger;
+  private final java.util.Set<String> lostGuests = new java.util.TreeSet<>();
   private HostSettings.Faults faults;
   private final Map<String, MigratableGuest> guests = new HashMap<>();
   private final Map<String, String> migratingGuests = new HashMap<>(); // guest id -> migration id
@@ -103,8 +145,10 @@ public final class HostAgent {
   private final Map<String, CleanupActor.Finished> cleanupsDone = new HashMap<>();
   private final Map<String, HostReply> rollbackAnswers = new HashMap<>();
 
-  private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings, DataPlaneServer dataPlane) {
+  private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
+      DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger) {
     this.ctx = ctx;
+    this.ledger = ledger;
     this.timers = timers;
     this.settings = settings;
     this.dataPlane = dataPlane;
@@ -132,10 +176,16 @@ public final class HostAgent {
         })
         .onMessage(GuestAdopted.class, m -> {
           guests.put(m.guest().description().getGuestId(), m.guest());
+          ledger.tell(new HostLedger.Record(HostLedger.owned(m.guest().description())));
           return Behaviors.same();
         })
         .onMessage(GuestReleased.class, m -> {
           guests.remove(m.guestId());
+          ledger.tell(new HostLedger.Record(HostLedger.released(m.guestId())));
+          return Behaviors.same();
+        })
+        .onMessage(ListLostGuests.class, m -> {
+          m.replyTo().tell(List.copyOf(lostGuests));
           return Behaviors.same();
         })
         .onMessage(CleanupRequested.class, this::onCleanupRequested)
@@ -165,6 +215,8 @@ public final class HostAgent {
         MigratableGuest guest = SyntheticGuest.create(m.description(), token);
         if (m.start()) guest.run(token);
         guests.put(id, guest);
+        lostGuests.remove(id);
+        ledger.tell(new HostLedger.Record(HostLedger.owned(m.description())));
         ctx.getLog().info("guest {} created on {} ({} pages, running={})", id, settings.hostId(),
             m.description().getPageCount(), m.start());
         m.replyTo().tell(StatusReply.success(view(guest)));
@@ -225,7 +277,10 @@ public final class HostAgent {
       case BEGIN -> {
         String guestId = cmd.getBegin().getGuestId();
         MigratableGuest guest = guests.get(guestId);
-        if (guest == null) {
+        if (guest == null && lostGuests.contains(guestId)) {
+          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " was lost when host " + settings.hostId()
+              + " restarted"));
+        } else if (guest == null) {
           reply(Replies.error(cmd, settings.hostId(), "unknown guest " + guestId + " on host " + settings.hostId()));
         } else if (migratingGuests.containsKey(guestId)) {
           reply(Replies.error(cmd, settings.hostId(),
@@ -300,6 +355,7 @@ public final class HostAgent {
     // must accept the answer.
     HostReply reply = m.reply().toBuilder().setEpoch(rec.epoch).build();
     rec.answered.put(reply.getStep(), reply);
+    ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
     ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
     if (reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate()) {
       rec.ended = true;

@@ -32,6 +32,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String CANCEL = "CA";
   private static final String EVENT = "EV";
   private static final String SNAPSHOT = "SN";
+  private static final String LEDGER_EVENT = "LE";
+  private static final String LEDGER_SNAPSHOT = "LS";
 
   private final ActorRefResolver resolver;
 
@@ -54,6 +56,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationCoordinator.Cancel) return CANCEL;
     if (o instanceof CoordinatorEvent) return EVENT;
     if (o instanceof MigrationState) return SNAPSHOT;
+    if (o instanceof org.livemig.messages.HostLedgerEvent) return LEDGER_EVENT;
+    if (o instanceof org.livemig.engine.host.HostLedger.State) return LEDGER_SNAPSHOT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -75,6 +79,12 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     }
     if (o instanceof CoordinatorEvent e) return e.toByteArray();
     if (o instanceof MigrationState s) return Snapshots.toProto(s).toByteArray();
+    if (o instanceof org.livemig.messages.HostLedgerEvent e) return e.toByteArray();
+    if (o instanceof org.livemig.engine.host.HostLedger.State s) {
+      var b = org.livemig.messages.HostLedgerSnapshot.newBuilder().addAllOwned(s.owned().values());
+      s.answered().values().forEach(m -> b.addAllAnswered(m.values()));
+      return b.build().toByteArray();
+    }
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -108,6 +118,18 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case SNAPSHOT -> {
           return Snapshots.fromProto(MigrationSnapshot.parseFrom(bytes));
+        }
+        case LEDGER_EVENT -> {
+          return org.livemig.messages.HostLedgerEvent.parseFrom(bytes);
+        }
+        case LEDGER_SNAPSHOT -> {
+          var p = org.livemig.messages.HostLedgerSnapshot.parseFrom(bytes);
+          var s = new org.livemig.engine.host.HostLedger.State(new java.util.LinkedHashMap<>(),
+              new java.util.LinkedHashMap<>());
+          for (var r : p.getAnsweredList()) s.answered().computeIfAbsent(r.getMigrationId(),
+              k -> new java.util.LinkedHashMap<>()).put(r.getStep(), r);
+          for (var g : p.getOwnedList()) s.owned().put(g.getGuestId(), g);
+          return s;
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

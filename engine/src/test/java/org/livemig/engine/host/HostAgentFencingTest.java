@@ -29,7 +29,10 @@ class HostAgentFencingTest {
 
   @BeforeAll
   static void up() {
+    // The host's ledger journals to the in-memory persistence test kit here.
     kit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-t"))
+        .withFallback(akka.persistence.testkit.PersistenceTestKitPlugin.getInstance().config())
+        .withFallback(akka.persistence.testkit.PersistenceTestKitSnapshotPlugin.config())
         .withFallback(ConfigFactory.load()));
     HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
     dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane());

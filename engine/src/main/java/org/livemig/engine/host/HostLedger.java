@@ -1,0 +1,107 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.javadsl.CommandHandler;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.RetentionCriteria;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.livemig.engine.serialization.LivemigMessage;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.HostLedgerEvent;
+import org.livemig.messages.HostReply;
+
+/**
+ * What a host must remember across its own restart: every phase answer it gave (to repeat it,
+ * and to know the epoch it follows per migration) and the guests it owns. Guests live in the
+ * host's memory, so a restarted host has lost them; the ledger lets it say so instead of
+ * claiming it never had them.
+ */
+public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, HostLedgerEvent, HostLedger.State> {
+
+  public interface Command {}
+
+  public record Record(HostLedgerEvent event) implements Command {}
+
+  public record Load(ActorRef<State> replyTo) implements Command {}
+
+  /** Answers by migration id then step; owned guests by id. */
+  public record State(Map<String, Map<Integer, HostReply>> answered, Map<String, GuestDescription> owned)
+      implements LivemigMessage {
+    static State empty() {
+      return new State(new LinkedHashMap<>(), new LinkedHashMap<>());
+    }
+
+    State apply(HostLedgerEvent e) {
+      // Mutated in place: the state never leaves this actor except as a copy (see Load).
+      switch (e.getEventCase()) {
+        case ANSWERED -> answered.computeIfAbsent(e.getAnswered().getMigrationId(), k -> new LinkedHashMap<>())
+            .put(e.getAnswered().getStep(), e.getAnswered());
+        case GUEST_OWNED -> owned.put(e.getGuestOwned().getGuestId(), e.getGuestOwned());
+        case GUEST_RELEASED -> owned.remove(e.getGuestReleased());
+        case EVENT_NOT_SET -> { }
+      }
+      return this;
+    }
+
+    State copy() {
+      Map<String, Map<Integer, HostReply>> a = new LinkedHashMap<>();
+      answered.forEach((k, v) -> a.put(k, new LinkedHashMap<>(v)));
+      return new State(a, new LinkedHashMap<>(owned));
+    }
+  }
+
+  static HostLedgerEvent answered(HostReply r) {
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setAnswered(r).build();
+  }
+
+  static HostLedgerEvent owned(GuestDescription d) {
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setGuestOwned(d).build();
+  }
+
+  static HostLedgerEvent released(String guestId) {
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setGuestReleased(guestId).build();
+  }
+
+  public static Behavior<Command> create(String hostId) {
+    return new HostLedger(hostId);
+  }
+
+  private HostLedger(String hostId) {
+    super(PersistenceId.of("Host", hostId),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
+  }
+
+  @Override
+  public State emptyState() {
+    return State.empty();
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(200, 2);
+  }
+
+  @Override
+  public CommandHandler<Command, HostLedgerEvent, State> commandHandler() {
+    return newCommandHandlerBuilder().forAnyState()
+        .onCommand(Record.class, (s, c) -> Effect().persist(c.event()))
+        .onCommand(Load.class, (s, c) -> Effect().none().thenRun(st -> c.replyTo().tell(st.copy())))
+        .build();
+  }
+
+  @Override
+  public EventHandler<State, HostLedgerEvent> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+  }
+
+  static List<String> lostGuests(State s, Map<String, ?> inMemory) {
+    return s.owned().keySet().stream().filter(id -> !inMemory.containsKey(id)).toList();
+  }
+}
