@@ -13,6 +13,7 @@ import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostCommandEnvelope;
 import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationSnapshot;
 import org.livemig.messages.ProgressReport;
 import org.livemig.messages.ReplyToEnvelope;
@@ -32,6 +33,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String CANCEL = "CA";
   private static final String EVENT = "EV";
   private static final String SNAPSHOT = "SN";
+  private static final String MIGRATION_EVENT = "ME";
 
   private final ActorRefResolver resolver;
 
@@ -54,6 +56,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationCoordinator.Cancel) return CANCEL;
     if (o instanceof CoordinatorEvent) return EVENT;
     if (o instanceof MigrationState) return SNAPSHOT;
+    if (o instanceof MigrationEvent) return MIGRATION_EVENT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -75,6 +78,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     }
     if (o instanceof CoordinatorEvent e) return e.toByteArray();
     if (o instanceof MigrationState s) return Snapshots.toProto(s).toByteArray();
+    if (o instanceof MigrationEvent e) return e.toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -108,6 +112,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case SNAPSHOT -> {
           return Snapshots.fromProto(MigrationSnapshot.parseFrom(bytes));
+        }
+        case MIGRATION_EVENT -> {
+          return MigrationEvent.parseFrom(bytes);
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }
