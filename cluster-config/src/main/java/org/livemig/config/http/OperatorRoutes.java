@@ -1,10 +1,8 @@
 package org.livemig.config.http;
 
 import akka.actor.ExtendedActorSystem;
-import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Adapter;
-import akka.actor.typed.javadsl.AskPattern;
 import akka.cluster.Member;
 import akka.cluster.typed.Cluster;
 import akka.http.javadsl.model.ContentTypes;
@@ -17,14 +15,11 @@ import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
 import akka.management.javadsl.ManagementRouteProvider;
 import akka.management.javadsl.ManagementRouteProviderSettings;
-import akka.pattern.StatusReply;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Function;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.engine.client.MigrationException;
 import org.livemig.engine.host.HostAgent;
