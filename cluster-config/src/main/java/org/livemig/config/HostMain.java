@@ -23,6 +23,13 @@ public final class HostMain {
     LivemigNode node;
     try {
       Config config = LivemigNode.loadConfig(Path.of(args[0]));
+      var problems = NodeConfigCheck.problems(com.typesafe.config.ConfigFactory.parseFile(Path.of(args[0]).toFile()), config);
+      if (!problems.isEmpty()) {
+        System.err.println("livemig: bad node config " + args[0] + ":");
+        problems.forEach(p -> System.err.println("  " + p));
+        System.exit(2);
+        return;
+      }
       node = LivemigNode.start(config);
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("livemig: bad node config " + args[0] + ": " + e.getMessage());

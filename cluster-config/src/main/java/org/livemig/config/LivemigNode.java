@@ -36,6 +36,7 @@ public final class LivemigNode implements AutoCloseable {
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostAgent.Command> hostAgent;
   private final String hostId;
+  private String httpUri;
 
   private LivemigNode(ActorSystem<Void> system, DataPlaneServer dataPlane, ActorRef<HostAgent.Command> hostAgent,
       String hostId) {
@@ -86,7 +87,9 @@ public final class LivemigNode implements AutoCloseable {
       return Behaviors.empty();
     }), SYSTEM_NAME, config);
     try {
-      return new LivemigNode(system, dataPlane, agent.get(30, TimeUnit.SECONDS), host ? settings.hostId() : null);
+      LivemigNode node = new LivemigNode(system, dataPlane, agent.get(30, TimeUnit.SECONDS), host ? settings.hostId() : null);
+      node.httpUri = OperatorHttp.start(system);
+      return node;
     } catch (Exception e) {
       system.terminate();
       if (dataPlane != null) dataPlane.close();
@@ -112,6 +115,11 @@ public final class LivemigNode implements AutoCloseable {
 
   public String hostId() {
     return hostId;
+  }
+
+  /** The operator HTTP address (http://host:port), or null when livemig.http.port is 0. */
+  public String httpUri() {
+    return httpUri;
   }
 
   public DataPlaneServer dataPlane() {

@@ -1,31 +1,53 @@
 package org.livemig.engine.client;
 
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Props;
+import akka.actor.typed.javadsl.Adapter;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.EntityRef;
+import akka.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import akka.persistence.query.PersistenceQuery;
+import akka.stream.javadsl.Sink;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+import org.livemig.messages.Phase;
 import org.livemig.messages.StartMigration;
 
 /**
  * What a cluster manager calls: every call is an ask to the migration's coordinator (a
  * sharded entity, wherever it runs) with the configured timeout, answered as a CompletionStage.
- * A refused request completes exceptionally with the coordinator's reason.
+ * A refused call completes exceptionally with a {@link MigrationException} of the matching kind.
  */
 public final class MigrationClient {
+  private static final Duration SETUP_POLL = Duration.ofMillis(50);
+
+  private final ActorSystem<?> system;
   private final ClusterSharding sharding;
   private final Duration timeout;
+  private final Duration setupTimeout;
 
   public MigrationClient(ActorSystem<?> system) {
+    this.system = system;
     this.sharding = ClusterSharding.get(system);
-    this.timeout = system.settings().config().getDuration("livemig.coordinator.ask-timeout");
+    var config = system.settings().config();
+    this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
+    // A host that is not registered is given up on after the lookup timeout; wait a bit longer.
+    this.setupTimeout = timeout.plus(config.getDuration("livemig.coordinator.host-lookup-timeout"));
   }
 
-  /** Starts a migration under a new id; completes with its first status. */
+  /** Starts a migration under a new id; completes with its first status (the hosts have not answered yet). */
   public CompletionStage<MigrationInfo> start(String guestId, String sourceHost, String destinationHost,
       MigrationParameters parameters) {
     return start(UUID.randomUUID().toString(), guestId, sourceHost, destinationHost, parameters);
@@ -36,15 +58,109 @@ public final class MigrationClient {
       String destinationHost, MigrationParameters parameters) {
     StartMigration request = StartMigration.newBuilder().setMigrationId(migrationId).setGuestId(guestId)
         .setSourceHost(sourceHost).setDestinationHost(destinationHost).setParameters(parameters).build();
-    return coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Start(request, r), timeout);
+    return typed(coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Start(request, r), timeout));
   }
 
+  /**
+   * Starts a migration and completes once both hosts accepted it (Begin and Prepare answered),
+   * so that an unknown guest ({@link MigrationException.UnknownGuest}), a guest already
+   * migrating ({@link MigrationException.Conflict}) or an unregistered host
+   * ({@link MigrationException.HostUnreachable}) fail the call itself. A migration that fails
+   * later (or for another reason) completes normally; its status says why.
+   */
+  public CompletionStage<MigrationInfo> startAndAwaitSetup(String migrationId, String guestId, String sourceHost,
+      String destinationHost, MigrationParameters parameters) {
+    long deadline = System.nanoTime() + setupTimeout.toNanos();
+    return start(migrationId, guestId, sourceHost, destinationHost, parameters)
+        .thenCompose(first -> awaitSetup(first, deadline));
+  }
+
+  private CompletionStage<MigrationInfo> awaitSetup(MigrationInfo info, long deadline) {
+    MigrationException refused = Errors.fromReason(info.getError());
+    // Only setup is waited for, so a reason found here is a refusal of Begin or Prepare (the
+    // phase itself may already show the rollback's Confirm).
+    if (refused != null) {
+      return CompletableFuture.failedFuture(refused);
+    }
+    boolean setUp = info.getPhase().getNumber() >= Phase.PERFORM_VALUE || ended(info) || !info.getError().isEmpty();
+    if (setUp || System.nanoTime() > deadline) return CompletableFuture.completedFuture(info);
+    return CompletableFuture.supplyAsync(() -> info.getMigrationId(),
+            CompletableFuture.delayedExecutor(SETUP_POLL.toMillis(), TimeUnit.MILLISECONDS))
+        .thenCompose(this::status)
+        .thenCompose(next -> awaitSetup(next, deadline));
+  }
+
+  /** Status of one migration; {@link MigrationException.UnknownMigration} if none was started under the id. */
   public CompletionStage<MigrationInfo> status(String migrationId) {
-    return coordinator(migrationId).ask(MigrationCoordinator.GetStatus::new, timeout);
+    return typed(coordinator(migrationId).ask(MigrationCoordinator.GetStatus::new, timeout)).thenCompose(info ->
+        info.getStatus() == MigrationStatus.STATUS_NONE
+            ? CompletableFuture.failedFuture(new MigrationException.UnknownMigration("unknown migration " + migrationId))
+            : CompletableFuture.completedFuture(info));
+  }
+
+  /**
+   * Every migration in the journal (a persistence query over the coordinators' ids), newest
+   * first, each with its current status. One status ask per migration: meant for operators, not
+   * for polling loops.
+   */
+  public CompletionStage<List<MigrationInfo>> list() {
+    JdbcReadJournal journal = PersistenceQuery.get(Adapter.toClassic(system))
+        .getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
+    String prefix = MigrationCoordinator.TYPE_KEY.name() + "|";
+    return journal.currentPersistenceIds().filter(id -> id.startsWith(prefix))
+        .map(id -> id.substring(prefix.length()))
+        .runWith(Sink.seq(), system)
+        .thenCompose(ids -> {
+          List<CompletableFuture<MigrationInfo>> all = new ArrayList<>();
+          for (String id : ids) all.add(status(id).toCompletableFuture());
+          return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> all.stream()
+              .map(CompletableFuture::join)
+              .sorted(Comparator.comparingLong(MigrationInfo::getStartedAtEpochMs).reversed())
+              .toList());
+        });
   }
 
   public CompletionStage<MigrationInfo> cancel(String migrationId, String reason) {
-    return coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Cancel(reason, r), timeout);
+    return typed(coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Cancel(reason, r), timeout));
+  }
+
+  /** Changing bandwidth or downtime limit of a running migration is not supported yet (the source reads them once). */
+  public CompletionStage<MigrationInfo> setParameters(String migrationId, long maxBandwidthBytesPerSecond,
+      Duration downtimeLimit) {
+    return CompletableFuture.failedFuture(new MigrationException.NotSupported(
+        "changing parameters of running migration " + migrationId + " is not supported yet"));
+  }
+
+  /** Postcopy does not exist yet in this engine. */
+  public CompletionStage<MigrationInfo> startPostcopy(String migrationId) {
+    return CompletableFuture.failedFuture(new MigrationException.NotSupported("postcopy is not supported yet"));
+  }
+
+  /** Postcopy recovery does not exist yet in this engine. */
+  public CompletionStage<MigrationInfo> recover(String migrationId) {
+    return CompletableFuture.failedFuture(new MigrationException.NotSupported("postcopy recovery is not supported yet"));
+  }
+
+  /**
+   * Every migration event of the cluster (phase changes, progress samples, the end with its
+   * reason) from now on, until the returned subscription is closed. The listener runs on an
+   * actor, one event at a time: it must not block.
+   */
+  public Subscription subscribe(Consumer<MigrationEvent> listener) {
+    var subscriber = system.systemActorOf(Subscription.create(MigrationEventTopic.get(system).topic(), listener),
+        "migration-events-" + UUID.randomUUID(), Props.empty());
+    return new Subscription(subscriber);
+  }
+
+  static boolean ended(MigrationInfo i) {
+    return i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
+        || i.getStatus() == MigrationStatus.CANCELLED;
+  }
+
+  private static <T> CompletionStage<T> typed(CompletionStage<T> ask) {
+    return ask.handle((v, e) -> e == null ? CompletableFuture.completedFuture(v)
+            : CompletableFuture.<T>failedFuture(Errors.of(e)))
+        .thenCompose(f -> f);
   }
 
   private EntityRef<MigrationCoordinator.Command> coordinator(String migrationId) {

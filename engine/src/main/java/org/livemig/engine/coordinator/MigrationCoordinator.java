@@ -92,6 +92,7 @@ public final class MigrationCoordinator
   private final CoordinatorSettings settings;
   private final String migrationId;
   private final PhaseDriver driver;
+  private final EventPublisher publisher;
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -104,6 +105,7 @@ public final class MigrationCoordinator
     Config config = ctx.getSystem().settings().config();
     this.settings = CoordinatorSettings.fromConfig(config);
     this.driver = new PhaseDriver(ctx, timers, settings, this, shard);
+    this.publisher = new EventPublisher(ctx.getSystem());
   }
 
   @Override
@@ -159,7 +161,11 @@ public final class MigrationCoordinator
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(HostReplied.class, (s, c) -> driver.onReply(s, c.reply()))
-        .onCommand(ProgressReported.class, (s, c) -> driver.onProgress(s, c.report()))
+        .onCommand(ProgressReported.class, (s, c) -> {
+          var effect = driver.onProgress(s, c.report());
+          if (!s.ended()) publisher.progress(driver.info(s));
+          return effect;
+        })
         .onCommand(StepTimedOut.class, (s, c) -> driver.onTimeout(s, c.step(), c.epoch()))
         .onCommand(HostFound.class, (s, c) -> driver.onHostFound(s, c.host(), c.agent()))
         .onCommand(HostLost.class, (s, c) -> driver.onHostLost(s, c.host()))
@@ -180,6 +186,7 @@ public final class MigrationCoordinator
         settings.resolve(r.getParameters()), 1);
     return Effect().persist(requested)
         .thenRun(driver::start)
+        .thenRun(this::published)
         .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }
 
@@ -198,7 +205,7 @@ public final class MigrationCoordinator
     if (rollback) events.add(Events.rollback(s, "coordinator restarted in " + s.phase() + "; rolled back", false));
     ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
         rollback ? "; rolling back" : "");
-    return Effect().persist(events).thenRun(driver::resume).thenNoReply();
+    return Effect().persist(events).thenRun(driver::resume).thenRun(this::published).thenNoReply();
   }
 
   private ReplyEffect<CoordinatorEvent, MigrationState> onCancel(MigrationState s, Cancel c) {
@@ -211,6 +218,7 @@ public final class MigrationCoordinator
     ctx.getLog().warn("{} cancelled in {}: {}", migrationId, at.phase(), c.reason());
     return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(at, "cancelled: " + c.reason(), true)))
         .thenRun(driver::rollback)
+        .thenRun(this::published)
         .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }
 
@@ -219,8 +227,13 @@ public final class MigrationCoordinator
       java.util.function.Consumer<MigrationState> then) {
     return Effect().persist(events).thenRun(st -> {
       then.accept(st);
+      published(st);
       if (st.ended()) driver.passivateLater();
     }).thenNoReply();
+  }
+
+  private void published(MigrationState st) {
+    publisher.changed(driver.info(st));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> noEffect() {

@@ -13,6 +13,7 @@ import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostCommandEnvelope;
 import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationSnapshot;
 import org.livemig.messages.ProgressReport;
 import org.livemig.messages.ReplyToEnvelope;
@@ -34,6 +35,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String SNAPSHOT = "SN";
   private static final String LEDGER_EVENT = "LE";
   private static final String LEDGER_SNAPSHOT = "LS";
+  private static final String MIGRATION_EVENT = "ME";
 
   private final ActorRefResolver resolver;
 
@@ -58,6 +60,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationState) return SNAPSHOT;
     if (o instanceof org.livemig.messages.HostLedgerEvent) return LEDGER_EVENT;
     if (o instanceof org.livemig.engine.host.HostLedger.State) return LEDGER_SNAPSHOT;
+    if (o instanceof MigrationEvent) return MIGRATION_EVENT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -85,6 +88,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       s.answered().values().forEach(m -> b.addAllAnswered(m.values()));
       return b.build().toByteArray();
     }
+    if (o instanceof MigrationEvent e) return e.toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -130,6 +134,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
               k -> new java.util.LinkedHashMap<>()).put(r.getStep(), r);
           for (var g : p.getOwnedList()) s.owned().put(g.getGuestId(), g);
           return s;
+        }
+        case MIGRATION_EVENT -> {
+          return MigrationEvent.parseFrom(bytes);
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

@@ -1,0 +1,65 @@
+package org.livemig.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What HostMain checks before starting a node, so that a typo fails with a sentence naming the
+ * problem instead of a node that starts with a default: livemig.* keys nobody reads, addresses
+ * that do not resolve, ports out of range or already in use.
+ */
+public final class NodeConfigCheck {
+  private NodeConfigCheck() {}
+
+  /** The problems found in a node file (its own keys) merged into config; empty when it is fine. */
+  public static List<String> problems(Config nodeFile, Config config) {
+    List<String> problems = new ArrayList<>();
+    Config known = ConfigFactory.parseResources("livemig-node.conf").withFallback(ConfigFactory.defaultReference());
+    if (nodeFile.hasPath("livemig")) {
+      for (Map.Entry<String, ?> e : nodeFile.getConfig("livemig").entrySet()) {
+        String key = "livemig." + e.getKey();
+        if (!known.hasPathOrNull(key)) problems.add("unknown setting " + key + " (see the README's configuration table)");
+      }
+    }
+    address(problems, config, "akka.remote.artery.canonical.hostname");
+    if (config.getStringList("akka.cluster.roles").contains("host")) {
+      if (config.getString("livemig.host.id").isBlank()) problems.add("livemig.host.id is empty on a host node");
+      address(problems, config, "livemig.host.data-plane.bind-host");
+      port(problems, config, "livemig.host.data-plane.bind-host", "livemig.host.data-plane.port");
+    }
+    port(problems, config, "akka.remote.artery.canonical.hostname", "akka.remote.artery.canonical.port");
+    port(problems, config, "livemig.http.hostname", "livemig.http.port");
+    return problems;
+  }
+
+  private static void address(List<String> problems, Config c, String key) {
+    try {
+      InetAddress.getByName(c.getString(key));
+    } catch (UnknownHostException e) {
+      problems.add(key + " = " + c.getString(key) + " does not resolve");
+    }
+  }
+
+  /** A fixed port must be in range and free now; 0 (ephemeral or off) is always fine. */
+  private static void port(List<String> problems, Config c, String hostKey, String portKey) {
+    int port = c.getInt(portKey);
+    if (port == 0) return;
+    if (port < 0 || port > 65535) {
+      problems.add(portKey + " = " + port + " is not a port (0..65535)");
+      return;
+    }
+    try (ServerSocket s = new ServerSocket()) {
+      s.bind(new InetSocketAddress(c.getString(hostKey), port));
+    } catch (IOException e) {
+      problems.add(portKey + " = " + port + " on " + c.getString(hostKey) + " is not available: " + e.getMessage());
+    }
+  }
+}

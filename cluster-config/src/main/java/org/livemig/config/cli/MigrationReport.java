@@ -1,0 +1,74 @@
+package org.livemig.config.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.knowm.xchart.AnnotationLine;
+import org.knowm.xchart.AnnotationText;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.livemig.config.http.Json;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.RoundStats;
+
+/**
+ * `migratectl report ID`: the migration's status as JSON and a PNG chart of throughput, dirty
+ * rate and remaining data per precopy round, with the switchover (and its downtime) marked.
+ */
+final class MigrationReport {
+  private MigrationReport() {}
+
+  record Files2(Path json, Path chart) {}
+
+  static Files2 write(MigrationInfo info, Path dir) throws IOException {
+    System.setProperty("java.awt.headless", "true");
+    Files.createDirectories(dir);
+    Path json = dir.resolve(info.getMigrationId() + ".json");
+    Files.writeString(json, Json.print(info) + "\n");
+    Path chart = dir.resolve(info.getMigrationId() + ".png");
+    BitmapEncoder.saveBitmap(chart(info), chart.toString(), BitmapEncoder.BitmapFormat.PNG);
+    return new Files2(json, chart);
+  }
+
+  static XYChart chart(MigrationInfo info) {
+    XYChart c = new XYChartBuilder().width(900).height(500)
+        .title("migration " + info.getMigrationId() + " (" + info.getGuestId() + ": " + info.getSourceHost() + " -> "
+            + info.getDestinationHost() + ", " + info.getStatus() + ")")
+        .xAxisTitle("precopy round").yAxisTitle("MB/s, MiB").build();
+    long pageSize = info.getRoundHistoryCount() == 0 || info.getRoundHistory(0).getPagesSent() == 0 ? 4096
+        : Math.max(1, info.getRoundHistory(0).getBytesSent() / info.getRoundHistory(0).getPagesSent());
+    List<Double> rounds = new ArrayList<>();
+    List<Double> throughput = new ArrayList<>();
+    List<Double> dirty = new ArrayList<>();
+    List<Double> remaining = new ArrayList<>();
+    for (RoundStats r : info.getRoundHistoryList()) {
+      rounds.add((double) r.getRound());
+      throughput.add(r.getBandwidthBytesPerSecond() / 1e6);
+      dirty.add(r.getDirtyRateBytesPerSecond() / 1e6);
+      remaining.add(r.getDirtyPagesAfter() * pageSize / ProgressBar.MIB);
+    }
+    if (rounds.isEmpty()) {
+      rounds.add(0.0);
+      throughput.add(0.0);
+      dirty.add(0.0);
+      remaining.add(info.getTotalBytes() / ProgressBar.MIB);
+    }
+    c.addSeries("throughput (MB/s)", rounds, throughput).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.CIRCLE);
+    c.addSeries("dirty rate (MB/s)", rounds, dirty).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.DIAMOND);
+    XYSeries rest = c.addSeries("remaining (MiB)", rounds, remaining);
+    rest.setMarker(org.knowm.xchart.style.markers.SeriesMarkers.SQUARE);
+    // The switchover follows the last round: the downtime is the pause that ends it.
+    double last = rounds.get(rounds.size() - 1);
+    c.addAnnotation(new AnnotationLine(last, true, false));
+    String downtime = info.getDowntimeMs() >= 0 ? "switchover: downtime " + info.getDowntimeMs() + " ms"
+        : "no switchover (" + info.getStatus() + ")";
+    double top = 0;
+    for (List<Double> s : List.of(throughput, dirty, remaining)) for (double v : s) top = Math.max(top, v);
+    c.addAnnotation(new AnnotationText(downtime, last, top * 0.95 + 1, false));
+    return c;
+  }
+}

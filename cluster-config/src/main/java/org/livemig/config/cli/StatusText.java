@@ -1,0 +1,30 @@
+package org.livemig.config.cli;
+
+import org.livemig.messages.MigrationInfo;
+
+/** `migratectl status ID`: the query-migrate fields, one per line. */
+final class StatusText {
+  private StatusText() {}
+
+  static String of(MigrationInfo i) {
+    StringBuilder b = new StringBuilder();
+    line(b, "migration", i.getMigrationId());
+    line(b, "guest", i.getGuestId() + " (" + i.getSourceHost() + " -> " + i.getDestinationHost() + ")");
+    line(b, "status", i.getStatus() + " in " + i.getPhase() + " (epoch " + i.getEpoch() + ", owner " + i.getResumeOwner() + ")");
+    line(b, "total time", i.getTotalTimeMs() + " ms (setup " + i.getSetupTimeMs() + " ms)");
+    line(b, "downtime", i.getDowntimeMs() < 0 ? "-" : i.getDowntimeMs() + " ms");
+    line(b, "expected downtime", i.getExpectedDowntimeMs() + " ms");
+    line(b, "transferred", String.format("%.1f MiB of %.1f MiB (remaining %.1f MiB)", i.getTransferredBytes() / ProgressBar.MIB,
+        i.getTotalBytes() / ProgressBar.MIB, i.getRemainingBytes() / ProgressBar.MIB));
+    line(b, "pages", i.getNormalPages() + " normal, " + i.getZeroPages() + " zero");
+    line(b, "throughput", String.format("%.1f MB/s", i.getThroughputBytesPerSecond() / 1e6));
+    line(b, "dirty rate", String.format("%.1f MB/s", i.getDirtyRateBytesPerSecond() / 1e6));
+    line(b, "rounds", i.getRounds() + " (throttle " + i.getThrottlePercent() + "%)");
+    if (!i.getError().isEmpty()) line(b, "error", i.getError());
+    return b.toString();
+  }
+
+  private static void line(StringBuilder b, String name, String value) {
+    b.append(String.format("%-18s %s%n", name, value));
+  }
+}

@@ -1,0 +1,72 @@
+package org.livemig.config.http;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.pattern.StatusReply;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.livemig.engine.client.MigrationException;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.GuestDescription;
+
+/**
+ * The HostAgent of this node (if it is a host), found through the receptionist, and which hosts
+ * are registered in the cluster. Every ask has the configured client timeout.
+ */
+final class LocalHost {
+  private final ActorSystem<?> system;
+  private final String hostId;
+  private final Duration timeout;
+
+  LocalHost(ActorSystem<?> system) {
+    this.system = system;
+    var config = system.settings().config();
+    this.hostId = config.getStringList("akka.cluster.roles").contains("host") ? config.getString("livemig.host.id") : "";
+    this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
+  }
+
+  String hostId() {
+    return hostId;
+  }
+
+  /** The address a host is registered from; HostUnreachable if no node registered it. */
+  CompletionStage<String> registered(String host) {
+    return find(host).thenApply(refs -> refs.stream().findFirst().map(r -> r.path().address().toString())
+        .orElseThrow(() -> new MigrationException.HostUnreachable("unknown host " + host + ": not registered in the cluster")));
+  }
+
+  CompletionStage<List<HostAgent.GuestView>> guests() {
+    return agent().thenCompose(a -> AskPattern.<HostAgent.Command, List<HostAgent.GuestView>>ask(a,
+        HostAgent.ListGuests::new, timeout, system.scheduler()));
+  }
+
+  CompletionStage<HostAgent.GuestView> create(GuestDescription d) {
+    return agent().thenCompose(a -> AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(a,
+        r -> new HostAgent.CreateGuest(d, true, r), timeout, system.scheduler())).thenApply(r -> {
+          if (r.isError()) {
+            String why = r.getError().getMessage();
+            throw why.contains("already") ? new MigrationException.Conflict(why) : new MigrationException.Refused(why);
+          }
+          return r.getValue();
+        });
+  }
+
+  private CompletionStage<ActorRef<HostAgent.Command>> agent() {
+    if (hostId.isEmpty()) {
+      return CompletableFuture.failedFuture(new MigrationException.NotSupported(
+          "this node has no host role: ask a host node for its guests"));
+    }
+    return find(hostId).thenApply(refs -> refs.stream().filter(r -> r.path().address().hasLocalScope()).findFirst()
+        .orElseThrow(() -> new MigrationException.HostUnreachable("host " + hostId + " is not up on this node yet")));
+  }
+
+  private CompletionStage<java.util.Set<ActorRef<HostAgent.Command>>> find(String host) {
+    var key = HostAgent.serviceKey(host);
+    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+        r -> Receptionist.find(key, r), timeout, system.scheduler()).thenApply(l -> l.getServiceInstances(key));
+  }
+}

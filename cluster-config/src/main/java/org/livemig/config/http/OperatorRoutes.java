@@ -1,0 +1,170 @@
+package org.livemig.config.http;
+
+import akka.actor.ExtendedActorSystem;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Adapter;
+import akka.cluster.Member;
+import akka.cluster.typed.Cluster;
+import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.StatusCode;
+import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.server.AllDirectives;
+import akka.http.javadsl.server.PathMatchers;
+import akka.http.javadsl.server.Route;
+import akka.http.javadsl.unmarshalling.Unmarshaller;
+import akka.management.javadsl.ManagementRouteProvider;
+import akka.management.javadsl.ManagementRouteProviderSettings;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import org.livemig.engine.client.MigrationClient;
+import org.livemig.engine.client.MigrationException;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationList;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.StartMigration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The operator's HTTP API, served by Akka Management next to its /cluster routes (see
+ * livemig.http in livemig-node.conf): /migrations, /hosts, /guests. JSON bodies are the protobuf
+ * API messages (Json). 400 for a bad body or field, 404 for an unknown migration or guest, 409
+ * for a conflict, 501 for what is not supported yet, 503 when a host or coordinator does not
+ * answer. A body is checked whole before anything is asked of the cluster.
+ */
+public final class OperatorRoutes extends AllDirectives implements ManagementRouteProvider {
+  private static final Logger log = LoggerFactory.getLogger(OperatorRoutes.class);
+
+  private final ActorSystem<?> system;
+  private final MigrationClient client;
+  private final LocalHost localHost;
+
+  public OperatorRoutes(ExtendedActorSystem classic) {
+    this.system = Adapter.toTyped(classic);
+    this.client = new MigrationClient(system);
+    this.localHost = new LocalHost(system);
+  }
+
+  @Override
+  public Route routes(ManagementRouteProviderSettings settings) {
+    return concat(
+        pathPrefix("migrations", () -> concat(
+            pathEndOrSingleSlash(() -> concat(
+                get(() -> respond(client.list().thenApply(l ->
+                    Json.print(MigrationList.newBuilder().addAllMigrations(l).build())), StatusCodes.OK)),
+                post(() -> entity(Unmarshaller.entityToString(), this::start)))),
+            pathPrefix(PathMatchers.segment(), id -> concat(
+                pathEndOrSingleSlash(() -> get(() -> respond(client.status(id).thenApply(Json::print), StatusCodes.OK))),
+                path("cancel", () -> post(() -> parameterOptional("reason", reason ->
+                    respond(client.cancel(id, reason.orElse("cancelled by an operator")).thenApply(Json::print),
+                        StatusCodes.OK)))),
+                path("parameters", () -> put(() -> entity(Unmarshaller.entityToString(), body ->
+                    parameters(id, body)))))))),
+        pathPrefix("hosts", () -> concat(
+            pathEndOrSingleSlash(() -> get(() -> complete(json(StatusCodes.OK, hosts())))),
+            path(PathMatchers.segment(), id -> get(() -> respond(localHost.registered(id).thenApply(address ->
+                "{\"host\":" + Json.quote(id) + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK))))),
+        path("guests", () -> concat(
+            get(() -> respond(localHost.guests().thenApply(OperatorRoutes::guestsJson), StatusCodes.OK)),
+            post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))));
+  }
+
+  private Route start(String body) {
+    StartMigration request;
+    try {
+      request = Json.parse(body, StartMigration.newBuilder()).build();
+    } catch (IllegalArgumentException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
+    }
+    String id = request.getMigrationId().isEmpty() ? UUID.randomUUID().toString() : request.getMigrationId();
+    return respond(client.startAndAwaitSetup(id, request.getGuestId(), request.getSourceHost(),
+        request.getDestinationHost(), request.getParameters()).thenApply(Json::print), StatusCodes.CREATED);
+  }
+
+  private Route parameters(String id, String body) {
+    MigrationParameters p;
+    try {
+      p = Json.parse(body, MigrationParameters.newBuilder()).build();
+    } catch (IllegalArgumentException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
+    }
+    // Unknown ids answer 404 first; a known one is refused as not supported yet.
+    return respond(client.status(id).thenCompose(i -> client.setParameters(id, p.getMaxBandwidthBytesPerSecond(),
+        Duration.ofMillis(p.getDowntimeLimitMs()))).thenApply(Json::print), StatusCodes.OK);
+  }
+
+  private Route createGuest(String body) {
+    GuestDescription d;
+    try {
+      d = Json.parse(body, GuestDescription.newBuilder()).build();
+    } catch (IllegalArgumentException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
+    }
+    if (d.getGuestId().isBlank() || d.getPageCount() <= 0 || d.getPageSize() <= 0) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST",
+          "invalid request: guest_id, page_size and page_count are required", d.getGuestId().isBlank() ? "guest_id"
+              : d.getPageCount() <= 0 ? "page_count" : "page_size"));
+    }
+    return respond(localHost.create(d).thenApply(v -> guestsJson(List.of(v))), StatusCodes.CREATED);
+  }
+
+  /** Cluster members as operators need them: address, status, roles. */
+  private String hosts() {
+    List<String> out = new ArrayList<>();
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      List<String> roles = m.getRoles().stream().filter(r -> !r.startsWith("dc-")).sorted().map(Json::quote).toList();
+      out.add("{\"address\":" + Json.quote(m.address().toString()) + ",\"status\":" + Json.quote(m.status().toString())
+          + ",\"roles\":[" + String.join(",", roles) + "]}");
+    }
+    return "{\"members\":[" + String.join(",", out) + "],\"local_host\":"
+        + (localHost.hostId().isEmpty() ? "null" : Json.quote(localHost.hostId())) + "}";
+  }
+
+  private static String guestsJson(List<HostAgent.GuestView> guests) {
+    List<String> out = new ArrayList<>();
+    for (HostAgent.GuestView g : guests) {
+      out.add("{\"guest_id\":" + Json.quote(g.guestId()) + ",\"state\":" + Json.quote(g.state().name())
+          + ",\"steps\":" + g.steps() + ",\"throttle_percent\":" + g.throttlePercent() + ",\"size_bytes\":"
+          + g.sizeBytes() + "}");
+    }
+    return "{\"guests\":[" + String.join(",", out) + "]}";
+  }
+
+  /** Completes with the body on success, or the error's status and a JSON error. */
+  private Route respond(CompletionStage<String> body, StatusCode ok) {
+    CompletionStage<HttpResponse> response = body.handle((b, e) -> e == null ? json(ok, b) : errorResponse(e));
+    return onSuccess(response, this::complete);
+  }
+
+  private static HttpResponse errorResponse(Throwable e) {
+    Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+    if (c instanceof MigrationException m) {
+      StatusCode code = switch (m.kind()) {
+        case UNKNOWN_MIGRATION, UNKNOWN_GUEST -> StatusCodes.NOT_FOUND;
+        case CONFLICT -> StatusCodes.CONFLICT;
+        case INVALID_REQUEST -> StatusCodes.BAD_REQUEST;
+        case HOST_UNREACHABLE -> StatusCodes.SERVICE_UNAVAILABLE;
+        case NOT_SUPPORTED -> StatusCodes.NOT_IMPLEMENTED;
+        case REFUSED -> StatusCodes.UNPROCESSABLE_ENTITY;
+      };
+      String field = m instanceof MigrationException.InvalidRequest i ? i.field() : null;
+      return error(code, m.kind().name(), m.getMessage(), field);
+    }
+    log.error("operator request failed unexpectedly", c);
+    return error(StatusCodes.INTERNAL_SERVER_ERROR, "INTERNAL", String.valueOf(c), null);
+  }
+
+  static HttpResponse error(StatusCode code, String kind, String message, String field) {
+    return json(code, "{\"error\":" + Json.quote(kind) + ",\"message\":" + Json.quote(String.valueOf(message))
+        + (field == null ? "" : ",\"field\":" + Json.quote(field)) + "}");
+  }
+
+  private static HttpResponse json(StatusCode code, String body) {
+    return HttpResponse.create().withStatus(code).withEntity(ContentTypes.APPLICATION_JSON, body);
+  }
+}

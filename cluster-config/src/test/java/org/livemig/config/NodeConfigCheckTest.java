@@ -1,0 +1,37 @@
+package org.livemig.config;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.net.ServerSocket;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** A bad host config is refused with a sentence naming the problem. */
+class NodeConfigCheckTest {
+  private static List<String> check(String file) {
+    Config own = ConfigFactory.parseString(file);
+    Config config = ConfigFactory.load(own.withFallback(ConfigFactory.parseResources("livemig-node.conf")));
+    return NodeConfigCheck.problems(own, config);
+  }
+
+  @Test
+  void aGoodConfigHasNoProblems() {
+    assertEquals(List.of(), check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0"));
+  }
+
+  @Test
+  void problemsAreNamed() throws Exception {
+    try (ServerSocket busy = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      List<String> p = check("livemig.host.id = a\nlivemig.migration.downtime-limt = 100ms\n"
+          + "livemig.host.data-plane.bind-host = \"no-such-host.invalid\"\n"
+          + "akka.remote.artery.canonical.port = " + busy.getLocalPort() + "\nlivemig.http.port = 70000");
+      String all = String.join("\n", p);
+      assertTrue(all.contains("unknown setting livemig.migration.downtime-limt"), all);
+      assertTrue(all.contains("livemig.host.data-plane.bind-host = no-such-host.invalid does not resolve"), all);
+      assertTrue(all.contains("akka.remote.artery.canonical.port = " + busy.getLocalPort()), all);
+      assertTrue(all.contains("livemig.http.port = 70000 is not a port"), all);
+    }
+  }
+}

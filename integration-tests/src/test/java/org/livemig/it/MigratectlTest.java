@@ -1,0 +1,122 @@
+package org.livemig.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.config.cli.Migratectl;
+import org.livemig.config.http.Json;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationStatus;
+
+/** migratectl's main run in-process (stdout, stderr and exit code captured) against a live cluster. */
+class MigratectlTest {
+  @TempDir static Path dir;
+  static TestCluster cluster;
+  static String url;
+
+  record Run(int exit, String out, String err) {}
+
+  @BeforeAll
+  static void up() throws Exception {
+    cluster = new TestCluster(dir, Map.of("host-a", Map.of("livemig.http.port", OperatorHttpTest.freePort()),
+        "host-b", Map.of()));
+    url = cluster.hosts.get("host-a").httpUri();
+  }
+
+  @AfterAll
+  static void down() {
+    if (cluster != null) cluster.close();
+  }
+
+  static Run ctl(String... args) {
+    var out = new ByteArrayOutputStream();
+    var err = new ByteArrayOutputStream();
+    String[] all = new String[args.length + 2];
+    all[0] = "--url";
+    all[1] = url;
+    System.arraycopy(args, 0, all, 2, args.length);
+    int exit = Migratectl.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), all);
+    Run r = new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    System.out.println("$ migratectl " + String.join(" ", args) + "  -> exit " + exit + "\n" + r.out() + r.err());
+    return r;
+  }
+
+  @Test
+  void startWatchListStatusAndReport() throws Exception {
+    GuestDescription d = TestCluster.guest("cli-guest", 32, 3000);
+    cluster.createGuest("host-a", d);
+    Run started = ctl("start", "cli-guest", "--from", "host-a", "--to", "host-b", "--id", "m-cli",
+        "--max-bandwidth", "40000000", "--watch", "--interval-ms", "200");
+    assertEquals(Migratectl.EXIT_OK, started.exit(), started.err());
+    assertTrue(started.out().startsWith("started m-cli: cli-guest host-a -> host-b"), started.out());
+    assertTrue(started.out().contains("| round "), started.out());
+    assertTrue(started.out().contains("COMPLETED"), started.out());
+
+    Run list = ctl("list");
+    assertEquals(0, list.exit());
+    assertTrue(list.out().lines().anyMatch(l -> l.startsWith("m-cli") && l.contains("COMPLETED")), list.out());
+    Run status = ctl("status", "m-cli");
+    assertEquals(0, status.exit());
+    assertTrue(status.out().contains("downtime") && status.out().contains("host-a -> host-b"), status.out());
+
+    Path reports = dir.resolve("reports");
+    Run report = ctl("report", "m-cli", "--out", reports.toString());
+    assertEquals(0, report.exit(), report.err());
+    MigrationInfo recorded = Json.parse(Files.readString(reports.resolve("m-cli.json")), MigrationInfo.newBuilder()).build();
+    MigrationInfo actual = cluster.client.status("m-cli").toCompletableFuture().get();
+    assertEquals(actual.getMigrationId(), recorded.getMigrationId());
+    assertEquals(MigrationStatus.COMPLETED, recorded.getStatus());
+    assertEquals(actual.getRoundHistoryList(), recorded.getRoundHistoryList());
+    assertEquals(actual.getDowntimeMs(), recorded.getDowntimeMs());
+    byte[] png = Files.readAllBytes(reports.resolve("m-cli.png"));
+    assertTrue(png.length > 1000, "chart has content: " + png.length + " bytes");
+    assertEquals((byte) 0x89, png[0]);
+    assertEquals('P', png[1]);
+  }
+
+  @Test
+  void exitCodesNameTheProblem() throws Exception {
+    assertEquals(Migratectl.EXIT_NOT_FOUND, ctl("status", "no-such-migration").exit());
+    assertEquals(Migratectl.EXIT_NOT_FOUND, ctl("cancel", "no-such-migration").exit());
+    Run invalid = ctl("start", "g", "--from", "host-a", "--to", "host-a");
+    assertEquals(Migratectl.EXIT_INVALID, invalid.exit());
+    assertTrue(invalid.err().contains("destination_host"), invalid.err());
+    assertEquals(Migratectl.EXIT_USAGE, ctl("start", "g").exit(), "--from and --to are required");
+
+    GuestDescription d = TestCluster.guest("cli-busy", 32, 3000);
+    cluster.createGuest("host-a", d);
+    assertEquals(0, ctl("start", "cli-busy", "--from", "host-a", "--to", "host-b", "--id", "m-busy",
+        "--max-bandwidth", "4000000").exit());
+    Run conflict = ctl("start", "cli-busy", "--from", "host-a", "--to", "host-b", "--id", "m-busy-2");
+    assertEquals(Migratectl.EXIT_CONFLICT, conflict.exit());
+    assertTrue(conflict.err().contains("already migrating"), conflict.err());
+    assertEquals(Migratectl.EXIT_NOT_SUPPORTED, ctl("set-params", "m-busy", "--downtime-ms", "100").exit());
+    Run cancel = ctl("cancel", "m-busy", "--reason", "cli test");
+    assertEquals(0, cancel.exit(), cancel.err());
+    assertEquals(MigrationStatus.CANCELLED, cluster.awaitEnd("m-busy", Duration.ofSeconds(30)).getStatus());
+    assertEquals(Migratectl.EXIT_MIGRATION_FAILED, ctl("status", "m-busy", "--watch").exit());
+
+    Run guests = ctl("guests");
+    assertEquals(0, guests.exit());
+    assertTrue(guests.out().contains("cli-busy") && guests.out().contains("RUNNING"), guests.out());
+    Run hosts = ctl("hosts");
+    assertEquals(0, hosts.exit());
+    assertTrue(hosts.out().contains("coordinator") && hosts.out().contains("Up"), hosts.out());
+
+    var err = new ByteArrayOutputStream();
+    int unreachable = Migratectl.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err),
+        "--url", "http://127.0.0.1:1", "list");
+    assertEquals(Migratectl.EXIT_UNREACHABLE, unreachable, err.toString());
+  }
+}
