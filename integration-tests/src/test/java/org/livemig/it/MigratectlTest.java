@@ -101,7 +101,8 @@ class MigratectlTest {
     Run conflict = ctl("start", "cli-busy", "--from", "host-a", "--to", "host-b", "--id", "m-busy-2");
     assertEquals(Migratectl.EXIT_CONFLICT, conflict.exit());
     assertTrue(conflict.err().contains("already migrating"), conflict.err());
-    assertEquals(Migratectl.EXIT_NOT_SUPPORTED, ctl("set-params", "m-busy", "--downtime-ms", "100").exit());
+    Run setParams = ctl("set-params", "m-busy", "--downtime-ms", "100");
+    assertEquals(0, setParams.exit(), setParams.err());
     Run cancel = ctl("cancel", "m-busy", "--reason", "cli test");
     assertEquals(0, cancel.exit(), cancel.err());
     assertEquals(MigrationStatus.CANCELLED, cluster.awaitEnd("m-busy", Duration.ofSeconds(30)).getStatus());
@@ -118,5 +119,25 @@ class MigratectlTest {
     int unreachable = Migratectl.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err),
         "--url", "http://127.0.0.1:1", "list");
     assertEquals(Migratectl.EXIT_UNREACHABLE, unreachable, err.toString());
+  }
+
+  /** The real thing: migratectl in its own JVM, as an operator runs it. */
+  @Test
+  void runsAsItsOwnProcess() throws Exception {
+    Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "org.livemig.config.cli.Migratectl", "--url", url, "status",
+        "no-such-migration").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "migratectl exits");
+    assertEquals(Migratectl.EXIT_NOT_FOUND, p.exitValue(), out);
+    assertTrue(out.contains("no-such-migration"), out);
+
+    Process hosts = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "org.livemig.config.cli.Migratectl", "--url", url, "hosts")
+        .redirectErrorStream(true).start();
+    String listed = new String(hosts.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(hosts.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "migratectl exits");
+    assertEquals(0, hosts.exitValue(), listed);
+    assertTrue(listed.contains("Up") && listed.contains("coordinator") && listed.contains("host"), listed);
   }
 }

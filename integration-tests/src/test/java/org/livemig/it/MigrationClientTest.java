@@ -110,8 +110,11 @@ class MigrationClientTest {
     assertTrue(conflict.getMessage().contains("already migrating"), conflict.getMessage());
     assertInstanceOf(MigrationException.Conflict.class,
         failure(cluster.client.start("m-busy", "other-guest", "host-a", "host-b", slow)), "same id, other request");
-    assertInstanceOf(MigrationException.NotSupported.class,
-        failure(cluster.client.setParameters("m-busy", 1_000_000, Duration.ofMillis(100))));
+    MigrationInfo changed = get(cluster.client.setParameters("m-busy", 2_000_000, Duration.ofMillis(100)));
+    assertEquals(2_000_000, changed.getParameters().getMaxBandwidthBytesPerSecond());
+    assertEquals(100, changed.getParameters().getDowntimeLimitMs());
+    assertInstanceOf(MigrationException.InvalidRequest.class,
+        failure(cluster.client.setParameters("m-busy", 0, null)), "nothing to change");
 
     get(cluster.client.cancel("m-busy", "test over"));
     assertEquals(MigrationStatus.CANCELLED, cluster.awaitEnd("m-busy", Duration.ofSeconds(30)).getStatus());

@@ -115,7 +115,10 @@ class OperatorHttpTest {
     assertTrue(list.getMigrationsList().stream().anyMatch(m -> m.getMigrationId().equals("h-1")), list.toString());
 
     assertStatus(400, send("PUT", "/migrations/h-1/parameters", "[1,2"));
-    assertStatus(501, send("PUT", "/migrations/h-1/parameters", "{\"downtime_limit_ms\":100}"));
+    var changed = send("PUT", "/migrations/h-1/parameters", "{\"downtime_limit_ms\":100}");
+    assertStatus(200, changed);
+    assertEquals(100, Json.parse(changed.body(), MigrationInfo.newBuilder()).getParameters().getDowntimeLimitMs());
+    assertStatus(404, send("PUT", "/migrations/no-such-id/parameters", "{\"downtime_limit_ms\":100}"));
 
     assertStatus(200, send("POST", "/migrations/h-1/cancel?reason=http%20test", null));
     MigrationInfo done = cluster.awaitEnd("h-1", Duration.ofSeconds(30));

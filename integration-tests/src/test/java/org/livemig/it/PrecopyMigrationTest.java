@@ -82,6 +82,26 @@ class PrecopyMigrationTest {
     cluster.assertExactlyOneRunningOn("host-b", d);
   }
 
+  @Test
+  void aRaisedBandwidthCapTakesEffectWhileTheCopyRuns() throws Exception {
+    GuestDescription d = TestCluster.guest("vm-capped", 16, 1000);
+    cluster.createGuest("host-a", d);
+    // At 1 MB/s the first round alone needs more than 16 s.
+    MigrationParameters slow = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(1_000_000).build();
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", slow).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    cluster.awaitStatus(id, i -> i.getTransferredBytes() > 0, Duration.ofSeconds(20));
+    MigrationInfo changed = cluster.client.setParameters(id, 1_000_000_000L, null).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+    assertEquals(1_000_000_000L, changed.getParameters().getMaxBandwidthBytesPerSecond());
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertTrue(done.getTotalTimeMs() < 15_000, "the raised cap applied mid-copy: " + done.getTotalTimeMs() + " ms");
+    assertTrue(JournalEvents.of(dir, id).stream().anyMatch(CoordinatorEvent::hasParametersChanged),
+        "the change is in the journal");
+    cluster.assertExactlyOneRunningOn("host-b", d);
+  }
+
   static List<Phase> journalPhases(String migrationId) throws Exception {
     return JournalEvents.of(dir, migrationId).stream().filter(CoordinatorEvent::hasPhaseCompleted)
         .map(e -> e.getPhaseCompleted().getPhase()).toList();

@@ -181,7 +181,7 @@ public final class Migratectl {
     }
   }
 
-  @Command(name = "set-params", description = "Change bandwidth or downtime limit of a running migration (not supported yet).")
+  @Command(name = "set-params", description = "Change the bandwidth cap (bytes/s) or downtime limit of a migration still in precopy.")
   static final class SetParams extends Sub {
     @Parameters(paramLabel = "ID") String id;
     @Option(names = "--max-bandwidth") long bandwidth;

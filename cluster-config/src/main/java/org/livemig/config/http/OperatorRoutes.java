@@ -93,7 +93,7 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     } catch (IllegalArgumentException e) {
       return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
     }
-    // Unknown ids answer 404 first; a known one is refused as not supported yet.
+    // Unknown ids answer 404 first; a migration past precopy answers 409.
     return respond(client.status(id).thenCompose(i -> client.setParameters(id, p.getMaxBandwidthBytesPerSecond(),
         Duration.ofMillis(p.getDowntimeLimitMs()))).thenApply(Json::print), StatusCodes.OK);
   }

@@ -25,10 +25,11 @@ final class Errors {
     }
     if (reason.contains("unknown migration")) return new MigrationException.UnknownMigration(reason);
     if (reason.contains("is already migrating") || reason.contains("already exists with other arguments")
-        || reason.contains("already ended") || reason.contains("too late to cancel")) {
+        || reason.contains("already ended") || reason.contains("too late to cancel")
+        || reason.contains("can no longer change")) {
       return new MigrationException.Conflict(reason);
     }
-    if (reason.contains("unknown guest")) return new MigrationException.UnknownGuest(reason);
+    if (reason.contains("unknown guest") || reason.contains("was lost when host")) return new MigrationException.UnknownGuest(reason);
     if (reason.contains("unknown host")) return new MigrationException.HostUnreachable(reason);
     return null;
   }

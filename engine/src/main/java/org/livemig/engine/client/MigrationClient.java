@@ -124,11 +124,15 @@ public final class MigrationClient {
     return typed(coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Cancel(reason, r), timeout));
   }
 
-  /** Changing bandwidth or downtime limit of a running migration is not supported yet (the source reads them once). */
+  /**
+   * New limits for a migration still in precopy (0 / null keeps the current value): the bandwidth
+   * cap applies from the source's next batch, the downtime limit from its next switchover decision.
+   */
   public CompletionStage<MigrationInfo> setParameters(String migrationId, long maxBandwidthBytesPerSecond,
       Duration downtimeLimit) {
-    return CompletableFuture.failedFuture(new MigrationException.NotSupported(
-        "changing parameters of running migration " + migrationId + " is not supported yet"));
+    long downtimeMs = downtimeLimit == null ? 0 : downtimeLimit.toMillis();
+    return typed(coordinator(migrationId).askWithStatus(
+        r -> new MigrationCoordinator.SetParameters(maxBandwidthBytesPerSecond, downtimeMs, r), timeout));
   }
 
   /** Postcopy does not exist yet in this engine. */

@@ -85,6 +85,10 @@ final class Events {
         .build();
   }
 
+  static CoordinatorEvent parametersChanged(MigrationParameters p) {
+    return event().setParametersChanged(org.livemig.messages.ParametersChanged.newBuilder().setParameters(p)).build();
+  }
+
   static CoordinatorEvent cleanupDone(String host) {
     return event().setCleanupDone(CleanupDone.newBuilder().setHost(host)).build();
   }

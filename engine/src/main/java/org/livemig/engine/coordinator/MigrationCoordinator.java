@@ -28,6 +28,7 @@ import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.ProgressReport;
+import org.livemig.messages.Phase;
 import org.livemig.messages.ResumeOwner;
 import org.livemig.messages.StartMigration;
 
@@ -48,6 +49,10 @@ public final class MigrationCoordinator
   public record GetStatus(ActorRef<MigrationInfo> replyTo) implements Command, LivemigMessage {}
 
   public record Cancel(String reason, ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+
+  /** New limits for a running migration; a zero field keeps the current value. */
+  public record SetParameters(long maxBandwidthBytesPerSecond, long downtimeLimitMs,
+      ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
 
   /** A host's answer to a phase command. */
   public record HostReplied(HostReply reply) implements Command, LivemigMessage {}
@@ -137,6 +142,8 @@ public final class MigrationCoordinator
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("unknown migration " + migrationId)))
+        .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("unknown migration " + migrationId)))
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forState(MigrationState::ended)
         .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
@@ -144,6 +151,8 @@ public final class MigrationCoordinator
             : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
+        .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
         .onCommand(HostReplied.class, (s, c) -> Effect().noReply())
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
@@ -160,6 +169,7 @@ public final class MigrationCoordinator
             : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, this::onCancel)
+        .onCommand(SetParameters.class, this::onSetParameters)
         .onCommand(HostReplied.class, (s, c) -> driver.onReply(s, c.reply()))
         .onCommand(ProgressReported.class, (s, c) -> {
           var effect = driver.onProgress(s, c.report());
@@ -206,6 +216,31 @@ public final class MigrationCoordinator
     ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
         rollback ? "; rolling back" : "");
     return Effect().persist(events).thenRun(driver::resume).thenRun(this::published).thenNoReply();
+  }
+
+  /** Persisted first; then a running precopy takes the new limits from its next batch on. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onSetParameters(MigrationState s, SetParameters c) {
+    if (c.maxBandwidthBytesPerSecond() < 0 || c.downtimeLimitMs() < 0) {
+      return Effect().reply(c.replyTo(), StatusReply.error(
+          "invalid request: max_bandwidth_bytes_per_second and downtime_limit_ms must not be negative"));
+    }
+    if (c.maxBandwidthBytesPerSecond() == 0 && c.downtimeLimitMs() == 0) {
+      return Effect().reply(c.replyTo(), StatusReply.error(
+          "invalid request: max_bandwidth_bytes_per_second and downtime_limit_ms are both 0; nothing to change"));
+    }
+    if (s.rollingBack() || s.resumeOwner() == ResumeOwner.DESTINATION || driver.current(s).phase() != Phase.BEGIN
+        && driver.current(s).phase() != Phase.PREPARE && driver.current(s).phase() != Phase.PERFORM) {
+      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId
+          + " is past precopy (" + driver.current(s).phase() + "): its limits can no longer change"));
+    }
+    var p = s.parameters().toBuilder();
+    if (c.maxBandwidthBytesPerSecond() > 0) p.setMaxBandwidthBytesPerSecond(c.maxBandwidthBytesPerSecond());
+    if (c.downtimeLimitMs() > 0) p.setDowntimeLimitMs(c.downtimeLimitMs());
+    ctx.getLog().info("{}: limits changed: max bandwidth {} B/s, downtime limit {} ms", migrationId,
+        p.getMaxBandwidthBytesPerSecond(), p.getDowntimeLimitMs());
+    return Effect().persist(Events.parametersChanged(p.build()))
+        .thenRun(driver::pushParameters)
+        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }
 
   private ReplyEffect<CoordinatorEvent, MigrationState> onCancel(MigrationState s, Cancel c) {

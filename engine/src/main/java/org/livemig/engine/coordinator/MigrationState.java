@@ -126,6 +126,10 @@ public record MigrationState(
       case RESTARTED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters,
           e.getRestarted().getEpoch(), status, phase, begin, prepare, perform, activate, rounds, resumeOwner, ownerToken,
           failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
+      case PARAMETERS_CHANGED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost,
+          e.getParametersChanged().getParameters(), epoch, status, phase, begin, prepare, perform, activate, rounds,
+          resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs,
+          downtimeUs, cleanedUp);
       case CANCEL_REQUESTED, EVENT_NOT_SET -> this;
     };
   }

@@ -241,6 +241,16 @@ final class PhaseDriver {
     return coordinator.noEffect();
   }
 
+  /** The source of a running precopy takes the new limits (a later Perform carries them anyway). */
+  void pushParameters(MigrationState s) {
+    ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
+    if (source == null || s.phase() != org.livemig.messages.Phase.PERFORM) return;
+    source.tell(new HostAgent.Control(HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
+        .setSetParameters(org.livemig.messages.SetParametersRequest.newBuilder()
+            .setMaxBandwidthBytesPerSecond(s.parameters().getMaxBandwidthBytesPerSecond())
+            .setDowntimeLimitMs(s.parameters().getDowntimeLimitMs())).build(), ctx.getSelf()));
+  }
+
   ReplyEffect<CoordinatorEvent, MigrationState> onResend(MigrationState s, Step step) {
     if (!s.ended()) send(s, step);
     return coordinator.noEffect();

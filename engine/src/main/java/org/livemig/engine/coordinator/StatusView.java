@@ -23,7 +23,8 @@ final class StatusView {
         .setResumeOwner(s.resumeOwner())
         .addAllRoundHistory(s.rounds())
         .addAllCleanedUpHosts(s.cleanedUp())
-        .setRounds(s.rounds().size());
+        .setRounds(s.rounds().size())
+        .setParameters(s.parameters());
     if (!s.started()) return b.build();
     long end = s.ended() ? s.endedAtMs() : System.currentTimeMillis();
     b.setTotalTimeMs(end - s.startedAtMs());

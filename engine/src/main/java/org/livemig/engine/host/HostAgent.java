@@ -239,6 +239,11 @@ public final class HostAgent {
       return Behaviors.same();
     }
     rec.epoch = cmd.getEpoch();
+    if (cmd.hasSetParameters()) {
+      // Not a phase: applied each time, never cached, never answered.
+      if (rec.source != null && !rec.ended) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+      return Behaviors.same();
+    }
     HostReply earlier = rec.answered.get(cmd.getStep());
     if (earlier != null) {
       // Already executed: answer again, do nothing twice.

@@ -88,6 +88,7 @@ public final class SourceActor {
           }
           case PERFORM -> startPerform(m);
           case CONFIRM -> confirm(m.command());
+          case SET_PARAMETERS -> Behaviors.same(); // Perform will carry the persisted limits
           default -> unexpected(m.command());
         })
         .build();
@@ -238,6 +239,7 @@ public final class SourceActor {
   private BehaviorBuilder<Command> performing() {
     return Behaviors.receive(Command.class)
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
+        .onMessage(Execute.class, m -> m.command().hasSetParameters(), this::applyParameters)
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
@@ -252,6 +254,21 @@ public final class SourceActor {
     ctx.getLog().info("{}: coordinator epoch {} takes over the running perform", migrationId, m.command().getEpoch());
     perform = perform.toBuilder().setEpoch(m.command().getEpoch()).build();
     coordinator = m.coordinator();
+    return Behaviors.same();
+  }
+
+  /** New limits from the operator: the cap applies from the next batch, the limit from the next decision. */
+  private Behavior<Command> applyParameters(Execute m) {
+    var p = m.command().getSetParameters();
+    var b = params.toBuilder();
+    if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
+    if (p.getMaxBandwidthBytesPerSecond() > 0) {
+      b.setMaxBandwidthBytesPerSecond(p.getMaxBandwidthBytesPerSecond());
+      for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SetMaxBandwidth(p.getMaxBandwidthBytesPerSecond()));
+    }
+    params = b.build();
+    ctx.getLog().info("{}: limits now: max bandwidth {} B/s, downtime limit {} ms", migrationId,
+        params.getMaxBandwidthBytesPerSecond(), params.getDowntimeLimitMs());
     return Behaviors.same();
   }
 

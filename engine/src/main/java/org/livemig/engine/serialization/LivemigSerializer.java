@@ -36,6 +36,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String LEDGER_EVENT = "LE";
   private static final String LEDGER_SNAPSHOT = "LS";
   private static final String MIGRATION_EVENT = "ME";
+  private static final String SET_PARAMETERS = "SP";
 
   private final ActorRefResolver resolver;
 
@@ -61,6 +62,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof org.livemig.messages.HostLedgerEvent) return LEDGER_EVENT;
     if (o instanceof org.livemig.engine.host.HostLedger.State) return LEDGER_SNAPSHOT;
     if (o instanceof MigrationEvent) return MIGRATION_EVENT;
+    if (o instanceof MigrationCoordinator.SetParameters) return SET_PARAMETERS;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -89,6 +91,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return b.build().toByteArray();
     }
     if (o instanceof MigrationEvent e) return e.toByteArray();
+    if (o instanceof MigrationCoordinator.SetParameters p) {
+      return org.livemig.messages.SetParametersEnvelope.newBuilder()
+          .setMaxBandwidthBytesPerSecond(p.maxBandwidthBytesPerSecond()).setDowntimeLimitMs(p.downtimeLimitMs())
+          .setReplyTo(ref(p.replyTo())).build().toByteArray();
+    }
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -137,6 +144,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case MIGRATION_EVENT -> {
           return MigrationEvent.parseFrom(bytes);
+        }
+        case SET_PARAMETERS -> {
+          var e = org.livemig.messages.SetParametersEnvelope.parseFrom(bytes);
+          return new MigrationCoordinator.SetParameters(e.getMaxBandwidthBytesPerSecond(), e.getDowntimeLimitMs(),
+              resolve(e.getReplyTo()));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }
