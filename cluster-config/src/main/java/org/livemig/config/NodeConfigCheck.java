@@ -14,7 +14,7 @@ import java.util.Map;
 /**
  * What HostMain checks before starting a node, so that a typo fails with a sentence naming the
  * problem instead of a node that starts with a default: livemig.* keys nobody reads, addresses
- * that do not resolve, ports out of range or already in use.
+ * that do not resolve, ports out of range or already in use, a journal database that does not answer.
  */
 public final class NodeConfigCheck {
   private NodeConfigCheck() {}
@@ -37,7 +37,21 @@ public final class NodeConfigCheck {
     }
     port(problems, config, "akka.remote.artery.canonical.hostname", "akka.remote.artery.canonical.port");
     port(problems, config, "livemig.http.hostname", "livemig.http.port");
+    journal(problems, config);
     return problems;
+  }
+
+  /** A database journal must answer now; an H2 file is created on first use, so it is not probed. */
+  private static void journal(List<String> problems, Config c) {
+    String url = c.getString("livemig.journal.url");
+    if (url.startsWith("jdbc:h2:")) return;
+    java.sql.DriverManager.setLoginTimeout(5);
+    try (java.sql.Connection conn = java.sql.DriverManager.getConnection(url, c.getString("livemig.journal.user"),
+        c.getString("livemig.journal.password"))) {
+      conn.isValid(5);
+    } catch (java.sql.SQLException e) {
+      problems.add("livemig.journal.url = " + url + " is unreachable: " + e.getMessage());
+    }
   }
 
   private static void address(List<String> problems, Config c, String key) {

@@ -34,4 +34,12 @@ class NodeConfigCheckTest {
       assertTrue(all.contains("livemig.http.port = 70000 is not a port"), all);
     }
   }
+
+  @Test
+  void anUnreachableJournalIsNamed() {
+    List<String> p = check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
+        + "include \"livemig-journal-postgres.conf\"\nlivemig.journal.url = \"jdbc:postgresql://127.0.0.1:1/none\"");
+    String all = String.join("\n", p);
+    assertTrue(all.contains("livemig.journal.url = jdbc:postgresql://127.0.0.1:1/none is unreachable"), all);
+  }
 }
