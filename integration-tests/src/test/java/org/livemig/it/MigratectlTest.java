@@ -114,6 +114,7 @@ class MigratectlTest {
     Run hosts = ctl("hosts");
     assertEquals(0, hosts.exit());
     assertTrue(hosts.out().contains("coordinator") && hosts.out().contains("Up"), hosts.out());
+    assertTrue(hosts.out().contains("host host-a") && hosts.out().contains("host host-b"), hosts.out());
 
     var err = new ByteArrayOutputStream();
     int unreachable = Migratectl.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err),

@@ -133,6 +133,13 @@ class OperatorHttpTest {
     assertStatus(200, hosts);
     assertTrue(hosts.body().contains("\"local_host\":\"host-a\""), hosts.body());
     assertTrue(hosts.body().contains("\"coordinator\""), hosts.body());
+    assertTrue(hosts.body().contains("\"host_id\":\"host-a\"") && hosts.body().contains("\"host_id\":\"host-b\""),
+        "every host is listed, not only the one serving: " + hosts.body());
+    cluster.createGuest("host-b", TestCluster.guest("far-guest", 4, 100));
+    var guests = send("GET", "/guests", null);
+    assertStatus(200, guests);
+    assertTrue(guests.body().contains("\"guest_id\":\"far-guest\",\"state\":\"RUNNING\",\"host\":\"host-b\""),
+        "host-a's endpoint shows host-b's guest: " + guests.body());
     var b = send("GET", "/hosts/host-b", null);
     assertStatus(200, b);
     assertTrue(b.body().contains("\"host\":\"host-b\""), b.body());

@@ -196,7 +196,7 @@ public final class Migratectl {
     }
   }
 
-  @Command(name = "hosts", description = "Cluster members with their roles and status.")
+  @Command(name = "hosts", description = "Cluster members with their roles and status, then every host.")
   static final class Hosts extends Sub {
     @Override
     int execute(OperatorApi api) throws Exception {
@@ -206,19 +206,25 @@ public final class Migratectl {
         root.out.printf("%-40s  %-8s  %s%n", f.get("address").getStringValue(), f.get("status").getStringValue(),
             String.join(",", f.get("roles").getListValue().getValuesList().stream().map(Value::getStringValue).toList()));
       }
+      for (Value h : s.getFieldsOrThrow("hosts").getListValue().getValuesList()) {
+        var f = h.getStructValue().getFieldsMap();
+        root.out.printf("host %-12s  data %-21s  %2.0f guest(s)  %s%n", f.get("host_id").getStringValue(),
+            f.get("data_endpoint").getStringValue(), f.get("guests").getNumberValue(), f.get("address").getStringValue());
+      }
       return EXIT_OK;
     }
   }
 
-  @Command(name = "guests", description = "Guests on the host that serves --url.")
+  @Command(name = "guests", description = "Guests on every host of the cluster.")
   static final class Guests extends Sub {
     @Override
     int execute(OperatorApi api) throws Exception {
       Struct s = Json.parse(api.get("/guests"), Struct.newBuilder()).build();
-      root.out.printf("%-20s  %-10s  %10s  %s%n", "GUEST", "STATE", "SIZE MiB", "STEPS");
+      root.out.printf("%-20s  %-12s  %-10s  %10s  %s%n", "GUEST", "HOST", "STATE", "SIZE MiB", "STEPS");
       for (Value g : s.getFieldsOrThrow("guests").getListValue().getValuesList()) {
         var f = g.getStructValue().getFieldsMap();
-        root.out.printf("%-20s  %-10s  %10.0f  %.0f%n", f.get("guest_id").getStringValue(), f.get("state").getStringValue(),
+        root.out.printf("%-20s  %-12s  %-10s  %10.0f  %.0f%n", f.get("guest_id").getStringValue(),
+            f.get("host").getStringValue(), f.get("state").getStringValue(),
             f.get("size_bytes").getNumberValue() / ProgressBar.MIB, f.get("steps").getNumberValue());
       }
       return EXIT_OK;

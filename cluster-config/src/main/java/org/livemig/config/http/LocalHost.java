@@ -39,9 +39,19 @@ final class LocalHost {
         .orElseThrow(() -> new MigrationException.HostUnreachable("unknown host " + host + ": not registered in the cluster")));
   }
 
-  CompletionStage<List<HostAgent.GuestView>> guests() {
-    return agent().thenCompose(a -> AskPattern.<HostAgent.Command, List<HostAgent.GuestView>>ask(a,
-        HostAgent.ListGuests::new, timeout, system.scheduler()));
+  /** Every registered host describes itself; a host that does not answer in time is left out. */
+  CompletionStage<List<org.livemig.messages.HostDescription>> allHosts() {
+    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+        r -> Receptionist.find(HostAgent.ALL_HOSTS, r), timeout, system.scheduler())
+        .thenCompose(l -> {
+          List<CompletableFuture<org.livemig.messages.HostDescription>> asks = l.getServiceInstances(HostAgent.ALL_HOSTS)
+              .stream().map(a -> AskPattern.<HostAgent.Command, org.livemig.messages.HostDescription>ask(a,
+                  HostAgent.DescribeHost::new, timeout, system.scheduler()).toCompletableFuture()
+                  .exceptionally(e -> null)).toList();
+          return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> asks.stream()
+              .map(CompletableFuture::join).filter(java.util.Objects::nonNull)
+              .sorted(java.util.Comparator.comparing(org.livemig.messages.HostDescription::getHostId)).toList());
+        });
   }
 
   CompletionStage<HostAgent.GuestView> create(GuestDescription d) {

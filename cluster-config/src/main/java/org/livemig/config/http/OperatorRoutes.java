@@ -66,11 +66,12 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                 path("parameters", () -> put(() -> entity(Unmarshaller.entityToString(), body ->
                     parameters(id, body)))))))),
         pathPrefix("hosts", () -> concat(
-            pathEndOrSingleSlash(() -> get(() -> complete(json(StatusCodes.OK, hosts())))),
+            pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenApply(this::hosts),
+                StatusCodes.OK))),
             path(PathMatchers.segment(), id -> get(() -> respond(localHost.registered(id).thenApply(address ->
                 "{\"host\":" + Json.quote(id) + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK))))),
         path("guests", () -> concat(
-            get(() -> respond(localHost.guests().thenApply(OperatorRoutes::guestsJson), StatusCodes.OK)),
+            get(() -> respond(localHost.allHosts().thenApply(OperatorRoutes::allGuestsJson), StatusCodes.OK)),
             post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))));
   }
 
@@ -113,16 +114,32 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     return respond(localHost.create(d).thenApply(v -> guestsJson(List.of(v))), StatusCodes.CREATED);
   }
 
-  /** Cluster members as operators need them: address, status, roles. */
-  private String hosts() {
+  /** Cluster members as operators need them (address, status, roles), and every registered host. */
+  private String hosts(List<org.livemig.messages.HostDescription> hosts) {
     List<String> out = new ArrayList<>();
     for (Member m : Cluster.get(system).state().getMembers()) {
       List<String> roles = m.getRoles().stream().filter(r -> !r.startsWith("dc-")).sorted().map(Json::quote).toList();
       out.add("{\"address\":" + Json.quote(m.address().toString()) + ",\"status\":" + Json.quote(m.status().toString())
           + ",\"roles\":[" + String.join(",", roles) + "]}");
     }
-    return "{\"members\":[" + String.join(",", out) + "],\"local_host\":"
-        + (localHost.hostId().isEmpty() ? "null" : Json.quote(localHost.hostId())) + "}";
+    List<String> hostJson = hosts.stream().map(h -> "{\"host_id\":" + Json.quote(h.getHostId()) + ",\"address\":"
+        + Json.quote(h.getAddress()) + ",\"data_endpoint\":" + Json.quote(h.getDataEndpoint()) + ",\"guests\":"
+        + h.getGuestsCount() + ",\"lost_guests\":" + h.getLostGuestsCount() + "}").toList();
+    return "{\"members\":[" + String.join(",", out) + "],\"hosts\":[" + String.join(",", hostJson)
+        + "],\"local_host\":" + (localHost.hostId().isEmpty() ? "null" : Json.quote(localHost.hostId())) + "}";
+  }
+
+  /** The guests of every host, each with its host. */
+  private static String allGuestsJson(List<org.livemig.messages.HostDescription> hosts) {
+    List<String> out = new ArrayList<>();
+    for (var h : hosts) {
+      for (var g : h.getGuestsList()) {
+        out.add("{\"guest_id\":" + Json.quote(g.getGuestId()) + ",\"state\":" + Json.quote(g.getState())
+            + ",\"host\":" + Json.quote(h.getHostId()) + ",\"steps\":" + g.getSteps() + ",\"throttle_percent\":"
+            + g.getThrottlePercent() + ",\"size_bytes\":" + g.getSizeBytes() + "}");
+      }
+    }
+    return "{\"guests\":[" + String.join(",", out) + "]}";
   }
 
   private static String guestsJson(List<HostAgent.GuestView> guests) {

@@ -67,6 +67,12 @@ public final class HostAgent {
 
   private record HeldCommandReleased(Control control) implements Command {}
 
+  /** Operators' view of this host, across nodes. */
+  public record DescribeHost(ActorRef<org.livemig.messages.HostDescription> replyTo) implements Command, LivemigMessage {}
+
+  /** Every host agent registers here too, so that all hosts can be listed. */
+  public static final ServiceKey<Command> ALL_HOSTS = ServiceKey.create(Command.class, "livemig-hosts");
+
   public static ServiceKey<Command> serviceKey(String hostId) {
     return ServiceKey.create(Command.class, "livemig-host-" + hostId);
   }
@@ -87,6 +93,7 @@ public final class HostAgent {
             if (m.error() != null) throw new IllegalStateException("host ledger unreadable: " + m.error(), m.error());
             agent.restore(m.state());
             ctx.getSystem().receptionist().tell(Receptionist.register(serviceKey(settings.hostId()), ctx.getSelf()));
+            ctx.getSystem().receptionist().tell(Receptionist.register(ALL_HOSTS, ctx.getSelf()));
             ctx.getLog().info("host {} up, data plane on {}:{}", settings.hostId(), settings.dataBindHost(),
                 dataPlane.port());
             return stash.unstashAll(agent.serving());
@@ -182,6 +189,18 @@ public final class HostAgent {
         .onMessage(GuestReleased.class, m -> {
           guests.remove(m.guestId());
           ledger.tell(new HostLedger.Record(HostLedger.released(m.guestId())));
+          return Behaviors.same();
+        })
+        .onMessage(DescribeHost.class, m -> {
+          var d = org.livemig.messages.HostDescription.newBuilder().setHostId(settings.hostId())
+              .setAddress(ctx.getSystem().address().toString())
+              .setDataEndpoint(settings.dataBindHost() + ":" + dataPlane.port()).addAllLostGuests(lostGuests);
+          for (MigratableGuest g : guests.values()) {
+            d.addGuests(org.livemig.messages.GuestSummary.newBuilder().setGuestId(g.description().getGuestId())
+                .setState(g.state().name()).setSteps(g.steps()).setThrottlePercent(g.throttlePercent())
+                .setSizeBytes(g.memory().sizeBytes()));
+          }
+          m.replyTo().tell(d.build());
           return Behaviors.same();
         })
         .onMessage(ListLostGuests.class, m -> {

@@ -37,6 +37,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String LEDGER_SNAPSHOT = "LS";
   private static final String MIGRATION_EVENT = "ME";
   private static final String SET_PARAMETERS = "SP";
+  private static final String DESCRIBE_HOST = "DH";
 
   private final ActorRefResolver resolver;
 
@@ -63,6 +64,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof org.livemig.engine.host.HostLedger.State) return LEDGER_SNAPSHOT;
     if (o instanceof MigrationEvent) return MIGRATION_EVENT;
     if (o instanceof MigrationCoordinator.SetParameters) return SET_PARAMETERS;
+    if (o instanceof HostAgent.DescribeHost) return DESCRIBE_HOST;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -91,6 +93,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return b.build().toByteArray();
     }
     if (o instanceof MigrationEvent e) return e.toByteArray();
+    if (o instanceof HostAgent.DescribeHost d) {
+      return ReplyToEnvelope.newBuilder().setReplyTo(ref(d.replyTo())).build().toByteArray();
+    }
     if (o instanceof MigrationCoordinator.SetParameters p) {
       return org.livemig.messages.SetParametersEnvelope.newBuilder()
           .setMaxBandwidthBytesPerSecond(p.maxBandwidthBytesPerSecond()).setDowntimeLimitMs(p.downtimeLimitMs())
@@ -144,6 +149,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case MIGRATION_EVENT -> {
           return MigrationEvent.parseFrom(bytes);
+        }
+        case DESCRIBE_HOST -> {
+          return new HostAgent.DescribeHost(resolve(ReplyToEnvelope.parseFrom(bytes).getReplyTo()));
         }
         case SET_PARAMETERS -> {
           var e = org.livemig.messages.SetParametersEnvelope.parseFrom(bytes);
