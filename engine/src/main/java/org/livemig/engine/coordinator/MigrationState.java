@@ -78,94 +78,135 @@ public record MigrationState(
       case PHASE_COMPLETED -> {
         var p = e.getPhaseCompleted();
         yield switch (p.getPhase()) {
-          case BEGIN -> with(MigrationStatus.SETUP, Phase.PREPARE).begin(p.getBegin());
-          case PREPARE -> with(MigrationStatus.ACTIVE, Phase.PERFORM).prepare(p.getPrepare(), at);
-          case PERFORM -> with(MigrationStatus.DEVICE, Phase.FINISH).perform(p.getPerform());
-          case FINISH -> with(status, Phase.CONFIRM).activated(p.getActivate());
+          case BEGIN -> change(n -> { n.phase = Phase.PREPARE; n.begin = p.getBegin(); });
+          case PREPARE -> change(n -> {
+            n.status = MigrationStatus.ACTIVE;
+            n.phase = Phase.PERFORM;
+            n.prepare = p.getPrepare();
+            n.setupDoneAtMs = at;
+          });
+          case PERFORM -> change(n -> {
+            n.status = MigrationStatus.DEVICE;
+            n.phase = Phase.FINISH;
+            n.perform = p.getPerform();
+            n.stunnedAtUs = p.getPerform().getStunnedAtEpochUs();
+          });
+          case FINISH -> change(n -> { n.phase = Phase.CONFIRM; n.activate = p.getActivate(); });
           default -> this; // CONFIRM is closed by MigrationCompleted
         };
       }
-      case ROUND_COMPLETED -> {
+      case ROUND_COMPLETED -> change(n -> {
         List<RoundStats> r = new ArrayList<>(rounds);
         r.add(e.getRoundCompleted().getRound());
-        yield new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase,
-            begin, prepare, perform, activate, List.copyOf(r), resumeOwner, ownerToken, failedPhase, error, cancelled,
-            startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
-      }
-      case SWITCHOVER_STARTED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters,
-          epoch, MigrationStatus.DEVICE, phase, begin, prepare, perform, activate, rounds, resumeOwner, ownerToken,
-          failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, e.getSwitchoverStarted().getStunnedAtEpochUs(),
-          endedAtMs, downtimeUs, cleanedUp);
-      case RESUME_OWNER_CHOSEN -> {
+        n.rounds = List.copyOf(r);
+      });
+      case SWITCHOVER_STARTED -> change(n -> {
+        n.status = MigrationStatus.DEVICE;
+        n.stunnedAtUs = e.getSwitchoverStarted().getStunnedAtEpochUs();
+      });
+      case RESUME_OWNER_CHOSEN -> change(n -> {
         var o = e.getResumeOwnerChosen();
-        boolean toSource = o.getOwner() == ResumeOwner.SOURCE;
-        yield new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch,
-            toSource && o.getCancelled() ? MigrationStatus.CANCELLING : status, toSource ? Phase.CONFIRM : phase, begin,
-            prepare, perform, activate, rounds, o.getOwner(), o.getOwnerToken(),
-            toSource ? o.getFailedPhase() : failedPhase, toSource ? o.getReason() : error, toSource && o.getCancelled(),
-            startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
-      }
-      case CLEANUP_DONE -> {
+        n.resumeOwner = o.getOwner();
+        n.ownerToken = o.getOwnerToken();
+        if (o.getOwner() == ResumeOwner.SOURCE) {
+          if (o.getCancelled()) n.status = MigrationStatus.CANCELLING;
+          n.phase = Phase.CONFIRM;
+          n.failedPhase = o.getFailedPhase();
+          n.error = o.getReason();
+          n.cancelled = o.getCancelled();
+        }
+      });
+      case CLEANUP_DONE -> change(n -> {
         Set<String> c = new TreeSet<>(cleanedUp);
         c.add(e.getCleanupDone().getHost());
-        yield new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase,
-            begin, prepare, perform, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled,
-            startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, Set.copyOf(c));
-      }
-      case COMPLETED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch,
-          MigrationStatus.COMPLETED, phase, begin, prepare, perform, activate, rounds, resumeOwner, ownerToken,
-          failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, at, e.getCompleted().getDowntimeUs(),
-          cleanedUp);
-      case FAILED -> {
+        n.cleanedUp = Set.copyOf(c);
+      });
+      case COMPLETED -> change(n -> {
+        n.status = MigrationStatus.COMPLETED;
+        n.endedAtMs = at;
+        n.downtimeUs = e.getCompleted().getDowntimeUs();
+      });
+      case FAILED -> change(n -> {
         var f = e.getFailed();
-        yield new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch,
-            f.getCancelled() ? MigrationStatus.CANCELLED : MigrationStatus.FAILED, phase, begin, prepare, perform,
-            activate, rounds, resumeOwner, ownerToken, f.getPhase(), f.getReason(), f.getCancelled(), startedAtMs,
-            setupDoneAtMs, stunnedAtUs, at, downtimeUs, cleanedUp);
-      }
-      case RESTARTED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters,
-          e.getRestarted().getEpoch(), status, phase, begin, prepare, perform, activate, rounds, resumeOwner, ownerToken,
-          failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
-      case PARAMETERS_CHANGED -> new MigrationState(migrationId, guestId, sourceHost, destinationHost,
-          e.getParametersChanged().getParameters(), epoch, status, phase, begin, prepare, perform, activate, rounds,
-          resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs, setupDoneAtMs, stunnedAtUs, endedAtMs,
-          downtimeUs, cleanedUp);
+        n.status = f.getCancelled() ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
+        n.failedPhase = f.getPhase();
+        n.error = f.getReason();
+        n.cancelled = f.getCancelled();
+        n.endedAtMs = at;
+      });
+      case RESTARTED -> change(n -> n.epoch = e.getRestarted().getEpoch());
+      case PARAMETERS_CHANGED -> change(n -> n.parameters = e.getParametersChanged().getParameters());
       case CANCEL_REQUESTED, EVENT_NOT_SET -> this;
     };
   }
 
   /** The same state seen in another phase (for a decision taken before the phase is persisted). */
   MigrationState withPhase(Phase p) {
-    return with(status, p);
+    return change(n -> n.phase = p);
   }
 
-  private MigrationState with(MigrationStatus s, Phase p) {
-    return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, s, p, begin,
-        prepare, perform, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs,
-        setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
+  /** A copy with some fields changed: the one place that lists every field. */
+  private MigrationState change(java.util.function.Consumer<Next> edit) {
+    Next n = new Next(this);
+    edit.accept(n);
+    return new MigrationState(n.migrationId, n.guestId, n.sourceHost, n.destinationHost, n.parameters, n.epoch,
+        n.status, n.phase, n.begin, n.prepare, n.perform, n.activate, n.rounds, n.resumeOwner, n.ownerToken,
+        n.failedPhase, n.error, n.cancelled, n.startedAtMs, n.setupDoneAtMs, n.stunnedAtUs, n.endedAtMs, n.downtimeUs,
+        n.cleanedUp);
   }
 
-  private MigrationState begin(BeginCookie b) {
-    return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase, b,
-        prepare, perform, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs,
-        setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
-  }
+  /** The fields of a state being derived inside change(); never escapes it. */
+  private static final class Next {
+    final String migrationId;
+    final String guestId;
+    final String sourceHost;
+    final String destinationHost;
+    MigrationParameters parameters;
+    long epoch;
+    MigrationStatus status;
+    Phase phase;
+    BeginCookie begin;
+    PrepareCookie prepare;
+    PerformResult perform;
+    ActivateResult activate;
+    List<RoundStats> rounds;
+    ResumeOwner resumeOwner;
+    String ownerToken;
+    Phase failedPhase;
+    String error;
+    boolean cancelled;
+    final long startedAtMs;
+    long setupDoneAtMs;
+    long stunnedAtUs;
+    long endedAtMs;
+    long downtimeUs;
+    Set<String> cleanedUp;
 
-  private MigrationState prepare(PrepareCookie p, long at) {
-    return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase,
-        begin, p, perform, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs, at,
-        stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
-  }
-
-  private MigrationState perform(PerformResult r) {
-    return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase,
-        begin, prepare, r, activate, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs,
-        setupDoneAtMs, r.getStunnedAtEpochUs(), endedAtMs, downtimeUs, cleanedUp);
-  }
-
-  private MigrationState activated(ActivateResult a) {
-    return new MigrationState(migrationId, guestId, sourceHost, destinationHost, parameters, epoch, status, phase,
-        begin, prepare, perform, a, rounds, resumeOwner, ownerToken, failedPhase, error, cancelled, startedAtMs,
-        setupDoneAtMs, stunnedAtUs, endedAtMs, downtimeUs, cleanedUp);
+    Next(MigrationState s) {
+      migrationId = s.migrationId;
+      guestId = s.guestId;
+      sourceHost = s.sourceHost;
+      destinationHost = s.destinationHost;
+      parameters = s.parameters;
+      epoch = s.epoch;
+      status = s.status;
+      phase = s.phase;
+      begin = s.begin;
+      prepare = s.prepare;
+      perform = s.perform;
+      activate = s.activate;
+      rounds = s.rounds;
+      resumeOwner = s.resumeOwner;
+      ownerToken = s.ownerToken;
+      failedPhase = s.failedPhase;
+      error = s.error;
+      cancelled = s.cancelled;
+      startedAtMs = s.startedAtMs;
+      setupDoneAtMs = s.setupDoneAtMs;
+      stunnedAtUs = s.stunnedAtUs;
+      endedAtMs = s.endedAtMs;
+      downtimeUs = s.downtimeUs;
+      cleanedUp = s.cleanedUp;
+    }
   }
 }
