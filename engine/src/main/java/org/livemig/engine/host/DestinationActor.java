@@ -261,12 +261,17 @@ public final class DestinationActor {
         .build();
   }
 
+  /** What to become after a data-plane event (Finish re-checks completeness on each). */
+  private interface NextBehavior {
+    Behavior<Command> behavior();
+  }
+
   private BehaviorBuilder<Command> inbound() {
     return inbound(Behaviors::same);
   }
 
   /** Data-plane events; after each, next decides the behavior (Finish re-checks completeness). */
-  private BehaviorBuilder<Command> inbound(java.util.function.Supplier<Behavior<Command>> next) {
+  private BehaviorBuilder<Command> inbound(NextBehavior next) {
     return Behaviors.receive(Command.class)
         .onMessage(ChannelOpened.class, m -> {
           ctx.getLog().debug("{}: channel {} open", migrationId, m.channel());
@@ -274,16 +279,16 @@ public final class DestinationActor {
         })
         .onMessage(DeviceStateArrived.class, m -> {
           deviceState = m.state();
-          return next.get();
+          return next.behavior();
         })
         .onMessage(StreamEnded.class, m -> {
           endedChannels.add(m.channel());
-          return next.get();
+          return next.behavior();
         })
         .onMessage(ChannelFailed.class, m -> {
           if (channelFailure == null) channelFailure = "channel " + m.channel() + " failed: " + m.reason();
           ctx.getLog().warn("{}: {}", migrationId, channelFailure);
-          return next.get();
+          return next.behavior();
         });
   }
 
