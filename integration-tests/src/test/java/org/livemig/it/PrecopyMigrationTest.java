@@ -83,6 +83,23 @@ class PrecopyMigrationTest {
   }
 
   @Test
+  void aDowntimeLimitThatCannotBeMetStillEndsAfterMaximumThrottle() throws Exception {
+    // 1 ms is less than the control path alone (a journal write and four hops): precopy can never
+    // converge, so after three rounds at maximum throttle the source switches over anyway.
+    GuestDescription d = TestCluster.guest("vm-strict", 8, 2000);
+    cluster.createGuest("host-a", d);
+    MigrationParameters p = MigrationParameters.newBuilder().setDowntimeLimitMs(1).setMaxRoundsBeforeThrottle(1)
+        .setThrottleInitialPercent(50).setThrottleIncrementPercent(49).build();
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertEquals(99, done.getRoundHistory(done.getRoundHistoryCount() - 1).getThrottlePercent(),
+        "it switched over only once the guest was throttled to the maximum: " + done.getRoundHistoryList());
+    cluster.assertExactlyOneRunningOn("host-b", d);
+  }
+
+  @Test
   void aRaisedBandwidthCapTakesEffectWhileTheCopyRuns() throws Exception {
     GuestDescription d = TestCluster.guest("vm-capped", 16, 1000);
     cluster.createGuest("host-a", d);

@@ -260,7 +260,9 @@ public final class MigrationCoordinator
   /** Persist, then act: the driver never acts on an unpersisted decision. */
   ReplyEffect<CoordinatorEvent, MigrationState> persistThen(List<CoordinatorEvent> events,
       java.util.function.Consumer<MigrationState> then) {
+    long started = System.nanoTime();
     return Effect().persist(events).thenRun(st -> {
+      driver.journalWriteSampled(System.nanoTime() - started);
       then.accept(st);
       published(st);
       if (st.ended()) driver.passivateLater();

@@ -43,6 +43,7 @@ final class PhaseDriver {
   private final Map<String, List<Step>> waitingForHost = new HashMap<>();
   private final Map<String, Long> lookupStartedNanos = new HashMap<>();
   private ProgressReport lastProgress;
+  private final SwitchoverEstimate switchover = new SwitchoverEstimate();
   /** Perform's answer, held until Finish answers (then persisted with the ownership decision). */
   private org.livemig.messages.PerformResult performed;
 
@@ -187,8 +188,25 @@ final class PhaseDriver {
       timers.startSingleTimer(Step.PERFORM, new MigrationCoordinator.StepTimedOut(Step.PERFORM, s.epoch()),
           settings.performSilenceTimeout());
     }
+    switchover.hopSampled(p.getSentAtEpochUs());
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
-    return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {});
+    return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {
+      long estimate = switchover.estimateToPush();
+      if (estimate > 0) pushOverhead(st, estimate);
+    });
+  }
+
+  void journalWriteSampled(long nanos) {
+    switchover.journalWriteSampled(nanos);
+  }
+
+  /** Tells the running source how long the control path of its switchover is likely to take. */
+  private void pushOverhead(MigrationState s, long overheadMs) {
+    ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
+    if (source == null) return;
+    source.tell(new HostAgent.Control(HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
+        .setSetParameters(org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs))
+        .build(), ctx.getSelf()));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onTimeout(MigrationState s, Step step, long epoch) {
@@ -273,6 +291,11 @@ final class PhaseDriver {
       return;
     }
     agent.tell(new HostAgent.Control(command(s, step), ctx.getSelf()));
+    if (step == Step.PERFORM) {
+      // The first round may already converge: the source needs the estimate from the start.
+      long estimate = switchover.estimateToPush();
+      if (estimate > 0) pushOverhead(s, estimate);
+    }
   }
 
   private static String ownerToken(MigrationState s) {

@@ -60,6 +60,9 @@ public final class SourceActor {
   private MigrationParameters params;
   private HostCommand pendingConfirm;
   private long stunnedAtMicros;
+  // The control path's share of the downtime, as the coordinator measures it (0 until it does).
+  private long switchoverOverheadMs;
+  private int roundsAtMaxThrottle;
   // Switchover breakdown for the log: stun requested, guest stopped.
   private long stunNanos;
   private long stoppedNanos;
@@ -142,11 +145,21 @@ public final class SourceActor {
 
   private Behavior<Command> roundDone(int round) {
     long dirtyNow = guest.dirtyBitmap().count();
-    RoundStats stats = precopy.roundFinished(dirtyNow, guest.throttlePercent());
+    RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
+    RoundStats stats = copyOnly.toBuilder()
+        .setExpectedDowntimeMs(saturatedAdd(copyOnly.getExpectedDowntimeMs(), switchoverOverheadMs)).build();
     coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
     if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs()) {
-      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms); stunning guest",
-          migrationId, round, dirtyNow, stats.getExpectedDowntimeMs());
+      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms of which control "
+          + "path {} ms); stunning guest", migrationId, round, dirtyNow, stats.getExpectedDowntimeMs(),
+          switchoverOverheadMs);
+      return stunning();
+    }
+    if (guest.throttlePercent() >= params.getThrottleMaxPercent() && ++roundsAtMaxThrottle >= 3) {
+      // The limit cannot be met even with the guest all but stopped: switch over rather than copy forever.
+      ctx.getLog().warn("{}: downtime limit {} ms cannot be met (expected {} ms at {}% throttle, control path {} ms); "
+          + "switching over anyway", migrationId, params.getDowntimeLimitMs(), stats.getExpectedDowntimeMs(),
+          guest.throttlePercent(), switchoverOverheadMs);
       return stunning();
     }
     if (round >= params.getMaxRoundsBeforeThrottle()) {
@@ -181,6 +194,7 @@ public final class SourceActor {
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
+        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
         .onMessage(Execute.class, m -> {
           // Wait for the guest to stop before resuming it: a rollback acts once the stun is done.
           if (m.command().hasConfirm()) pendingConfirm = m.command();
@@ -217,6 +231,7 @@ public final class SourceActor {
 
   private Behavior<Command> awaitingConfirm() {
     return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // too late to matter
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> Behaviors.same())
         .build();
@@ -260,6 +275,8 @@ public final class SourceActor {
   /** New limits from the operator: the cap applies from the next batch, the limit from the next decision. */
   private Behavior<Command> applyParameters(Execute m) {
     var p = m.command().getSetParameters();
+    if (p.getSwitchoverOverheadMs() > 0) switchoverOverheadMs = p.getSwitchoverOverheadMs();
+    if (p.getMaxBandwidthBytesPerSecond() == 0 && p.getDowntimeLimitMs() == 0) return Behaviors.same();
     var b = params.toBuilder();
     if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
     if (p.getMaxBandwidthBytesPerSecond() > 0) {
@@ -272,6 +289,11 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
+  private static long saturatedAdd(long a, long b) {
+    long r = a + b;
+    return r < a ? Long.MAX_VALUE : r;
+  }
+
   /** A mid-round sample for the live progress line. */
   private ProgressReport sample() {
     return ProgressReport.newBuilder()
@@ -280,6 +302,7 @@ public final class SourceActor {
         .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
         .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
         .setTotalBytes(guest.memory().sizeBytes())
+        .setSentAtEpochUs(EpochMicros.now())
         .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
             .setBandwidthBytesPerSecond(precopy.currentRate()))
         .build();
@@ -332,6 +355,7 @@ public final class SourceActor {
         .setTotalBytes(guest.memory().sizeBytes())
         .setFinalCopy(finalCopy)
         .setRoundDone(true)
+        .setSentAtEpochUs(EpochMicros.now())
         .build();
   }
 }
