@@ -70,10 +70,10 @@ abstract class CrashScenario {
     LivemigNode survivor = cluster.coordinatorOf(id).orElseThrow();
     assertNotSame(running, survivor, "the coordinator runs on the surviving node now");
     assertTrue(done.getEpoch() > before.getEpoch(), "the new incarnation took a new epoch: " + done.getEpoch());
-    if (phase.equals("BEGIN")) {
+    if (phase.equals("BEGIN") || phase.equals("PREPARE")) {
       assertEquals(MigrationStatus.FAILED, done.getStatus(), done.getError());
       assertEquals(ResumeOwner.SOURCE, done.getResumeOwner());
-      assertTrue(done.getError().contains("coordinator restarted in BEGIN"), done.getError());
+      assertTrue(done.getError().contains("coordinator restarted in " + phase), done.getError());
       cluster.assertExactlyOneRunningOn("host-a", d);
     } else {
       assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
