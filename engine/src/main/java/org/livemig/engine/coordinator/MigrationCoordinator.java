@@ -146,9 +146,7 @@ public final class MigrationCoordinator
             StatusReply.error("unknown migration " + migrationId)))
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forState(MigrationState::ended)
-        .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
-            ? StatusReply.success(driver.info(s))
-            : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
+        .onCommand(Start.class, this::onStartAgain)
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
@@ -164,9 +162,7 @@ public final class MigrationCoordinator
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
-        .onCommand(Start.class, (s, c) -> Effect().reply(c.replyTo(), sameRequest(s, c.request())
-            ? StatusReply.success(driver.info(s))
-            : StatusReply.error("migration " + migrationId + " already exists with other arguments")))
+        .onCommand(Start.class, this::onStartAgain)
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(SetParameters.class, this::onSetParameters)
@@ -181,6 +177,13 @@ public final class MigrationCoordinator
         .onCommand(HostLost.class, (s, c) -> driver.onHostLost(s, c.host()))
         .onCommand(Resend.class, (s, c) -> driver.onResend(s, c.step()));
     return b.build();
+  }
+
+  /** A Start for a migration that exists: the same request is answered again, another one refused. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onStartAgain(MigrationState s, Start c) {
+    return Effect().reply(c.replyTo(), sameRequest(s, c.request())
+        ? StatusReply.success(driver.info(s))
+        : StatusReply.error("migration " + migrationId + " already exists with other arguments"));
   }
 
   private static boolean sameRequest(MigrationState s, StartMigration r) {

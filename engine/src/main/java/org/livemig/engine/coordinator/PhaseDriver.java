@@ -202,11 +202,15 @@ final class PhaseDriver {
 
   /** Tells the running source how long the control path of its switchover is likely to take. */
   private void pushOverhead(MigrationState s, long overheadMs) {
+    tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs));
+  }
+
+  /** Set-parameters is not a phase step: told to the source as it is, no timer, no answer awaited. */
+  private void tellSource(MigrationState s, org.livemig.messages.SetParametersRequest.Builder request) {
     ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
     if (source == null) return;
     source.tell(new HostAgent.Control(HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
-        .setSetParameters(org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs))
-        .build(), ctx.getSelf()));
+        .setSetParameters(request).build(), ctx.getSelf()));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onTimeout(MigrationState s, Step step, long epoch) {
@@ -261,12 +265,10 @@ final class PhaseDriver {
 
   /** The source of a running precopy takes the new limits (a later Perform carries them anyway). */
   void pushParameters(MigrationState s) {
-    ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
-    if (source == null || s.phase() != org.livemig.messages.Phase.PERFORM) return;
-    source.tell(new HostAgent.Control(HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
-        .setSetParameters(org.livemig.messages.SetParametersRequest.newBuilder()
-            .setMaxBandwidthBytesPerSecond(s.parameters().getMaxBandwidthBytesPerSecond())
-            .setDowntimeLimitMs(s.parameters().getDowntimeLimitMs())).build(), ctx.getSelf()));
+    if (s.phase() != org.livemig.messages.Phase.PERFORM) return;
+    tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder()
+        .setMaxBandwidthBytesPerSecond(s.parameters().getMaxBandwidthBytesPerSecond())
+        .setDowntimeLimitMs(s.parameters().getDowntimeLimitMs()));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onResend(MigrationState s, Step step) {

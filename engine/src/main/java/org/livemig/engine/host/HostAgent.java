@@ -381,13 +381,10 @@ public final class HostAgent {
     rec.answered.put(reply.getStep(), reply);
     ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
     ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
-    if (reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate()) {
-      rec.ended = true;
-      migratingGuests.values().removeIf(reply.getMigrationId()::equals);
-    }
-    if (!reply.getOk() && (reply.hasBegin() || reply.getStep() == 1)) {
-      migratingGuests.values().removeIf(reply.getMigrationId()::equals);
-    }
+    boolean roleEnded = reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate();
+    if (roleEnded) rec.ended = true;
+    boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
+    if (roleEnded || beginRefused) migratingGuests.values().removeIf(reply.getMigrationId()::equals);
     if (to != null) to.tell(new MigrationCoordinator.HostReplied(reply));
     return Behaviors.same();
   }
