@@ -63,6 +63,41 @@ public final class DirtyBitmap {
     }
   }
 
+  /** Clears every bit set in words (postcopy discard: pages that went stale after they were sent). */
+  public void clear(long[] words) {
+    for (int w = 0; w < Math.min(words.length, this.words.length()); w++) {
+      if (words[w] != 0) this.words.getAndAccumulate(w, words[w], (a, b) -> a & ~b);
+    }
+  }
+
+  /** A harvested set on the wire: little-endian longs, bit i = page i. */
+  public static byte[] toBytes(long[] words) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(words.length * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (long w : words) b.putLong(w);
+    return b.array();
+  }
+
+  /**
+   * Reads a set written by {@link #toBytes} for a guest of pageCount pages.
+   *
+   * @throws IllegalArgumentException if the length does not match or a bit lies past the last page
+   */
+  public static long[] fromBytes(byte[] bytes, long pageCount) {
+    int words = (int) ((pageCount + 63) >>> 6);
+    if (bytes.length != words * 8) {
+      throw new IllegalArgumentException("bitmap of " + bytes.length + " bytes does not fit " + pageCount + " pages ("
+          + words * 8 + " bytes expected)");
+    }
+    long[] out = new long[words];
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int w = 0; w < words; w++) out[w] = b.getLong();
+    int tail = (int) (pageCount & 63);
+    if (tail != 0 && (out[words - 1] >>> tail) != 0) {
+      throw new IllegalArgumentException("bitmap marks pages past the last of " + pageCount);
+    }
+    return out;
+  }
+
   public long[] snapshot() {
     long[] copy = new long[words.length()];
     for (int w = 0; w < copy.length; w++) copy[w] = words.get(w);
