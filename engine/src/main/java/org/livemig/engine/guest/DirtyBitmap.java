@@ -35,6 +35,18 @@ public final class DirtyBitmap {
     }
   }
 
+  /** Marks the page; true if this call set the bit (it was clear), false if it was already set. */
+  public boolean markIfClear(long page) {
+    int w = (int) (page >>> 6);
+    long bit = 1L << (page & 63);
+    long cur = words.get(w);
+    while ((cur & bit) == 0) {
+      if (words.compareAndSet(w, cur, cur | bit)) return true;
+      cur = words.get(w);
+    }
+    return false;
+  }
+
   public boolean isSet(long page) {
     return (words.get((int) (page >>> 6)) & (1L << (page & 63))) != 0;
   }

@@ -59,6 +59,12 @@ public interface MigratableGuest {
    */
   void loadDeviceState(byte[] state);
 
+  /**
+   * Postcopy on the destination: the workload waits for every missing page before touching it
+   * (null = no postcopy, every page is valid). The guest drops the reference once nothing is missing.
+   */
+  void setPostcopyPages(PostcopyPages pages);
+
   /** Workload steps completed so far. */
   long steps();
 

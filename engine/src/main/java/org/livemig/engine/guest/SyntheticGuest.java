@@ -2,6 +2,7 @@ package org.livemig.engine.guest;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.livemig.messages.GuestDescription;
 
@@ -13,6 +14,10 @@ import org.livemig.messages.GuestDescription;
  * <p>State transitions are synchronized on the guest (callers are actor threads). The workload
  * thread reads {@link #state} and {@link #pendingStop} between steps, so a pause takes effect
  * after at most one page write; it completes the pause future once it has stopped.
+ *
+ * <p>In postcopy ({@link #setPostcopyPages}) a step whose page has not arrived yet waits for it,
+ * and is not done at all if a pause or destroy ends the wait, so memory stays a function of
+ * (description, steps) for every page present.
  */
 public final class SyntheticGuest implements MigratableGuest {
   /** Pacing granularity: at high rates the thread wakes about once per millisecond. */
@@ -24,6 +29,8 @@ public final class SyntheticGuest implements MigratableGuest {
   private final PageContent content;
   private final GuestMemory memory;
   private final DirtyBitmap dirty;
+  /** Postcopy page presence while pages are missing; the workload clears it once none is. */
+  private final AtomicReference<PostcopyPages> postcopy = new AtomicReference<>();
 
   // Guarded by this.
   private String ownerToken;
@@ -112,6 +119,7 @@ public final class SyntheticGuest implements MigratableGuest {
       notifyAll();
     }
     LockSupport.unpark(t); // cut a pacing sleep short
+    wakePostcopyWaiters(); // and a wait for a missing page
     return stop;
   }
 
@@ -128,6 +136,7 @@ public final class SyntheticGuest implements MigratableGuest {
     if (t == null || t == Thread.currentThread()) return;
     // "No more writes ever" must hold when destroy returns: wait for the (at most one) step in progress.
     LockSupport.unpark(t);
+    wakePostcopyWaiters();
     boolean interrupted = false;
     while (t.isAlive()) {
       try {
@@ -137,6 +146,16 @@ public final class SyntheticGuest implements MigratableGuest {
       }
     }
     if (interrupted) Thread.currentThread().interrupt();
+  }
+
+  @Override
+  public void setPostcopyPages(PostcopyPages pages) {
+    postcopy.set(pages);
+  }
+
+  private void wakePostcopyWaiters() {
+    PostcopyPages pc = postcopy.get();
+    if (pc != null) pc.wakeAll();
   }
 
   private CompletableFuture<Void> requestStop() {
@@ -248,12 +267,30 @@ public final class SyntheticGuest implements MigratableGuest {
       }
       for (long i = 0; i < due && mayStep(); i++) {
         long page = content.pageAt(k);
+        if (!awaitPostcopyPage(page)) return; // paused or destroyed while waiting: the step is retried on the next run
         content.writeStep(memory, page, k, scratch); // write first,
         dirty.mark(page);                            // then mark, so a sync never misses the new content,
         steps = ++k;                                 // then count the step
         credited++;
       }
     }
+  }
+
+  /** Postcopy: waits until the page is present; false if the wait ended without it (stop requested). */
+  private boolean awaitPostcopyPage(long page) {
+    PostcopyPages pc = postcopy.get();
+    if (pc == null) return true;
+    if (pc.missingCount() == 0) { // everything arrived: no more checks per step
+      postcopy.compareAndSet(pc, null);
+      return true;
+    }
+    if (pc.awaitPresent(page, this::mayStep)) return true;
+    if (Thread.interrupted()) { // like the workload's other waits: an interrupt means destroy
+      synchronized (this) {
+        destroyFromWorkload();
+      }
+    }
+    return false;
   }
 
   private synchronized void idleWhileRunning() {
