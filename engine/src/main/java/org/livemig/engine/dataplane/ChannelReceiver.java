@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
+import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
+import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.Pages;
 import org.slf4j.Logger;
@@ -65,12 +67,22 @@ final class ChannelReceiver {
         case DEVICE_STATE -> reg.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
         case ITERATION_END -> reg.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
         case EOS -> {
+          EndOfStream eos = frame.getEos();
+          if (!eos.getPostcopyDiscard().isEmpty()) reg.listener.onPostcopyDiscard(discard(eos.getPostcopyDiscard().toByteArray()));
           log.debug("data channel {} of migration {} reached end of stream", channel, reg.migrationId);
-          reg.listener.onEndOfStream(channel, frame.getEos().getTotalPages());
+          reg.listener.onEndOfStream(channel, eos.getTotalPages());
           return;
         }
         default -> throw new DataPlaneException("unexpected " + frame.getKindCase() + " frame on data channel");
       }
+    }
+  }
+
+  private long[] discard(byte[] bytes) {
+    try {
+      return DirtyBitmap.fromBytes(bytes, reg.memory.pageCount());
+    } catch (IllegalArgumentException e) {
+      throw new DataPlaneException("malformed postcopy discard: " + e.getMessage(), e);
     }
   }
 

@@ -14,5 +14,14 @@ public interface InboundListener {
 
   void onEndOfStream(int channel, long totalPages);
 
+  /**
+   * Switchover into postcopy: pages sent earlier but dirtied since (bit i = page i), which the
+   * destination must treat as missing. Called before onEndOfStream of the same channel. The
+   * default fails the channel: a destination that ignored a discard would run on stale pages.
+   */
+  default void onPostcopyDiscard(long[] words) {
+    throw new DataPlaneException("this destination does not handle a postcopy discard");
+  }
+
   void onChannelFailed(int channel, String reason);
 }

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
@@ -74,7 +75,7 @@ public final class PageSender implements AutoCloseable {
           .build());
       ChannelAccept accept = readAccept(socket, codec, settings, where);
       if (!accept.getAccepted()) {
-        throw new DataPlaneException("channel " + channel + " of migration " + migrationId + " refused by " + where + ": " + accept.getReason());
+        throw new ChannelRefusedException("channel " + channel + " of migration " + migrationId + " refused by " + where, accept.getReason());
       }
       log.info("data channel {} of migration {} connected to {}", channel, migrationId, where);
       return new PageSender(socket, codec, settings, migrationId, channel);
@@ -87,7 +88,7 @@ public final class PageSender implements AutoCloseable {
     }
   }
 
-  private static ChannelAccept readAccept(SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, String where) {
+  static ChannelAccept readAccept(SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, String where) {
     long start = System.nanoTime();
     Watchdog.Watch deadline = Watchdog.shared().watch(() -> start, settings.handshakeTimeout().toNanos(), idle -> closeQuietly(socket));
     try {
@@ -161,7 +162,14 @@ public final class PageSender implements AutoCloseable {
   }
 
   public void sendEndOfStream(long totalPages) {
-    send(Frame.newBuilder().setEos(EndOfStream.newBuilder().setTotalPages(totalPages)).build(), null);
+    sendEndOfStream(totalPages, null);
+  }
+
+  /** End of stream; postcopyDiscard (null = none) names the pages the destination must treat as missing. */
+  public void sendEndOfStream(long totalPages, long[] postcopyDiscard) {
+    EndOfStream.Builder eos = EndOfStream.newBuilder().setTotalPages(totalPages);
+    if (postcopyDiscard != null) eos.setPostcopyDiscard(ByteString.copyFrom(DirtyBitmap.toBytes(postcopyDiscard)));
+    send(Frame.newBuilder().setEos(eos).build(), null);
   }
 
   private void send(Frame frame, PageBatch payload) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -16,6 +18,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
+import org.livemig.messages.EndOfStream;
+import org.livemig.messages.Frame;
 
 class DataPlaneRoundTripTest {
   private final DataPlaneSettings settings = DataPlaneSettings.defaults().withStallTimeout(Duration.ofSeconds(3));
@@ -126,5 +130,45 @@ class DataPlaneRoundTripTest {
     assertTrue(e.getMessage().contains("unknown migration m-3"), e.getMessage());
     Thread.sleep(100);
     assertTrue(listener.failures.isEmpty(), "forget is cleanup, not a failure: " + listener.events);
+  }
+
+  @Test
+  void endOfStreamCarriesThePostcopyDiscardBeforeItEnds() throws Exception {
+    long n = 200;
+    RecordingListener listener = new RecordingListener();
+    server.expect("m-d", "t", 1, listener, new GuestMemory(Guests.PAGE, n), new DirtyBitmap(n));
+    DirtyBitmap discard = new DirtyBitmap(n);
+    discard.mark(3);
+    discard.mark(199);
+    try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-d", "t", 0, settings)) {
+      s.sendEndOfStream(0, discard.snapshot());
+    }
+    assertEquals("0 0", listener.awaitEndOfStream());
+    assertArrayEquals(discard.snapshot(), listener.discards.get(0));
+    assertTrue(listener.events.indexOf("discard 2") < listener.events.indexOf("eos 0 0"), listener.events.toString());
+  }
+
+  @Test
+  void malformedOrUnhandledDiscardFailsTheChannel() throws Exception {
+    long n = 200;
+    RecordingListener bad = new RecordingListener();
+    server.expect("m-bad", "t", 1, bad, new GuestMemory(Guests.PAGE, n), new DirtyBitmap(n));
+    try (SocketChannel c = Guests.rawConnect(server.port())) {
+      FrameCodec codec = Guests.rawHandshake(c, "m-bad", "t", 0);
+      codec.writeMessage(Frame.newBuilder().setEos(EndOfStream.newBuilder()
+          .setPostcopyDiscard(ByteString.copyFrom(new byte[8]))).build()); // 200 pages need 32 bytes
+      assertTrue(bad.awaitFailure(5).startsWith("malformed postcopy discard"));
+    }
+    assertTrue(bad.endOfStreams.isEmpty() && bad.discards.isEmpty(), bad.events.toString());
+
+    // A listener that knows nothing of postcopy must not end the stream as if every page were valid.
+    RecordingListener precopyOnly = new RecordingListener();
+    precopyOnly.handlesPostcopy = false;
+    server.expect("m-old", "t", 1, precopyOnly, new GuestMemory(Guests.PAGE, n), new DirtyBitmap(n));
+    try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-old", "t", 0, settings)) {
+      s.sendEndOfStream(0, new long[4]);
+      assertEquals("this destination does not handle a postcopy discard", precopyOnly.awaitFailure(5));
+    }
+    assertTrue(precopyOnly.endOfStreams.isEmpty(), precopyOnly.events.toString());
   }
 }

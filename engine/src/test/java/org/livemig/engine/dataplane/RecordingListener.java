@@ -10,6 +10,9 @@ import java.util.concurrent.TimeUnit;
 final class RecordingListener implements InboundListener {
   final List<String> events = new CopyOnWriteArrayList<>();
   final List<byte[]> deviceStates = new CopyOnWriteArrayList<>();
+  final List<long[]> discards = new CopyOnWriteArrayList<>();
+  /** False: behave like a listener written before postcopy (the interface's default). */
+  volatile boolean handlesPostcopy = true;
   final BlockingQueue<String> endOfStreams = new LinkedBlockingQueue<>();
   final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
 
@@ -33,6 +36,13 @@ final class RecordingListener implements InboundListener {
   public void onEndOfStream(int channel, long totalPages) {
     events.add("eos " + channel + " " + totalPages);
     endOfStreams.add(channel + " " + totalPages);
+  }
+
+  @Override
+  public void onPostcopyDiscard(long[] words) {
+    if (!handlesPostcopy) InboundListener.super.onPostcopyDiscard(words);
+    events.add("discard " + org.livemig.engine.guest.DirtyBitmap.count(words));
+    discards.add(words);
   }
 
   @Override
