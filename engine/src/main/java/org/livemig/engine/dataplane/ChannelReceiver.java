@@ -89,20 +89,8 @@ final class ChannelReceiver {
   private void receivePages(Pages pages) {
     GuestMemory memory = reg.memory;
     int count = pages.getIndicesCount();
-    long expected = (long) count * memory.pageSize();
-    long declared = Integer.toUnsignedLong(pages.getPayloadBytes());
-    if (declared != expected) {
-      throw new DataPlaneException("payload_bytes " + declared + " does not match " + count + " pages of " + memory.pageSize() + " bytes");
-    }
-    if (expected > codec.maxPayloadBytes()) {
-      throw new DataPlaneException("payload of " + expected + " bytes exceeds limit " + codec.maxPayloadBytes());
-    }
-    // Validate every index before touching memory so that a bad batch writes nothing.
-    for (int i = 0; i < count; i++) checkPage(pages.getIndices(i));
-    for (int i = 0; i < pages.getZeroIndicesCount(); i++) checkPage(pages.getZeroIndices(i));
-
+    int len = payloadBytes(pages, memory, codec.maxPayloadBytes());
     // The whole payload lands in the batch buffer first: a truncated batch never reaches memory.
-    int len = (int) expected;
     if (batch == null || batch.capacity() < len) {
       batch = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
@@ -126,9 +114,26 @@ final class ChannelReceiver {
     }
   }
 
-  private void checkPage(long page) {
-    if (page < 0 || page >= reg.memory.pageCount()) {
-      throw new DataPlaneException("page " + Long.toUnsignedString(page) + " outside guest of " + reg.memory.pageCount() + " pages");
+  /**
+   * Checks a Pages frame against the guest and the limit before anything is read or written (so a
+   * bad batch writes nothing) and returns its payload length.
+   */
+  static int payloadBytes(Pages pages, GuestMemory memory, int maxPayloadBytes) {
+    int count = pages.getIndicesCount();
+    long expected = (long) count * memory.pageSize();
+    long declared = Integer.toUnsignedLong(pages.getPayloadBytes());
+    if (declared != expected) {
+      throw new DataPlaneException("payload_bytes " + declared + " does not match " + count + " pages of " + memory.pageSize() + " bytes");
+    }
+    if (expected > maxPayloadBytes) throw new DataPlaneException("payload of " + expected + " bytes exceeds limit " + maxPayloadBytes);
+    for (int i = 0; i < count; i++) checkPage(pages.getIndices(i), memory);
+    for (int i = 0; i < pages.getZeroIndicesCount(); i++) checkPage(pages.getZeroIndices(i), memory);
+    return (int) expected;
+  }
+
+  private static void checkPage(long page, GuestMemory memory) {
+    if (page < 0 || page >= memory.pageCount()) {
+      throw new DataPlaneException("page " + Long.toUnsignedString(page) + " outside guest of " + memory.pageCount() + " pages");
     }
   }
 

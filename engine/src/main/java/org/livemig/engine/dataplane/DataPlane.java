@@ -8,5 +8,8 @@ public final class DataPlane {
   /** Largest header or accept message; small so an unauthenticated peer cannot make us allocate much. */
   public static final int HANDSHAKE_LIMIT = 8192;
 
+  /** In the refusal of a postcopy connection that came too early; the source retries on it. */
+  public static final String NOT_IN_POSTCOPY = "not in postcopy";
+
   private DataPlane() {}
 }

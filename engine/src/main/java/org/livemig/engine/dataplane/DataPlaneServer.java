@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The destination host's data port, shared by all incoming migrations. Each connection gets its
  * own daemon thread: it reads the header (bounded by the handshake timeout), either refuses
- * (answer + close, nothing else changes) or accepts and becomes that channel's receiver.
+ * (answer + close, nothing else changes) or accepts and becomes that channel's receiver. A
+ * postcopy connection (header postcopy=true) goes to the migration's {@link PostcopyReceiver}.
  */
 public final class DataPlaneServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DataPlaneServer.class);
@@ -84,12 +85,28 @@ public final class DataPlaneServer implements AutoCloseable {
     log.info("expecting migration {} on {} channel(s)", migrationId, channels);
   }
 
-  /** Unregisters a migration and closes its open channels without failure callbacks. Idempotent. */
+  /**
+   * Sends the migration's postcopy connections (header postcopy=true, same token) to receiver;
+   * before this they are refused as "not in postcopy yet". The migration must be expected.
+   */
+  public void expectPostcopy(String migrationId, PostcopyReceiver receiver) {
+    Registration reg = registrations.get(migrationId);
+    if (reg == null) throw new IllegalStateException("migration " + migrationId + " is not expected");
+    reg.expectPostcopy(receiver);
+    log.info("expecting postcopy of migration {}", migrationId);
+  }
+
+  /**
+   * Unregisters a migration and closes its open channels without failure callbacks; its postcopy
+   * receiver, if any, is closed (no callbacks either). Idempotent.
+   */
   public void forget(String migrationId) {
     Registration reg = registrations.remove(migrationId);
     if (reg == null) return;
     List<ChannelReceiver> open = reg.forget();
     open.forEach(ChannelReceiver::forget);
+    PostcopyReceiver postcopy = reg.postcopy();
+    if (postcopy != null) postcopy.close();
     log.info("forgot migration {} ({} open channel(s) closed)", migrationId, open.size());
   }
 
@@ -144,7 +161,9 @@ public final class DataPlaneServer implements AutoCloseable {
       Registration reg = registrations.get(header.getMigrationId());
       String reason = check(header, reg);
       ChannelReceiver receiver = null;
-      if (reason == null) {
+      if (reason == null && header.getPostcopy()) {
+        reason = reg.postcopyRefusal();
+      } else if (reason == null) {
         receiver = new ChannelReceiver(reg, header.getChannel(), c, codec, settings, watchdog);
         reason = reg.claim(header.getChannel(), receiver);
       }
@@ -153,6 +172,11 @@ public final class DataPlaneServer implements AutoCloseable {
         return;
       }
       codec.writeMessage(ChannelAccept.newBuilder().setAccepted(true).build());
+      if (header.getPostcopy()) { // the channel number means nothing here: one postcopy link at a time
+        Thread.currentThread().setName("dataplane-postcopy-rx-" + reg.migrationId);
+        reg.postcopy().serve(c, codec, String.valueOf(peer));
+        return;
+      }
       Thread.currentThread().setName("dataplane-rx-" + reg.migrationId + "-" + header.getChannel());
       log.info("accepted data channel {} of migration {} from {}", header.getChannel(), reg.migrationId, peer);
       receiver.run();

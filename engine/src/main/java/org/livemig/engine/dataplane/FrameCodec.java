@@ -26,6 +26,7 @@ public final class FrameCodec {
   private ByteBuffer out = ByteBuffer.allocateDirect(4096);
 
   private volatile long lastActivityNanos = System.nanoTime();
+  private volatile long lastReadNanos = lastActivityNanos;
   private volatile long bytesRead;
   private volatile long bytesWritten;
 
@@ -46,6 +47,11 @@ public final class FrameCodec {
   /** Last time any byte was read or written; stall watchdogs compare it with now. */
   public long lastActivityNanos() {
     return lastActivityNanos;
+  }
+
+  /** Last time any byte was read: a postcopy link is dead when the peer has sent nothing, whatever we wrote. */
+  public long lastReadNanos() {
+    return lastReadNanos;
   }
 
   public long bytesRead() {
@@ -148,7 +154,9 @@ public final class FrameCodec {
   private void progressRead(int r) {
     if (r > 0) {
       bytesRead += r; // single reader thread
-      lastActivityNanos = System.nanoTime();
+      long now = System.nanoTime();
+      lastReadNanos = now;
+      lastActivityNanos = now;
     }
   }
 

@@ -18,6 +18,7 @@ final class Registration {
 
   private final boolean[] claimed;
   private final Set<ChannelReceiver> open = new HashSet<>();
+  private PostcopyReceiver postcopy;
   private boolean forgotten;
 
   Registration(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
@@ -48,6 +49,26 @@ final class Registration {
     claimed[channel] = true;
     open.add(receiver);
     return null;
+  }
+
+  /** From now on postcopy connections of this migration go to receiver. */
+  synchronized void expectPostcopy(PostcopyReceiver receiver) {
+    if (forgotten) throw new IllegalStateException("migration " + migrationId + " is no longer expected");
+    if (postcopy != null && postcopy != receiver) {
+      throw new IllegalStateException("migration " + migrationId + " already has a postcopy receiver");
+    }
+    postcopy = receiver;
+  }
+
+  /** Why an authenticated postcopy connection is refused, or null if postcopy() takes it. */
+  synchronized String postcopyRefusal() {
+    if (forgotten) return "unknown migration " + migrationId;
+    if (postcopy == null) return "migration " + migrationId + " is " + DataPlane.NOT_IN_POSTCOPY + " yet";
+    return null;
+  }
+
+  synchronized PostcopyReceiver postcopy() {
+    return postcopy;
   }
 
   synchronized void closed(ChannelReceiver receiver) {
