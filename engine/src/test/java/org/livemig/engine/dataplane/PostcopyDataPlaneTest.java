@@ -2,14 +2,22 @@ package org.livemig.engine.dataplane;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.livemig.engine.guest.FaultStats;
+import org.livemig.messages.ChannelAccept;
+import org.livemig.messages.Frame;
+import org.livemig.messages.Pages;
+import org.livemig.messages.RecvBitmapRequest;
+import org.livemig.messages.Resume;
 
 /** Postcopy without failures: a running destination faults pages in while the source pushes the rest. */
 class PostcopyDataPlaneTest {
@@ -70,5 +78,56 @@ class PostcopyDataPlaneTest {
       assertArrayEquals(expected, actual);
       System.out.printf("requested last page arrived after %d ms with %d of %d pages pushed (8 MiB/s link)%n", ms, received, total);
     }
+  }
+
+  @Test
+  void aLateCopyOfAPresentPageIsNeverWritten() throws Exception {
+    try (PostcopyRig rig = new PostcopyRig(PostcopyRig.guest(1024, 0), 0.5, KEEPALIVE, true);
+        SocketChannel c = Guests.rawConnect(rig.server.port())) {
+      FrameCodec codec = rawPostcopyHandshake(c);
+      rig.dstEvents.await("active");
+      long page = 1000; // missing: only pages below 512 were precopied
+      assertFalse(rig.pages.isPresent(page));
+      ByteBuffer copy = ByteBuffer.allocate(Guests.PAGE);
+      rig.src.memory().readPage(page, copy);
+      sendPage(codec, page, copy.flip());
+      for (int i = 0; i < 500 && !rig.pages.isPresent(page); i++) Thread.sleep(10);
+      assertTrue(rig.pages.isPresent(page));
+
+      byte[] newer = new byte[Guests.PAGE];
+      java.util.Arrays.fill(newer, (byte) 0x5A);
+      rig.dst.memory().writePage(page, newer); // what the running guest may do once the page is present
+      sendPage(codec, page, copy.flip()); // the same page again, e.g. resent after a lost connection
+      codec.writeMessage(Frame.newBuilder().setPages(Pages.newBuilder().addZeroIndices(page)).build());
+      for (int i = 0; i < 500 && rig.receiver.duplicatePages() < 2; i++) Thread.sleep(10);
+      assertEquals(2, rig.receiver.duplicatePages());
+      byte[] actual = new byte[Guests.PAGE];
+      rig.dst.memory().readPage(page, actual);
+      assertArrayEquals(newer, actual, "a late copy overwrote what the guest wrote");
+      assertEquals(1, rig.receiver.pagesReceived());
+
+      // A page outside the guest pauses the link and writes nothing of its batch.
+      Pages bad = Pages.newBuilder().addIndices(900).addIndices(1024).setPayloadBytes(2 * Guests.PAGE).build();
+      codec.writeFully(codec.encode(Frame.newBuilder().setPages(bad).build()), ByteBuffer.allocate(2 * Guests.PAGE));
+      assertEquals("paused page 1024 outside guest of 1024 pages", rig.dstEvents.await("paused"));
+      assertFalse(rig.pages.isPresent(900));
+    }
+  }
+
+  /** Speaks the source's side of the handshake on a raw socket. */
+  private static FrameCodec rawPostcopyHandshake(SocketChannel c) {
+    FrameCodec codec = new FrameCodec(c, DataPlaneSettings.defaults());
+    codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 0).toBuilder().setPostcopy(true).build());
+    assertTrue(codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT).getAccepted());
+    codec.writeMessage(Frame.newBuilder().setRecvBitmapRequest(RecvBitmapRequest.getDefaultInstance()).build());
+    assertTrue(codec.readFrame().hasRecvBitmap());
+    codec.writeMessage(Frame.newBuilder().setResume(Resume.getDefaultInstance()).build());
+    assertTrue(codec.readFrame().hasResumeAck());
+    return codec;
+  }
+
+  private static void sendPage(FrameCodec codec, long page, ByteBuffer content) {
+    Pages p = Pages.newBuilder().addIndices(page).setPayloadBytes(Guests.PAGE).build();
+    codec.writeFully(codec.encode(Frame.newBuilder().setPages(p).build()), content);
   }
 }
