@@ -107,10 +107,6 @@ final class PostcopyLink {
     codec.readPayload(dst, len);
   }
 
-  int maxPayloadBytes() {
-    return codec.maxPayloadBytes();
-  }
-
   long nanosSinceWrite() {
     return System.nanoTime() - lastWriteNanos;
   }

@@ -19,7 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Destination end of postcopy, one per migration (frame limits are those of the server's codec). The {@link DataPlaneServer} hands it every
+ * Destination end of postcopy, one per migration (settings limit the page payload of a frame; the
+ * frame limit is that of the server's codec). The {@link DataPlaneServer} hands it every
  * authenticated postcopy connection (a newer one supersedes an older one still open). Per
  * connection: RECV_BITMAP and RESUME_ACK, then it becomes the guest's page requester and reads
  * pages, each written only while it is missing. A separate thread per connection writes the
@@ -49,6 +50,7 @@ public final class PostcopyReceiver implements AutoCloseable {
   private final String migrationId;
   private final GuestMemory memory;
   private final PostcopyPages pages;
+  private final DataPlaneSettings settings;
   private final Duration keepalive;
   private final Listener listener;
   private final Watchdog watchdog;
@@ -72,6 +74,7 @@ public final class PostcopyReceiver implements AutoCloseable {
     this.migrationId = migrationId;
     this.memory = memory;
     this.pages = pages;
+    this.settings = settings;
     this.keepalive = keepalive;
     this.listener = listener;
     this.watchdog = new Watchdog("postcopy-watchdog-dst-" + migrationId, Watchdog.tickFor(keepalive));
@@ -201,7 +204,7 @@ public final class PostcopyReceiver implements AutoCloseable {
 
   private ByteBuffer receivePages(PostcopyLink l, Pages p, ByteBuffer buffer) {
     int count = p.getIndicesCount();
-    int len = ChannelReceiver.payloadBytes(p, memory, l.maxPayloadBytes());
+    int len = ChannelReceiver.payloadBytes(p, memory, settings.maxPayloadBytes());
     // The whole payload is read before anything is written: a truncated batch never reaches memory.
     ByteBuffer b = buffer != null && buffer.capacity() >= len ? buffer
         : ByteBuffer.allocateDirect(Math.max(len, PostcopySource.PUSH_BATCH * memory.pageSize()));
