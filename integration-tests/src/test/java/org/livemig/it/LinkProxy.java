@@ -20,6 +20,10 @@ final class LinkProxy implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final AtomicLong forwarded = new AtomicLong();
   private volatile boolean blackhole;
+  /** Only the answers (target to client) are held: the client's requests still get through. */
+  private volatile boolean blackholeReturn;
+  /** New connections are closed at once, as if the route were down. */
+  private volatile boolean refuseNew;
 
   LinkProxy(int listenPort, int targetPort) throws IOException {
     this.targetPort = targetPort;
@@ -58,26 +62,40 @@ final class LinkProxy implements AutoCloseable {
     sockets.clear();
   }
 
+  void blackholeReturn() {
+    blackholeReturn = true;
+  }
+
+  void refuseNew() {
+    refuseNew = true;
+  }
+
   void heal() {
     blackhole = false;
+    blackholeReturn = false;
+    refuseNew = false;
   }
 
   private void accept() {
     while (!server.isClosed()) {
       try {
         Socket in = server.accept();
+        if (refuseNew) {
+          in.close();
+          continue;
+        }
         Socket out = new Socket("127.0.0.1", targetPort);
         sockets.add(in);
         sockets.add(out);
-        pump(in, out);
-        pump(out, in);
+        pump(in, out, false);
+        pump(out, in, true);
       } catch (IOException e) {
         if (!server.isClosed()) System.err.println("link proxy accept failed: " + e);
       }
     }
   }
 
-  private void pump(Socket from, Socket to) {
+  private void pump(Socket from, Socket to, boolean isReturn) {
     Thread t = new Thread(() -> {
       byte[] buf = new byte[64 * 1024];
       try {
@@ -86,7 +104,7 @@ final class LinkProxy implements AutoCloseable {
         OutputStream out = to.getOutputStream();
         int n;
         while ((n = in.read(buf)) >= 0) {
-          while (blackhole) Thread.sleep(10); // hold the bytes: the link hangs
+          while (blackhole || (isReturn && blackholeReturn)) Thread.sleep(10); // hold the bytes: the link hangs
           out.write(buf, 0, n);
           forwarded.addAndGet(n);
         }
@@ -94,7 +112,7 @@ final class LinkProxy implements AutoCloseable {
         // the link was cut or one side closed: the other side notices through its socket
       } finally {
         // A blackholed link carries no FIN either: the far side must find out by its own timeout.
-        if (!blackhole) {
+        if (!blackhole && !(isReturn && blackholeReturn)) {
           try {
             to.close();
           } catch (IOException ignored) {

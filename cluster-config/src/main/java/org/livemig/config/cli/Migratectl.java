@@ -27,7 +27,7 @@ import picocli.CommandLine.ParentCommand;
         "5:unreachable (node, host or coordinator did not answer)", "6:invalid request (the message names the field)",
         "7:not supported yet", "8:the watched migration ended FAILED or CANCELLED"},
     subcommands = {Migratectl.Start.class, Migratectl.ListCmd.class, Migratectl.Status.class, Migratectl.Cancel.class,
-        Migratectl.SetParams.class, Migratectl.Hosts.class, Migratectl.Guests.class, Migratectl.Report.class})
+        Migratectl.SetParams.class, Migratectl.Postcopy.class, Migratectl.Recover.class, Migratectl.Hosts.class, Migratectl.Guests.class, Migratectl.Report.class})
 public final class Migratectl {
   public static final int EXIT_OK = 0;
   public static final int EXIT_ERROR = 1;
@@ -192,6 +192,37 @@ public final class Migratectl {
       MigrationParameters p = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(bandwidth)
           .setDowntimeLimitMs(downtimeMs).build();
       root.out.println(api.send("PUT", "/migrations/" + id + "/parameters", Json.print(p)));
+      return EXIT_OK;
+    }
+  }
+
+  @Command(name = "postcopy", description = "Switch a migration in precopy to postcopy at the end of its current round.")
+  static final class Postcopy extends Sub {
+    @Parameters(paramLabel = "ID") String id;
+
+    @Override
+    int execute(OperatorApi api) throws Exception {
+      MigrationInfo i = info(api.send("POST", "/migrations/" + id + "/postcopy", null));
+      root.out.println("postcopy requested for " + i.getMigrationId() + " (" + i.getStatus() + " " + i.getPhase() + ")");
+      return EXIT_OK;
+    }
+  }
+
+  @Command(name = "recover", description = "Recover a paused postcopy over a new channel (default: the destination's "
+      + "data endpoint from Prepare).")
+  static final class Recover extends Sub {
+    @Parameters(paramLabel = "ID") String id;
+    @Option(names = "--data-host", description = "another address of the destination's data endpoint") String host;
+    @Option(names = "--data-port", description = "its port (with --data-host)") Integer port;
+
+    @Override
+    int execute(OperatorApi api) throws Exception {
+      String query = host == null && port == null ? "" : "?data_host="
+          + java.net.URLEncoder.encode(host == null ? "" : host, java.nio.charset.StandardCharsets.UTF_8)
+          + "&data_port=" + (port == null ? 0 : port);
+      MigrationInfo i = info(api.send("POST", "/migrations/" + id + "/recover" + query, null));
+      root.out.println("recovering " + i.getMigrationId() + " (" + i.getStatus() + ", recovery " + i.getRecoveries()
+          + ")");
       return EXIT_OK;
     }
   }

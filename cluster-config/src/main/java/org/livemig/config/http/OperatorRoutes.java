@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * The operator's HTTP API, served by Akka Management next to its /cluster routes (see
  * livemig.http in livemig-node.conf): /migrations, /hosts, /guests. JSON bodies are the protobuf
  * API messages (Json). 400 for a bad body or field, 404 for an unknown migration or guest, 409
- * for a conflict, 501 for what is not supported yet, 503 when a host or coordinator does not
+ * for a conflict (e.g. recover while postcopy is not paused), 501 for what is not supported, 503 when a host or coordinator does not
  * answer. A body is checked whole before anything is asked of the cluster.
  */
 public final class OperatorRoutes extends AllDirectives implements ManagementRouteProvider {
@@ -64,7 +64,11 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                     respond(client.cancel(id, reason.orElse("cancelled by an operator")).thenApply(Json::print),
                         StatusCodes.OK)))),
                 path("parameters", () -> put(() -> entity(Unmarshaller.entityToString(), body ->
-                    parameters(id, body)))))))),
+                    parameters(id, body)))),
+                path("postcopy", () -> post(() -> respond(client.status(id).thenCompose(i ->
+                    client.startPostcopy(id)).thenApply(Json::print), StatusCodes.OK))),
+                path("recover", () -> post(() -> parameterOptional("data_host", host ->
+                    parameterOptional("data_port", port -> recover(id, host.orElse(""), port.orElse("0")))))))))),
         pathPrefix("hosts", () -> concat(
             pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenApply(this::hosts),
                 StatusCodes.OK))),
@@ -97,6 +101,19 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     // Unknown ids answer 404 first; a migration past precopy answers 409.
     return respond(client.status(id).thenCompose(i -> client.setParameters(id, p.getMaxBandwidthBytesPerSecond(),
         Duration.ofMillis(p.getDowntimeLimitMs()))).thenApply(Json::print), StatusCodes.OK);
+  }
+
+  private Route recover(String id, String host, String port) {
+    int p;
+    try {
+      p = Integer.parseInt(port);
+    } catch (NumberFormatException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", "invalid request: data_port must be a number, was "
+          + port, "data_port"));
+    }
+    // Unknown ids answer 404 first; a migration that is not paused in postcopy answers 409.
+    return respond(client.status(id).thenCompose(i -> client.recover(id, host, p)).thenApply(Json::print),
+        StatusCodes.OK);
   }
 
   private Route createGuest(String body) {

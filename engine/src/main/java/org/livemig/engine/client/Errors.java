@@ -26,7 +26,8 @@ final class Errors {
     if (reason.contains("unknown migration")) return new MigrationException.UnknownMigration(reason);
     if (reason.contains("is already migrating") || reason.contains("already exists with other arguments")
         || reason.contains("already ended") || reason.contains("too late to cancel")
-        || reason.contains("can no longer change")) {
+        || reason.contains("can no longer change") || reason.contains("already in postcopy")
+        || reason.contains("too late to start postcopy") || reason.contains("only a paused postcopy")) {
       return new MigrationException.Conflict(reason);
     }
     if (reason.contains("unknown guest") || reason.contains("was lost when host")) return new MigrationException.UnknownGuest(reason);

@@ -135,14 +135,27 @@ public final class MigrationClient {
         r -> new MigrationCoordinator.SetParameters(maxBandwidthBytesPerSecond, downtimeMs, r), timeout));
   }
 
-  /** Postcopy does not exist yet in this engine. */
+  /**
+   * Switch a migration still in precopy to postcopy at the end of its current round: the
+   * destination then runs the guest and fetches the pages it lacks. Conflict once past precopy.
+   */
   public CompletionStage<MigrationInfo> startPostcopy(String migrationId) {
-    return CompletableFuture.failedFuture(new MigrationException.NotSupported("postcopy is not supported yet"));
+    return typed(coordinator(migrationId).askWithStatus(MigrationCoordinator.StartPostcopy::new, timeout));
   }
 
-  /** Postcopy recovery does not exist yet in this engine. */
+  /** Recover a paused postcopy over a new channel to the destination's data endpoint from Prepare. */
   public CompletionStage<MigrationInfo> recover(String migrationId) {
-    return CompletableFuture.failedFuture(new MigrationException.NotSupported("postcopy recovery is not supported yet"));
+    return recover(migrationId, "", 0);
+  }
+
+  /**
+   * Recover a paused postcopy over a new channel to dataHost:dataPort (e.g. another route to the
+   * destination). Answers once the recovery is recorded; the status turns POSTCOPY_ACTIVE when the
+   * handshake is done, or back to POSTCOPY_PAUSED (with the reason) if it failed.
+   */
+  public CompletionStage<MigrationInfo> recover(String migrationId, String dataHost, int dataPort) {
+    return typed(coordinator(migrationId).askWithStatus(
+        r -> new MigrationCoordinator.Recover(dataHost == null ? "" : dataHost, dataPort, r), timeout));
   }
 
   /**

@@ -20,6 +20,9 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setThrottleMaxPercent(m.getInt("throttle-max-percent"))
         .setStallTimeoutMs(m.getDuration("stall-timeout").toMillis())
         .setChannels(m.getInt("channels"))
+        .setPostcopyAfterRounds(m.getInt("postcopy-after-rounds"))
+        .setPostcopyIfNotConverging(m.getBoolean("postcopy-if-not-converging"))
+        .setPostcopyKeepaliveMs(m.getDuration("postcopy-keepalive").toMillis())
         .build();
     return new CoordinatorSettings(c.getDuration("step-timeout"), c.getDuration("perform-silence-timeout"),
         c.getDuration("host-lookup-timeout"), c.getInt("snapshot-every"),
@@ -49,6 +52,10 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setThrottleMaxPercent(p.getThrottleMaxPercent() > 0 ? p.getThrottleMaxPercent() : d.getThrottleMaxPercent())
         .setStallTimeoutMs(p.getStallTimeoutMs() > 0 ? p.getStallTimeoutMs() : d.getStallTimeoutMs())
         .setChannels(p.getChannels() > 0 ? p.getChannels() : d.getChannels())
+        .setPostcopyAfterRounds(p.getPostcopyAfterRounds() > 0 ? p.getPostcopyAfterRounds() : d.getPostcopyAfterRounds())
+        .setPostcopyIfNotConverging(p.getPostcopyIfNotConverging() || d.getPostcopyIfNotConverging())
+        .setPostcopyNow(p.getPostcopyNow())
+        .setPostcopyKeepaliveMs(p.getPostcopyKeepaliveMs() > 0 ? p.getPostcopyKeepaliveMs() : d.getPostcopyKeepaliveMs())
         .build();
   }
 }

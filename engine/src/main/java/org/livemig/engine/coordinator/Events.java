@@ -89,6 +89,29 @@ final class Events {
     return event().setParametersChanged(org.livemig.messages.ParametersChanged.newBuilder().setParameters(p)).build();
   }
 
+  static CoordinatorEvent postcopyStarted(long pagesMissing) {
+    return event().setPostcopyStarted(org.livemig.messages.PostcopyStarted.newBuilder().setPagesMissing(pagesMissing))
+        .build();
+  }
+
+  static CoordinatorEvent postcopyPaused(String host, String reason, long pagesMissing) {
+    return event().setPostcopyPaused(org.livemig.messages.PostcopyPaused.newBuilder().setHost(host).setReason(reason)
+        .setPagesMissing(pagesMissing)).build();
+  }
+
+  static CoordinatorEvent recoveryStarted(String dataHost, int dataPort, int attempt) {
+    return event().setRecoveryStarted(org.livemig.messages.RecoveryStarted.newBuilder().setDataHost(dataHost)
+        .setDataPort(dataPort).setAttempt(attempt)).build();
+  }
+
+  static CoordinatorEvent postcopyResumed(int attempt) {
+    return event().setPostcopyResumed(org.livemig.messages.PostcopyResumed.newBuilder().setAttempt(attempt)).build();
+  }
+
+  static CoordinatorEvent postcopyCompleted(org.livemig.messages.PagesCompleteResult r) {
+    return event().setPostcopyCompleted(org.livemig.messages.PostcopyCompleted.newBuilder().setResult(r)).build();
+  }
+
   static CoordinatorEvent cleanupDone(String host) {
     return event().setCleanupDone(CleanupDone.newBuilder().setHost(host)).build();
   }
@@ -96,6 +119,11 @@ final class Events {
   static CoordinatorEvent completed(long downtimeUs, long runningAtUs) {
     return event().setCompleted(MigrationCompleted.newBuilder().setDowntimeUs(downtimeUs)
         .setDestinationRunningAtEpochUs(runningAtUs)).build();
+  }
+
+  /** A failure that leaves the source as it is (postcopy: its copy is stale, it never resumes). */
+  static CoordinatorEvent failedIn(Phase phase, String reason) {
+    return event().setFailed(MigrationFailed.newBuilder().setPhase(phase).setReason(reason)).build();
   }
 
   static CoordinatorEvent failed(MigrationState s, String reason) {

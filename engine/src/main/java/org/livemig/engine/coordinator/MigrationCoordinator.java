@@ -54,6 +54,19 @@ public final class MigrationCoordinator
   public record SetParameters(long maxBandwidthBytesPerSecond, long downtimeLimitMs,
       ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
 
+  /** Switch a running precopy to postcopy at the end of its current round. */
+  public record StartPostcopy(ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+
+  /**
+   * Recover a paused postcopy over a new channel; dataHost empty / dataPort 0 = the destination's
+   * data endpoint from Prepare.
+   */
+  public record Recover(String dataHost, int dataPort, ActorRef<StatusReply<MigrationInfo>> replyTo)
+      implements Command, LivemigMessage {}
+
+  /** A host's side of postcopy changed state. */
+  public record PostcopyReported(org.livemig.messages.PostcopyReport report) implements Command, LivemigMessage {}
+
   /** A host's answer to a phase command. */
   public record HostReplied(HostReply reply) implements Command, LivemigMessage {}
 
@@ -67,6 +80,8 @@ public final class MigrationCoordinator
   record HostLost(String host) implements Command {}
 
   record Resend(Step step) implements Command {}
+
+  record Locate(String host) implements Command {}
 
   /** This incarnation replayed a migration that had not ended: take over with a new epoch. */
   enum Recovered implements Command { INSTANCE }
@@ -144,6 +159,10 @@ public final class MigrationCoordinator
             StatusReply.error("unknown migration " + migrationId)))
         .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("unknown migration " + migrationId)))
+        .onCommand(StartPostcopy.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("unknown migration " + migrationId)))
+        .onCommand(Recover.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("unknown migration " + migrationId)))
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forState(MigrationState::ended)
         .onCommand(Start.class, this::onStartAgain)
@@ -151,6 +170,10 @@ public final class MigrationCoordinator
         .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
         .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
+        .onCommand(StartPostcopy.class, (s, c) -> Effect().reply(c.replyTo(),
+            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
+        .onCommand(Recover.class, (s, c) -> Effect().reply(c.replyTo(),
             StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
         .onCommand(HostReplied.class, (s, c) -> Effect().noReply())
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
@@ -166,6 +189,13 @@ public final class MigrationCoordinator
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(SetParameters.class, this::onSetParameters)
+        .onCommand(StartPostcopy.class, this::onStartPostcopy)
+        .onCommand(Recover.class, this::onRecover)
+        .onCommand(PostcopyReported.class, (s, c) -> {
+          var effect = driver.postcopy().onReport(s, c.report());
+          if (!s.ended()) publisher.progress(driver.info(s));
+          return effect;
+        })
         .onCommand(HostReplied.class, (s, c) -> driver.onReply(s, c.reply()))
         .onCommand(ProgressReported.class, (s, c) -> {
           var effect = driver.onProgress(s, c.report());
@@ -175,7 +205,11 @@ public final class MigrationCoordinator
         .onCommand(StepTimedOut.class, (s, c) -> driver.onTimeout(s, c.step(), c.epoch()))
         .onCommand(HostFound.class, (s, c) -> driver.onHostFound(s, c.host(), c.agent()))
         .onCommand(HostLost.class, (s, c) -> driver.onHostLost(s, c.host()))
-        .onCommand(Resend.class, (s, c) -> driver.onResend(s, c.step()));
+        .onCommand(Resend.class, (s, c) -> driver.onResend(s, c.step()))
+        .onCommand(Locate.class, (s, c) -> {
+          driver.onLocate(c.host());
+          return Effect().noReply();
+        });
     return b.build();
   }
 
@@ -243,6 +277,53 @@ public final class MigrationCoordinator
         p.getMaxBandwidthBytesPerSecond(), p.getDowntimeLimitMs());
     return Effect().persist(Events.parametersChanged(p.build()))
         .thenRun(driver::pushParameters)
+        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
+  }
+
+  /** Recorded as a parameter change (so a re-sent Perform carries it), then told to the source. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onStartPostcopy(MigrationState s, StartPostcopy c) {
+    Phase at = driver.current(s).phase();
+    if (s.postcopy().started()) {
+      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId + " is already in postcopy"));
+    }
+    if (s.rollingBack() || s.resumeOwner() == ResumeOwner.DESTINATION
+        || (at != Phase.BEGIN && at != Phase.PREPARE && at != Phase.PERFORM)) {
+      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId
+          + " is past precopy (" + at + "): too late to start postcopy"));
+    }
+    if (s.parameters().getPostcopyNow()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
+    ctx.getLog().info("{}: postcopy requested; switching at the end of the current round", migrationId);
+    return Effect().persist(Events.parametersChanged(s.parameters().toBuilder().setPostcopyNow(true).build()))
+        .thenRun(driver::pushParameters)
+        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
+  }
+
+  /** Only a paused postcopy recovers: persisted first, then the source opens a new channel. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onRecover(MigrationState s, Recover c) {
+    if (c.dataPort() < 0 || c.dataPort() > 65535) {
+      return Effect().reply(c.replyTo(), StatusReply.error("invalid request: data_port must be 0..65535, was "
+          + c.dataPort()));
+    }
+    if ((c.dataPort() == 0) != c.dataHost().isBlank()) {
+      return Effect().reply(c.replyTo(), StatusReply.error(
+          "invalid request: give both data_host and data_port, or neither (the endpoint from Prepare)"));
+    }
+    // A recovery that seems stuck (POSTCOPY_RECOVER) may be asked again: the source answers with
+    // its state as it is, or starts over if it is paused.
+    if (s.status() != org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED
+        && s.status() != org.livemig.messages.MigrationStatus.POSTCOPY_RECOVER) {
+      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId + " is " + s.status()
+          + ": only a paused postcopy (POSTCOPY_PAUSED) can recover"));
+    }
+    String host = c.dataHost().isBlank() ? s.prepare().getDataHost() : c.dataHost();
+    int port = c.dataPort() == 0 ? s.prepare().getDataPort() : c.dataPort();
+    int attempt = s.postcopy().recoveries() + 1;
+    ctx.getLog().warn("{}: postcopy recovery {} over {}:{}", migrationId, attempt, host, port);
+    return Effect().persist(Events.recoveryStarted(host, port, attempt))
+        .thenRun(st -> driver.tellSource(st, org.livemig.messages.HostCommand.newBuilder()
+            .setRecover(org.livemig.messages.RecoverRequest.newBuilder().setDataHost(host).setDataPort(port)
+                .setAttempt(attempt))))
+        .thenRun(this::published)
         .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
   }
 

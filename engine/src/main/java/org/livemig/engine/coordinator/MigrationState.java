@@ -43,12 +43,13 @@ public record MigrationState(
     long stunnedAtUs,
     long endedAtMs,
     long downtimeUs,
-    Set<String> cleanedUp) {
+    Set<String> cleanedUp,
+    PostcopyState postcopy) {
 
   /** Before MigrationRequested: nothing is known yet. */
   public static final MigrationState EMPTY = new MigrationState("", "", "", "", MigrationParameters.getDefaultInstance(),
       0, MigrationStatus.STATUS_NONE, Phase.PHASE_NONE, null, null, null, null, List.of(), ResumeOwner.OWNER_NONE, "",
-      Phase.PHASE_NONE, "", false, 0, 0, 0, 0, -1, Set.of());
+      Phase.PHASE_NONE, "", false, 0, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
 
   public boolean started() {
     return status != MigrationStatus.STATUS_NONE;
@@ -57,6 +58,11 @@ public record MigrationState(
   public boolean ended() {
     return status == MigrationStatus.COMPLETED || status == MigrationStatus.FAILED
         || status == MigrationStatus.CANCELLED;
+  }
+
+  /** The destination runs the guest and still lacks pages: the source must stay, paused, until complete. */
+  public boolean inPostcopy() {
+    return postcopy.started() && !postcopy.complete() && !ended();
   }
 
   /** Once the source is chosen to resume, the migration is rolling back. */
@@ -73,7 +79,7 @@ public record MigrationState(
         long epoch = r.getEpoch() == 0 ? 1 : r.getEpoch();
         yield new MigrationState(r.getMigrationId(), r.getGuestId(), r.getSourceHost(), r.getDestinationHost(),
             r.getParameters(), epoch, MigrationStatus.SETUP, Phase.BEGIN, null, null, null, null, List.of(),
-            ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", false, at, 0, 0, 0, -1, Set.of());
+            ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", false, at, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
       }
       case PHASE_COMPLETED -> {
         var p = e.getPhaseCompleted();
@@ -135,6 +141,27 @@ public record MigrationState(
         n.endedAtMs = at;
       });
       case RESTARTED -> change(n -> n.epoch = e.getRestarted().getEpoch());
+      case POSTCOPY_STARTED -> change(n -> {
+        n.status = MigrationStatus.POSTCOPY_ACTIVE;
+        n.postcopy = postcopy.begun(e.getPostcopyStarted().getPagesMissing());
+      });
+      case POSTCOPY_PAUSED -> change(n -> {
+        n.status = MigrationStatus.POSTCOPY_PAUSED;
+        var p = e.getPostcopyPaused();
+        n.postcopy = postcopy.paused(p.getHost() + ": " + p.getReason(), p.getPagesMissing());
+      });
+      case RECOVERY_STARTED -> change(n -> {
+        n.status = MigrationStatus.POSTCOPY_RECOVER;
+        n.postcopy = postcopy.recovering(e.getRecoveryStarted().getAttempt());
+      });
+      case POSTCOPY_RESUMED -> change(n -> {
+        n.status = MigrationStatus.POSTCOPY_ACTIVE;
+        n.postcopy = postcopy.resumed();
+      });
+      case POSTCOPY_COMPLETED -> change(n -> {
+        n.status = MigrationStatus.POSTCOPY_ACTIVE;
+        n.postcopy = postcopy.completed(e.getPostcopyCompleted().getResult());
+      });
       case PARAMETERS_CHANGED -> change(n -> n.parameters = e.getParametersChanged().getParameters());
       case CANCEL_REQUESTED, EVENT_NOT_SET -> this;
     };
@@ -152,7 +179,7 @@ public record MigrationState(
     return new MigrationState(n.migrationId, n.guestId, n.sourceHost, n.destinationHost, n.parameters, n.epoch,
         n.status, n.phase, n.begin, n.prepare, n.perform, n.activate, n.rounds, n.resumeOwner, n.ownerToken,
         n.failedPhase, n.error, n.cancelled, n.startedAtMs, n.setupDoneAtMs, n.stunnedAtUs, n.endedAtMs, n.downtimeUs,
-        n.cleanedUp);
+        n.cleanedUp, n.postcopy);
   }
 
   /** The fields of a state being derived inside change(); never escapes it. */
@@ -181,6 +208,7 @@ public record MigrationState(
     long endedAtMs;
     long downtimeUs;
     Set<String> cleanedUp;
+    PostcopyState postcopy;
 
     Next(MigrationState s) {
       migrationId = s.migrationId;
@@ -207,6 +235,7 @@ public record MigrationState(
       endedAtMs = s.endedAtMs;
       downtimeUs = s.downtimeUs;
       cleanedUp = s.cleanedUp;
+      postcopy = s.postcopy;
     }
   }
 }

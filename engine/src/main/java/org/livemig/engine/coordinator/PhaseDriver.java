@@ -42,8 +42,11 @@ final class PhaseDriver {
   private final Map<String, ActorRef<HostAgent.Command>> agents = new HashMap<>();
   private final Map<String, List<Step>> waitingForHost = new HashMap<>();
   private final Map<String, Long> lookupStartedNanos = new HashMap<>();
+  /** Non-step commands (a recovery) waiting for their host to be found. */
+  private final Map<String, List<HostCommand>> pendingForHost = new HashMap<>();
   private ProgressReport lastProgress;
   private final SwitchoverEstimate switchover = new SwitchoverEstimate();
+  private final PostcopyDriver postcopy;
   /** Perform's answer, held until Finish answers (then persisted with the ownership decision). */
   private org.livemig.messages.PerformResult performed;
 
@@ -55,6 +58,11 @@ final class PhaseDriver {
     this.timers = timers;
     this.settings = settings;
     this.coordinator = coordinator;
+    this.postcopy = new PostcopyDriver(ctx, coordinator);
+  }
+
+  PostcopyDriver postcopy() {
+    return postcopy;
   }
 
   void start(MigrationState s) {
@@ -84,7 +92,10 @@ final class PhaseDriver {
       case PREPARE -> send(s, Step.PREPARE);
       case PERFORM -> send(s, Step.PERFORM);
       case FINISH -> send(s, s.resumeOwner() == ResumeOwner.DESTINATION ? Step.ACTIVATE : Step.FINISH);
-      case CONFIRM -> send(s, Step.CONFIRM);
+      case CONFIRM -> {
+        if (s.inPostcopy()) locate(s.sourceHost()); // watched: its loss pauses postcopy
+        send(s, s.inPostcopy() ? Step.PAGES_COMPLETE : Step.CONFIRM);
+      }
       default -> ctx.getLog().error("{}: nothing to resume in phase {}", s.migrationId(), s.phase());
     }
   }
@@ -133,11 +144,29 @@ final class PhaseDriver {
           events.add(Events.rollback(current(s), why, false));
           yield coordinator.persistThen(events, this::rollback);
         }
+        if (r.getFinish().getPostcopy()) {
+          // From here on the source never resumes: the destination runs the guest with pages missing.
+          events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
+        }
         events.add(Events.destinationOwns(ownerToken(s)));
-        yield coordinator.persistThen(events, st -> send(st, Step.ACTIVATE));
+        yield coordinator.persistThen(events, st -> {
+          send(st, Step.ACTIVATE);
+          if (st.inPostcopy()) postcopy.replayReports(ctx.getSelf());
+        });
       }
-      case ACTIVATE -> coordinator.persistThen(
-          List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())), st -> send(st, Step.CONFIRM));
+      case ACTIVATE -> r.getActivate().getPostcopy()
+          ? coordinator.persistThen(List.of(Events.finished(r.getActivate())), st -> send(st, Step.PAGES_COMPLETE))
+          : coordinator.persistThen(List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())),
+              st -> send(st, Step.CONFIRM));
+      case PAGES_COMPLETE -> coordinator.persistThen(
+          List.of(Events.postcopyCompleted(r.getPagesComplete()), Events.cleanupDone(r.getHost())), st -> {
+            ctx.getLog().info("{}: postcopy complete: {} pages over {} connection(s), {} duplicates, {} faults "
+                + "(median {} us, p99 {} us); destroying the source", st.migrationId(),
+                r.getPagesComplete().getPagesReceived(), r.getPagesComplete().getConnections(),
+                r.getPagesComplete().getDuplicatePages(), r.getPagesComplete().getFaults(),
+                r.getPagesComplete().getFaultMedianUs(), r.getPagesComplete().getFaultP99Us());
+            send(st, Step.CONFIRM);
+          });
       case CONFIRM -> {
         long downtime = s.activate().getRunningAtEpochUs() - s.stunnedAtUs();
         yield coordinator.persistThen(List.of(Events.confirmed(), Events.cleanupDone(r.getHost()),
@@ -169,6 +198,7 @@ final class PhaseDriver {
 
   /** A failure before the destination owns the guest: the source resumes. */
   ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String reason) {
+    if (s.inPostcopy()) return postcopy.failed(s, reason);
     if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
       // The guest already runs on the destination; only the source's Confirm is left.
       ctx.getLog().error("{}: after switchover: {}; the destination keeps the guest", s.migrationId(), reason);
@@ -207,14 +237,50 @@ final class PhaseDriver {
 
   /** Set-parameters is not a phase step: told to the source as it is, no timer, no answer awaited. */
   private void tellSource(MigrationState s, org.livemig.messages.SetParametersRequest.Builder request) {
+    tellSource(s, HostCommand.newBuilder().setSetParameters(request));
+  }
+
+  /**
+   * A command that is not a phase step (set-parameters, recover): told to the source as it is, no
+   * timer, no answer awaited. Returns false when the source's agent is not known (yet).
+   */
+  void tellSource(MigrationState s, HostCommand.Builder command) {
+    HostCommand cmd = command.setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
     ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
-    if (source == null) return;
-    source.tell(new HostAgent.Control(HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
-        .setSetParameters(request).build(), ctx.getSelf()));
+    if (source != null) {
+      source.tell(new HostAgent.Control(cmd, ctx.getSelf()));
+    } else if (cmd.hasRecover()) {
+      // After a takeover the source may not be known yet: the recovery goes out once it is found.
+      pendingForHost.computeIfAbsent(s.sourceHost(), h -> new ArrayList<>()).add(cmd);
+      locate(s.sourceHost());
+    }
+  }
+
+  /** Looks a host up (and watches it) without sending it a step. */
+  private void locate(String host) {
+    if (agents.containsKey(host) || waitingForHost.containsKey(host)) return;
+    waitingForHost.put(host, new ArrayList<>());
+    lookupStartedNanos.putIfAbsent(host, System.nanoTime());
+    ask(host);
+  }
+
+  private void ask(String host) {
+    ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
+        replyTo -> Receptionist.find(HostAgent.serviceKey(host), replyTo),
+        (listing, err) -> new MigrationCoordinator.HostFound(host,
+            listing == null ? null : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst()
+                .orElse(null)));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onTimeout(MigrationState s, Step step, long epoch) {
     if (epoch != s.epoch() || s.ended()) return coordinator.noEffect();
+    if (step == Step.PAGES_COMPLETE) {
+      // Postcopy is never timed out: a paused one waits for a recovery, however long.
+      ctx.getLog().info("{}: postcopy {}: {} pages missing{}", s.migrationId(), s.status(), postcopy.pagesMissing(s),
+          s.postcopy().pausedReason().isEmpty() ? "" : " (" + s.postcopy().pausedReason() + ")");
+      armTimer(s, step);
+      return coordinator.noEffect();
+    }
     String host = step.host(s);
     String why = "host " + host + " did not answer " + step + " within "
         + (step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout());
@@ -235,6 +301,14 @@ final class PhaseDriver {
       lookupStartedNanos.remove(host);
       ctx.watchWith(agent, new MigrationCoordinator.HostLost(host));
       for (Step st : waiting) send(s, st);
+      for (HostCommand c : pendingForHost.getOrDefault(host, List.of())) agent.tell(new HostAgent.Control(c, ctx.getSelf()));
+      pendingForHost.remove(host);
+      return coordinator.noEffect();
+    }
+    if (waiting.isEmpty()) {
+      // Only looked up to be watched, or for a recovery: keep looking, no step fails over it.
+      waitingForHost.put(host, waiting);
+      timers.startSingleTimer("locate-" + host, new MigrationCoordinator.Locate(host), LOOKUP_RETRY);
       return coordinator.noEffect();
     }
     long waited = System.nanoTime() - lookupStartedNanos.getOrDefault(host, System.nanoTime());
@@ -253,6 +327,7 @@ final class PhaseDriver {
   ReplyEffect<CoordinatorEvent, MigrationState> onHostLost(MigrationState s, String host) {
     agents.remove(host);
     if (s.ended()) return coordinator.noEffect();
+    if (s.inPostcopy()) return postcopy.hostLost(s, host);
     for (Step st : Step.values()) {
       if (st.host(s).equals(host) && timers.isTimerActive(st)) {
         timers.cancel(st);
@@ -268,7 +343,12 @@ final class PhaseDriver {
     if (s.phase() != org.livemig.messages.Phase.PERFORM) return;
     tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder()
         .setMaxBandwidthBytesPerSecond(s.parameters().getMaxBandwidthBytesPerSecond())
-        .setDowntimeLimitMs(s.parameters().getDowntimeLimitMs()));
+        .setDowntimeLimitMs(s.parameters().getDowntimeLimitMs())
+        .setStartPostcopy(s.parameters().getPostcopyNow()));
+  }
+
+  void onLocate(String host) {
+    if (waitingForHost.containsKey(host)) ask(host);
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onResend(MigrationState s, Step step) {
@@ -276,20 +356,21 @@ final class PhaseDriver {
     return coordinator.noEffect();
   }
 
-  private void send(MigrationState s, Step step) {
-    String host = step.host(s);
+  private void armTimer(MigrationState s, Step step) {
     Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
     timers.startSingleTimer(step, new MigrationCoordinator.StepTimedOut(step, s.epoch()), timeout.plus(
         settings.hostLookupTimeout()));
+  }
+
+  private void send(MigrationState s, Step step) {
+    String host = step.host(s);
+    armTimer(s, step);
     ActorRef<HostAgent.Command> agent = agents.get(host);
     if (agent == null) {
+      boolean asking = waitingForHost.containsKey(host);
       waitingForHost.computeIfAbsent(host, h -> new ArrayList<>()).add(step);
       lookupStartedNanos.putIfAbsent(host, System.nanoTime());
-      ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
-          replyTo -> Receptionist.find(HostAgent.serviceKey(host), replyTo),
-          (listing, err) -> new MigrationCoordinator.HostFound(host,
-              listing == null ? null : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst()
-                  .orElse(null)));
+      if (!asking) ask(host);
       return;
     }
     agent.tell(new HostAgent.Control(command(s, step), ctx.getSelf()));
@@ -317,6 +398,7 @@ final class PhaseDriver {
       case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
           .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();
       case DISCARD -> c.setDiscard(DiscardRequest.newBuilder().setReason(s.error())).build();
+      case PAGES_COMPLETE -> c.setPagesComplete(org.livemig.messages.PagesCompleteRequest.getDefaultInstance()).build();
     };
   }
 
@@ -327,7 +409,7 @@ final class PhaseDriver {
   }
 
   MigrationInfo info(MigrationState s) {
-    MigrationInfo i = StatusView.info(s, lastProgress);
+    MigrationInfo i = postcopy.live(StatusView.info(s, lastProgress), s);
     if (performed != null && s.perform() == null && !s.ended() && !s.rollingBack()) {
       // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
       return i.toBuilder().setPhase(org.livemig.messages.Phase.FINISH)

@@ -22,6 +22,10 @@ final class StartValidation {
     if (p.getThrottleIncrementPercent() > 99) return "invalid request: throttle_increment_percent must be 0..99";
     if (p.getThrottleMaxPercent() > 99) return "invalid request: throttle_max_percent must be 0..99";
     if (p.getChannels() > 16) return "invalid request: channels must be 1..16";
+    if (p.getPostcopyKeepaliveMs() != 0 && p.getPostcopyKeepaliveMs() < 50) {
+      return "invalid request: postcopy_keepalive_ms must be at least 50";
+    }
+    if (p.getPostcopyNow()) return "invalid request: postcopy_now is set by startPostcopy, not at start";
     return null;
   }
 }

@@ -24,7 +24,13 @@ final class StatusView {
         .addAllRoundHistory(s.rounds())
         .addAllCleanedUpHosts(s.cleanedUp())
         .setRounds(s.rounds().size())
-        .setParameters(s.parameters());
+        .setParameters(s.parameters())
+        .setPostcopy(s.postcopy().started())
+        .setRecoveries(s.postcopy().recoveries())
+        .setPostcopyPagesMissing(s.postcopy().pagesMissing())
+        .setPostcopyPausedReason(s.status() == org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED
+            ? s.postcopy().pausedReason() : "");
+    if (s.postcopy().result() != null) b.setPostcopyResult(s.postcopy().result());
     if (!s.started()) return b.build();
     long end = s.ended() ? s.endedAtMs() : System.currentTimeMillis();
     b.setTotalTimeMs(end - s.startedAtMs());

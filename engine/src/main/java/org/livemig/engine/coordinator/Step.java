@@ -13,7 +13,9 @@ enum Step {
   FINISH(4, false, Phase.FINISH),
   ACTIVATE(5, false, Phase.FINISH),
   CONFIRM(6, true, Phase.CONFIRM),
-  DISCARD(7, false, Phase.CONFIRM);
+  DISCARD(7, false, Phase.CONFIRM),
+  /** Postcopy: answered by the destination once every page is present; never times out. */
+  PAGES_COMPLETE(8, false, Phase.CONFIRM);
 
   final int number;
   final boolean onSource;

@@ -7,7 +7,8 @@ import org.livemig.engine.guest.GuestMemory;
  * The postcopy source's writer loop for one connection: requested pages first, then one small
  * batch of the background push in page order, then the requests again, so a requested page never
  * waits behind a bulk queue. With nothing left to push it sends a keepalive every keepalive/3.
- * Runs until the link ends; a write failure throws.
+ * A bandwidth cap paces the background push only: requested pages always go at once (QEMU's
+ * max-postcopy-bandwidth does the same). Runs until the link ends; a write failure throws.
  */
 final class PostcopyPush {
   /** What was written: pages[0..count), the first urgent of them on request. */
@@ -20,11 +21,15 @@ final class PostcopyPush {
   private final PagesToSend toSend;
   private final long keepaliveNanos;
   private final Sent sent;
+  private final java.util.function.LongSupplier maxBandwidth;
+  private long paceNext = System.nanoTime();
   private final PageBatch batch = new PageBatch(PostcopySource.PUSH_BATCH, PostcopySource.PUSH_BATCH);
   private final long[] pages = new long[PostcopySource.PUSH_BATCH];
   private int count;
 
-  PostcopyPush(PostcopyLink link, GuestMemory memory, PagesToSend toSend, Duration keepalive, Sent sent) {
+  PostcopyPush(PostcopyLink link, GuestMemory memory, PagesToSend toSend, Duration keepalive,
+      java.util.function.LongSupplier maxBandwidth, Sent sent) {
+    this.maxBandwidth = maxBandwidth;
     this.link = link;
     this.memory = memory;
     this.toSend = toSend;
@@ -41,10 +46,17 @@ final class PostcopyPush {
         flush(urgent);
         continue;
       }
+      long paced = paceWait();
+      if (paced > 0) { // over the cap: wait, but serve any request that comes meanwhile
+        next = link.poll(paced);
+        continue;
+      }
       int n = toSend.takeNext(link, pages);
       if (n > 0) {
         for (int i = 0; i < n; i++) add(pages[i]);
         flush(0);
+        long rate = maxBandwidth.getAsLong();
+        if (rate > 0) paceNext += (long) n * memory.pageSize() * 1_000_000_000L / rate;
         continue;
       }
       long idle = link.nanosSinceWrite();
@@ -54,6 +66,14 @@ final class PostcopyPush {
       }
       next = link.poll(keepaliveNanos - idle);
     }
+  }
+
+  /** Nanoseconds until the next background batch fits the cap (0: now); unused credit is not hoarded. */
+  private long paceWait() {
+    if (maxBandwidth.getAsLong() <= 0) return 0;
+    long now = System.nanoTime();
+    paceNext = Math.max(paceNext, now - 10_000_000L);
+    return Math.max(0, paceNext - now);
   }
 
   /** Batches the queued requests still left to send; a request for a page already sent is skipped. */

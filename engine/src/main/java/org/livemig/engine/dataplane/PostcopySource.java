@@ -56,6 +56,7 @@ public final class PostcopySource implements AutoCloseable {
   private final AtomicLong urgentPagesSent = new AtomicLong();
   private final AtomicLong requestsReceived = new AtomicLong();
   private final AtomicInteger connections = new AtomicInteger();
+  private volatile long maxBandwidth;
   // Guarded by this.
   private State state = State.IDLE;
   private int attempt; // connect() calls; a failure of an older attempt changes nothing
@@ -90,6 +91,12 @@ public final class PostcopySource implements AutoCloseable {
     }
     log.info("postcopy of migration {} connecting to {}:{} (attempt {})", migrationId, host, port, a);
     PostcopyLink.start("postcopy-src-" + migrationId + "-" + a, () -> run(a, host, port, token, retryFor));
+  }
+
+  /** Caps the background push in bytes per second (0 = none); requested pages are never held back. */
+  public void setMaxBandwidth(long bytesPerSecond) {
+    if (bytesPerSecond < 0) throw new IllegalArgumentException("negative bandwidth: " + bytesPerSecond);
+    maxBandwidth = bytesPerSecond;
   }
 
   public synchronized State state() {
@@ -148,7 +155,7 @@ public final class PostcopySource implements AutoCloseable {
       if (!becomeActive(l)) return;
       PostcopyLink reading = l;
       PostcopyLink.start("postcopy-src-rx-" + migrationId + "-" + l.number, () -> readReturnPath(a, reading));
-      new PostcopyPush(l, memory, toSend, keepalive, this::sent).run();
+      new PostcopyPush(l, memory, toSend, keepalive, () -> maxBandwidth, this::sent).run();
     } catch (DataPlaneException e) {
       failed(a, l, e.getMessage());
     } catch (RuntimeException e) {

@@ -31,9 +31,11 @@ public final class CopyActor {
 
   /**
    * The stunned guest's last dirty pages, then the device state (channel 0 only, else null) and
-   * EOS, as one transfer: every hop saved here is downtime saved.
+   * EOS, as one transfer: every hop saved here is downtime saved. In postcopy the pages are none
+   * and channel 0's EOS carries the discard set (pages the destination must fetch), else null.
    */
-  public record SendFinal(int round, long[] dirtyWords, byte[] deviceState, long totalPages) implements Command {}
+  public record SendFinal(int round, long[] dirtyWords, byte[] deviceState, long totalPages, long[] postcopyDiscard)
+      implements Command {}
 
   public record SetMaxBandwidth(long bytesPerSecond) implements Command {}
 
@@ -122,7 +124,7 @@ public final class CopyActor {
           run(() -> {
             SendStats stats = sender.sendPages(memory, m.dirtyWords(), channels, channel);
             if (m.deviceState() != null) sender.sendDeviceState(m.deviceState());
-            sender.sendEndOfStream(m.totalPages());
+            sender.sendEndOfStream(m.totalPages(), m.postcopyDiscard());
             return stats;
           });
           return transferring(r -> {

@@ -28,6 +28,7 @@ import org.livemig.messages.FinishResult;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
+import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.PrepareCookie;
 
 /**
@@ -48,6 +49,8 @@ public final class DestinationActor {
   private record StreamEnded(int channel, long totalPages) implements Command {}
 
   private record ChannelFailed(int channel, String reason) implements Command {}
+
+  private record PostcopyDiscardArrived(long[] words) implements Command {}
 
   private enum FinishWaitExpired implements Command { INSTANCE }
 
@@ -83,6 +86,9 @@ public final class DestinationActor {
   private final Set<Integer> endedChannels = new TreeSet<>();
   private String channelFailure;
   private HostCommand pendingDiscard;
+  /** Postcopy: pages that went stale after they were sent (null in precopy). */
+  private long[] postcopyDiscard;
+  private MigrationParameters parameters;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
@@ -137,7 +143,8 @@ public final class DestinationActor {
     guest = m.guest();
     if (pendingDiscard != null) return discard(pendingDiscard);
     received = new DirtyBitmap(d.getPageCount());
-    channels = Math.max(1, cmd.getPrepare().getParameters().getChannels());
+    parameters = cmd.getPrepare().getParameters();
+    channels = Math.max(1, parameters.getChannels());
     String token = HexFormat.of().formatHex(randomBytes(16));
     ActorRef<Command> self = ctx.getSelf();
     dataPlane.expect(migrationId, token, channels, new InboundListener() {
@@ -146,6 +153,7 @@ public final class DestinationActor {
       @Override public void onIterationEnd(int round, long pages) {}
       @Override public void onEndOfStream(int channel, long totalPages) { self.tell(new StreamEnded(channel, totalPages)); }
       @Override public void onChannelFailed(int channel, String reason) { self.tell(new ChannelFailed(channel, reason)); }
+      @Override public void onPostcopyDiscard(long[] words) { self.tell(new PostcopyDiscardArrived(words)); }
     }, guest.memory(), received);
     String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
     int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
@@ -187,13 +195,14 @@ public final class DestinationActor {
   }
 
   private Behavior<Command> finish(HostCommand cmd) {
+    if (postcopyDiscard != null) received.clear(postcopyDiscard); // stale copies count as missing
     long have = received.count();
     long missing = guest.memory().pageCount() - have;
     String reason = null;
     if (failFinish) reason = "fault injected: finish reports the copy incomplete";
     else if (channelFailure != null) reason = channelFailure;
     else if (endedChannels.size() < channels) reason = "end of stream seen on " + endedChannels.size() + " of " + channels + " channels";
-    else if (missing > 0) reason = missing + " pages never arrived";
+    else if (missing > 0 && postcopyDiscard == null) reason = missing + " pages never arrived";
     else if (deviceState == null) reason = "device state never arrived";
     if (reason == null) {
       try {
@@ -203,12 +212,22 @@ public final class DestinationActor {
       }
     }
     FinishResult.Builder r = FinishResult.newBuilder().setComplete(reason == null).setPagesReceived(have)
-        .setPagesMissing(missing);
+        .setPagesMissing(missing).setPostcopy(postcopyDiscard != null);
     if (reason != null) {
       r.setReason(reason);
       ctx.getLog().warn("{}: finish: copy incomplete: {}", migrationId, reason);
+    } else if (postcopyDiscard != null) {
+      ctx.getLog().info("{}: finish: ready for postcopy: device state and {} pages here, {} to fetch", migrationId,
+          have, missing);
     } else {
       ctx.getLog().info("{}: finish: all {} pages and the device state arrived", migrationId, have);
+    }
+    if (reason == null && postcopyDiscard != null) {
+      // The postcopy channel is accepted from now on: the source may start pushing before Activate.
+      Behavior<Command> next = new DestinationPostcopy(ctx, migrationId, guest, received, settings, parameters, dataPlane,
+          hostAgent, replies, this::discard, this::cleaningUp).ready();
+      replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
+      return next;
     }
     replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
     return reason == null ? finished() : receiving();
@@ -236,7 +255,7 @@ public final class DestinationActor {
         .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
   }
 
-  private Behavior<Command> discard(HostCommand cmd) {
+  Behavior<Command> discard(HostCommand cmd) {
     ctx.getLog().warn("{}: discarding the destination copy: {}", migrationId, cmd.getDiscard().getReason());
     return cleaningUp(guest, cmd, Replies.ok(cmd, settings.hostId())
         .setDiscard(DiscardResult.newBuilder().setDiscarded(true)).build());
@@ -246,7 +265,7 @@ public final class DestinationActor {
     return cmd.hasDiscard() ? discard(cmd) : unexpected(cmd);
   }
 
-  private Behavior<Command> cleaningUp(MigratableGuest toDestroy, HostCommand cmd, HostReply answer) {
+  Behavior<Command> cleaningUp(MigratableGuest toDestroy, HostCommand cmd, HostReply answer) {
     timers.cancelAll();
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     Runnable closeEndpoint = received == null ? null : () -> dataPlane.forget(migrationId);
@@ -279,6 +298,10 @@ public final class DestinationActor {
         })
         .onMessage(DeviceStateArrived.class, m -> {
           deviceState = m.state();
+          return next.behavior();
+        })
+        .onMessage(PostcopyDiscardArrived.class, m -> {
+          postcopyDiscard = m.words();
           return next.behavior();
         })
         .onMessage(StreamEnded.class, m -> {

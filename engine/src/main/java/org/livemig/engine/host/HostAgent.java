@@ -60,6 +60,9 @@ public final class HostAgent {
 
   record GuestReleased(String guestId) implements Command {}
 
+  /** A role's side of postcopy changed: told to the coordinator this host follows now. */
+  record PostcopyChanged(org.livemig.messages.PostcopyReport report) implements Command {}
+
   record CleanupRequested(String migrationId, CleanupActor.Plan plan, ActorRef<CleanupActor.Finished> replyTo)
       implements Command {}
 
@@ -113,7 +116,6 @@ public final class HostAgent {
       for (HostReply r : answers.values()) {
         rec.answered.put(r.getStep(), r);
         rec.epoch = Math.max(rec.epoch, r.getEpoch());
-        if (r.hasConfirm() || r.hasDiscard() || r.hasActivate()) rec.ended = true;
       }
       // A migration in flight when the host went down cannot go on here: its actors are gone.
       rec.ended = true;
@@ -133,6 +135,14 @@ public final class HostAgent {
     final Map<Integer, HostReply> answered = new HashMap<>();
     final Map<Integer, ActorRef<MigrationCoordinator.Command>> waiting = new HashMap<>();
     boolean ended;
+    /** The coordinator incarnation that spoke last: unprompted reports go there. */
+    ActorRef<MigrationCoordinator.Command> coordinator;
+  }
+
+  /** This host's role in the migration is over once it answers one of these. */
+  private static boolean endsRole(HostReply r) {
+    return r.hasConfirm() || r.hasDiscard() || r.hasPagesComplete()
+        || (r.hasActivate() && !r.getActivate().getPostcopy()); // postcopy: the destination still fetches pages
   }
 
   private final ActorContext<Command> ctx;
@@ -184,6 +194,14 @@ public final class HostAgent {
         .onMessage(GuestAdopted.class, m -> {
           guests.put(m.guest().description().getGuestId(), m.guest());
           ledger.tell(new HostLedger.Record(HostLedger.owned(m.guest().description())));
+          return Behaviors.same();
+        })
+        .onMessage(PostcopyChanged.class, m -> {
+          MigrationRecord rec = migrations.get(m.report().getMigrationId());
+          if (rec != null && rec.coordinator != null) {
+            rec.coordinator.tell(new MigrationCoordinator.PostcopyReported(m.report().toBuilder().setEpoch(rec.epoch)
+                .build()));
+          }
           return Behaviors.same();
         })
         .onMessage(GuestReleased.class, m -> {
@@ -258,9 +276,20 @@ public final class HostAgent {
       return Behaviors.same();
     }
     rec.epoch = cmd.getEpoch();
-    if (cmd.hasSetParameters()) {
-      // Not a phase: applied each time, never cached, never answered.
-      if (rec.source != null && !rec.ended) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+    rec.coordinator = m.replyTo();
+    if (cmd.hasSetParameters() || cmd.hasRecover()) {
+      // Not a phase: applied each time, never cached, never answered (a recovery's outcome
+      // comes back as postcopy reports).
+      if (rec.source != null && !rec.ended) {
+        rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+      } else if (cmd.hasRecover()) {
+        ctx.getLog().warn("{} cannot recover {}: no running source role here", settings.hostId(), cmd.getMigrationId());
+        m.replyTo().tell(new MigrationCoordinator.PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
+            .setMigrationId(cmd.getMigrationId()).setEpoch(cmd.getEpoch()).setHost(settings.hostId()).setSource(true)
+            .setState(org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED)
+            .setReason("recovery refused: host " + settings.hostId() + " has no running source role for migration "
+                + cmd.getMigrationId()).build()));
+      }
       return Behaviors.same();
     }
     HostReply earlier = rec.answered.get(cmd.getStep());
@@ -340,7 +369,8 @@ public final class HostAgent {
         else if (rollback) rollbackWithoutRole(cmd, rec);
         else reply(Replies.error(cmd, settings.hostId(), "no source role for migration " + id + " on " + settings.hostId()));
       }
-      case FINISH, ACTIVATE, DISCARD -> {
+      case RECOVER, SET_PARAMETERS -> throw new IllegalStateException("not a phase step: " + cmd.getCommandCase());
+      case FINISH, ACTIVATE, DISCARD, PAGES_COMPLETE -> {
         if (rec.destination != null) rec.destination.tell(new DestinationActor.Execute(cmd));
         else if (rollback) rollbackWithoutRole(cmd, rec);
         else reply(Replies.error(cmd, settings.hostId(), "no destination role for migration " + id + " on " + settings.hostId()));
@@ -381,7 +411,7 @@ public final class HostAgent {
     rec.answered.put(reply.getStep(), reply);
     ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
     ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
-    boolean roleEnded = reply.hasConfirm() || reply.hasDiscard() || reply.hasActivate();
+    boolean roleEnded = endsRole(reply);
     if (roleEnded) rec.ended = true;
     boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
     if (roleEnded || beginRefused) migratingGuests.values().removeIf(reply.getMigrationId()::equals);

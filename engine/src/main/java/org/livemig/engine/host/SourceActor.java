@@ -66,6 +66,9 @@ public final class SourceActor {
   // Switchover breakdown for the log: stun requested, guest stopped.
   private long stunNanos;
   private long stoppedNanos;
+  /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
+  private long[] postcopyDiscard;
+  private Runnable closePostcopy;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
       ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
@@ -149,18 +152,28 @@ public final class SourceActor {
     RoundStats stats = copyOnly.toBuilder()
         .setExpectedDowntimeMs(saturatedAdd(copyOnly.getExpectedDowntimeMs(), switchoverOverheadMs)).build();
     coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
+    if (params.getPostcopyNow() || (params.getPostcopyAfterRounds() > 0 && round >= params.getPostcopyAfterRounds())) {
+      ctx.getLog().info("{}: switching to postcopy after round {} ({} pages dirty{})", migrationId, round, dirtyNow,
+          params.getPostcopyNow() ? ", as requested" : "");
+      return stunning(true);
+    }
     if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs()) {
       ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms of which control "
           + "path {} ms); stunning guest", migrationId, round, dirtyNow, stats.getExpectedDowntimeMs(),
           switchoverOverheadMs);
-      return stunning();
+      return stunning(false);
     }
     if (guest.throttlePercent() >= params.getThrottleMaxPercent() && ++roundsAtMaxThrottle >= 3) {
+      if (params.getPostcopyIfNotConverging()) {
+        ctx.getLog().info("{}: not converging at {}% throttle (expected downtime {} ms > {} ms); switching to postcopy",
+            migrationId, guest.throttlePercent(), stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs());
+        return stunning(true);
+      }
       // The limit cannot be met even with the guest all but stopped: switch over rather than copy forever.
       ctx.getLog().warn("{}: downtime limit {} ms cannot be met (expected {} ms at {}% throttle, control path {} ms); "
           + "switching over anyway", migrationId, params.getDowntimeLimitMs(), stats.getExpectedDowntimeMs(),
           guest.throttlePercent(), switchoverOverheadMs);
-      return stunning();
+      return stunning(false);
     }
     if (round >= params.getMaxRoundsBeforeThrottle()) {
       int next = guest.throttlePercent() == 0 ? params.getThrottleInitialPercent()
@@ -174,7 +187,12 @@ public final class SourceActor {
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
 
-  private Behavior<Command> stunning() {
+  /**
+   * Stops the guest, then sends what is left. Precopy: the last dirty pages, device state, EOS.
+   * Postcopy: only the device state, and with EOS the last dirty set, which the destination
+   * must treat as missing (it will fetch those pages while it runs).
+   */
+  private Behavior<Command> stunning(boolean postcopy) {
     stunnedAtMicros = EpochMicros.now();
     stunNanos = System.nanoTime();
     ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
@@ -185,11 +203,13 @@ public final class SourceActor {
           stoppedNanos = System.nanoTime();
           long[] last = guest.dirtyBitmap().syncAndClear();
           int round = precopy.rounds() + 1;
-          precopy.roundStarted(round, DirtyBitmap.count(last) * guest.memory().pageSize());
+          if (postcopy) postcopyDiscard = last;
+          long[] pages = postcopy ? new long[0] : last;
+          precopy.roundStarted(round, DirtyBitmap.count(pages) * guest.memory().pageSize());
           byte[] deviceState = guest.deviceState();
           for (int c = 0; c < copies.size(); c++) {
-            copies.get(c).tell(new CopyActor.SendFinal(round, last, c == 0 ? deviceState : null,
-                guest.memory().pageCount()));
+            copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
+                guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
           }
           return finalCopy(copies.size());
         })
@@ -221,12 +241,19 @@ public final class SourceActor {
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
     coordinator.tell(new MigrationCoordinator.ProgressReported(progress(last, true)));
     PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
+    if (postcopyDiscard != null) {
+      result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
+    }
     replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
     ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages; switchover on the source: "
         + "stun {} ms, final copy with device state and EOS {} ms", migrationId, result.getRoundsCount(),
         result.getTotalBytes(), last.getPagesSent(), (stoppedNanos - stunNanos) / 1_000_000,
         (now - stoppedNanos) / 1_000_000);
-    return awaitingConfirm();
+    if (postcopyDiscard == null) return awaitingConfirm();
+    SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
+        params, hostAgent, this::confirm);
+    closePostcopy = role::close;
+    return role.start(result.getPostcopyPages());
   }
 
   private Behavior<Command> awaitingConfirm() {
@@ -276,6 +303,10 @@ public final class SourceActor {
   private Behavior<Command> applyParameters(Execute m) {
     var p = m.command().getSetParameters();
     if (p.getSwitchoverOverheadMs() > 0) switchoverOverheadMs = p.getSwitchoverOverheadMs();
+    if (p.getStartPostcopy() && !params.getPostcopyNow()) {
+      params = params.toBuilder().setPostcopyNow(true).build();
+      ctx.getLog().info("{}: postcopy requested: switching at the end of the current round", migrationId);
+    }
     if (p.getMaxBandwidthBytesPerSecond() == 0 && p.getDowntimeLimitMs() == 0) return Behaviors.same();
     var b = params.toBuilder();
     if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
@@ -309,7 +340,7 @@ public final class SourceActor {
   }
 
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
-  private Behavior<Command> confirm(HostCommand cmd) {
+  Behavior<Command> confirm(HostCommand cmd) {
     boolean success = cmd.getConfirm().getSuccess();
     MigratableGuest toDestroy = null;
     if (success) {
@@ -328,7 +359,7 @@ public final class SourceActor {
     }
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
-        new CleanupActor.Plan("source", List.copyOf(copies), null, toDestroy), done));
+        new CleanupActor.Plan("source", List.copyOf(copies), closePostcopy, toDestroy), done));
     return Behaviors.receive(Command.class)
         .onMessage(CleanedUp.class, m -> {
           replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(org.livemig.messages.ConfirmResult.newBuilder()

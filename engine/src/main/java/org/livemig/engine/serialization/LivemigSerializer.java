@@ -38,6 +38,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String MIGRATION_EVENT = "ME";
   private static final String SET_PARAMETERS = "SP";
   private static final String DESCRIBE_HOST = "DH";
+  private static final String START_POSTCOPY = "SPC";
+  private static final String RECOVER = "RC";
+  private static final String POSTCOPY_REPORT = "PCR";
 
   private final ActorRefResolver resolver;
 
@@ -65,6 +68,9 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationEvent) return MIGRATION_EVENT;
     if (o instanceof MigrationCoordinator.SetParameters) return SET_PARAMETERS;
     if (o instanceof HostAgent.DescribeHost) return DESCRIBE_HOST;
+    if (o instanceof MigrationCoordinator.StartPostcopy) return START_POSTCOPY;
+    if (o instanceof MigrationCoordinator.Recover) return RECOVER;
+    if (o instanceof MigrationCoordinator.PostcopyReported) return POSTCOPY_REPORT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -101,6 +107,14 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           .setMaxBandwidthBytesPerSecond(p.maxBandwidthBytesPerSecond()).setDowntimeLimitMs(p.downtimeLimitMs())
           .setReplyTo(ref(p.replyTo())).build().toByteArray();
     }
+    if (o instanceof MigrationCoordinator.StartPostcopy p) {
+      return ReplyToEnvelope.newBuilder().setReplyTo(ref(p.replyTo())).build().toByteArray();
+    }
+    if (o instanceof MigrationCoordinator.Recover r) {
+      return org.livemig.messages.RecoverEnvelope.newBuilder().setDataHost(r.dataHost()).setDataPort(r.dataPort())
+          .setReplyTo(ref(r.replyTo())).build().toByteArray();
+    }
+    if (o instanceof MigrationCoordinator.PostcopyReported p) return p.report().toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -157,6 +171,16 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           var e = org.livemig.messages.SetParametersEnvelope.parseFrom(bytes);
           return new MigrationCoordinator.SetParameters(e.getMaxBandwidthBytesPerSecond(), e.getDowntimeLimitMs(),
               resolve(e.getReplyTo()));
+        }
+        case START_POSTCOPY -> {
+          return new MigrationCoordinator.StartPostcopy(resolve(ReplyToEnvelope.parseFrom(bytes).getReplyTo()));
+        }
+        case RECOVER -> {
+          var e = org.livemig.messages.RecoverEnvelope.parseFrom(bytes);
+          return new MigrationCoordinator.Recover(e.getDataHost(), e.getDataPort(), resolve(e.getReplyTo()));
+        }
+        case POSTCOPY_REPORT -> {
+          return new MigrationCoordinator.PostcopyReported(org.livemig.messages.PostcopyReport.parseFrom(bytes));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

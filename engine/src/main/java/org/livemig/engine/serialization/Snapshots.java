@@ -3,6 +3,7 @@ package org.livemig.engine.serialization;
 import java.util.List;
 import java.util.Set;
 import org.livemig.engine.coordinator.MigrationState;
+import org.livemig.engine.coordinator.PostcopyState;
 import org.livemig.messages.MigrationSnapshot;
 
 /** MigrationState <-> its protobuf snapshot. */
@@ -20,7 +21,11 @@ final class Snapshots {
         .addAllRounds(s.rounds()).setResumeOwner(s.resumeOwner()).setOwnerToken(s.ownerToken())
         .setFailedPhase(s.failedPhase()).setError(s.error()).setCancelled(s.cancelled())
         .setStartedAtMs(s.startedAtMs()).setSetupDoneAtMs(s.setupDoneAtMs()).setStunnedAtUs(s.stunnedAtUs())
-        .setEndedAtMs(s.endedAtMs()).setDowntimeUs(s.downtimeUs()).addAllCleanedUp(s.cleanedUp());
+        .setEndedAtMs(s.endedAtMs()).setDowntimeUs(s.downtimeUs()).addAllCleanedUp(s.cleanedUp())
+        .setPostcopy(s.postcopy().started()).setRecoveries(s.postcopy().recoveries())
+        .setPostcopyComplete(s.postcopy().complete()).setPostcopyPagesMissing(s.postcopy().pagesMissing())
+        .setPostcopyPausedReason(s.postcopy().pausedReason());
+    if (s.postcopy().result() != null) b.setPostcopyResult(s.postcopy().result());
     if (s.begin() != null) b.setBegin(s.begin());
     if (s.prepare() != null) b.setPrepare(s.prepare());
     if (s.perform() != null) b.setPerform(s.perform());
@@ -35,6 +40,8 @@ final class Snapshots {
         p.hasPerform() ? p.getPerform() : null, p.hasActivate() ? p.getActivate() : null,
         List.copyOf(p.getRoundsList()), p.getResumeOwner(), p.getOwnerToken(), p.getFailedPhase(), p.getError(),
         p.getCancelled(), p.getStartedAtMs(), p.getSetupDoneAtMs(), p.getStunnedAtUs(), p.getEndedAtMs(),
-        p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()));
+        p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()), new PostcopyState(p.getPostcopy(), p.getRecoveries(),
+            p.getPostcopyComplete(), p.getPostcopyPagesMissing(), p.getPostcopyPausedReason(),
+            p.hasPostcopyResult() ? p.getPostcopyResult() : null));
   }
 }

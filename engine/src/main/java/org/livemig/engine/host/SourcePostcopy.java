@@ -1,0 +1,127 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.ActorRef;
+import java.time.Duration;
+import java.util.function.Function;
+import org.livemig.engine.dataplane.PostcopySource;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+import org.livemig.messages.PostcopyReport;
+import org.livemig.messages.PrepareCookie;
+import org.livemig.messages.RecoverRequest;
+
+/**
+ * The source after a postcopy switchover (behaviors of the SourceActor): its guest stays paused,
+ * its memory serves the destination's page requests and the background push over the postcopy
+ * channel, and it never resumes: Confirm destroys it once the destination has every page. A
+ * broken channel pauses; a RecoverRequest opens a new one.
+ */
+final class SourcePostcopy {
+  private record Active(int connection) implements SourceActor.Command {}
+
+  private record Paused(String reason) implements SourceActor.Command {}
+
+  private enum Complete implements SourceActor.Command { INSTANCE }
+
+  private final ActorContext<SourceActor.Command> ctx;
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final HostSettings settings;
+  private final PrepareCookie cookie;
+  private final ActorRef<HostAgent.Command> hostAgent;
+  private final Function<HostCommand, Behavior<SourceActor.Command>> confirm;
+  private final PostcopySource source;
+
+  SourcePostcopy(ActorContext<SourceActor.Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
+      PrepareCookie cookie, MigrationParameters params, ActorRef<HostAgent.Command> hostAgent,
+      Function<HostCommand, Behavior<SourceActor.Command>> confirm) {
+    this.ctx = ctx;
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.settings = settings;
+    this.cookie = cookie;
+    this.hostAgent = hostAgent;
+    this.confirm = confirm;
+    Duration keepalive = Duration.ofMillis(params.getPostcopyKeepaliveMs() > 0 ? params.getPostcopyKeepaliveMs() : 2000);
+    var self = ctx.getSelf();
+    this.source = new PostcopySource(migrationId, guest.memory(), settings.dataPlane(), keepalive,
+        new PostcopySource.Listener() {
+          @Override public void onActive(int connection) { self.tell(new Active(connection)); }
+          @Override public void onPaused(String reason) { self.tell(new Paused(reason)); }
+          @Override public void onComplete() { self.tell(Complete.INSTANCE); }
+        });
+    source.setMaxBandwidth(params.getMaxBandwidthBytesPerSecond());
+  }
+
+  /** Connects the first postcopy channel (the destination accepts it once its precopy streams ended). */
+  Behavior<SourceActor.Command> start(long pagesLeft) {
+    ctx.getLog().info("{}: postcopy: the destination fetches {} pages; source guest {} stays paused", migrationId,
+        pagesLeft, guest.description().getGuestId());
+    source.connect(cookie.getDataHost(), cookie.getDataPort(), cookie.getToken(), settings.dataPlane().handshakeTimeout());
+    return running();
+  }
+
+  void close() {
+    source.close();
+  }
+
+  private Behavior<SourceActor.Command> running() {
+    return Behaviors.receive(SourceActor.Command.class)
+        .onMessage(Active.class, m -> {
+          ctx.getLog().info("{}: postcopy channel {} active", migrationId, m.connection());
+          return report(MigrationStatus.POSTCOPY_ACTIVE, "", m.connection());
+        })
+        .onMessage(Paused.class, m -> {
+          ctx.getLog().warn("{}: postcopy paused: {} ({} pages left to send)", migrationId, m.reason(), source.pagesLeft());
+          return report(MigrationStatus.POSTCOPY_PAUSED, m.reason(), source.connections());
+        })
+        .onMessageEquals(Complete.INSTANCE, () -> {
+          ctx.getLog().info("{}: postcopy: the destination has every page ({} sent, {} resent)", migrationId,
+              source.pagesSent(), source.pagesResent());
+          return report(MigrationStatus.COMPLETED, "", source.connections());
+        })
+        .onMessage(SourceActor.Execute.class, m -> m.command().hasRecover(), m -> recover(m.command().getRecover()))
+        .onMessage(SourceActor.Execute.class, m -> m.command().hasConfirm(), m -> confirm.apply(m.command()))
+        .onMessage(SourceActor.Execute.class, m -> {
+          ctx.getLog().debug("{}: {} ignored in postcopy", migrationId, m.command().getCommandCase());
+          return Behaviors.same();
+        })
+        .onMessage(SourceActor.Command.class, m -> Behaviors.same()) // late precopy channel events
+        .onSignal(akka.actor.typed.PostStop.class, s -> {
+          source.close(); // the host is going down: its threads and socket go with it
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /** Only a paused channel recovers; otherwise the coordinator hears the state as it is. */
+  private Behavior<SourceActor.Command> recover(RecoverRequest r) {
+    PostcopySource.State state = source.state();
+    if (state != PostcopySource.State.PAUSED && state != PostcopySource.State.IDLE) {
+      ctx.getLog().warn("{}: recovery {} not started: postcopy is {}", migrationId, r.getAttempt(), state);
+      return report(switch (state) {
+        case ACTIVE -> MigrationStatus.POSTCOPY_ACTIVE;
+        case COMPLETE -> MigrationStatus.COMPLETED;
+        default -> MigrationStatus.POSTCOPY_RECOVER;
+      }, "recovery " + r.getAttempt() + " not started: postcopy is " + state, source.connections());
+    }
+    String host = r.getDataHost().isEmpty() ? cookie.getDataHost() : r.getDataHost();
+    int port = r.getDataPort() == 0 ? cookie.getDataPort() : r.getDataPort();
+    ctx.getLog().warn("{}: postcopy recovery {} over {}:{}", migrationId, r.getAttempt(), host, port);
+    source.connect(host, port, cookie.getToken(), settings.dataPlane().handshakeTimeout());
+    return report(MigrationStatus.POSTCOPY_RECOVER, "", source.connections());
+  }
+
+  private Behavior<SourceActor.Command> report(MigrationStatus state, String reason, int connection) {
+    hostAgent.tell(new HostAgent.PostcopyChanged(PostcopyReport.newBuilder().setMigrationId(migrationId)
+        .setHost(settings.hostId()).setSource(true).setState(state).setReason(reason)
+        .setPagesMissing(source.pagesLeft()).setPagesSent(source.pagesSent()).setPagesResent(source.pagesResent())
+        .setConnection(connection).build()));
+    return Behaviors.same();
+  }
+}
