@@ -103,10 +103,16 @@ class MigratectlTest {
     assertTrue(conflict.err().contains("already migrating"), conflict.err());
     Run setParams = ctl("set-params", "m-busy", "--downtime-ms", "100");
     assertEquals(0, setParams.exit(), setParams.err());
+    Run recover = ctl("recover", "m-busy");
+    assertEquals(Migratectl.EXIT_CONFLICT, recover.exit(), "only a paused postcopy recovers");
+    assertTrue(recover.err().contains("only a paused postcopy"), recover.err());
+    assertEquals(Migratectl.EXIT_NOT_FOUND, ctl("postcopy", "no-such-migration").exit());
     Run cancel = ctl("cancel", "m-busy", "--reason", "cli test");
     assertEquals(0, cancel.exit(), cancel.err());
     assertEquals(MigrationStatus.CANCELLED, cluster.awaitEnd("m-busy", Duration.ofSeconds(30)).getStatus());
     assertEquals(Migratectl.EXIT_MIGRATION_FAILED, ctl("status", "m-busy", "--watch").exit());
+    Run late = ctl("postcopy", "m-busy");
+    assertEquals(Migratectl.EXIT_CONFLICT, late.exit(), late.err());
 
     Run guests = ctl("guests");
     assertEquals(0, guests.exit());

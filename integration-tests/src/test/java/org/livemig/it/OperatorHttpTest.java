@@ -80,6 +80,8 @@ class OperatorHttpTest {
     assertStatus(404, send("GET", "/migrations/no-such-id", null));
     assertStatus(404, send("POST", "/migrations/no-such-id/cancel", null));
     assertStatus(404, send("PUT", "/migrations/no-such-id/parameters", "{\"downtime_limit_ms\":100}"));
+    assertStatus(404, send("POST", "/migrations/no-such-id/postcopy", null));
+    assertStatus(404, send("POST", "/migrations/no-such-id/recover", null));
     var noGuest = send("POST", "/migrations", "{\"migration_id\":\"h-no-guest\",\"guest_id\":\"nobody\","
         + "\"source_host\":\"host-a\",\"destination_host\":\"host-b\"}");
     assertStatus(404, noGuest);
@@ -120,11 +122,34 @@ class OperatorHttpTest {
     assertEquals(100, Json.parse(changed.body(), MigrationInfo.newBuilder()).getParameters().getDowntimeLimitMs());
     assertStatus(404, send("PUT", "/migrations/no-such-id/parameters", "{\"downtime_limit_ms\":100}"));
 
+    var notPaused = send("POST", "/migrations/h-1/recover", null);
+    assertStatus(409, notPaused);
+    assertTrue(notPaused.body().contains("only a paused postcopy"), notPaused.body());
+    assertStatus(400, send("POST", "/migrations/h-1/recover?data_host=127.0.0.1&data_port=many", null));
+    assertStatus(400, send("POST", "/migrations/h-1/recover?data_host=127.0.0.1", null)); // host without port
+
     assertStatus(200, send("POST", "/migrations/h-1/cancel?reason=http%20test", null));
     MigrationInfo done = cluster.awaitEnd("h-1", Duration.ofSeconds(30));
     assertEquals(MigrationStatus.CANCELLED, done.getStatus());
     assertTrue(done.getError().contains("http test"), done.getError());
     assertStatus(409, send("POST", "/migrations/h-1/cancel", null));
+    assertStatus(409, send("POST", "/migrations/h-1/postcopy", null));
+  }
+
+  @Test
+  void postcopyOnRequest() throws Exception {
+    assertStatus(201, send("POST", "/guests", guestJson("http-pc", 16)));
+    var created = send("POST", "/migrations", "{\"migration_id\":\"h-pc\",\"guest_id\":\"http-pc\","
+        + "\"source_host\":\"host-a\",\"destination_host\":\"host-b\",\"parameters\":"
+        + "{\"max_bandwidth_bytes_per_second\":8000000,\"downtime_limit_ms\":1}}");
+    assertStatus(201, created);
+    var asked = send("POST", "/migrations/h-pc/postcopy", null);
+    assertStatus(200, asked);
+    assertTrue(Json.parse(asked.body(), MigrationInfo.newBuilder()).getParameters().getPostcopyNow(), asked.body());
+    MigrationInfo done = cluster.awaitEnd("h-pc", Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertTrue(done.getPostcopy());
+    assertEquals(0, done.getPostcopyResult().getDuplicatePages());
   }
 
   @Test

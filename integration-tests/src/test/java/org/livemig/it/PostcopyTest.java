@@ -129,6 +129,23 @@ class PostcopyTest {
   }
 
   @Test
+  void precopyThatCannotConvergeSwitchesToPostcopyWhenAllowed() throws Exception {
+    GuestDescription d = TestCluster.guest("pc-no-converge", 16, 3000);
+    cluster.createGuest("host-a", d);
+    // Throttled to the maximum from the first round and still far above 1 ms: after three rounds
+    // at maximum throttle, postcopy instead of a long switchover.
+    MigrationParameters p = MigrationParameters.newBuilder().setDowntimeLimitMs(1).setMaxRoundsBeforeThrottle(1)
+        .setMaxBandwidthBytesPerSecond(8_000_000)
+        .setThrottleInitialPercent(50).setThrottleMaxPercent(50).setPostcopyIfNotConverging(true).build();
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture().get(10, TimeUnit.SECONDS)
+        .getMigrationId();
+    List<CoordinatorEvent> events = assertCompleted(id, d);
+    long rounds = events.stream().filter(CoordinatorEvent::hasRoundCompleted).count();
+    assertTrue(rounds >= 4, "three rounds at maximum throttle came first: " + rounds);
+    assertTrue(events.stream().anyMatch(CoordinatorEvent::hasPostcopyStarted));
+  }
+
+  @Test
   void linkCutPausesBothSidesAndRecoveryOverTheSameRouteCompletes() throws Exception {
     GuestDescription d = TestCluster.guest("pc-cut", 16, 3000);
     String id = startPostcopy(d);

@@ -33,7 +33,8 @@ final class TestCluster implements AutoCloseable {
   final LivemigNode manager;
   final List<LivemigNode> coordinators = new ArrayList<>();
   final Map<String, LivemigNode> hosts = new HashMap<>();
-  final MigrationClient client;
+  MigrationClient client;
+  private LivemigNode clientNode;
   final String journal;
 
   TestCluster(Path dir, Map<String, Map<String, Object>> hostOverrides) throws Exception {
@@ -63,7 +64,8 @@ final class TestCluster implements AutoCloseable {
     LivemigNode any = manager != null ? manager : hosts.values().iterator().next();
     ClusterWait.upMembers(any.system(), coordinatorCount + hosts.size(), Duration.ofSeconds(30));
     // A host node holds the client: it survives any coordinator node's crash.
-    client = new MigrationClient(hosts.isEmpty() ? manager.system() : hosts.values().iterator().next().system());
+    clientNode = hosts.isEmpty() ? manager : hosts.values().iterator().next();
+    client = new MigrationClient(clientNode.system());
   }
 
   /** Short timeouts so failure paths end quickly in tests. */
@@ -157,8 +159,15 @@ final class TestCluster implements AutoCloseable {
     return found;
   }
 
+  /** Stops a host node (it leaves the cluster); the client moves to a node that stays. */
   void kill(String host) {
-    hosts.get(host).close();
+    LivemigNode n = hosts.get(host);
+    if (clientNode == n) {
+      clientNode = manager != null ? manager : hosts.entrySet().stream().filter(e -> !e.getKey().equals(host))
+          .findFirst().orElseThrow().getValue();
+      client = new MigrationClient(clientNode.system());
+    }
+    n.close();
   }
 
   /** The coordinator node that runs the migration's coordinator right now, if any. */

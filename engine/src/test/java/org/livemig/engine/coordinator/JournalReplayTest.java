@@ -97,4 +97,31 @@ class JournalReplayTest {
         akka.serialization.Serializers.manifestFor(ser.findSerializerFor(s), s)).get();
     assertEquals(s, back);
   }
+
+  @Test
+  void aPausedPostcopyReplaysPausedAndItsSnapshotKeepsThePostcopyRecord() {
+    MigrationState s = MigrationState.EMPTY.apply(Events.requested(
+        org.livemig.messages.StartMigration.newBuilder().setMigrationId("m-pc").setGuestId("g").setSourceHost("a")
+            .setDestinationHost("b").build(), org.livemig.messages.MigrationParameters.getDefaultInstance(), 1))
+        .apply(Events.postcopyStarted(1200))
+        .apply(Events.postcopyPaused("b", "connection closed by peer", 900))
+        .apply(Events.recoveryStarted("127.0.0.1", 7000, 1))
+        .apply(Events.postcopyPaused("a", "connection refused", 900));
+    assertEquals(MigrationStatus.POSTCOPY_PAUSED, s.status());
+    assertTrue(s.inPostcopy());
+    assertEquals(new PostcopyState(true, 1, false, 900, "a: connection refused", null), s.postcopy());
+    MigrationState resumed = s.apply(Events.recoveryStarted("127.0.0.1", 7000, 2)).apply(Events.postcopyResumed(2));
+    assertEquals(MigrationStatus.POSTCOPY_ACTIVE, resumed.status());
+    assertEquals(2, resumed.postcopy().recoveries());
+    MigrationState complete = resumed.apply(Events.postcopyCompleted(org.livemig.messages.PagesCompleteResult
+        .newBuilder().setPagesReceived(1200).setConnections(3).build()));
+    assertFalse(complete.inPostcopy(), "every page arrived: the source may go");
+
+    Serialization ser = SerializationExtension.get(kit.system());
+    for (MigrationState st : List.of(s, complete)) {
+      byte[] bytes = ser.serialize(st).get();
+      assertEquals(st, ser.deserialize(bytes, ser.findSerializerFor(st).identifier(),
+          akka.serialization.Serializers.manifestFor(ser.findSerializerFor(st), st)).get());
+    }
+  }
 }
