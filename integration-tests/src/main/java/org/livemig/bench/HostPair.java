@@ -32,8 +32,14 @@ final class HostPair implements AutoCloseable {
   /** Launches both hosts and returns once both are Up in the cluster. */
   static HostPair start(ActorSystem<?> coordinator, Path dir, String seed, String journal, String guestConf,
       List<String> jvmOptions) throws IOException, InterruptedException {
+    return start(coordinator, dir, seed, journal, guestConf, "", jvmOptions);
+  }
+
+  /** hostBConf: extra config lines for host-b (e.g. its data port behind a proxy). */
+  static HostPair start(ActorSystem<?> coordinator, Path dir, String seed, String journal, String guestConf,
+      String hostBConf, List<String> jvmOptions) throws IOException, InterruptedException {
     Process a = launch(dir, "host-a", seed, journal, guestConf, jvmOptions);
-    Process b = launch(dir, "host-b", seed, journal, "", jvmOptions);
+    Process b = launch(dir, "host-b", seed, journal, hostBConf, jvmOptions);
     HostPair pair = new HostPair(coordinator, a, b);
     try {
       pair.awaitLine(dir.resolve("host-a.log"), a);

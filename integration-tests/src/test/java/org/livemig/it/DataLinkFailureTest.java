@@ -2,6 +2,8 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import org.livemig.bench.LinkProxy;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

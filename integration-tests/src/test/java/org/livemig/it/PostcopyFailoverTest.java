@@ -2,6 +2,8 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import org.livemig.bench.LinkProxy;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -82,6 +84,9 @@ class PostcopyFailoverTest {
   void destinationHostLostFailsAndTheStaleSourceIsNeverResumed() throws Exception {
     GuestDescription d = TestCluster.guest("pc-dest-lost", 16, 3000);
     String id = startPostcopy(1, d);
+    // The link goes first, so the destination cannot receive the rest while its node is leaving.
+    proxy.cut();
+    cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED, Duration.ofSeconds(30));
     cluster.kill("host-b");
     MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
     assertEquals(MigrationStatus.FAILED, done.getStatus());
@@ -96,6 +101,9 @@ class PostcopyFailoverTest {
   void sourceHostLostLeavesTheDestinationPausedWithThePagesLost() throws Exception {
     GuestDescription d = TestCluster.guest("pc-source-lost", 16, 3000);
     String id = startPostcopy(1, d);
+    // The link goes first, so the source cannot finish the push while its node is leaving.
+    proxy.cut();
+    cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED, Duration.ofSeconds(30));
     cluster.kill("host-a");
     MigrationInfo paused = cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED
         && i.getPostcopyPausedReason().contains("source host host-a"), Duration.ofSeconds(30));

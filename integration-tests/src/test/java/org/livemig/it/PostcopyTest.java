@@ -2,6 +2,8 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import org.livemig.bench.LinkProxy;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -14,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
+import org.livemig.engine.host.HostSettings;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
@@ -187,6 +190,25 @@ class PostcopyTest {
     proxy.heal();
     cluster.client.recover(id).toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertCompleted(id, d);
+  }
+
+  @Test
+  void aCutAfterTheLastPageChangesNothing() throws Exception {
+    GuestDescription d = TestCluster.guest("pc-late-cut", 16, 3000);
+    // The destination's PagesComplete answer is held, so the cut lands after the last page arrived
+    // and before the source is destroyed.
+    CrashScenario.setFaults(cluster.hosts.get("host-b"), HostSettings.Faults.hold("PAGES_COMPLETE", Duration.ofSeconds(3)));
+    try {
+      String id = startPostcopy(d);
+      cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_ACTIVE && i.getPostcopyPagesMissing() == 0
+          && i.getPostcopy(), Duration.ofSeconds(30));
+      proxy.cut();
+      List<CoordinatorEvent> events = assertCompleted(id, d);
+      assertEquals(List.of(CoordinatorEvent.EventCase.POSTCOPY_STARTED, CoordinatorEvent.EventCase.POSTCOPY_COMPLETED),
+          postcopyEvents(events), "nothing paused");
+    } finally {
+      CrashScenario.setFaults(cluster.hosts.get("host-b"), HostSettings.Faults.none());
+    }
   }
 
   @Test

@@ -20,6 +20,16 @@ final class StatusText {
     line(b, "throughput", String.format("%.1f MB/s", i.getThroughputBytesPerSecond() / 1e6));
     line(b, "dirty rate", String.format("%.1f MB/s", i.getDirtyRateBytesPerSecond() / 1e6));
     line(b, "rounds", i.getRounds() + " (throttle " + i.getThrottlePercent() + "%)");
+    if (i.getPostcopy()) {
+      line(b, "postcopy", i.getPostcopyPagesMissing() + " pages missing, " + i.getRecoveries() + " recover(ies)");
+      if (!i.getPostcopyPausedReason().isEmpty()) line(b, "paused because", i.getPostcopyPausedReason());
+      if (i.hasPostcopyResult()) {
+        var r = i.getPostcopyResult();
+        line(b, "postcopy faults", r.getFaults() + " (median " + r.getFaultMedianUs() + " us, p99 " + r.getFaultP99Us()
+            + " us), " + r.getPagesReceived() + " pages over " + r.getConnections() + " connection(s), "
+            + r.getDuplicatePages() + " duplicates");
+      }
+    }
     if (!i.getError().isEmpty()) line(b, "error", i.getError());
     return b.toString();
   }

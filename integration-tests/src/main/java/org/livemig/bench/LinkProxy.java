@@ -1,4 +1,4 @@
-package org.livemig.it;
+package org.livemig.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * A TCP bridge between a migration's source and destination data endpoints (QEMU's tests use
  * socat the same way) that can cut the link, or blackhole it: stop forwarding without closing.
  */
-final class LinkProxy implements AutoCloseable {
+public final class LinkProxy implements AutoCloseable {
   private final ServerSocket server;
   private final int targetPort;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -25,7 +25,7 @@ final class LinkProxy implements AutoCloseable {
   /** New connections are closed at once, as if the route were down. */
   private volatile boolean refuseNew;
 
-  LinkProxy(int listenPort, int targetPort) throws IOException {
+  public LinkProxy(int listenPort, int targetPort) throws IOException {
     this.targetPort = targetPort;
     this.server = new ServerSocket();
     server.setReuseAddress(true);
@@ -35,23 +35,23 @@ final class LinkProxy implements AutoCloseable {
     t.start();
   }
 
-  static int freePort() throws IOException {
+  public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
   }
 
-  long forwardedBytes() {
+  public long forwardedBytes() {
     return forwarded.get();
   }
 
   /** Stops forwarding; connections stay open, so only a timeout can notice. */
-  void blackhole() {
+  public void blackhole() {
     blackhole = true;
   }
 
   /** Closes every connection through the proxy, both sides. */
-  void cut() {
+  public void cut() {
     for (Socket s : sockets) {
       try {
         s.close();
@@ -62,15 +62,15 @@ final class LinkProxy implements AutoCloseable {
     sockets.clear();
   }
 
-  void blackholeReturn() {
+  public void blackholeReturn() {
     blackholeReturn = true;
   }
 
-  void refuseNew() {
+  public void refuseNew() {
     refuseNew = true;
   }
 
-  void heal() {
+  public void heal() {
     blackhole = false;
     blackholeReturn = false;
     refuseNew = false;
