@@ -35,6 +35,19 @@ public final class LinkProxy implements AutoCloseable {
     t.start();
   }
 
+  /** A proxy on a free port in front of a target on another free port (nothing listens there yet). */
+  public static LinkProxy onFreePorts() throws IOException {
+    return new LinkProxy(freePort(), freePort());
+  }
+
+  public int port() {
+    return server.getLocalPort();
+  }
+
+  public int targetPort() {
+    return targetPort;
+  }
+
   public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

@@ -6,7 +6,6 @@ import org.livemig.bench.LinkProxy;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -32,12 +31,8 @@ class DataLinkFailureTest {
 
   @BeforeAll
   static void up() throws Exception {
-    int dataPort = LinkProxy.freePort();
-    int proxyPort = LinkProxy.freePort();
-    proxy = new LinkProxy(proxyPort, dataPort);
-    cluster = new TestCluster(dir, Map.of(
-        "host-a", Map.of(),
-        "host-b", Map.of("livemig.host.data-plane.port", dataPort, "livemig.host.data-plane.advertised-port", proxyPort)));
+    proxy = LinkProxy.onFreePorts();
+    cluster = new TestCluster(dir, TestCluster.hostBBehind(proxy));
   }
 
   @AfterAll

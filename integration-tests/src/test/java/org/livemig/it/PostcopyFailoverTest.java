@@ -6,7 +6,6 @@ import org.livemig.bench.LinkProxy;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -38,13 +37,8 @@ class PostcopyFailoverTest {
   }
 
   private String startPostcopy(int coordinators, GuestDescription d) throws Exception {
-    int dataPort = LinkProxy.freePort();
-    int proxyPort = LinkProxy.freePort();
-    proxy = new LinkProxy(proxyPort, dataPort);
-    cluster = new TestCluster(dir, coordinators, Map.of(
-        "host-a", Map.of(),
-        "host-b", Map.of("livemig.host.data-plane.port", dataPort, "livemig.host.data-plane.advertised-port", proxyPort)),
-        null);
+    proxy = LinkProxy.onFreePorts();
+    cluster = new TestCluster(dir, coordinators, TestCluster.hostBBehind(proxy), null);
     cluster.createGuest("host-a", d);
     MigrationParameters p = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(4_000_000)
         .setPostcopyAfterRounds(1).setPostcopyKeepaliveMs(500).build();

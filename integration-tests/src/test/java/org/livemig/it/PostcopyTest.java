@@ -7,7 +7,6 @@ import org.livemig.bench.LinkProxy;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -40,12 +39,9 @@ class PostcopyTest {
 
   @BeforeAll
   static void up() throws Exception {
-    dataPort = LinkProxy.freePort();
-    int proxyPort = LinkProxy.freePort();
-    proxy = new LinkProxy(proxyPort, dataPort);
-    cluster = new TestCluster(dir, Map.of(
-        "host-a", Map.of(),
-        "host-b", Map.of("livemig.host.data-plane.port", dataPort, "livemig.host.data-plane.advertised-port", proxyPort)));
+    proxy = LinkProxy.onFreePorts();
+    dataPort = proxy.targetPort();
+    cluster = new TestCluster(dir, TestCluster.hostBBehind(proxy));
   }
 
   @AfterAll

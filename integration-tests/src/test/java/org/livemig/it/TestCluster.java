@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.livemig.config.ClusterWait;
+import org.livemig.bench.LinkProxy;
 import org.livemig.config.LivemigNode;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.engine.guest.GuestOracle;
@@ -66,6 +67,15 @@ final class TestCluster implements AutoCloseable {
     // A host node holds the client: it survives any coordinator node's crash.
     clientNode = hosts.isEmpty() ? manager : hosts.values().iterator().next();
     client = new MigrationClient(clientNode.system());
+  }
+
+  /**
+   * host-a, and host-b whose data port is reached only through proxy (it advertises the proxy's
+   * port in its Prepare cookie), so a test can cut or hang the data link.
+   */
+  static Map<String, Map<String, Object>> hostBBehind(LinkProxy proxy) {
+    return Map.of("host-a", Map.of(), "host-b", Map.of("livemig.host.data-plane.port", proxy.targetPort(),
+        "livemig.host.data-plane.advertised-port", proxy.port()));
   }
 
   /** Short timeouts so failure paths end quickly in tests. */

@@ -37,8 +37,9 @@ final class PostcopyDriver {
     if (r.getState() == MigrationStatus.POSTCOPY_PAUSED) {
       // Either side may notice first; the destination's word counts only while active (during a
       // recovery the source decides, and the destination's old channel closing is expected).
-      boolean pause = now == MigrationStatus.POSTCOPY_ACTIVE
-          || (r.getSource() && now == MigrationStatus.POSTCOPY_RECOVER);
+      boolean destinationComplete = lastDestination != null && lastDestination.getState() == MigrationStatus.COMPLETED;
+      boolean pause = !destinationComplete && (now == MigrationStatus.POSTCOPY_ACTIVE
+          || (r.getSource() && now == MigrationStatus.POSTCOPY_RECOVER));
       if (!pause) return coordinator.noEffect();
       ctx.getLog().warn("{}: postcopy paused ({}: {}); {} pages missing; waiting for recover", s.migrationId(),
           r.getHost(), r.getReason(), pagesMissing(s));

@@ -104,19 +104,43 @@ public final class PostcopyReceiver implements AutoCloseable {
     return connections.get();
   }
 
-  /** Closes the current connection without callbacks; later connections are closed at once. Idempotent. */
+  /**
+   * Closes the current connection without callbacks; later connections are closed at once. Idempotent.
+   * After completion the source gets up to a keepalive to read our end of stream and close first:
+   * closing under it would reset the connection, lose the end of stream and pause the source.
+   */
   @Override
   public void close() {
     PostcopyLink l;
+    boolean linger;
     synchronized (this) {
       if (state == State.CLOSED) return;
+      linger = state == State.COMPLETE;
       state = State.CLOSED;
       l = link;
       pages.setRequester(null);
     }
-    if (l != null) l.end();
-    watchdog.close();
+    if (l != null && linger && !l.isEnded()) {
+      PostcopyLink closing = l;
+      PostcopyLink.start("postcopy-dst-linger-" + migrationId, () -> {
+        long deadline = System.nanoTime() + keepalive.toNanos();
+        while (!closing.isEnded() && System.nanoTime() < deadline) sleepBriefly();
+        closing.end();
+        watchdog.close();
+      });
+    } else {
+      if (l != null) l.end();
+      watchdog.close();
+    }
     log.info("postcopy receiver of migration {} closed", migrationId);
+  }
+
+  private static void sleepBriefly() {
+    try {
+      Thread.sleep(5);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Runs one accepted postcopy connection on the server's connection thread until it ends; never throws. */
