@@ -11,17 +11,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.livemig.engine.host.HostAgent;
-import org.livemig.messages.ActivateRequest;
-import org.livemig.messages.BeginRequest;
-import org.livemig.messages.ConfirmRequest;
 import org.livemig.messages.CoordinatorEvent;
-import org.livemig.messages.DiscardRequest;
-import org.livemig.messages.FinishRequest;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.MigrationInfo;
-import org.livemig.messages.PerformRequest;
-import org.livemig.messages.PrepareRequest;
 import org.livemig.messages.ProgressReport;
 import org.livemig.messages.ResumeOwner;
 
@@ -373,7 +366,7 @@ final class PhaseDriver {
       if (!asking) ask(host);
       return;
     }
-    agent.tell(new HostAgent.Control(command(s, step), ctx.getSelf()));
+    agent.tell(new HostAgent.Control(step.command(s), ctx.getSelf()));
     if (step == Step.PERFORM) {
       // The first round may already converge: the source needs the estimate from the start.
       long estimate = switchover.estimateToPush();
@@ -383,23 +376,6 @@ final class PhaseDriver {
 
   private static String ownerToken(MigrationState s) {
     return s.migrationId() + ":" + s.epoch() + ":destination";
-  }
-
-  private HostCommand command(MigrationState s, Step step) {
-    HostCommand.Builder c = HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
-        .setStep(step.number);
-    return switch (step) {
-      case BEGIN -> c.setBegin(BeginRequest.newBuilder().setGuestId(s.guestId())).build();
-      case PREPARE -> c.setPrepare(PrepareRequest.newBuilder().setBegin(s.begin()).setParameters(s.parameters())).build();
-      case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
-          .build();
-      case FINISH -> c.setFinish(FinishRequest.getDefaultInstance()).build();
-      case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();
-      case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
-          .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();
-      case DISCARD -> c.setDiscard(DiscardRequest.newBuilder().setReason(s.error())).build();
-      case PAGES_COMPLETE -> c.setPagesComplete(org.livemig.messages.PagesCompleteRequest.getDefaultInstance()).build();
-    };
   }
 
   /** The state as the hosts see it: in FINISH once Perform answered, even before that is persisted. */

@@ -1,6 +1,16 @@
 package org.livemig.engine.coordinator;
 
+import org.livemig.messages.ActivateRequest;
+import org.livemig.messages.BeginRequest;
+import org.livemig.messages.ConfirmRequest;
+import org.livemig.messages.DiscardRequest;
+import org.livemig.messages.FinishRequest;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.PagesCompleteRequest;
 import org.livemig.messages.Phase;
+import org.livemig.messages.PerformRequest;
+import org.livemig.messages.PrepareRequest;
+import org.livemig.messages.ResumeOwner;
 
 /**
  * The commands a coordinator sends, numbered: with the migration id and epoch the number
@@ -34,5 +44,23 @@ enum Step {
 
   String host(MigrationState s) {
     return onSource ? s.sourceHost() : s.destinationHost();
+  }
+
+  /** This step's command for the migration as the journal has it (so a re-send is the same command). */
+  HostCommand command(MigrationState s) {
+    HostCommand.Builder c = HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
+        .setStep(number);
+    return switch (this) {
+      case BEGIN -> c.setBegin(BeginRequest.newBuilder().setGuestId(s.guestId())).build();
+      case PREPARE -> c.setPrepare(PrepareRequest.newBuilder().setBegin(s.begin()).setParameters(s.parameters())).build();
+      case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
+          .build();
+      case FINISH -> c.setFinish(FinishRequest.getDefaultInstance()).build();
+      case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();
+      case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
+          .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();
+      case DISCARD -> c.setDiscard(DiscardRequest.newBuilder().setReason(s.error())).build();
+      case PAGES_COMPLETE -> c.setPagesComplete(PagesCompleteRequest.getDefaultInstance()).build();
+    };
   }
 }
