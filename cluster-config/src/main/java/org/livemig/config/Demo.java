@@ -26,14 +26,17 @@ import org.livemig.messages.MigrationStatus;
  * from host-a to host-b with a live progress line, then checked against the oracle.
  *
  * Options: --size-mib N (default 256), --dirty-pages-per-second N (default 5000),
- * --downtime-ms N (default 300), --journal DIR (default ./data/demo).
+ * --downtime-ms N (default 300), --postcopy-after-rounds N (default 0: precopy to the end),
+ * --journal DIR (default ./data/demo).
  */
 public final class Demo {
   public static void main(String[] args) throws Exception {
-    Map<String, String> opts = Options.parse(args, List.of("size-mib", "dirty-pages-per-second", "downtime-ms", "journal"));
+    Map<String, String> opts = Options.parse(args, List.of("size-mib", "dirty-pages-per-second", "downtime-ms",
+        "postcopy-after-rounds", "journal"));
     long sizeMib = Long.parseLong(opts.getOrDefault("size-mib", "256"));
     long dirtyRate = Long.parseLong(opts.getOrDefault("dirty-pages-per-second", "5000"));
     long downtimeMs = Long.parseLong(opts.getOrDefault("downtime-ms", "300"));
+    int postcopyAfter = Integer.parseInt(opts.getOrDefault("postcopy-after-rounds", "0"));
     Path journalDir = Path.of(opts.getOrDefault("journal", "data/demo")).toAbsolutePath();
     Files.createDirectories(journalDir);
     String journal = "jdbc:h2:file:" + journalDir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
@@ -59,7 +62,8 @@ public final class Demo {
           sizeMib, dirtyRate, dirtyRate * 4096 / 1e6);
 
       MigrationClient client = new MigrationClient(manager.system());
-      MigrationParameters params = MigrationParameters.newBuilder().setDowntimeLimitMs(downtimeMs).build();
+      MigrationParameters params = MigrationParameters.newBuilder().setDowntimeLimitMs(downtimeMs)
+          .setPostcopyAfterRounds(postcopyAfter).build();
       MigrationInfo started = client.start(guest.getGuestId(), "host-a", "host-b", params)
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       MigrationInfo done = ProgressLine.follow(client, started.getMigrationId(), System.out);

@@ -27,6 +27,12 @@ final class Summary {
     out.printf(Locale.ROOT, "rounds        %d (throttle at the end %d%%)%n", i.getRounds(), i.getThrottlePercent());
     out.printf(Locale.ROOT, "throughput    %.1f MB/s while sending%n", throughput / 1e6);
     out.printf(Locale.ROOT, "dirty rate    %.1f MB/s (highest round)%n", maxDirty / 1e6);
+    if (i.hasPostcopyResult()) {
+      var r = i.getPostcopyResult();
+      out.printf(Locale.ROOT, "postcopy      %d pages fetched while running, %d faults (median %d us, p99 %d us), "
+          + "%d duplicates%n", r.getPagesReceived(), r.getFaults(), r.getFaultMedianUs(), r.getFaultP99Us(),
+          r.getDuplicatePages());
+    }
     out.printf(Locale.ROOT, "memory        %s%n", verified ? "verified against the oracle" : "NOT verified");
   }
 }

@@ -87,9 +87,10 @@ final class PostcopyDriver {
     return s.postcopy().pagesMissing();
   }
 
-  /** The status with the destination's live count of missing pages. */
+  /** The status with the destination's live count of missing pages (what remains to move). */
   MigrationInfo live(MigrationInfo i, MigrationState s) {
     if (!s.inPostcopy()) return i;
-    return i.toBuilder().setPostcopyPagesMissing(pagesMissing(s)).build();
+    long pageSize = s.begin() == null ? 4096 : s.begin().getGuest().getPageSize();
+    return i.toBuilder().setPostcopyPagesMissing(pagesMissing(s)).setRemainingBytes(pagesMissing(s) * pageSize).build();
   }
 }
