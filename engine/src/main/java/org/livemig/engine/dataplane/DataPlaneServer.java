@@ -219,7 +219,9 @@ public final class DataPlaneServer implements AutoCloseable {
   }
 
   private void refuse(FrameCodec codec, SocketChannel c, SocketAddress peer, String reason) {
-    log.warn("refused data channel from {}: {}", peer, reason);
+    // The source's first postcopy connection usually beats the destination's Finish and retries.
+    if (reason.contains(DataPlane.NOT_IN_POSTCOPY)) log.debug("refused data channel from {}: {}", peer, reason);
+    else log.warn("refused data channel from {}: {}", peer, reason);
     refused.incrementAndGet();
     synchronized (reasons) {
       if (reasons.size() == MAX_KEPT_REASONS) reasons.remove(0);

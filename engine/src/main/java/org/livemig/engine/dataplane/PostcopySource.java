@@ -31,7 +31,8 @@ public final class PostcopySource implements AutoCloseable {
   static final int PUSH_BATCH = 32;
   /** ...plus what sits in the socket buffer, hence a small one (precopy uses 4 MiB). */
   static final int SOCKET_BUFFER = 256 << 10;
-  private static final long RETRY_NANOS = 50_000_000L;
+  /** The first connection races the destination's Finish by design: retry soon. */
+  private static final long RETRY_NANOS = 10_000_000L;
 
   public enum State { IDLE, RECOVER, ACTIVE, PAUSED, COMPLETE, CLOSED }
 
@@ -76,7 +77,7 @@ public final class PostcopySource implements AutoCloseable {
 
   /**
    * Opens a postcopy connection on its own threads and returns at once. A refusal because the
-   * destination is not in postcopy yet is retried every 50 ms for up to retryFor; any other
+   * destination is not in postcopy yet is retried every 10 ms for up to retryFor; any other
    * failure pauses. Allowed only when IDLE or PAUSED.
    */
   public void connect(String host, int port, String token, Duration retryFor) {
