@@ -42,6 +42,10 @@ final class PhaseDriver {
   private final PostcopyDriver postcopy;
   /** Perform's answer, held until Finish answers (then persisted with the ownership decision). */
   private org.livemig.messages.PerformResult performed;
+  /** Finish went out when the source reported its stun, before Perform's answer (no timer yet). */
+  private boolean finishAskedEarly;
+  /** Finish's answer when it came before Perform's: acted on once Perform answers. */
+  private HostReply finishedEarly;
 
   PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
       CoordinatorSettings settings, MigrationCoordinator coordinator,
@@ -108,6 +112,11 @@ final class PhaseDriver {
       return coordinator.noEffect();
     }
     Step step = Step.of(r.getStep());
+    if (step == Step.FINISH && finishAskedEarly && performed == null && !s.rollingBack()
+        && timers.isTimerActive(Step.PERFORM)) {
+      finishedEarly = r; // the destination had everything before the source's answer arrived
+      return coordinator.noEffect();
+    }
     if (!timers.isTimerActive(step)) {
       ctx.getLog().debug("{}: late or repeated answer to {} ignored", s.migrationId(), step);
       return coordinator.noEffect();
@@ -119,34 +128,19 @@ final class PhaseDriver {
       case BEGIN -> coordinator.persistThen(List.of(Events.begun(r.getBegin())), st -> send(st, Step.PREPARE));
       case PREPARE -> coordinator.persistThen(List.of(Events.prepared(r.getPrepare())), st -> send(st, Step.PERFORM));
       case PERFORM -> {
-        // The guest is stunned from here on: Finish is only a question, so it goes out at once and
-        // Perform's result is persisted together with the ownership decision (one write, not two).
+        // The guest is stunned: Finish is only a question, so it went out with the source's stun
+        // report (or goes now), and Perform's result is persisted with the ownership decision.
         performed = r.getPerform();
-        send(s, Step.FINISH);
+        if (finishedEarly != null) {
+          HostReply f = finishedEarly;
+          finishedEarly = null;
+          yield f.getOk() ? onFinished(s, f) : fail(s, f.getHost() + " failed FINISH: " + f.getError());
+        }
+        if (finishAskedEarly) armTimer(s, Step.FINISH); // asked while the final copy travelled
+        else send(s, Step.FINISH);
         yield coordinator.noEffect();
       }
-      case FINISH -> {
-        List<CoordinatorEvent> events = new ArrayList<>();
-        if (performed != null && s.perform() == null) {
-          events.add(Events.switchoverStarted(performed.getStunnedAtEpochUs()));
-          events.add(Events.performed(performed));
-        }
-        if (!r.getFinish().getComplete()) {
-          String why = "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason();
-          ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
-          events.add(Events.rollback(current(s), why, false));
-          yield coordinator.persistThen(events, this::rollback);
-        }
-        if (r.getFinish().getPostcopy()) {
-          // From here on the source never resumes: the destination runs the guest with pages missing.
-          events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
-        }
-        events.add(Events.destinationOwns(ownerToken(s)));
-        yield coordinator.persistThen(events, st -> {
-          send(st, Step.ACTIVATE);
-          if (st.inPostcopy()) postcopy.replayReports(ctx.getSelf());
-        });
-      }
+      case FINISH -> onFinished(s, r);
       case ACTIVATE -> r.getActivate().getPostcopy()
           ? coordinator.persistThen(List.of(Events.finished(r.getActivate())), st -> send(st, Step.PAGES_COMPLETE))
           : coordinator.persistThen(List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())),
@@ -169,6 +163,30 @@ final class PhaseDriver {
       }
       case DISCARD -> coordinator.noEffect();
     };
+  }
+
+  /** Finish answered (with Perform's answer in hand): persist the switchover and the owner, or roll back. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onFinished(MigrationState s, HostReply r) {
+    List<CoordinatorEvent> events = new ArrayList<>();
+    if (performed != null && s.perform() == null) {
+      events.add(Events.switchoverStarted(performed.getStunnedAtEpochUs()));
+      events.add(Events.performed(performed));
+    }
+    if (!r.getFinish().getComplete()) {
+      String why = "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason();
+      ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
+      events.add(Events.rollback(current(s), why, false));
+      return coordinator.persistThen(events, this::rollback);
+    }
+    if (r.getFinish().getPostcopy()) {
+      // From here on the source never resumes: the destination runs the guest with pages missing.
+      events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
+    }
+    events.add(Events.destinationOwns(ownerToken(s)));
+    return coordinator.persistThen(events, st -> {
+      send(st, Step.ACTIVATE);
+      if (st.inPostcopy()) postcopy.replayReports(ctx.getSelf());
+    });
   }
 
   private ReplyEffect<CoordinatorEvent, MigrationState> onRollbackAnswer(MigrationState s, Step step, HostReply r) {
@@ -212,11 +230,25 @@ final class PhaseDriver {
           settings.performSilenceTimeout());
     }
     switchover.hopSampled(p.getSentAtEpochUs());
+    if (p.getSwitchover()) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
     return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {
       long estimate = switchover.estimateToPush();
       if (estimate > 0) pushOverhead(st, estimate);
     });
+  }
+
+  /**
+   * The source stunned the guest and its final copy is on the way: Finish goes to the destination
+   * now, so that its answer travels while the last pages do (one hop less in the downtime). No
+   * timer yet: the destination waits for its channels' end of stream, however long the final copy
+   * takes; the timer starts with Perform's answer.
+   */
+  private void askFinishEarly(MigrationState s) {
+    ActorRef<HostAgent.Command> destination = agents.get(s.destinationHost());
+    if (finishAskedEarly || performed != null || destination == null || !timers.isTimerActive(Step.PERFORM)) return;
+    finishAskedEarly = true;
+    destination.tell(new HostAgent.Control(Step.FINISH.command(s), ctx.getSelf()));
   }
 
   void journalWriteSampled(long nanos) {

@@ -65,7 +65,12 @@ final class ChannelReceiver {
       switch (frame.getKindCase()) {
         case PAGES -> receivePages(frame.getPages());
         case DEVICE_STATE -> reg.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
-        case ITERATION_END -> reg.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
+        case ITERATION_END -> {
+          // Echoed: the sender learns that every page of the round is in guest memory, not just
+          // in socket buffers, before it decides on a switchover.
+          codec.writeMessage(frame);
+          reg.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
+        }
         case EOS -> {
           EndOfStream eos = frame.getEos();
           if (!eos.getPostcopyDiscard().isEmpty()) reg.listener.onPostcopyDiscard(discard(eos.getPostcopyDiscard().toByteArray()));

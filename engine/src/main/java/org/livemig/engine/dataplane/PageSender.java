@@ -161,6 +161,25 @@ public final class PageSender implements AutoCloseable {
     send(Frame.newBuilder().setIterationEnd(IterationEnd.newBuilder().setRound(round).setPages(pages)).build(), null);
   }
 
+  /**
+   * Ends a round: sends IterationEnd and waits for the destination's echo, so the round counts as
+   * sent only once its pages are in the destination's memory. Without this the tail of a round
+   * (megabytes in socket buffers) would be drained during the next stun, i.e. in the downtime.
+   */
+  public void endRound(int round, long pages) {
+    sendIterationEnd(round, pages);
+    try {
+      Frame echo = codec.readFrame();
+      if (!echo.hasIterationEnd() || echo.getIterationEnd().getRound() != round) {
+        throw new DataPlaneException("expected the echo of round " + round + ", got " + echo.getKindCase());
+      }
+    } catch (DataPlaneException e) {
+      String reason = abortReason;
+      if (reason != null) throw new DataPlaneException("channel " + channel + " aborted: " + reason, e);
+      throw new DataPlaneException("channel " + channel + " of migration " + migrationId + ": " + e.getMessage(), e);
+    }
+  }
+
   public void sendEndOfStream(long totalPages) {
     sendEndOfStream(totalPages, null);
   }

@@ -114,7 +114,11 @@ public final class CopyActor {
     timers.cancel(StallCheck.INSTANCE);
     return common(Behaviors.receive(Command.class)
         .onMessage(SendRound.class, m -> {
-          run(() -> sender.sendPages(memory, m.dirtyWords(), channels, channel));
+          run(() -> {
+            SendStats stats = sender.sendPages(memory, m.dirtyWords(), channels, channel);
+            sender.endRound(m.round(), stats.pages());
+            return stats;
+          });
           return transferring(r -> {
             parent.tell(new RoundSent(channel, m.round(), (SendStats) r));
             return idle();

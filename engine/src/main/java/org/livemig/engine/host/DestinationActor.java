@@ -58,7 +58,11 @@ public final class DestinationActor {
 
   private record GuestReserved(MigratableGuest guest, Throwable error) implements Command {}
 
-  /** How long Finish waits for EOS frames still in flight when it arrives. */
+  /**
+   * How long Finish waits for EOS frames still in flight without a page arriving. Finish may come
+   * while the final copy travels (the coordinator asks at the stun), so pages still arriving
+   * extend the wait; a dead channel fails by its own stall timeout.
+   */
   private static final Duration FINISH_WAIT = Duration.ofSeconds(5);
 
   private static final SecureRandom TOKENS = new SecureRandom();
@@ -89,6 +93,7 @@ public final class DestinationActor {
   /** Postcopy: pages that went stale after they were sent (null in precopy). */
   private long[] postcopyDiscard;
   private MigrationParameters parameters;
+  private long pagesAtLastFinishWait = -1;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
@@ -189,7 +194,13 @@ public final class DestinationActor {
     }
     if (!timers.isTimerActive(FinishWaitExpired.INSTANCE)) timers.startSingleTimer(FinishWaitExpired.INSTANCE, FINISH_WAIT);
     return inbound(() -> finishing(finish))
-        .onMessageEquals(FinishWaitExpired.INSTANCE, () -> finish(finish))
+        .onMessageEquals(FinishWaitExpired.INSTANCE, () -> {
+          long have = received.count();
+          if (have == pagesAtLastFinishWait) return finish(finish);
+          pagesAtLastFinishWait = have; // still arriving: wait on
+          timers.startSingleTimer(FinishWaitExpired.INSTANCE, FINISH_WAIT);
+          return Behaviors.same();
+        })
         .onMessage(Execute.class, m -> m.command().hasDiscard() ? discard(m.command()) : unexpected(m.command()))
         .build();
   }

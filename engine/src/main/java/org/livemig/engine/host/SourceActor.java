@@ -211,6 +211,7 @@ public final class SourceActor {
             copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
                 guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
           }
+          coordinator.tell(new MigrationCoordinator.ProgressReported(sample().toBuilder().setSwitchover(true).build()));
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
