@@ -76,6 +76,22 @@ class DataPlaneRoundTripTest {
   }
 
   @Test
+  void aRoundEndsOnlyWhenEveryPageIsInTheDestinationsMemory() throws Exception {
+    long pages = 8192; // 32 MiB: far more than the socket buffers hold
+    GuestMemory source = Guests.randomGuest(pages, 0, 5);
+    GuestMemory dest = new GuestMemory(Guests.PAGE, pages);
+    DirtyBitmap received = new DirtyBitmap(pages);
+    server.expect("m-round", "t", 1, new RecordingListener(), dest, received);
+    try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-round", "t", 0, settings)) {
+      SendStats stats = s.sendPages(source, Guests.allPages(pages));
+      s.endRound(1, stats.pages());
+      // No waiting here: the echo came after the receiver had written the whole round.
+      assertEquals(pages, received.count(), "every page of the round is in memory when endRound returns");
+      Guests.assertSameMemory(source, dest);
+    }
+  }
+
+  @Test
   void onlyDirtyPagesAreSentAndForgetIsIdempotent() throws Exception {
     long pages = 256;
     GuestMemory source = Guests.randomGuest(pages, 0, 7);
