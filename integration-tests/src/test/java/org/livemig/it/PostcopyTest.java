@@ -98,6 +98,15 @@ class PostcopyTest {
     var completed = events.stream().filter(CoordinatorEvent::hasPostcopyCompleted).findFirst().orElseThrow()
         .getPostcopyCompleted().getResult();
     assertEquals(0, completed.getDuplicatePages(), "no page the destination had was sent to it again");
+    var confirm = events.stream().filter(e -> e.hasPhaseCompleted() && e.getPhaseCompleted().hasConfirm()).findFirst()
+        .orElseThrow().getPhaseCompleted().getConfirm();
+    long breaks = events.stream().filter(CoordinatorEvent::hasPostcopyPaused).count();
+    // Only pages lost in flight at a break go twice: at most what the socket buffers and one batch
+    // hold (well under 2048 pages of 4 KiB: a few MiB) per break, and none without a break.
+    assertTrue(confirm.getPostcopyPagesResent() <= 2048 * breaks, "resent " + confirm.getPostcopyPagesResent()
+        + " pages over " + breaks + " break(s)");
+    assertEquals(completed.getPagesReceived(), confirm.getPostcopyPagesSent() - confirm.getPostcopyPagesResent(),
+        "every page sent once arrived once");
     assertTrue(completed.getFaults() > 0, "the guest faulted on missing pages: " + completed);
     return events;
   }

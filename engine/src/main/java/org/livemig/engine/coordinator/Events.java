@@ -61,6 +61,11 @@ final class Events {
     return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.CONFIRM)).build();
   }
 
+  /** Confirm with the source's answer (its postcopy counters, whether it was destroyed). */
+  static CoordinatorEvent confirmed(org.livemig.messages.ConfirmResult r) {
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.CONFIRM).setConfirm(r)).build();
+  }
+
   static CoordinatorEvent round(RoundStats r) {
     return event().setRoundCompleted(PrecopyRoundCompleted.newBuilder().setRound(r)).build();
   }

@@ -156,7 +156,7 @@ final class PhaseDriver {
           });
       case CONFIRM -> {
         long downtime = s.activate().getRunningAtEpochUs() - s.stunnedAtUs();
-        yield coordinator.persistThen(List.of(Events.confirmed(), Events.cleanupDone(r.getHost()),
+        yield coordinator.persistThen(List.of(Events.confirmed(r.getConfirm()), Events.cleanupDone(r.getHost()),
             Events.completed(downtime, s.activate().getRunningAtEpochUs())), st -> ctx.getLog().info(
             "{}: completed; guest {} runs on {}; downtime {} ms", st.migrationId(), st.guestId(),
             st.destinationHost(), downtime / 1000.0));

@@ -68,7 +68,7 @@ public final class SourceActor {
   private long stoppedNanos;
   /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
   private long[] postcopyDiscard;
-  private Runnable closePostcopy;
+  private SourcePostcopy postcopyRole;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
       ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
@@ -253,7 +253,7 @@ public final class SourceActor {
     if (postcopyDiscard == null) return awaitingConfirm();
     SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
         params, hostAgent, this::confirm);
-    closePostcopy = role::close;
+    postcopyRole = role;
     return role.start(result.getPostcopyPages());
   }
 
@@ -360,11 +360,16 @@ public final class SourceActor {
     }
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
-        new CleanupActor.Plan("source", List.copyOf(copies), closePostcopy, toDestroy), done));
+        new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
+            toDestroy), done));
     return Behaviors.receive(Command.class)
         .onMessage(CleanedUp.class, m -> {
-          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(org.livemig.messages.ConfirmResult.newBuilder()
-              .setSourceDestroyed(success).setSourceRunning(guest.state() == RunState.RUNNING)).build());
+          var result = org.livemig.messages.ConfirmResult.newBuilder().setSourceDestroyed(success)
+              .setSourceRunning(guest.state() == RunState.RUNNING);
+          if (postcopyRole != null) {
+            result.setPostcopyPagesSent(postcopyRole.pagesSent()).setPostcopyPagesResent(postcopyRole.pagesResent());
+          }
+          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result).build());
           return Behaviors.stopped();
         })
         .onMessage(Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided

@@ -70,6 +70,14 @@ final class SourcePostcopy {
     source.close();
   }
 
+  long pagesSent() {
+    return source.pagesSent();
+  }
+
+  long pagesResent() {
+    return source.pagesResent();
+  }
+
   private Behavior<SourceActor.Command> running() {
     return Behaviors.receive(SourceActor.Command.class)
         .onMessage(Active.class, m -> {
