@@ -95,6 +95,8 @@ public record MigrationState(
             n.status = MigrationStatus.DEVICE;
             n.phase = Phase.FINISH;
             n.perform = p.getPerform();
+            // Every round, the final copy's included (its report was not persisted on its own).
+            if (p.getPerform().getRoundsCount() > 0) n.rounds = List.copyOf(p.getPerform().getRoundsList());
             n.stunnedAtUs = p.getPerform().getStunnedAtEpochUs();
           });
           case FINISH -> change(n -> { n.phase = Phase.CONFIRM; n.activate = p.getActivate(); });

@@ -232,6 +232,9 @@ final class PhaseDriver {
     switchover.hopSampled(p.getSentAtEpochUs());
     if (p.getSwitchover()) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
+    // The final copy's round travels in Perform's result; a journal write here would sit inside
+    // the downtime (commands wait while an event is persisted).
+    if (p.getFinalCopy()) return coordinator.noEffect();
     return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {
       long estimate = switchover.estimateToPush();
       if (estimate > 0) pushOverhead(st, estimate);
