@@ -67,6 +67,14 @@ class PostcopyTest {
         .getMigrationId();
   }
 
+  /** Started, in postcopy, and its postcopy channel pushing for a moment. */
+  private static String startMidPush(GuestDescription d) throws Exception {
+    String id = startPostcopy(d);
+    awaitPostcopy(id, MigrationStatus.POSTCOPY_ACTIVE);
+    Thread.sleep(300); // POSTCOPY_ACTIVE starts at the switchover: let the channel connect and push
+    return id;
+  }
+
   private static MigrationInfo awaitPostcopy(String id, MigrationStatus status) throws Exception {
     return cluster.awaitStatus(id, i -> i.getStatus() == status, Duration.ofSeconds(30));
   }
@@ -156,9 +164,7 @@ class PostcopyTest {
   @Test
   void linkCutPausesBothSidesAndRecoveryOverTheSameRouteCompletes() throws Exception {
     GuestDescription d = TestCluster.guest("pc-cut", 16, 3000);
-    String id = startPostcopy(d);
-    awaitPostcopy(id, MigrationStatus.POSTCOPY_ACTIVE);
-    Thread.sleep(300);
+    String id = startMidPush(d);
     proxy.cut();
     MigrationInfo paused = awaitPostcopy(id, MigrationStatus.POSTCOPY_PAUSED);
     assertFaultsBlock(d, paused);
@@ -173,9 +179,7 @@ class PostcopyTest {
   @Test
   void hungLinkPausesByKeepaliveAndRecoversOverANewAddress() throws Exception {
     GuestDescription d = TestCluster.guest("pc-hang", 16, 3000);
-    String id = startPostcopy(d);
-    awaitPostcopy(id, MigrationStatus.POSTCOPY_ACTIVE);
-    Thread.sleep(300);
+    String id = startMidPush(d);
     proxy.blackhole();
     MigrationInfo paused = awaitPostcopy(id, MigrationStatus.POSTCOPY_PAUSED);
     assertFaultsBlock(d, paused);
@@ -219,9 +223,7 @@ class PostcopyTest {
   @Test
   void failedHandshakeAndWrongChannelPauseAgainAndTwoRecoveriesStillComplete() throws Exception {
     GuestDescription d = TestCluster.guest("pc-double", 16, 3000);
-    String id = startPostcopy(d);
-    awaitPostcopy(id, MigrationStatus.POSTCOPY_ACTIVE);
-    Thread.sleep(200);
+    String id = startMidPush(d);
     proxy.cut();
     awaitPostcopy(id, MigrationStatus.POSTCOPY_PAUSED);
 
