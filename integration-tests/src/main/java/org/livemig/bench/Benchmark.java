@@ -107,19 +107,26 @@ public final class Benchmark {
   /** Runs one migration to its end; a failed migration stops the benchmark. */
   private static MigrationInfo migrate(MigrationClient client, String guestId, String from, String to,
       MigrationParameters params) throws Exception {
-    MigrationInfo info = client.start(guestId, from, to, params).toCompletableFuture().get(60, TimeUnit.SECONDS);
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
-    while (!terminal(info.getStatus())) {
-      if (System.nanoTime() > deadline) throw new IllegalStateException("migration " + info.getMigrationId() + " hangs");
-      Thread.sleep(50);
-      info = client.status(info.getMigrationId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    }
+    MigrationInfo info = awaitEnd(client,
+        client.start(guestId, from, to, params).toCompletableFuture().get(60, TimeUnit.SECONDS));
     if (info.getStatus() != MigrationStatus.COMPLETED) {
       throw new IllegalStateException("migration of " + guestId + " " + from + " -> " + to + " ended "
           + info.getStatus() + ": " + info.getError());
     }
     System.out.printf("  %s %s -> %s: total %d ms, setup %d ms, downtime %d ms, %d rounds%n", guestId, from, to,
         info.getTotalTimeMs(), info.getSetupTimeMs(), info.getDowntimeMs(), info.getRounds());
+    return info;
+  }
+
+  /** Polls a started migration until it ends (at most five minutes), whatever the outcome. */
+  static MigrationInfo awaitEnd(MigrationClient client, MigrationInfo started) throws Exception {
+    MigrationInfo info = started;
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+    while (!terminal(info.getStatus())) {
+      if (System.nanoTime() > deadline) throw new IllegalStateException("migration " + info.getMigrationId() + " hangs");
+      Thread.sleep(50);
+      info = client.status(info.getMigrationId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
     return info;
   }
 

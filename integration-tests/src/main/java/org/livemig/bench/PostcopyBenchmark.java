@@ -108,7 +108,7 @@ public final class PostcopyBenchmark {
     await(client, id, MigrationStatus.POSTCOPY_ACTIVE);
     long ms = (System.nanoTime() - t0) / 1_000_000;
     System.out.printf("  recover %s -> %s: POSTCOPY_ACTIVE after %d ms%n", from, to, ms);
-    MigrationInfo done = awaitEnd(client, id);
+    MigrationInfo done = Benchmark.awaitEnd(client, i);
     if (done.getStatus() != MigrationStatus.COMPLETED) throw new IllegalStateException("recovered migration ended " + done);
     return ms;
   }
@@ -126,8 +126,8 @@ public final class PostcopyBenchmark {
 
   private static MigrationInfo migrate(MigrationClient client, String from, String to, MigrationParameters p)
       throws Exception {
-    MigrationInfo i = client.start("live", from, to, p).toCompletableFuture().get(60, TimeUnit.SECONDS);
-    MigrationInfo done = awaitEnd(client, i.getMigrationId());
+    MigrationInfo done = Benchmark.awaitEnd(client,
+        client.start("live", from, to, p).toCompletableFuture().get(60, TimeUnit.SECONDS));
     if (done.getStatus() != MigrationStatus.COMPLETED) {
       throw new IllegalStateException("migration " + from + " -> " + to + " ended " + done.getStatus() + ": "
           + done.getError());
@@ -135,19 +135,6 @@ public final class PostcopyBenchmark {
     System.out.printf("  %s %s -> %s: total %d ms, downtime %d ms, %d rounds%n", done.getPostcopy() ? "postcopy"
         : "precopy", from, to, done.getTotalTimeMs(), done.getDowntimeMs(), done.getRounds());
     return done;
-  }
-
-  private static MigrationInfo awaitEnd(MigrationClient client, String id) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
-    while (System.nanoTime() < deadline) {
-      MigrationInfo i = client.status(id).toCompletableFuture().get(30, TimeUnit.SECONDS);
-      if (i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
-          || i.getStatus() == MigrationStatus.CANCELLED) {
-        return i;
-      }
-      Thread.sleep(50);
-    }
-    throw new IllegalStateException("migration " + id + " hangs");
   }
 
   private static void row(String name, List<Long> values) {

@@ -49,6 +49,16 @@ class PostcopyFailoverTest {
     return id;
   }
 
+  /**
+   * The link goes first (postcopy pauses), so the push cannot finish while the host's node is
+   * leaving; then the host goes.
+   */
+  private void cutThenKill(String id, String host) throws Exception {
+    proxy.cut();
+    cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED, Duration.ofSeconds(30));
+    cluster.kill(host);
+  }
+
   @Test
   void coordinatorCrashWhilePausedThenRecovery() throws Exception {
     GuestDescription d = TestCluster.guest("pc-coord-crash", 16, 3000);
@@ -78,10 +88,7 @@ class PostcopyFailoverTest {
   void destinationHostLostFailsAndTheStaleSourceIsNeverResumed() throws Exception {
     GuestDescription d = TestCluster.guest("pc-dest-lost", 16, 3000);
     String id = startPostcopy(1, d);
-    // The link goes first, so the destination cannot receive the rest while its node is leaving.
-    proxy.cut();
-    cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED, Duration.ofSeconds(30));
-    cluster.kill("host-b");
+    cutThenKill(id, "host-b");
     MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
     assertEquals(MigrationStatus.FAILED, done.getStatus());
     assertTrue(done.getError().contains("destination host host-b") && done.getError().contains("never resumed"),
@@ -95,10 +102,7 @@ class PostcopyFailoverTest {
   void sourceHostLostLeavesTheDestinationPausedWithThePagesLost() throws Exception {
     GuestDescription d = TestCluster.guest("pc-source-lost", 16, 3000);
     String id = startPostcopy(1, d);
-    // The link goes first, so the source cannot finish the push while its node is leaving.
-    proxy.cut();
-    cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED, Duration.ofSeconds(30));
-    cluster.kill("host-a");
+    cutThenKill(id, "host-a");
     MigrationInfo paused = cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED
         && i.getPostcopyPausedReason().contains("source host host-a"), Duration.ofSeconds(30));
     assertTrue(paused.getPostcopyPagesMissing() > 0, paused.toString());

@@ -369,7 +369,8 @@ public final class HostAgent {
         else if (rollback) rollbackWithoutRole(cmd, rec);
         else reply(Replies.error(cmd, settings.hostId(), "no source role for migration " + id + " on " + settings.hostId()));
       }
-      case RECOVER, SET_PARAMETERS -> throw new IllegalStateException("not a phase step: " + cmd.getCommandCase());
+      // Handled in onControl before any step; answered, never thrown: a throw would stop this agent.
+      case RECOVER, SET_PARAMETERS -> reply(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " is not a phase step"));
       case FINISH, ACTIVATE, DISCARD, PAGES_COMPLETE -> {
         if (rec.destination != null) rec.destination.tell(new DestinationActor.Execute(cmd));
         else if (rollback) rollbackWithoutRole(cmd, rec);
