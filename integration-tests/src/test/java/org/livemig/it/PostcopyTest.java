@@ -156,7 +156,8 @@ class PostcopyTest {
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture().get(10, TimeUnit.SECONDS)
         .getMigrationId();
     List<CoordinatorEvent> events = assertCompleted(id, d);
-    long rounds = events.stream().filter(CoordinatorEvent::hasRoundCompleted).count();
+    long rounds = events.stream().filter(e -> e.hasPhaseCompleted() && e.getPhaseCompleted().hasPerform())
+        .findFirst().orElseThrow().getPhaseCompleted().getPerform().getRoundsCount();
     assertTrue(rounds >= 4, "three rounds at maximum throttle came first: " + rounds);
     assertTrue(events.stream().anyMatch(CoordinatorEvent::hasPostcopyStarted));
   }

@@ -60,7 +60,7 @@ public final class RecoveryBenchmark {
   static double replayMillis(Path dir, int n, int snapshotEvery) throws Exception {
     String journal = "jdbc:h2:file:" + dir.resolve("replay-" + n + "-" + snapshotEvery) + ";DB_CLOSE_DELAY=-1";
     var config = LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of(
-        "livemig.coordinator.snapshot-every", snapshotEvery,
+        "livemig.coordinator.snapshot-every", snapshotEvery, "livemig.coordinator.round-record-interval", "0s",
         "livemig.coordinator.host-lookup-timeout", "1h", "livemig.coordinator.step-timeout", "1h",
         "akka.loglevel", "ERROR", "akka.actor.provider", "local"));
     org.livemig.persistence.JournalSchema.ensure(config);

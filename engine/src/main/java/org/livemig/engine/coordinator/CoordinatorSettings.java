@@ -6,7 +6,8 @@ import org.livemig.messages.MigrationParameters;
 
 /** livemig.coordinator and the livemig.migration defaults that fill a request's zero fields. */
 record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout, Duration hostLookupTimeout,
-    int snapshotEvery, boolean continuePerformAfterRestart, Duration passivateAfterEnd, MigrationParameters defaults) {
+    int snapshotEvery, boolean continuePerformAfterRestart, Duration passivateAfterEnd, Duration roundRecordInterval,
+    MigrationParameters defaults) {
 
   static CoordinatorSettings fromConfig(Config config) {
     Config c = config.getConfig("livemig.coordinator");
@@ -33,7 +34,7 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
               "livemig.coordinator.after-restart-in-perform must be continue or rollback, was "
                   + c.getString("after-restart-in-perform"));
         },
-        c.getDuration("passivate-after-end"), defaults);
+        c.getDuration("passivate-after-end"), c.getDuration("round-record-interval"), defaults);
   }
 
   /** A request's parameters with every zero field taken from the defaults. */

@@ -44,6 +44,8 @@ final class PhaseDriver {
   private org.livemig.messages.PerformResult performed;
   /** Finish went out when the source reported its stun, before Perform's answer (no timer yet). */
   private boolean finishAskedEarly;
+  /** When a round was last written to the journal (System.nanoTime; 0 = never). */
+  private long lastRoundRecordedNanos;
   /** Finish's answer when it came before Perform's: acted on once Perform answers. */
   private HostReply finishedEarly;
 
@@ -183,7 +185,10 @@ final class PhaseDriver {
       events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
     }
     events.add(Events.destinationOwns(ownerToken(s)));
+    long decided = System.nanoTime();
     return coordinator.persistThen(events, st -> {
+      ctx.getLog().info("{}: destination owns the guest (journal write {} us); activating on {}", st.migrationId(),
+          (System.nanoTime() - decided) / 1000, st.destinationHost());
       send(st, Step.ACTIVATE);
       if (st.inPostcopy()) postcopy.replayReports(ctx.getSelf());
     });
@@ -232,9 +237,14 @@ final class PhaseDriver {
     switchover.hopSampled(p.getSentAtEpochUs());
     if (p.getSwitchover()) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
-    // The final copy's round travels in Perform's result; a journal write here would sit inside
-    // the downtime (commands wait while an event is persisted).
-    if (p.getFinalCopy()) return coordinator.noEffect();
+    // The last precopy round and the final copy travel in Perform's result; a journal write here
+    // would sit inside the downtime (commands wait while an event is persisted).
+    if (p.getFinalCopy() || p.getStunning()) return coordinator.noEffect();
+    long now = System.nanoTime();
+    if (lastRoundRecordedNanos != 0 && now - lastRoundRecordedNanos < settings.roundRecordInterval().toNanos()) {
+      return coordinator.noEffect(); // shown live; Perform's answer brings it to the journal
+    }
+    lastRoundRecordedNanos = now;
     return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {
       long estimate = switchover.estimateToPush();
       if (estimate > 0) pushOverhead(st, estimate);

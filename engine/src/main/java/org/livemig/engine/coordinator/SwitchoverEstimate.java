@@ -6,15 +6,17 @@ import org.livemig.engine.host.EpochMicros;
  * How long the control path of a switchover will take, measured while precopy runs: between
  * the source's last page and the destination running there are Perform's answer, Finish asked
  * and answered, one journal write (the ownership decision) and Activate: one write and four
- * one-way hops. The journal write is sampled on the round events this coordinator persists
- * anyway; a hop from the progress reports' send times (hosts share a synchronised clock, as the
- * downtime measurement already assumes).
+ * one-way hops. The journal write is sampled on the events this coordinator persists anyway
+ * (the median of the last five); a hop from the progress reports' send times (hosts share a
+ * synchronised clock, as the downtime measurement already assumes).
  */
 final class SwitchoverEstimate {
   private static final double SMOOTHING = 0.3;
   private static final long MAX_SANE_HOP_US = 5_000_000;
 
-  private double journalWriteMs;
+  /** Recent journal writes: the median, so one cold or stalled write does not set the estimate. */
+  private final double[] journalWrites = new double[5];
+  private int journalSamples;
   private double hopMs;
   private long pushedMs;
 
@@ -26,12 +28,18 @@ final class SwitchoverEstimate {
   }
 
   void journalWriteSampled(long nanos) {
-    double ms = nanos / 1e6;
-    journalWriteMs = journalWriteMs == 0 ? ms : SMOOTHING * ms + (1 - SMOOTHING) * journalWriteMs;
+    journalWrites[journalSamples++ % journalWrites.length] = nanos / 1e6;
+  }
+
+  private double journalWriteMs() {
+    int n = Math.min(journalSamples, journalWrites.length);
+    double[] recent = java.util.Arrays.copyOf(journalWrites, n);
+    java.util.Arrays.sort(recent);
+    return recent[n / 2];
   }
 
   long estimateMs() {
-    return journalWriteMs == 0 ? 0 : (long) Math.ceil(journalWriteMs + 4 * hopMs);
+    return journalSamples == 0 ? 0 : (long) Math.ceil(journalWriteMs() + 4 * hopMs);
   }
 
   /** The estimate when it moved enough to be worth telling the source (else 0). */

@@ -151,29 +151,37 @@ public final class SourceActor {
     RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
     RoundStats stats = copyOnly.toBuilder()
         .setExpectedDowntimeMs(saturatedAdd(copyOnly.getExpectedDowntimeMs(), switchoverOverheadMs)).build();
-    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
     if (params.getPostcopyNow() || (params.getPostcopyAfterRounds() > 0 && round >= params.getPostcopyAfterRounds())) {
       ctx.getLog().info("{}: switching to postcopy after round {} ({} pages dirty{})", migrationId, round, dirtyNow,
           params.getPostcopyNow() ? ", as requested" : "");
-      return stunning(true);
+      return stunAfter(stats, true);
     }
     if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs()) {
       ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms of which control "
           + "path {} ms); stunning guest", migrationId, round, dirtyNow, stats.getExpectedDowntimeMs(),
           switchoverOverheadMs);
-      return stunning(false);
+      return stunAfter(stats, false);
+    }
+    if (switchoverOverheadMs >= params.getDowntimeLimitMs()
+        && copyOnly.getExpectedDowntimeMs() <= Math.max(1, params.getDowntimeLimitMs() / 10)) {
+      // The control path alone exceeds the limit and the copy left is already at its floor: more
+      // rounds or a throttled guest could shorten the switchover by a few ms at most.
+      ctx.getLog().warn("{}: downtime limit {} ms cannot be met: the control path alone is expected to take {} ms; "
+          + "switching over after round {} with {} ms of copy left", migrationId, params.getDowntimeLimitMs(),
+          switchoverOverheadMs, round, copyOnly.getExpectedDowntimeMs());
+      return stunAfter(stats, false);
     }
     if (guest.throttlePercent() >= params.getThrottleMaxPercent() && ++roundsAtMaxThrottle >= 3) {
       if (params.getPostcopyIfNotConverging()) {
         ctx.getLog().info("{}: not converging at {}% throttle (expected downtime {} ms > {} ms); switching to postcopy",
             migrationId, guest.throttlePercent(), stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs());
-        return stunning(true);
+        return stunAfter(stats, true);
       }
       // The limit cannot be met even with the guest all but stopped: switch over rather than copy forever.
       ctx.getLog().warn("{}: downtime limit {} ms cannot be met (expected {} ms at {}% throttle, control path {} ms); "
           + "switching over anyway", migrationId, params.getDowntimeLimitMs(), stats.getExpectedDowntimeMs(),
           guest.throttlePercent(), switchoverOverheadMs);
-      return stunning(false);
+      return stunAfter(stats, false);
     }
     if (round >= params.getMaxRoundsBeforeThrottle()) {
       int next = guest.throttlePercent() == 0 ? params.getThrottleInitialPercent()
@@ -184,7 +192,18 @@ public final class SourceActor {
             migrationId, round, stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs(), next);
       }
     }
+    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
+  }
+
+  /**
+   * The last precopy round's report says the stun follows: the coordinator shows it but does not
+   * persist it (it travels in Perform's result), because a journal write now would hold the
+   * coordinator's next commands, Perform's and Finish's answers, inside the downtime.
+   */
+  private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
+    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false).toBuilder().setStunning(true).build()));
+    return stunning(postcopy);
   }
 
   /**
