@@ -20,11 +20,11 @@ import org.livemig.messages.MigrationStatus;
  * against the engine migrating a paused random guest between two host JVMs, back to back per
  * repetition, then live guests at several dirty rates and downtime limits. Properties:
  * bench.quick (256 MiB, 1 repetition), bench.size-mib (1024), bench.reps (3), bench.channels
- * (0 = the engine default), bench.live (true: also the live cases), bench.host-jvm (extra host JVM options).
+ * (0 = the engine default), bench.paused, bench.live, bench.memory (each case on or off),
+ * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
+ * MB/s; none = no capped case), bench.host-jvm (extra host JVM options).
  */
 public final class Benchmark {
-  private static final long[] LIVE_DIRTY_MB_PER_S = {0, 50, 200};
-  private static final long[] LIVE_DOWNTIME_LIMITS_MS = {300, 30};
 
   private Benchmark() {}
 
@@ -34,8 +34,15 @@ public final class Benchmark {
     int reps = Integer.getInteger("bench.reps", quick ? 1 : 3);
     int channels = Integer.getInteger("bench.channels", 0);
     boolean live = Boolean.parseBoolean(System.getProperty("bench.live", "true"));
+    boolean paused = Boolean.parseBoolean(prop("bench.paused", "true"));
+    long[] dirtyRates = longs(prop("bench.dirty-rates", "0,50,100,200"));
+    long[] limits = longs(prop("bench.limits", "300,30"));
+    boolean memory = Boolean.parseBoolean(prop("bench.memory", "true"));
+    long[] capsMbPerS = longs(prop("bench.cap-mbps", "100,400"));
+    // Direct memory sized like a host's capacity (one guest plus the engine's buffers): a destroyed
+    // guest's memory is given back when the next guest needs room, so one host never holds two.
     List<String> hostJvm = new ArrayList<>(List.of("-Xms256m", "-Xmx256m",
-        "-XX:MaxDirectMemorySize=" + (3 * sizeMib + 512) + "m", "-XX:+AlwaysPreTouch"));
+        "-XX:MaxDirectMemorySize=" + (sizeMib + 256) + "m", "-XX:+AlwaysPreTouch"));
     String extra = System.getProperty("bench.host-jvm", "").trim(); // e.g. JFR options for profiling
     if (!extra.isEmpty()) hostJvm.addAll(List.of(extra.split("\\s+")));
     Path dir = Files.createTempDirectory("livemig-bench");
@@ -55,8 +62,8 @@ public final class Benchmark {
       MigrationClient client = new MigrationClient(coordinator.system());
 
       // (a) + (b): raw then engine, back to back per repetition, paused guest.
-      String paused = guestConf("paused", sizeMib, 0, false);
-      try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal, paused, hostJvm)) {
+      if (paused) try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
+          guestConf("paused", sizeMib, 0, false), hostJvm)) {
         String from = "host-a";
         for (int r = 0; r < reps; r++) {
           long rawNanos = RawTransfer.send(sinkPort, sizeMib << 20);
@@ -66,15 +73,33 @@ public final class Benchmark {
         }
         report.peakRss("paused", hosts.peakRssMib());
       }
+      // (d) + (e): the engine's own memory at two guest sizes, then bandwidth caps (smaller guest).
+      if (memory || capsMbPerS.length > 0) {
+        for (long mib : memory ? new long[] {Math.max(64, sizeMib / 4), sizeMib} : new long[] {Math.max(64, sizeMib / 4)}) {
+          try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
+              guestConf("mem-" + mib, mib, 0, false), hostJvm)) {
+            if (memory) report.memory(measureMemory(client, hosts, "mem-" + mib, mib, channels));
+            if (mib == Math.max(64, sizeMib / 4)) {
+              String from = memory ? "host-b" : "host-a";
+              for (long cap : capsMbPerS) {
+                MigrationInfo i = migrate(client, "mem-" + mib, from, other(from),
+                    params(300, channels).toBuilder().setMaxBandwidthBytesPerSecond(cap * 1_000_000).build());
+                report.cap(cap * 1_000_000, i);
+                from = other(from);
+              }
+            }
+          }
+        }
+      }
       // (c): live guests; each case's guest moves back and forth between the two hosts.
       if (live) {
-        for (long mbPerS : LIVE_DIRTY_MB_PER_S) {
+        for (long mbPerS : dirtyRates) {
           String id = "live-" + mbPerS;
           long pagesPerS = mbPerS * 1_000_000 / 4096;
           try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
               guestConf(id, sizeMib, pagesPerS, true), hostJvm)) {
             String from = "host-a";
-            for (long limit : LIVE_DOWNTIME_LIMITS_MS) {
+            for (long limit : limits) {
               for (int r = 0; r < reps; r++) {
                 report.live(mbPerS, limit, migrate(client, id, from, other(from), params(limit, channels)));
                 from = other(from);
@@ -91,6 +116,18 @@ public final class Benchmark {
     System.exit(0); // the coordinator's H2 and Akka threads would otherwise hold the JVM
   }
 
+  /** A -D property, or the default when absent or blank (Maven passes unset ones as empty). */
+  static String prop(String name, String dflt) {
+    String v = System.getProperty(name, "").trim();
+    return v.isEmpty() ? dflt : v;
+  }
+
+  private static long[] longs(String csv) {
+    if (csv.equals("none")) return new long[0];
+    return java.util.Arrays.stream(csv.split(",")).map(String::trim).filter(x -> !x.isEmpty())
+        .mapToLong(Long::parseLong).toArray();
+  }
+
   private static String guestConf(String id, long sizeMib, long dirtyPagesPerSecond, boolean running) {
     return "bench.guest { id = \"" + id + "\", size-mib = " + sizeMib + ", dirty-pages-per-second = "
         + dirtyPagesPerSecond + ", running = " + running + " }";
@@ -102,6 +139,24 @@ public final class Benchmark {
 
   private static String other(String host) {
     return host.equals("host-a") ? "host-b" : "host-a";
+  }
+
+  /**
+   * Migrates the paused guest host-a -> host-b once and measures both hosts: resident memory
+   * before, its peak during the migration (reset just before), and the heap after a full GC.
+   */
+  private static Report.Memory measureMemory(MigrationClient client, HostPair hosts, String guestId, long guestMib,
+      int channels) throws Exception {
+    long[] pids = hosts.pids();
+    long[] before = new long[2];
+    for (int h = 0; h < 2; h++) {
+      before[h] = HostMemory.rssKib(pids[h]);
+      HostMemory.resetPeak(pids[h]);
+    }
+    migrate(client, guestId, "host-a", "host-b", params(300, channels));
+    long[] peak = {HostMemory.peakRssKib(pids[0]), HostMemory.peakRssKib(pids[1])};
+    long heapKib = HostMemory.heapUsedAfterGcKib(pids[1]);
+    return new Report.Memory(guestMib, before[0] >> 10, peak[0] >> 10, before[1] >> 10, peak[1] >> 10, heapKib >> 10);
   }
 
   /** Runs one migration to its end; a failed migration stops the benchmark. */

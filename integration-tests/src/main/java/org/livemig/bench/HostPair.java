@@ -98,6 +98,11 @@ final class HostPair implements AutoCloseable {
     throw new IllegalStateException("hosts not Up in the cluster within " + START_TIMEOUT);
   }
 
+  /** Process ids of host-a and host-b. */
+  long[] pids() {
+    return new long[] {a.pid(), b.pid()};
+  }
+
   /** Peak resident memory of host-a and host-b in MiB (VmHWM), -1 where unknown. */
   long[] peakRssMib() {
     return new long[] {peakRssMib(a), peakRssMib(b)};

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.RoundStats;
 
 /**
  * Collects the benchmark's samples and prints min/median/max. Engine time is the migration
@@ -16,6 +17,20 @@ import org.livemig.messages.MigrationInfo;
  */
 final class Report {
   private record Pair(long rawNanos, MigrationInfo engine) {}
+
+  /** One migration host-a -> host-b of a paused guest: resident memory before and at peak, heap after GC (MiB). */
+  record Memory(long guestMib, long sourceBefore, long sourcePeak, long destBefore, long destPeak, long destHeapAfterGc) {
+    long sourceOverhead() {
+      return sourcePeak - sourceBefore; // the guest was already resident
+    }
+
+    long destinationOverhead() {
+      return destPeak - destBefore - guestMib; // beyond the destination's copy of the guest
+    }
+  }
+
+  private final List<Memory> memory = new ArrayList<>();
+  private final List<long[]> caps = new ArrayList<>(); // {cap, achieved} bytes per second
 
   private final long guestBytes;
   private final List<Pair> pairs = new ArrayList<>();
@@ -37,6 +52,22 @@ final class Report {
     String key = String.format(Locale.ROOT, "live %3d MB/s dirty, limit %3d ms", dirtyMbPerS, limitMs);
     live.computeIfAbsent(key, k -> new ArrayList<>()).add(info);
     limits.put(key, limitMs);
+  }
+
+  void memory(Memory m) {
+    memory.add(m);
+    System.out.printf(Locale.ROOT, "  memory, %d MiB guest: engine overhead source %d MiB, destination %d MiB; "
+        + "destination heap after GC %d MiB%n", m.guestMib(), m.sourceOverhead(), m.destinationOverhead(),
+        m.destHeapAfterGc());
+  }
+
+  /** A capped migration: the cap against the first (bulk) round's rate on the wire. */
+  void cap(long capBytesPerS, MigrationInfo i) {
+    RoundStats first = i.getRoundHistory(0);
+    long achieved = (long) (first.getBytesSent() * 1e9 / Math.max(1, first.getDurationNs()));
+    caps.add(new long[] {capBytesPerS, achieved});
+    System.out.printf(Locale.ROOT, "  cap %.0f MB/s: first round %.1f MB/s (%.3f of the cap)%n", capBytesPerS / 1e6,
+        achieved / 1e6, achieved / (double) capBytesPerS);
   }
 
   void peakRss(String guest, long[] mib) {
@@ -74,6 +105,15 @@ final class Report {
       out.println(line("  downtime ms", s, i -> i.getDowntimeMs(), "%.0f"));
       out.println(line("  rounds", s, i -> i.getRounds(), "%.0f"));
       out.printf(Locale.ROOT, "  downtime above limit + 20%%: %d of %d%n", over, s.size());
+    }
+    for (Memory m : memory) {
+      out.printf(Locale.ROOT, "memory, %4d MiB guest: engine overhead source %d MiB, destination %d MiB (%.1f%% of "
+          + "the guest); destination heap after GC %d MiB (-Xmx256m)%n", m.guestMib(), m.sourceOverhead(),
+          m.destinationOverhead(), 100.0 * m.destinationOverhead() / m.guestMib(), m.destHeapAfterGc());
+    }
+    for (long[] c : caps) {
+      out.printf(Locale.ROOT, "bandwidth cap %4.0f MB/s: achieved %.1f MB/s, %+.1f%% off the cap%n", c[0] / 1e6,
+          c[1] / 1e6, 100.0 * (c[1] - c[0]) / c[0]);
     }
     for (var e : rss.entrySet()) {
       out.printf(Locale.ROOT, "peak RSS of the host JVMs, case %s: host-a %d MiB, host-b %d MiB%n", e.getKey(),
