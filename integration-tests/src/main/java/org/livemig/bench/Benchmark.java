@@ -22,7 +22,7 @@ import org.livemig.messages.MigrationStatus;
  * bench.quick (256 MiB, 1 repetition), bench.size-mib (1024), bench.reps (3), bench.channels
  * (0 = the engine default), bench.paused, bench.live, bench.memory (each case on or off),
  * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
- * MB/s; none = no capped case), bench.host-jvm (extra host JVM options).
+ * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.host-jvm (extra host JVM options).
  */
 public final class Benchmark {
 
@@ -46,7 +46,7 @@ public final class Benchmark {
     String extra = System.getProperty("bench.host-jvm", "").trim(); // e.g. JFR options for profiling
     if (!extra.isEmpty()) hostJvm.addAll(List.of(extra.split("\\s+")));
     Path dir = Files.createTempDirectory("livemig-bench");
-    String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
+    String journal = journalUrl(prop("bench.journal", "h2"), dir);
     System.out.printf("livemig benchmark: guest %d MiB, %d repetition(s), channels %s, host JVMs %s, work dir %s%n",
         sizeMib, reps, channels == 0 ? "default" : channels, hostJvm, dir);
 
@@ -114,6 +114,23 @@ public final class Benchmark {
     }
     report.print(System.out);
     System.exit(0); // the coordinator's H2 and Akka threads would otherwise hold the JVM
+  }
+
+  /**
+   * h2: an H2 file in the work directory, shared by the three JVMs (the embedded default);
+   * postgres: a fresh schema in the PostgreSQL database of LIVEMIG_JOURNAL_URL (default
+   * 127.0.0.1:5432/test, user postgres), the journal of a real cluster.
+   */
+  static String journalUrl(String kind, Path dir) throws java.sql.SQLException {
+    if (kind.equals("h2")) return "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
+    if (!kind.equals("postgres")) throw new IllegalArgumentException("bench.journal must be h2 or postgres, was " + kind);
+    String base = System.getenv().getOrDefault("LIVEMIG_JOURNAL_URL", "jdbc:postgresql://127.0.0.1:5432/test");
+    String schema = "livemig_bench_" + System.currentTimeMillis();
+    try (var c = java.sql.DriverManager.getConnection(base, System.getenv().getOrDefault("LIVEMIG_JOURNAL_USER", "postgres"),
+        System.getenv().getOrDefault("LIVEMIG_JOURNAL_PASSWORD", ""))) {
+      c.createStatement().execute("create schema " + schema);
+    }
+    return base + (base.contains("?") ? "&" : "?") + "currentSchema=" + schema;
   }
 
   /** A -D property, or the default when absent or blank (Maven passes unset ones as empty). */

@@ -56,6 +56,7 @@ final class HostPair implements AutoCloseable {
       List<String> jvmOptions) throws IOException {
     Path conf = dir.resolve(hostId + ".conf");
     Files.writeString(conf, String.join("\n",
+        journal.startsWith("jdbc:postgresql:") ? "include classpath(\"livemig-journal-postgres.conf\")" : "",
         "livemig.host.id = \"" + hostId + "\"",
         "livemig.host.data-plane.port = 0",
         "akka.remote.artery.canonical.port = 0",
