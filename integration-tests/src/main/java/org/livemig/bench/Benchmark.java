@@ -22,7 +22,8 @@ import org.livemig.messages.MigrationStatus;
  * bench.quick (256 MiB, 1 repetition), bench.size-mib (1024), bench.reps (3), bench.channels
  * (0 = the engine default), bench.paused, bench.live, bench.memory (each case on or off),
  * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
- * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.host-jvm (extra host JVM options).
+ * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.warmup (uncounted migrations
+ * per case first, default 1), bench.host-jvm (extra host JVM options).
  */
 public final class Benchmark {
 
@@ -38,6 +39,7 @@ public final class Benchmark {
     long[] dirtyRates = longs(prop("bench.dirty-rates", "0,50,100,200"));
     long[] limits = longs(prop("bench.limits", "300,30"));
     boolean memory = Boolean.parseBoolean(prop("bench.memory", "true"));
+    int warmups = Integer.parseInt(prop("bench.warmup", "1"));
     long[] capsMbPerS = longs(prop("bench.cap-mbps", "100,400"));
     // Direct memory sized like a host's capacity (one guest plus the engine's buffers): a destroyed
     // guest's memory is given back when the next guest needs room, so one host never holds two.
@@ -64,7 +66,7 @@ public final class Benchmark {
       // (a) + (b): raw then engine, back to back per repetition, paused guest.
       if (paused) try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
           guestConf("paused", sizeMib, 0, false), hostJvm)) {
-        String from = "host-a";
+        String from = warmUp(client, "paused", warmups, params(300, channels));
         for (int r = 0; r < reps; r++) {
           long rawNanos = RawTransfer.send(sinkPort, sizeMib << 20);
           MigrationInfo i = migrate(client, "paused", from, other(from), params(300, channels));
@@ -98,7 +100,7 @@ public final class Benchmark {
           long pagesPerS = mbPerS * 1_000_000 / 4096;
           try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
               guestConf(id, sizeMib, pagesPerS, true), hostJvm)) {
-            String from = "host-a";
+            String from = warmUp(client, id, warmups, params(limits[0], channels));
             for (long limit : limits) {
               for (int r = 0; r < reps; r++) {
                 report.live(mbPerS, limit, migrate(client, id, from, other(from), params(limit, channels)));
@@ -174,6 +176,22 @@ public final class Benchmark {
     long[] peak = {HostMemory.peakRssKib(pids[0]), HostMemory.peakRssKib(pids[1])};
     long heapKib = HostMemory.heapUsedAfterGcKib(pids[1]);
     return new Report.Memory(guestMib, before[0] >> 10, peak[0] >> 10, before[1] >> 10, peak[1] >> 10, heapKib >> 10);
+  }
+
+  /**
+   * Migrations not counted, back and forth from host-a: fresh host JVMs run their first
+   * migration with cold code (JIT, class loading), which a long-running host has long passed.
+   * Returns where the guest is now.
+   */
+  private static String warmUp(MigrationClient client, String guestId, int n, MigrationParameters params)
+      throws Exception {
+    String from = "host-a";
+    for (int i = 0; i < n; i++) {
+      System.out.print("  warm-up, not counted:");
+      migrate(client, guestId, from, other(from), params);
+      from = other(from);
+    }
+    return from;
   }
 
   /** Runs one migration to its end; a failed migration stops the benchmark. */

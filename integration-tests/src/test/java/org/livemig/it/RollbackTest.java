@@ -93,6 +93,25 @@ class RollbackTest {
     assertTrue(done.getError().contains("copy incomplete"), done.getError());
   }
 
+  @Test
+  void anActivateAnsweredAfterItsTimeoutIsAwaitedNotRolledBack() throws Exception {
+    // host-b holds Activate past the coordinator's timer (step timeout 5 s + host lookup 5 s).
+    // Silence after Activate is no answer: the guest may already run on host-b, and resuming the
+    // source would leave two. The coordinator asks again and the migration completes on host-b.
+    GuestDescription d = TestCluster.guest("late-activate", 16, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults("host-b", HostSettings.Faults.hold("ACTIVATE", Duration.ofSeconds(12)));
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertEquals(ResumeOwner.DESTINATION, done.getResumeOwner());
+    assertTrue(done.getDowntimeMs() >= 12_000, "the guest ran nowhere while Activate was held: " + done.getDowntimeMs());
+    cluster.assertExactlyOneRunningOn("host-b", d);
+    assertTrue(cluster.guestOn("host-a", d.getGuestId()).isEmpty(), "the source copy is gone");
+    assertEquals(1, cluster.cleanupRuns("host-a").get(done.getMigrationId()), "cleanup once on the source");
+    assertEquals(1, cluster.cleanupRuns("host-b").get(done.getMigrationId()), "cleanup once on the destination");
+  }
+
   /** The host answering the phase holds its answer, so the cancel lands inside that phase. */
   @ParameterizedTest
   @ValueSource(strings = {"BEGIN", "PREPARE", "FINISH"})

@@ -333,6 +333,10 @@ public final class MigrationCoordinator
           + ": the destination owns the guest since switchover"));
     }
     if (s.rollingBack()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
+    if (driver.mayHaveActivated(s)) {
+      return Effect().reply(c.replyTo(), StatusReply.error("too late to cancel migration " + migrationId
+          + ": the destination may already run the guest; the switchover is being settled"));
+    }
     MigrationState at = driver.current(s);
     ctx.getLog().warn("{} cancelled in {}: {}", migrationId, at.phase(), c.reason());
     return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(at, "cancelled: " + c.reason(), true)))

@@ -46,6 +46,10 @@ final class PhaseDriver {
   private boolean finishAskedEarly;
   /** When a round was last written to the journal (System.nanoTime; 0 = never). */
   private long lastRoundRecordedNanos;
+  /** This incarnation wrote the switchover marker, so it knows whether it sent Activate. */
+  private boolean switchoverMarkedHere;
+  /** This incarnation sent Activate (the ownership write may still be in flight). */
+  private boolean activateSent;
   /** Finish's answer when it came before Perform's: acted on once Perform answers. */
   private HostReply finishedEarly;
 
@@ -186,6 +190,17 @@ final class PhaseDriver {
     }
     events.add(Events.destinationOwns(ownerToken(s)));
     long decided = System.nanoTime();
+    if (!r.getFinish().getPostcopy() && switchoverMarked(s)) {
+      // The marker is in the journal, so any later incarnation treats Activate as possibly sent:
+      // it goes now, and the ownership write follows it instead of sitting in the downtime.
+      MigrationState owned = s;
+      for (CoordinatorEvent e : events) owned = owned.apply(e);
+      activateSent = true;
+      send(owned, Step.ACTIVATE);
+      return coordinator.persistThen(events, st -> ctx.getLog().info("{}: destination owns the guest; activated on {} "
+          + "before the journal write ({} us) completed", st.migrationId(), st.destinationHost(),
+          (System.nanoTime() - decided) / 1000));
+    }
     return coordinator.persistThen(events, st -> {
       ctx.getLog().info("{}: destination owns the guest (journal write {} us); activating on {}", st.migrationId(),
           (System.nanoTime() - decided) / 1000, st.destinationHost());
@@ -212,6 +227,22 @@ final class PhaseDriver {
     });
   }
 
+  /**
+   * Whether Activate may have reached the destination: once it may have, the source resumes only
+   * on the destination's definite no (an error answer, or its host gone from the cluster), never
+   * on silence. True when this incarnation sent it or the destination owns the guest, and in an
+   * incarnation that replayed a switchover marker it did not write (its predecessor may have sent
+   * Activate just before it stopped).
+   */
+  boolean mayHaveActivated(MigrationState s) {
+    if (s.rollingBack()) return false;
+    return activateSent || s.resumeOwner() == ResumeOwner.DESTINATION || (switchoverMarked(s) && !switchoverMarkedHere);
+  }
+
+  private static boolean switchoverMarked(MigrationState s) {
+    return s.stunnedAtUs() != 0;
+  }
+
   /** A failure before the destination owns the guest: the source resumes. */
   ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String reason) {
     if (s.inPostcopy()) return postcopy.failed(s, reason);
@@ -235,8 +266,14 @@ final class PhaseDriver {
           settings.performSilenceTimeout());
     }
     switchover.hopSampled(p.getSentAtEpochUs());
-    if (p.getSwitchover()) askFinishEarly(s);
+    if (p.getSwitchover() || p.getStunning()) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
+    if (p.getStunning() && !switchoverMarked(s)) {
+      // The switchover marker: written while the source stuns and sends its last pages, so that
+      // Activate need not wait for a journal write once Finish answers (see mayHaveActivated).
+      switchoverMarkedHere = true;
+      return coordinator.persistThen(List.of(Events.switchoverStarted(p.getSentAtEpochUs())), st -> {});
+    }
     // The last precopy round and the final copy travel in Perform's result; a journal write here
     // would sit inside the downtime (commands wait while an event is persisted).
     if (p.getFinalCopy() || p.getStunning()) return coordinator.noEffect();
@@ -252,10 +289,11 @@ final class PhaseDriver {
   }
 
   /**
-   * The source stunned the guest and its final copy is on the way: Finish goes to the destination
-   * now, so that its answer travels while the last pages do (one hop less in the downtime). No
-   * timer yet: the destination waits for its channels' end of stream, however long the final copy
-   * takes; the timer starts with Perform's answer.
+   * The source is stunning the guest (its last round's report) or has stunned it: Finish goes to
+   * the destination now, ahead of the switchover marker's journal write, so that the question
+   * and its answer travel while the stun and the last pages do. No timer yet: the destination
+   * waits for its channels' end of stream as long as pages keep arriving; the timer starts with
+   * Perform's answer.
    */
   private void askFinishEarly(MigrationState s) {
     ActorRef<HostAgent.Command> destination = agents.get(s.destinationHost());
@@ -327,6 +365,14 @@ final class PhaseDriver {
       ctx.getLog().error("{}: rollback: {}", s.migrationId(), why);
       return coordinator.persistThen(List.of(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why)), st -> {});
     }
+    if (!s.inPostcopy() && mayHaveActivated(s) && s.activate() == null) {
+      // Silence is no answer: the destination may run the guest, so resuming the source could
+      // leave two running. The source stays stunned and the host is asked again.
+      ctx.getLog().error("{}: {}; the switchover's outcome is unknown (the destination may already run the guest): "
+          + "the source stays stunned, asking again", s.migrationId(), why);
+      send(s, step);
+      return coordinator.noEffect();
+    }
     return fail(s, why);
   }
 
@@ -370,7 +416,9 @@ final class PhaseDriver {
       if (st.host(s).equals(host) && timers.isTimerActive(st)) {
         timers.cancel(st);
         ctx.getLog().warn("{}: host {} left the cluster while {} was pending", s.migrationId(), host, st);
-        return onTimeout(s, st, s.epoch());
+        String why = "host " + host + " left the cluster while " + st + " was pending";
+        if (s.rollingBack()) return onTimeout(s, st, s.epoch());
+        return fail(s, why); // its guests went with it: a definite answer, unlike silence
       }
     }
     return coordinator.noEffect();
