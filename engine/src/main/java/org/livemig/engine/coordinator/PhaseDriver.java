@@ -239,7 +239,7 @@ final class PhaseDriver {
     return activateSent || s.resumeOwner() == ResumeOwner.DESTINATION || (switchoverMarked(s) && !switchoverMarkedHere);
   }
 
-  private static boolean switchoverMarked(MigrationState s) {
+  static boolean switchoverMarked(MigrationState s) {
     return s.stunnedAtUs() != 0;
   }
 
