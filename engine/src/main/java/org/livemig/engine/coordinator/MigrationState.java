@@ -108,10 +108,9 @@ public record MigrationState(
         r.add(e.getRoundCompleted().getRound());
         n.rounds = List.copyOf(r);
       });
-      case SWITCHOVER_STARTED -> change(n -> {
-        n.status = MigrationStatus.DEVICE;
-        n.stunnedAtUs = e.getSwitchoverStarted().getStunnedAtEpochUs();
-      });
+      // The switchover marker: written when a switchover is near (or with Perform's result in
+      // journals from before the marker), so the status stays; Perform's result says DEVICE.
+      case SWITCHOVER_STARTED -> change(n -> n.stunnedAtUs = e.getSwitchoverStarted().getStunnedAtEpochUs());
       case RESUME_OWNER_CHOSEN -> change(n -> {
         var o = e.getResumeOwnerChosen();
         n.resumeOwner = o.getOwner();

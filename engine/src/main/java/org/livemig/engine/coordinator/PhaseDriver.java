@@ -239,6 +239,12 @@ final class PhaseDriver {
     return activateSent || s.resumeOwner() == ResumeOwner.DESTINATION || (switchoverMarked(s) && !switchoverMarkedHere);
   }
 
+  /** The source stuns next, or its rounds come within twice the limit, or it throttles the guest. */
+  private static boolean switchoverNear(MigrationState s, ProgressReport p) {
+    return p.getStunning() || p.getRound().getThrottlePercent() > 0
+        || p.getRound().getExpectedDowntimeMs() <= 2 * s.parameters().getDowntimeLimitMs();
+  }
+
   static boolean switchoverMarked(MigrationState s) {
     return s.stunnedAtUs() != 0;
   }
@@ -268,9 +274,10 @@ final class PhaseDriver {
     switchover.hopSampled(p.getSentAtEpochUs());
     if (p.getSwitchover() || p.getStunning()) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
-    if (p.getStunning() && !switchoverMarked(s)) {
-      // The switchover marker: written while the source stuns and sends its last pages, so that
-      // Activate need not wait for a journal write once Finish answers (see mayHaveActivated).
+    if (!switchoverMarked(s) && switchoverNear(s, p)) {
+      // The switchover marker, so that Activate need not wait for a journal write once Finish
+      // answers (see mayHaveActivated). Written as soon as a switchover is near, while rounds
+      // still run: written at the last round's report, it would hold Finish's answer in the stash.
       switchoverMarkedHere = true;
       return coordinator.persistThen(List.of(Events.switchoverStarted(p.getSentAtEpochUs())), st -> {});
     }
@@ -279,6 +286,8 @@ final class PhaseDriver {
     if (p.getFinalCopy() || p.getStunning()) return coordinator.noEffect();
     long now = System.nanoTime();
     if (lastRoundRecordedNanos != 0 && now - lastRoundRecordedNanos < settings.roundRecordInterval().toNanos()) {
+      long estimate = switchover.estimateToPush(); // the source decides on every round: keep it current
+      if (estimate > 0) pushOverhead(s, estimate);
       return coordinator.noEffect(); // shown live; Perform's answer brings it to the journal
     }
     lastRoundRecordedNanos = now;

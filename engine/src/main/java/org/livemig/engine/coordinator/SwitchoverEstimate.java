@@ -7,14 +7,19 @@ import org.livemig.engine.host.EpochMicros;
  * the source's last page and the destination running there are Perform's answer, Finish asked
  * and answered, one journal write (the ownership decision) and Activate: one write and four
  * one-way hops. The journal write is sampled on the events this coordinator persists anyway
- * (the median of the last five); a hop from the progress reports' send times (hosts share a
+ * (the longest of the last five); a hop from the progress reports' send times (hosts share a
  * synchronised clock, as the downtime measurement already assumes).
  */
 final class SwitchoverEstimate {
   private static final double SMOOTHING = 0.3;
   private static final long MAX_SANE_HOP_US = 5_000_000;
 
-  /** Recent journal writes: the median, so one cold or stalled write does not set the estimate. */
+  /**
+   * Recent journal writes, of which the estimate takes the longest: an under-estimate lets the
+   * source stun with more pages left than the limit allows, while an over-estimate only makes it
+   * wait for a smaller copy (below the control path it switches once the copy left is at its
+   * floor), so the estimate leans long.
+   */
   private final double[] journalWrites = new double[5];
   private int journalSamples;
   private double hopMs;
@@ -33,9 +38,9 @@ final class SwitchoverEstimate {
 
   private double journalWriteMs() {
     int n = Math.min(journalSamples, journalWrites.length);
-    double[] recent = java.util.Arrays.copyOf(journalWrites, n);
-    java.util.Arrays.sort(recent);
-    return recent[n / 2];
+    double longest = 0;
+    for (int i = 0; i < n; i++) longest = Math.max(longest, journalWrites[i]);
+    return longest;
   }
 
   long estimateMs() {
