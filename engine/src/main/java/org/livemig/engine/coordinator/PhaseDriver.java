@@ -286,15 +286,11 @@ final class PhaseDriver {
     if (p.getFinalCopy() || p.getStunning()) return coordinator.noEffect();
     long now = System.nanoTime();
     if (lastRoundRecordedNanos != 0 && now - lastRoundRecordedNanos < settings.roundRecordInterval().toNanos()) {
-      long estimate = switchover.estimateToPush(); // the source decides on every round: keep it current
-      if (estimate > 0) pushOverhead(s, estimate);
+      pushEstimate(s); // the source decides on every round: keep it current
       return coordinator.noEffect(); // shown live; Perform's answer brings it to the journal
     }
     lastRoundRecordedNanos = now;
-    return coordinator.persistThen(List.of(Events.round(p.getRound())), st -> {
-      long estimate = switchover.estimateToPush();
-      if (estimate > 0) pushOverhead(st, estimate);
-    });
+    return coordinator.persistThen(List.of(Events.round(p.getRound())), this::pushEstimate);
   }
 
   /**
@@ -315,9 +311,12 @@ final class PhaseDriver {
     switchover.journalWriteSampled(nanos);
   }
 
-  /** Tells the running source how long the control path of its switchover is likely to take. */
-  private void pushOverhead(MigrationState s, long overheadMs) {
-    tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs));
+  /** Tells the running source how long the control path of its switchover is likely to take, when that moved. */
+  private void pushEstimate(MigrationState s) {
+    long overheadMs = switchover.estimateToPush();
+    if (overheadMs > 0) {
+      tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs));
+    }
   }
 
   /** Set-parameters is not a phase step: told to the source as it is, no timer, no answer awaited. */
@@ -376,9 +375,9 @@ final class PhaseDriver {
     }
     if (!s.inPostcopy() && mayHaveActivated(s) && s.activate() == null) {
       // Silence is no answer: the destination may run the guest, so resuming the source could
-      // leave two running. The source stays stunned and the host is asked again.
+      // leave two running. The source is not resumed and the host is asked again.
       ctx.getLog().error("{}: {}; the switchover's outcome is unknown (the destination may already run the guest): "
-          + "the source stays stunned, asking again", s.migrationId(), why);
+          + "the source is not resumed, asking again", s.migrationId(), why);
       send(s, step);
       return coordinator.noEffect();
     }
@@ -425,9 +424,9 @@ final class PhaseDriver {
       if (st.host(s).equals(host) && timers.isTimerActive(st)) {
         timers.cancel(st);
         ctx.getLog().warn("{}: host {} left the cluster while {} was pending", s.migrationId(), host, st);
-        String why = "host " + host + " left the cluster while " + st + " was pending";
         if (s.rollingBack()) return onTimeout(s, st, s.epoch());
-        return fail(s, why); // its guests went with it: a definite answer, unlike silence
+        // Its guests went with it: a definite answer, unlike silence.
+        return fail(s, "host " + host + " left the cluster while " + st + " was pending");
       }
     }
     return coordinator.noEffect();
@@ -469,11 +468,7 @@ final class PhaseDriver {
       return;
     }
     agent.tell(new HostAgent.Control(step.command(s), ctx.getSelf()));
-    if (step == Step.PERFORM) {
-      // The first round may already converge: the source needs the estimate from the start.
-      long estimate = switchover.estimateToPush();
-      if (estimate > 0) pushOverhead(s, estimate);
-    }
+    if (step == Step.PERFORM) pushEstimate(s); // the first round may already converge
   }
 
   private static String ownerToken(MigrationState s) {
