@@ -48,7 +48,29 @@ public final class LinkProxy implements AutoCloseable {
     return targetPort;
   }
 
+  /**
+   * A port free now and outside the kernel's ephemeral range: the caller binds it later, and a
+   * port from that range can meanwhile become the local port of any outgoing connection (seen
+   * once in CI: the destination's data port "already in use").
+   */
   public static int freePort() throws IOException {
+    int ephemeralLow = 32768;
+    try {
+      String range = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
+      ephemeralLow = Integer.parseInt(range.trim().split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      // not Linux, or unreadable: keep the usual default
+    }
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 100 && ephemeralLow > 10_001; attempt++) {
+      int port = random.nextInt(10_000, ephemeralLow);
+      try (ServerSocket s = new ServerSocket()) {
+        s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+        return port;
+      } catch (IOException inUse) {
+        // taken: try another
+      }
+    }
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
