@@ -75,22 +75,25 @@ public final class Benchmark {
         }
         report.peakRss("paused", hosts.peakRssMib());
       }
-      // (d) + (e): the engine's own memory at two guest sizes, then bandwidth caps (smaller guest).
+      // (d) + (e): the engine's own memory at a quarter of the size, bandwidth caps with that guest,
+      // then the memory again at the full size (the heap must not grow with it).
+      long quarterMib = Math.max(64, sizeMib / 4);
       if (memory || capsMbPerS.length > 0) {
-        for (long mib : memory ? new long[] {Math.max(64, sizeMib / 4), sizeMib} : new long[] {Math.max(64, sizeMib / 4)}) {
-          try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
-              guestConf("mem-" + mib, mib, 0, false), hostJvm)) {
-            if (memory) report.memory(measureMemory(client, hosts, "mem-" + mib, mib, channels));
-            if (mib == Math.max(64, sizeMib / 4)) {
-              String from = memory ? "host-b" : "host-a";
-              for (long cap : capsMbPerS) {
-                MigrationInfo i = migrate(client, "mem-" + mib, from, other(from),
-                    params(300, channels).toBuilder().setMaxBandwidthBytesPerSecond(cap * 1_000_000).build());
-                report.cap(cap * 1_000_000, i);
-                from = other(from);
-              }
-            }
+        try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
+            guestConf("mem-" + quarterMib, quarterMib, 0, false), hostJvm)) {
+          if (memory) report.memory(measureMemory(client, hosts, "mem-" + quarterMib, quarterMib, channels));
+          String from = memory ? "host-b" : "host-a";
+          for (long cap : capsMbPerS) {
+            report.cap(cap * 1_000_000, migrate(client, "mem-" + quarterMib, from, other(from),
+                params(300, channels).toBuilder().setMaxBandwidthBytesPerSecond(cap * 1_000_000).build()));
+            from = other(from);
           }
+        }
+      }
+      if (memory) {
+        try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
+            guestConf("mem-" + sizeMib, sizeMib, 0, false), hostJvm)) {
+          report.memory(measureMemory(client, hosts, "mem-" + sizeMib, sizeMib, channels));
         }
       }
       // (c): live guests; each case's guest moves back and forth between the two hosts.
