@@ -111,13 +111,11 @@ final class HostPair implements AutoCloseable {
 
   private static long peakRssMib(Process p) {
     try {
-      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(p.pid()), "status"))) {
-        if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
-      }
+      return HostMemory.peakRssKib(p.pid()) / 1024;
     } catch (IOException | NumberFormatException e) {
       System.err.println("bench: cannot read peak RSS of pid " + p.pid() + ": " + e);
+      return -1;
     }
-    return -1;
   }
 
   @Override
