@@ -25,10 +25,11 @@ import org.livemig.messages.Phase;
 import org.livemig.messages.ResumeOwner;
 
 /**
- * Every failure before Confirm leaves the source running: the destination refuses Prepare,
- * Finish finds the copy incomplete, or an operator cancels in Begin, Prepare, Perform or Finish.
- * Each run ends with exactly one running guest, the source, matching the oracle, and cleanup
- * run exactly once on each host.
+ * Every failure before the destination may run the guest leaves the source running: the
+ * destination refuses Prepare, Finish finds the copy incomplete, or an operator cancels in Begin,
+ * Prepare or Perform. Once Finish (which runs a whole copy) is out, silence and cancels do not
+ * roll back. Each run ends with exactly one running guest, matching the oracle, and cleanup run
+ * exactly once on each host.
  */
 class RollbackTest {
   @TempDir static Path dir;
@@ -94,27 +95,60 @@ class RollbackTest {
   }
 
   @Test
-  void anActivateAnsweredAfterItsTimeoutIsAwaitedNotRolledBack() throws Exception {
-    // host-b holds Activate past the coordinator's timer (step timeout 5 s + host lookup 5 s).
-    // Silence after Activate is no answer: the guest may already run on host-b, and resuming the
-    // source would leave two. The coordinator asks again and the migration completes on host-b.
-    GuestDescription d = TestCluster.guest("late-activate", 16, 3000);
+  void aFinishAnsweredAfterItsTimeoutIsAwaitedNotRolledBack() throws Exception {
+    // host-b holds Finish past the coordinator's timer (step timeout 5 s + host lookup 5 s). Finish
+    // went out after the switchover marker, so it runs the guest once the copy is whole: silence
+    // is no answer, as the guest may already run on host-b and resuming the source would leave
+    // two. The coordinator asks again and the migration completes on host-b.
+    GuestDescription d = TestCluster.guest("late-finish", 4, 3000);
     cluster.createGuest("host-a", d);
-    setFaults("host-b", HostSettings.Faults.hold("ACTIVATE", Duration.ofSeconds(12)));
+    setFaults("host-b", HostSettings.Faults.hold("FINISH", Duration.ofSeconds(12)));
     MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
         Duration.ofSeconds(60));
+    assertCompletedOnB(done, d);
+    assertTrue(done.getDowntimeMs() >= 12_000, "the guest ran nowhere while Finish was held: " + done.getDowntimeMs());
+  }
+
+  @Test
+  void aPrecopySwitchoverDoesNotWaitForActivate() throws Exception {
+    // The destination runs the guest as soon as its copy is whole (Finish went out after the
+    // switchover marker): Activate is not on the path, so holding it changes nothing.
+    GuestDescription d = TestCluster.guest("no-activate", 4, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults("host-b", HostSettings.Faults.hold("ACTIVATE", Duration.ofSeconds(60)));
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(30));
+    assertCompletedOnB(done, d);
+    assertTrue(done.getDowntimeMs() < 5_000, "downtime " + done.getDowntimeMs() + " ms");
+  }
+
+  private void assertCompletedOnB(MigrationInfo done, GuestDescription d) throws Exception {
     assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
     assertEquals(ResumeOwner.DESTINATION, done.getResumeOwner());
-    assertTrue(done.getDowntimeMs() >= 12_000, "the guest ran nowhere while Activate was held: " + done.getDowntimeMs());
     cluster.assertExactlyOneRunningOn("host-b", d);
     assertTrue(cluster.guestOn("host-a", d.getGuestId()).isEmpty(), "the source copy is gone");
     assertEquals(1, cluster.cleanupRuns("host-a").get(done.getMigrationId()), "cleanup once on the source");
     assertEquals(1, cluster.cleanupRuns("host-b").get(done.getMigrationId()), "cleanup once on the destination");
   }
 
+  @Test
+  void cancelAfterFinishWentOutIsRefusedAndTheMigrationCompletes() throws Exception {
+    // Finish carries the permission to run: once it is out, only the destination's answer can
+    // say the guest does not run there, so a cancel is refused with the reason.
+    GuestDescription d = TestCluster.guest("cancel-finish", 4, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults("host-b", HostSettings.Faults.hold("FINISH", Duration.ofSeconds(3)));
+    String id = start(d, MigrationParameters.getDefaultInstance()).getMigrationId();
+    cluster.awaitStatus(id, i -> i.getPhase() == Phase.FINISH, Duration.ofSeconds(20));
+    var e = assertThrows(Exception.class, () -> cluster.client.cancel(id, "operator changed plans")
+        .toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertTrue(e.getMessage().contains("too late to cancel"), e.getMessage());
+    assertCompletedOnB(cluster.awaitEnd(id, Duration.ofSeconds(30)), d);
+  }
+
   /** The host answering the phase holds its answer, so the cancel lands inside that phase. */
   @ParameterizedTest
-  @ValueSource(strings = {"BEGIN", "PREPARE", "FINISH"})
+  @ValueSource(strings = {"BEGIN", "PREPARE"})
   void cancelWhileAPhaseIsPending(String phase) throws Exception {
     GuestDescription d = TestCluster.guest("cancel-" + phase.toLowerCase(), 16, 3000);
     cluster.createGuest("host-a", d);

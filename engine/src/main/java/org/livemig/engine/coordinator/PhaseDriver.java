@@ -48,10 +48,12 @@ final class PhaseDriver {
   private long lastRoundRecordedNanos;
   /** This incarnation wrote the switchover marker, so it knows whether it sent Activate. */
   private boolean switchoverMarkedHere;
-  /** This incarnation sent Activate (the ownership write may still be in flight). */
+  /** This incarnation sent Activate, or a Finish that runs the destination on completion. */
   private boolean activateSent;
   /** Finish's answer when it came before Perform's: acted on once Perform answers. */
   private HostReply finishedEarly;
+  /** The source failed or left after the destination may have been told to run: Finish decides. */
+  private String sourceFailure;
 
   PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
       CoordinatorSettings settings, MigrationCoordinator coordinator,
@@ -129,7 +131,10 @@ final class PhaseDriver {
     }
     timers.cancel(step);
     if (s.rollingBack()) return onRollbackAnswer(s, step, r);
-    if (!r.getOk()) return fail(s, r.getHost() + " failed " + step + ": " + r.getError());
+    if (!r.getOk()) {
+      String why = r.getHost() + " failed " + step + ": " + r.getError();
+      return step == Step.PERFORM && mayHaveActivated(s) ? awaitFinish(s, why) : fail(s, why);
+    }
     return switch (step) {
       case BEGIN -> coordinator.persistThen(List.of(Events.begun(r.getBegin())), st -> send(st, Step.PREPARE));
       case PREPARE -> coordinator.persistThen(List.of(Events.prepared(r.getPrepare())), st -> send(st, Step.PERFORM));
@@ -179,7 +184,8 @@ final class PhaseDriver {
       events.add(Events.performed(performed));
     }
     if (!r.getFinish().getComplete()) {
-      String why = "finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason();
+      String why = (sourceFailure == null ? "" : sourceFailure + "; ") + "finish on " + r.getHost()
+          + ": copy incomplete: " + r.getFinish().getReason();
       ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
       events.add(Events.rollback(current(s), why, false));
       return coordinator.persistThen(events, this::rollback);
@@ -188,7 +194,19 @@ final class PhaseDriver {
       // From here on the source never resumes: the destination runs the guest with pages missing.
       events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
     }
-    events.add(Events.destinationOwns(ownerToken(s)));
+    events.add(Events.destinationOwns(Step.destinationToken(s)));
+    if (r.getFinish().hasActivated()) {
+      // The destination ran the guest as soon as its copy was complete (Finish went out after the
+      // switchover marker): no Activate, only the source's Confirm is left.
+      events.add(Events.finished(r.getFinish().getActivated()));
+      events.add(Events.cleanupDone(r.getHost()));
+      return coordinator.persistThen(events, st -> {
+        ctx.getLog().info("{}: destination {} runs the guest (it ran on completion){}; confirming on {}",
+            st.migrationId(), st.destinationHost(), sourceFailure == null ? "" : "; the source had failed: "
+                + sourceFailure, st.sourceHost());
+        send(st, Step.CONFIRM);
+      });
+    }
     long decided = System.nanoTime();
     if (!r.getFinish().getPostcopy() && switchoverMarked(s)) {
       // The marker is in the journal, so any later incarnation treats Activate as possibly sent:
@@ -228,11 +246,12 @@ final class PhaseDriver {
   }
 
   /**
-   * Whether Activate may have reached the destination: once it may have, the source resumes only
-   * on the destination's definite no (an error answer, or its host gone from the cluster), never
-   * on silence. True when this incarnation sent it or the destination owns the guest, and in an
-   * incarnation that replayed a switchover marker it did not write (its predecessor may have sent
-   * Activate just before it stopped).
+   * Whether the destination may run the guest: once it may, the source resumes only on the
+   * destination's definite no (an error answer, an incomplete copy, or its host gone from the
+   * cluster), never on silence or on the source's failure. True when this incarnation sent
+   * Activate or a Finish that runs on completion (see Step.FINISH), or the destination owns the
+   * guest, and in an incarnation that replayed a switchover marker it did not write (its
+   * predecessor may have sent either just before it stopped).
    */
   boolean mayHaveActivated(MigrationState s) {
     if (s.rollingBack()) return false;
@@ -249,8 +268,29 @@ final class PhaseDriver {
     return s.stunnedAtUs() != 0;
   }
 
+  /**
+   * The source failed Perform, or left, after the destination may have been told to run on
+   * completion: the guest may already run there (the copy can be whole though the source's
+   * answer is an error), so the destination's Finish answer decides, not this failure.
+   */
+  private ReplyEffect<CoordinatorEvent, MigrationState> awaitFinish(MigrationState s, String why) {
+    ctx.getLog().error("{}: {}; the destination may run the guest once its copy is whole: its Finish answer decides",
+        s.migrationId(), why);
+    sourceFailure = why;
+    timers.cancel(Step.PERFORM);
+    if (finishedEarly != null) {
+      HostReply f = finishedEarly;
+      finishedEarly = null;
+      return f.getOk() ? onFinished(s, f) : fail(s, f.getHost() + " failed FINISH: " + f.getError());
+    }
+    if (finishAskedEarly) armTimer(s, Step.FINISH);
+    else send(s, Step.FINISH);
+    return coordinator.noEffect();
+  }
+
   /** A failure before the destination owns the guest: the source resumes. */
-  ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String reason) {
+  ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String failure) {
+    String reason = sourceFailure == null ? failure : sourceFailure + "; " + failure;
     if (s.inPostcopy()) return postcopy.failed(s, reason);
     if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
       // The guest already runs on the destination; only the source's Confirm is left.
@@ -272,14 +312,19 @@ final class PhaseDriver {
           settings.performSilenceTimeout());
     }
     switchover.hopSampled(p.getSentAtEpochUs());
-    if (p.getSwitchover() || p.getStunning()) askFinishEarly(s);
+    boolean stun = p.getSwitchover() || p.getStunning();
+    if (stun && (switchoverMarked(s) || !p.getRoundDone())) askFinishEarly(s);
     if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
     if (!switchoverMarked(s) && switchoverNear(s, p)) {
-      // The switchover marker, so that Activate need not wait for a journal write once Finish
-      // answers (see mayHaveActivated). Written as soon as a switchover is near, while rounds
-      // still run: written at the last round's report, it would hold Finish's answer in the stash.
+      // The switchover marker: with it in the journal, Finish tells the destination to run as
+      // soon as its copy is whole (see mayHaveActivated). Written as soon as a switchover is near,
+      // while rounds still run, so that at the stun nothing waits for it; at the latest with the
+      // last round's report, and then Finish goes once it is written.
       switchoverMarkedHere = true;
-      return coordinator.persistThen(List.of(Events.switchoverStarted(p.getSentAtEpochUs())), st -> {});
+      long at = p.getSentAtEpochUs() > 0 ? p.getSentAtEpochUs() : org.livemig.engine.host.EpochMicros.now(); // 0 = unmarked
+      return coordinator.persistThen(List.of(Events.switchoverStarted(at)), st -> {
+        if (stun) askFinishEarly(st);
+      });
     }
     // The last precopy round and the final copy travel in Perform's result; a journal write here
     // would sit inside the downtime (commands wait while an event is persisted).
@@ -304,7 +349,7 @@ final class PhaseDriver {
     ActorRef<HostAgent.Command> destination = agents.get(s.destinationHost());
     if (finishAskedEarly || performed != null || destination == null || !timers.isTimerActive(Step.PERFORM)) return;
     finishAskedEarly = true;
-    destination.tell(new HostAgent.Control(Step.FINISH.command(s), ctx.getSelf()));
+    destination.tell(new HostAgent.Control(finishCommand(s), ctx.getSelf()));
   }
 
   void journalWriteSampled(long nanos) {
@@ -425,6 +470,9 @@ final class PhaseDriver {
         timers.cancel(st);
         ctx.getLog().warn("{}: host {} left the cluster while {} was pending", s.migrationId(), host, st);
         if (s.rollingBack()) return onTimeout(s, st, s.epoch());
+        if (st == Step.PERFORM && mayHaveActivated(s)) {
+          return awaitFinish(s, "host " + host + " left the cluster while PERFORM was pending");
+        }
         // Its guests went with it: a definite answer, unlike silence.
         return fail(s, "host " + host + " left the cluster while " + st + " was pending");
       }
@@ -450,6 +498,13 @@ final class PhaseDriver {
     return coordinator.noEffect();
   }
 
+  /** Finish's command; one that runs the destination on completion counts as Activate sent. */
+  private HostCommand finishCommand(MigrationState s) {
+    HostCommand finish = Step.FINISH.command(s);
+    if (finish.getFinish().getActivateWhenComplete()) activateSent = true;
+    return finish;
+  }
+
   private void armTimer(MigrationState s, Step step) {
     Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
     timers.startSingleTimer(step, new MigrationCoordinator.StepTimedOut(step, s.epoch()), timeout.plus(
@@ -467,12 +522,8 @@ final class PhaseDriver {
       if (!asking) ask(host);
       return;
     }
-    agent.tell(new HostAgent.Control(step.command(s), ctx.getSelf()));
+    agent.tell(new HostAgent.Control(step == Step.FINISH ? finishCommand(s) : step.command(s), ctx.getSelf()));
     if (step == Step.PERFORM) pushEstimate(s); // the first round may already converge
-  }
-
-  private static String ownerToken(MigrationState s) {
-    return s.migrationId() + ":" + s.epoch() + ":destination";
   }
 
   /** The state as the hosts see it: in FINISH once Perform answered, even before that is persisted. */

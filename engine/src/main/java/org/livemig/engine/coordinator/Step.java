@@ -46,6 +46,11 @@ enum Step {
     return onSource ? s.sourceHost() : s.destinationHost();
   }
 
+  /** The owner token the destination's guest gets when the destination takes it over. */
+  static String destinationToken(MigrationState s) {
+    return s.migrationId() + ":" + s.epoch() + ":destination";
+  }
+
   /** This step's command for the migration as the journal has it (so a re-send is the same command). */
   HostCommand command(MigrationState s) {
     HostCommand.Builder c = HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
@@ -55,7 +60,10 @@ enum Step {
       case PREPARE -> c.setPrepare(PrepareRequest.newBuilder().setBegin(s.begin()).setParameters(s.parameters())).build();
       case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
           .build();
-      case FINISH -> c.setFinish(FinishRequest.getDefaultInstance()).build();
+      // Once the switchover marker is in the journal, a complete destination runs without Activate.
+      case FINISH -> c.setFinish(PhaseDriver.switchoverMarked(s) && !s.inPostcopy()
+          ? FinishRequest.newBuilder().setActivateWhenComplete(true).setOwnerToken(destinationToken(s))
+          : FinishRequest.newBuilder()).build();
       case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();
       case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
           .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();

@@ -34,7 +34,8 @@ import org.livemig.messages.PrepareCookie;
 /**
  * The destination side of one migration: Prepare (an empty guest that may not run, and a
  * data endpoint guarded by a one-time token), receive, Finish (did everything arrive?), then
- * Activate (run, only once the coordinator has made the destination the owner) or Discard.
+ * Activate (run, only once the coordinator has made the destination the owner) or Discard. A
+ * Finish sent after the coordinator's switchover marker runs the guest itself when complete.
  */
 public final class DestinationActor {
 
@@ -240,6 +241,12 @@ public final class DestinationActor {
       replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
       return next;
     }
+    if (reason == null && cmd.getFinish().getActivateWhenComplete()) {
+      // The coordinator's switchover marker is in its journal: run now, Finish's answer says so.
+      long runningAt = run(cmd.getFinish().getOwnerToken());
+      r.setActivated(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt));
+      return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId()).setFinish(r).build());
+    }
     replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
     return reason == null ? finished() : receiving();
   }
@@ -256,14 +263,19 @@ public final class DestinationActor {
   }
 
   private Behavior<Command> activate(HostCommand cmd) {
-    String token = cmd.getActivate().getOwnerToken();
-    guest.assignOwner(token);
-    guest.run(token);
+    long runningAt = run(cmd.getActivate().getOwnerToken());
+    return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId())
+        .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
+  }
+
+  /** The guest runs here from now on, owned through the coordinator's token. */
+  private long run(String ownerToken) {
+    guest.assignOwner(ownerToken);
+    guest.run(ownerToken);
     long runningAt = EpochMicros.now();
     hostAgent.tell(new HostAgent.GuestAdopted(guest));
     ctx.getLog().info("{}: guest {} runs on {}", migrationId, guest.description().getGuestId(), settings.hostId());
-    return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId())
-        .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
+    return runningAt;
   }
 
   Behavior<Command> discard(HostCommand cmd) {

@@ -142,7 +142,8 @@ public final class HostAgent {
   /** This host's role in the migration is over once it answers one of these. */
   private static boolean endsRole(HostReply r) {
     return r.hasConfirm() || r.hasDiscard() || r.hasPagesComplete()
-        || (r.hasActivate() && !r.getActivate().getPostcopy()); // postcopy: the destination still fetches pages
+        || (r.hasActivate() && !r.getActivate().getPostcopy()) // postcopy: the destination still fetches pages
+        || (r.hasFinish() && r.getFinish().hasActivated());
   }
 
   private final ActorContext<Command> ctx;
