@@ -23,7 +23,7 @@ import org.livemig.messages.MigrationStatus;
  * (0 = the engine default), bench.paused, bench.live, bench.memory (each case on or off),
  * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
  * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.warmup (uncounted migrations
- * per case first, default 1), bench.host-jvm (extra host JVM options).
+ * per case first, back and forth, default 2: each host once source, once destination), bench.host-jvm (extra host JVM options).
  */
 public final class Benchmark {
 
@@ -39,7 +39,7 @@ public final class Benchmark {
     long[] dirtyRates = longs(prop("bench.dirty-rates", "0,50,100,200"));
     long[] limits = longs(prop("bench.limits", "300,30"));
     boolean memory = Boolean.parseBoolean(prop("bench.memory", "true"));
-    int warmups = Integer.parseInt(prop("bench.warmup", "1"));
+    int warmups = Integer.parseInt(prop("bench.warmup", "2"));
     long[] capsMbPerS = longs(prop("bench.cap-mbps", "100,400"));
     // Direct memory sized like a host's capacity (one guest plus the engine's buffers): a destroyed
     // guest's memory is given back when the next guest needs room, so one host never holds two.

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.livemig.config.LivemigNode;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.host.HostAgent;
-import org.livemig.messages.ActivateRequest;
 import org.livemig.messages.BeginRequest;
+import org.livemig.messages.FinishRequest;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
@@ -65,15 +65,17 @@ class HostRestartTest {
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertEquals(List.of(d.getGuestId()), lost, "the guest it owned is known, and known to be lost");
 
-    // Activate (step 5) again: the earlier answer, not a second activation.
-    HostReply again = ask(restarted, HostCommand.newBuilder().setMigrationId(id).setEpoch(1).setStep(5)
-        .setActivate(ActivateRequest.newBuilder().setOwnerToken("whatever")).build());
+    // Finish (step 4), which ran the guest once the copy was whole, again: the earlier answer,
+    // not a second activation.
+    HostReply again = ask(restarted, HostCommand.newBuilder().setMigrationId(id).setEpoch(1).setStep(4)
+        .setFinish(FinishRequest.newBuilder().setActivateWhenComplete(true).setOwnerToken("whatever")).build());
     assertTrue(again.getOk(), again.getError());
-    assertEquals(done.getDowntimeMs() >= 0, again.getActivate().getRunningAtEpochUs() > 0);
+    assertTrue(again.getFinish().hasActivated(), again.toString());
+    assertEquals(done.getDowntimeMs() >= 0, again.getFinish().getActivated().getRunningAtEpochUs() > 0);
 
     // Epoch fencing survives the restart.
     HostReply stale = ask(restarted, HostCommand.newBuilder().setMigrationId(id).setEpoch(0).setStep(4)
-        .setFinish(org.livemig.messages.FinishRequest.getDefaultInstance()).build());
+        .setFinish(FinishRequest.getDefaultInstance()).build());
     assertFalse(stale.getOk());
     assertTrue(stale.getError().contains("stale epoch 0"), stale.getError());
 

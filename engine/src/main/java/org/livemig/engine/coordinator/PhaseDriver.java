@@ -324,6 +324,7 @@ final class PhaseDriver {
       long at = p.getSentAtEpochUs() > 0 ? p.getSentAtEpochUs() : org.livemig.engine.host.EpochMicros.now(); // 0 = unmarked
       return coordinator.persistThen(List.of(Events.switchoverStarted(at)), st -> {
         if (stun) askFinishEarly(st);
+        else pushEstimate(st); // no write waits at the switchover any more
       });
     }
     // The last precopy round and the final copy travel in Perform's result; a journal write here
@@ -358,7 +359,7 @@ final class PhaseDriver {
 
   /** Tells the running source how long the control path of its switchover is likely to take, when that moved. */
   private void pushEstimate(MigrationState s) {
-    long overheadMs = switchover.estimateToPush();
+    long overheadMs = switchover.estimateToPush(switchoverMarked(s));
     if (overheadMs > 0) {
       tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs));
     }

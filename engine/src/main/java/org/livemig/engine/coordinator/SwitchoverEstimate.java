@@ -3,12 +3,14 @@ package org.livemig.engine.coordinator;
 import org.livemig.engine.host.EpochMicros;
 
 /**
- * How long the control path of a switchover will take, measured while precopy runs: between
- * the source's last page and the destination running there are Perform's answer, Finish asked
- * and answered, one journal write (the ownership decision) and Activate: one write and four
- * one-way hops. The journal write is sampled on the events this coordinator persists anyway
- * (the longest of the last five); a hop from the progress reports' send times (hosts share a
- * synchronised clock, as the downtime measurement already assumes).
+ * How long the coordinator's part of a switchover will take, measured while precopy runs. The
+ * destination runs the guest once both its last page and Finish are there; Finish goes out when
+ * the source reports its last round, so the control path is two one-way hops (that report,
+ * then Finish), raced against the stun and the final copy, plus one journal write while the
+ * switchover marker is not written (Finish waits for it). The journal write is sampled on the
+ * events this coordinator persists anyway (the longest of the last five); a hop from the
+ * progress reports' send times (hosts share a synchronised clock, as the downtime measurement
+ * already assumes).
  */
 final class SwitchoverEstimate {
   private static final double SMOOTHING = 0.3;
@@ -43,13 +45,15 @@ final class SwitchoverEstimate {
     return longest;
   }
 
-  long estimateMs() {
-    return journalSamples == 0 ? 0 : (long) Math.ceil(journalWriteMs() + 4 * hopMs);
+  /** marked: the switchover marker is in the journal, so no write waits at the switchover. */
+  long estimateMs(boolean marked) {
+    if (journalSamples == 0) return 0;
+    return (long) Math.ceil((marked ? 0 : journalWriteMs()) + 2 * hopMs);
   }
 
   /** The estimate when it moved enough to be worth telling the source (else 0). */
-  long estimateToPush() {
-    long e = estimateMs();
+  long estimateToPush(boolean marked) {
+    long e = estimateMs(marked);
     if (e == 0 || Math.abs(e - pushedMs) < Math.max(2, pushedMs / 5)) return 0;
     pushedMs = e;
     return e;

@@ -51,7 +51,12 @@ public final class CopyActor {
 
   public record Connected(int channel) implements Event {}
 
-  public record RoundSent(int channel, int round, SendStats stats) implements Event {}
+  /**
+   * A round is in the destination's memory. fixedNanos: what the round cost beyond writing its
+   * pages, waiting for a blocking-I/O thread and for the destination to drain and echo; a final
+   * copy pays the same, so the switchover decision counts it.
+   */
+  public record RoundSent(int channel, int round, SendStats stats, long fixedNanos) implements Event {}
 
   public record FinalSent(int channel, SendStats stats) implements Event {}
 
@@ -114,13 +119,18 @@ public final class CopyActor {
     timers.cancel(StallCheck.INSTANCE);
     return common(Behaviors.receive(Command.class)
         .onMessage(SendRound.class, m -> {
+          long asked = System.nanoTime();
+          long[] fixed = new long[1]; // written by the transfer, read after its completion
           run(() -> {
+            long started = System.nanoTime();
             SendStats stats = sender.sendPages(memory, m.dirtyWords(), channels, channel);
+            long written = System.nanoTime();
             sender.endRound(m.round(), stats.pages());
+            fixed[0] = (started - asked) + (System.nanoTime() - written);
             return stats;
           });
           return transferring(r -> {
-            parent.tell(new RoundSent(channel, m.round(), (SendStats) r));
+            parent.tell(new RoundSent(channel, m.round(), (SendStats) r, fixed[0]));
             return idle();
           }, "round " + m.round());
         })

@@ -11,7 +11,9 @@ import org.livemig.messages.RoundStats;
  * switchover decision trusts, and the expected downtime. The estimate is byte-weighted and
  * smoothed over rounds: decayed bytes over decayed time, so a 1 GiB round counts for far more
  * than a 2 MiB one, rounds too small to measure a link are ignored, and one short noisy round
- * cannot trigger an early switchover.
+ * cannot trigger an early switchover. The expected downtime uses the rate of the rounds after
+ * the first, once one is measured: they send scattered dirty pages, as the final copy does, while
+ * the first is one sequential pass that moves faster per byte.
  */
 final class Precopy {
   private static final long MIN_MEASURED_BYTES = 1L << 20;
@@ -31,8 +33,14 @@ final class Precopy {
   private long totalPages;
   private long zeroPages;
   private double bandwidth; // bytes per second; 0 until measured
+  /** Per round, the longest fixed cost of a channel (thread hand-off, drain and echo); the last few kept. */
+  private final long[] fixedNanos = new long[3];
+  private long roundFixedNanos;
   private double decayedBytes;
   private double decayedNanos;
+  private double dirtyBandwidth; // the same over rounds 2 and later; 0 until measured
+  private double dirtyDecayedBytes;
+  private double dirtyDecayedNanos;
 
   Precopy(int pageSize) {
     this.pageSize = pageSize;
@@ -43,6 +51,7 @@ final class Precopy {
     roundStartNanos = System.nanoTime();
     roundPages = roundBytes = 0;
     roundBytesPlanned = bytesPlanned;
+    roundFixedNanos = 0;
     channelBytesAtRoundStart.putAll(channelBytesNow);
   }
 
@@ -68,6 +77,21 @@ final class Precopy {
     return roundBytesPlanned;
   }
 
+  /** A channel's fixed cost in the current round (see CopyActor.RoundSent). */
+  void fixedCostSampled(long nanos) {
+    roundFixedNanos = Math.max(roundFixedNanos, nanos);
+  }
+
+  /**
+   * What a switchover costs beyond its pages, as the last rounds paid it: the longest of their
+   * fixed costs. It leans long on purpose: an under-estimate stuns with too many pages left.
+   */
+  long fixedCostMs() {
+    long longest = 0;
+    for (long n : fixedNanos) longest = Math.max(longest, n);
+    return (long) Math.ceil(longest / 1e6);
+  }
+
   void add(SendStats s) {
     roundPages += s.pages();
     roundBytes += s.bytes();
@@ -84,8 +108,14 @@ final class Precopy {
       decayedNanos = decayedNanos * DECAY + nanos;
       bandwidth = decayedBytes * 1e9 / decayedNanos;
     }
+    if (round > 1 && roundBytes >= MIN_MEASURED_BYTES) {
+      dirtyDecayedBytes = dirtyDecayedBytes * DECAY + roundBytes;
+      dirtyDecayedNanos = dirtyDecayedNanos * DECAY + nanos;
+      dirtyBandwidth = dirtyDecayedBytes * 1e9 / dirtyDecayedNanos;
+    }
+    double rate = dirtyBandwidth > 0 ? dirtyBandwidth : bandwidth;
     long remainingBytes = dirtyAfter * pageSize;
-    long expectedDowntimeMs = bandwidth <= 0 ? Long.MAX_VALUE : (long) Math.ceil(remainingBytes * 1000.0 / bandwidth);
+    long expectedDowntimeMs = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil(remainingBytes * 1000.0 / rate);
     RoundStats stats = RoundStats.newBuilder()
         .setRound(round)
         .setPagesSent(roundPages)
@@ -98,7 +128,13 @@ final class Precopy {
         .setExpectedDowntimeMs(expectedDowntimeMs)
         .build();
     rounds.add(stats);
+    if (roundFixedNanos > 0) fixedNanos[Math.floorMod(round - 1, fixedNanos.length)] = roundFixedNanos;
     return stats;
+  }
+
+  /** Whether a round of scattered dirty pages has measured the rate the final copy will see. */
+  boolean dirtyRateMeasured() {
+    return dirtyBandwidth > 0;
   }
 
   int rounds() {

@@ -60,7 +60,8 @@ public final class SourceActor {
   private MigrationParameters params;
   private HostCommand pendingConfirm;
   private long stunnedAtMicros;
-  // The control path's share of the downtime, as the coordinator measures it (0 until it does).
+  // The coordinator's control path of a switchover, as it measures it (0 until it does): raced
+  // against the stun and the final copy, since the destination runs once both are through.
   private long switchoverOverheadMs;
   private int roundsAtMaxThrottle;
   // Switchover breakdown for the log: stun requested, guest stopped.
@@ -141,6 +142,7 @@ public final class SourceActor {
         .onMessage(Copy.class, m -> {
           if (!(m.event() instanceof CopyActor.RoundSent sent)) return onCopyFailure(m.event());
           precopy.add(sent.stats());
+          precopy.fixedCostSampled(sent.fixedNanos());
           return pending > 1 ? precopying(round, pending - 1) : roundDone(round);
         })
         .build();
@@ -149,26 +151,34 @@ public final class SourceActor {
   private Behavior<Command> roundDone(int round) {
     long dirtyNow = guest.dirtyBitmap().count();
     RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
+    long copyMs = copyOnly.getExpectedDowntimeMs();
+    long fixedMs = precopy.fixedCostMs();
+    // The guest runs on the destination once its last page is in (the copy and what each round
+    // pays beyond its pages) and the coordinator's Finish has reached it, whichever comes last.
     RoundStats stats = copyOnly.toBuilder()
-        .setExpectedDowntimeMs(saturatedAdd(copyOnly.getExpectedDowntimeMs(), switchoverOverheadMs)).build();
+        .setExpectedDowntimeMs(Math.max(saturatedAdd(copyMs, fixedMs), switchoverOverheadMs)).build();
     if (params.getPostcopyNow() || (params.getPostcopyAfterRounds() > 0 && round >= params.getPostcopyAfterRounds())) {
       ctx.getLog().info("{}: switching to postcopy after round {} ({} pages dirty{})", migrationId, round, dirtyNow,
           params.getPostcopyNow() ? ", as requested" : "");
       return stunAfter(stats, true);
     }
-    if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs()) {
-      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms of which control "
-          + "path {} ms); stunning guest", migrationId, round, dirtyNow, stats.getExpectedDowntimeMs(),
-          switchoverOverheadMs);
+    // Until a round of scattered dirty pages has measured their rate, the estimate rests on the
+    // sequential first pass, which is faster per byte: then only a copy within the floor (a tenth
+    // of the limit) switches over, and a larger one takes a round that measures it.
+    boolean rateKnown = precopy.dirtyRateMeasured() || copyMs <= Math.max(1, params.getDowntimeLimitMs() / 10);
+    if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs() && rateKnown) {
+      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms: copy {} ms + fixed "
+          + "costs {} ms, control path {} ms); stunning guest", migrationId, round, dirtyNow,
+          stats.getExpectedDowntimeMs(), copyMs, fixedMs, switchoverOverheadMs);
       return stunAfter(stats, false);
     }
-    if (switchoverOverheadMs >= params.getDowntimeLimitMs()
-        && copyOnly.getExpectedDowntimeMs() <= Math.max(1, params.getDowntimeLimitMs() / 10)) {
-      // The control path alone exceeds the limit and the copy left is already at its floor: more
-      // rounds or a throttled guest could shorten the switchover by a few ms at most.
-      ctx.getLog().warn("{}: downtime limit {} ms cannot be met: the control path alone is expected to take {} ms; "
-          + "switching over after round {} with {} ms of copy left", migrationId, params.getDowntimeLimitMs(),
-          switchoverOverheadMs, round, copyOnly.getExpectedDowntimeMs());
+    long floorMs = Math.max(fixedMs, switchoverOverheadMs);
+    if (floorMs >= params.getDowntimeLimitMs() && copyMs <= Math.max(1, params.getDowntimeLimitMs() / 10)) {
+      // The fixed costs or the control path alone exceed the limit and the copy left is already at
+      // its floor: more rounds or a throttled guest could shorten the switchover by a few ms at most.
+      ctx.getLog().warn("{}: downtime limit {} ms cannot be met: the switchover's fixed costs ({} ms) or control path "
+          + "({} ms) alone exceed it; switching over after round {} with {} ms of copy left", migrationId,
+          params.getDowntimeLimitMs(), fixedMs, switchoverOverheadMs, round, copyMs);
       return stunAfter(stats, false);
     }
     if (guest.throttlePercent() >= params.getThrottleMaxPercent() && ++roundsAtMaxThrottle >= 3) {
