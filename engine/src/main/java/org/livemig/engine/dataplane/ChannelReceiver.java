@@ -22,7 +22,9 @@ final class ChannelReceiver {
   private final FrameCodec codec;
   private final DataPlaneSettings settings;
   private final Watchdog watchdog;
-  private ByteBuffer batch; // reused for every Pages frame of this channel
+  private ByteBuffer staging; // re-sent pages of one Pages frame, reused for every frame
+  private long[] stagedRuns = new long[0]; // (first page, count) pairs of the frame's staged runs
+  private ByteBuffer[] chunkViews; // one reusable view per guest memory chunk
   private volatile String stallReason;
   private volatile boolean forgotten;
 
@@ -91,27 +93,47 @@ final class ChannelReceiver {
     }
   }
 
+  /**
+   * Pages that arrive for the first time are read from the socket straight into guest memory
+   * (the kernel's copy is the only one); a page sent again after it had arrived goes through the
+   * staging buffer and reaches memory only once the whole payload is in. So a truncated batch
+   * marks no page received and changes no page that had arrived: what it tore was missing anyway.
+   */
   private void receivePages(Pages pages) {
     GuestMemory memory = reg.memory;
     int count = pages.getIndicesCount();
     int len = payloadBytes(pages, memory, codec.maxPayloadBytes());
-    // The whole payload lands in the batch buffer first: a truncated batch never reaches memory.
-    if (batch == null || batch.capacity() < len) {
-      batch = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
+    if (staging == null || staging.capacity() < len) {
+      staging = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
-    codec.readPayload(batch, len);
-    // One bulk copy per contiguous run of pages (the sender sends runs), then mark them received.
+    if (chunkViews == null) chunkViews = new ByteBuffer[memory.chunkIndex(memory.pageCount() - 1) + 1];
+    if (stagedRuns.length < 2 * count) stagedRuns = new long[2 * count];
+    staging.clear();
+    int staged = 0;
+    // Runs of contiguous pages in one chunk (the sender sends runs), split where arrival changes.
     for (int i = 0; i < count; ) {
       long first = pages.getIndices(i);
+      int chunk = memory.chunkIndex(first);
+      boolean arrived = reg.received.isSet(first);
       int run = 1;
-      while (i + run < count && pages.getIndices(i + run) == first + run
-          && memory.chunkIndex(first + run) == memory.chunkIndex(first)) {
+      while (i + run < count && pages.getIndices(i + run) == first + run && memory.chunkIndex(first + run) == chunk
+          && reg.received.isSet(first + run) == arrived) {
         run++;
       }
-      memory.writePages(first, run, batch);
-      for (int k = 0; k < run; k++) reg.received.mark(first + k);
+      if (arrived) {
+        staging.limit(staging.position() + run * memory.pageSize());
+        codec.readPayloadInto(staging);
+        stagedRuns[staged++] = first;
+        stagedRuns[staged++] = run;
+      } else {
+        if (chunkViews[chunk] == null) chunkViews[chunk] = memory.chunkView(chunk);
+        codec.readPayloadInto(memory.pagesView(first, run, chunkViews[chunk]));
+      }
       i += run;
     }
+    staging.flip();
+    for (int r = 0; r < staged; r += 2) memory.writePages(stagedRuns[r], (int) stagedRuns[r + 1], staging);
+    for (int i = 0; i < count; i++) reg.received.mark(pages.getIndices(i));
     for (int i = 0; i < pages.getZeroIndicesCount(); i++) {
       long page = pages.getZeroIndices(i);
       memory.zeroPage(page);

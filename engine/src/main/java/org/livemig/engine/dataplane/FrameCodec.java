@@ -100,6 +100,14 @@ public final class FrameCodec {
     dst.flip();
   }
 
+  /** Reads exactly dst.remaining() payload bytes into dst from its position (which ends at its limit). */
+  public void readPayloadInto(ByteBuffer dst) {
+    int buffered = Math.min(in.remaining(), dst.remaining());
+    dst.put(dst.position(), in, in.position(), buffered).position(dst.position() + buffered);
+    in.position(in.position() + buffered);
+    readInto(dst, "payload");
+  }
+
   private int readLength(String what) {
     int result = 0;
     for (int i = 0; i < 5; i++) {

@@ -92,6 +92,26 @@ class DataPlaneRoundTripTest {
   }
 
   @Test
+  void aSecondRoundOverwritesPagesThatHadArrivedAndFillsThoseThatHadNot() throws Exception {
+    long pages = 1024;
+    GuestMemory source = Guests.randomGuest(pages, 0, 11);
+    GuestMemory dest = new GuestMemory(Guests.PAGE, pages);
+    DirtyBitmap received = new DirtyBitmap(pages);
+    server.expect("m-two", "t", 1, new RecordingListener(), dest, received);
+    DirtyBitmap first = new DirtyBitmap(pages);
+    for (long p = 0; p < pages; p += 2) first.mark(p); // even pages arrive in round 1
+    try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-two", "t", 0, settings)) {
+      s.endRound(1, s.sendPages(source, first.syncAndClear()).pages());
+      // The guest dirties every page: round 2 mixes pages that had arrived (read into the
+      // staging buffer, then applied) with pages arriving first (read straight into memory).
+      for (long p = 0; p < pages; p++) source.putLong(p, 8, ~source.getLong(p, 8));
+      s.endRound(2, s.sendPages(source, Guests.allPages(pages)).pages());
+    }
+    assertEquals(pages, received.count());
+    Guests.assertSameMemory(source, dest);
+  }
+
+  @Test
   void onlyDirtyPagesAreSentAndForgetIsIdempotent() throws Exception {
     long pages = 256;
     GuestMemory source = Guests.randomGuest(pages, 0, 7);
