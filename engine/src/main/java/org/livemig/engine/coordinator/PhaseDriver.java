@@ -3,13 +3,10 @@ package org.livemig.engine.coordinator;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.TimerScheduler;
-import akka.actor.typed.receptionist.Receptionist;
 import akka.persistence.typed.javadsl.ReplyEffect;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostCommand;
@@ -19,24 +16,18 @@ import org.livemig.messages.ProgressReport;
 import org.livemig.messages.ResumeOwner;
 
 /**
- * The coordinator's hands: sends phase commands to host agents (found through the
- * receptionist), runs the phase timers, and turns host answers into the next persisted
+ * The coordinator's hands: sends phase commands to host agents (found through HostLookup),
+ * runs the phase timers, and turns host answers into the next persisted
  * decision. It keeps only what is safe to lose in a crash (host refs, the last progress sample);
  * everything that decides anything is in MigrationState.
  */
 final class PhaseDriver {
-  private static final Duration LOOKUP_RETRY = Duration.ofMillis(200);
-
   private final ActorContext<MigrationCoordinator.Command> ctx;
   private final TimerScheduler<MigrationCoordinator.Command> timers;
   private final CoordinatorSettings settings;
   private final MigrationCoordinator coordinator;
   private final ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard;
-  private final Map<String, ActorRef<HostAgent.Command>> agents = new HashMap<>();
-  private final Map<String, List<Step>> waitingForHost = new HashMap<>();
-  private final Map<String, Long> lookupStartedNanos = new HashMap<>();
-  /** Non-step commands (a recovery) waiting for their host to be found. */
-  private final Map<String, List<HostCommand>> pendingForHost = new HashMap<>();
+  private final HostLookup hosts;
   private ProgressReport lastProgress;
   private final SwitchoverEstimate switchover = new SwitchoverEstimate();
   private final PostcopyDriver postcopy;
@@ -64,6 +55,7 @@ final class PhaseDriver {
     this.settings = settings;
     this.coordinator = coordinator;
     this.postcopy = new PostcopyDriver(ctx, coordinator);
+    this.hosts = new HostLookup(ctx, timers, settings);
   }
 
   PostcopyDriver postcopy() {
@@ -98,7 +90,7 @@ final class PhaseDriver {
       case PERFORM -> send(s, Step.PERFORM);
       case FINISH -> send(s, s.resumeOwner() == ResumeOwner.DESTINATION ? Step.ACTIVATE : Step.FINISH);
       case CONFIRM -> {
-        if (s.inPostcopy()) locate(s.sourceHost()); // watched: its loss pauses postcopy
+        if (s.inPostcopy()) hosts.locate(s.sourceHost()); // watched: its loss pauses postcopy
         send(s, s.inPostcopy() ? Step.PAGES_COMPLETE : Step.CONFIRM);
       }
       default -> ctx.getLog().error("{}: nothing to resume in phase {}", s.migrationId(), s.phase());
@@ -347,7 +339,7 @@ final class PhaseDriver {
    * Perform's answer.
    */
   private void askFinishEarly(MigrationState s) {
-    ActorRef<HostAgent.Command> destination = agents.get(s.destinationHost());
+    ActorRef<HostAgent.Command> destination = hosts.agent(s.destinationHost());
     if (finishAskedEarly || performed != null || destination == null || !timers.isTimerActive(Step.PERFORM)) return;
     finishAskedEarly = true;
     destination.tell(new HostAgent.Control(finishCommand(s), ctx.getSelf()));
@@ -376,30 +368,13 @@ final class PhaseDriver {
    */
   void tellSource(MigrationState s, HostCommand.Builder command) {
     HostCommand cmd = command.setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
-    ActorRef<HostAgent.Command> source = agents.get(s.sourceHost());
+    ActorRef<HostAgent.Command> source = hosts.agent(s.sourceHost());
     if (source != null) {
       source.tell(new HostAgent.Control(cmd, ctx.getSelf()));
     } else if (cmd.hasRecover()) {
       // After a takeover the source may not be known yet: the recovery goes out once it is found.
-      pendingForHost.computeIfAbsent(s.sourceHost(), h -> new ArrayList<>()).add(cmd);
-      locate(s.sourceHost());
+      hosts.awaitHost(s.sourceHost(), cmd);
     }
-  }
-
-  /** Looks a host up (and watches it) without sending it a step. */
-  private void locate(String host) {
-    if (agents.containsKey(host) || waitingForHost.containsKey(host)) return;
-    waitingForHost.put(host, new ArrayList<>());
-    lookupStartedNanos.putIfAbsent(host, System.nanoTime());
-    ask(host);
-  }
-
-  private void ask(String host) {
-    ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
-        replyTo -> Receptionist.find(HostAgent.serviceKey(host), replyTo),
-        (listing, err) -> new MigrationCoordinator.HostFound(host,
-            listing == null ? null : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst()
-                .orElse(null)));
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onTimeout(MigrationState s, Step step, long epoch) {
@@ -432,38 +407,21 @@ final class PhaseDriver {
 
   ReplyEffect<CoordinatorEvent, MigrationState> onHostFound(MigrationState s, String host,
       ActorRef<HostAgent.Command> agent) {
-    List<Step> waiting = waitingForHost.remove(host);
-    if (waiting == null) return coordinator.noEffect();
-    if (agent != null) {
-      agents.put(host, agent);
-      lookupStartedNanos.remove(host);
-      ctx.watchWith(agent, new MigrationCoordinator.HostLost(host));
-      for (Step st : waiting) send(s, st);
-      for (HostCommand c : pendingForHost.getOrDefault(host, List.of())) agent.tell(new HostAgent.Control(c, ctx.getSelf()));
-      pendingForHost.remove(host);
-      return coordinator.noEffect();
+    HostLookup.Outcome outcome = hosts.found(host, agent);
+    if (outcome instanceof HostLookup.Found found) {
+      for (Step st : found.steps()) send(s, st);
+    } else if (outcome instanceof HostLookup.GaveUp gaveUp) {
+      if (s.rollingBack()) {
+        return coordinator.persistThen(List.of(Events.failed(s, s.failedPhase() + ": " + s.error() + "; "
+            + gaveUp.why())), st -> {});
+      }
+      if (!s.ended()) return fail(s, gaveUp.why());
     }
-    if (waiting.isEmpty()) {
-      // Only looked up to be watched, or for a recovery: keep looking, no step fails over it.
-      waitingForHost.put(host, waiting);
-      timers.startSingleTimer("locate-" + host, new MigrationCoordinator.Locate(host), LOOKUP_RETRY);
-      return coordinator.noEffect();
-    }
-    long waited = System.nanoTime() - lookupStartedNanos.getOrDefault(host, System.nanoTime());
-    if (waited < settings.hostLookupTimeout().toNanos()) {
-      for (Step st : waiting) timers.startSingleTimer("resend-" + st, new MigrationCoordinator.Resend(st), LOOKUP_RETRY);
-      return coordinator.noEffect();
-    }
-    lookupStartedNanos.remove(host);
-    String why = "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout();
-    if (s.rollingBack()) {
-      return coordinator.persistThen(List.of(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why)), st -> {});
-    }
-    return s.ended() ? coordinator.noEffect() : fail(s, why);
+    return coordinator.noEffect();
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onHostLost(MigrationState s, String host) {
-    agents.remove(host);
+    hosts.lost(host);
     if (s.ended()) return coordinator.noEffect();
     if (s.inPostcopy()) return postcopy.hostLost(s, host);
     for (Step st : Step.values()) {
@@ -491,7 +449,7 @@ final class PhaseDriver {
   }
 
   void onLocate(String host) {
-    if (waitingForHost.containsKey(host)) ask(host);
+    hosts.retry(host);
   }
 
   ReplyEffect<CoordinatorEvent, MigrationState> onResend(MigrationState s, Step step) {
@@ -513,14 +471,10 @@ final class PhaseDriver {
   }
 
   private void send(MigrationState s, Step step) {
-    String host = step.host(s);
     armTimer(s, step);
-    ActorRef<HostAgent.Command> agent = agents.get(host);
+    ActorRef<HostAgent.Command> agent = hosts.agent(step.host(s));
     if (agent == null) {
-      boolean asking = waitingForHost.containsKey(host);
-      waitingForHost.computeIfAbsent(host, h -> new ArrayList<>()).add(step);
-      lookupStartedNanos.putIfAbsent(host, System.nanoTime());
-      if (!asking) ask(host);
+      hosts.awaitHost(step.host(s), step); // sent again once found
       return;
     }
     agent.tell(new HostAgent.Control(step == Step.FINISH ? finishCommand(s) : step.command(s), ctx.getSelf()));
