@@ -249,7 +249,7 @@ public final class MigrationCoordinator
     boolean rollback = !s.rollingBack() && s.resumeOwner() != ResumeOwner.DESTINATION
         && (s.phase() == org.livemig.messages.Phase.BEGIN || s.phase() == org.livemig.messages.Phase.PREPARE
             || (s.phase() == org.livemig.messages.Phase.PERFORM && !settings.continuePerformAfterRestart()
-                && !PhaseDriver.switchoverMarked(s))); // after the marker Activate may be out: never roll back blind
+                && !Switchover.marked(s))); // after the marker Activate may be out: never roll back blind
     if (rollback) events.add(Events.rollback(s, "coordinator restarted in " + s.phase() + "; rolled back", false));
     ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
         rollback ? "; rolling back" : "");

@@ -17,8 +17,9 @@ import org.livemig.messages.ResumeOwner;
 
 /**
  * The coordinator's hands: sends phase commands to host agents (found through HostLookup),
- * runs the phase timers, and turns host answers into the next persisted
- * decision. It keeps only what is safe to lose in a crash (host refs, the last progress sample);
+ * runs the phase timers, and turns host answers into the next persisted decision; the precopy
+ * switchover's part (the marker, Finish asked early, Perform and Finish joined) is Switchover's.
+ * It keeps only what is safe to lose in a crash (host refs, the last progress sample);
  * everything that decides anything is in MigrationState.
  */
 final class PhaseDriver {
@@ -28,23 +29,9 @@ final class PhaseDriver {
   private final MigrationCoordinator coordinator;
   private final ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard;
   private final HostLookup hosts;
+  private final Switchover switchover;
   private ProgressReport lastProgress;
-  private final SwitchoverEstimate switchover = new SwitchoverEstimate();
   private final PostcopyDriver postcopy;
-  /** Perform's answer, held until Finish answers (then persisted with the ownership decision). */
-  private org.livemig.messages.PerformResult performed;
-  /** Finish went out when the source reported its stun, before Perform's answer (no timer yet). */
-  private boolean finishAskedEarly;
-  /** When a round was last written to the journal (System.nanoTime; 0 = never). */
-  private long lastRoundRecordedNanos;
-  /** This incarnation wrote the switchover marker, so it knows whether it sent Activate. */
-  private boolean switchoverMarkedHere;
-  /** This incarnation sent Activate, or a Finish that runs the destination on completion. */
-  private boolean activateSent;
-  /** Finish's answer when it came before Perform's: acted on once Perform answers. */
-  private HostReply finishedEarly;
-  /** The source failed or left after the destination may have been told to run: Finish decides. */
-  private String sourceFailure;
 
   PhaseDriver(ActorContext<MigrationCoordinator.Command> ctx, TimerScheduler<MigrationCoordinator.Command> timers,
       CoordinatorSettings settings, MigrationCoordinator coordinator,
@@ -56,6 +43,7 @@ final class PhaseDriver {
     this.coordinator = coordinator;
     this.postcopy = new PostcopyDriver(ctx, coordinator);
     this.hosts = new HostLookup(ctx, timers, settings);
+    this.switchover = new Switchover(ctx, timers, settings, coordinator, this, hosts);
   }
 
   PostcopyDriver postcopy() {
@@ -112,11 +100,7 @@ final class PhaseDriver {
       return coordinator.noEffect();
     }
     Step step = Step.of(r.getStep());
-    if (step == Step.FINISH && finishAskedEarly && performed == null && !s.rollingBack()
-        && timers.isTimerActive(Step.PERFORM)) {
-      finishedEarly = r; // the destination had everything before the source's answer arrived
-      return coordinator.noEffect();
-    }
+    if (switchover.holdsEarlyFinish(s, step, r)) return coordinator.noEffect();
     if (!timers.isTimerActive(step)) {
       ctx.getLog().debug("{}: late or repeated answer to {} ignored", s.migrationId(), step);
       return coordinator.noEffect();
@@ -125,25 +109,13 @@ final class PhaseDriver {
     if (s.rollingBack()) return onRollbackAnswer(s, step, r);
     if (!r.getOk()) {
       String why = r.getHost() + " failed " + step + ": " + r.getError();
-      return step == Step.PERFORM && mayHaveActivated(s) ? awaitFinish(s, why) : fail(s, why);
+      return step == Step.PERFORM && mayHaveActivated(s) ? switchover.sourceFailed(s, why) : fail(s, why);
     }
     return switch (step) {
       case BEGIN -> coordinator.persistThen(List.of(Events.begun(r.getBegin())), st -> send(st, Step.PREPARE));
       case PREPARE -> coordinator.persistThen(List.of(Events.prepared(r.getPrepare())), st -> send(st, Step.PERFORM));
-      case PERFORM -> {
-        // The guest is stunned: Finish is only a question, so it went out with the source's stun
-        // report (or goes now), and Perform's result is persisted with the ownership decision.
-        performed = r.getPerform();
-        if (finishedEarly != null) {
-          HostReply f = finishedEarly;
-          finishedEarly = null;
-          yield f.getOk() ? onFinished(s, f) : fail(s, f.getHost() + " failed FINISH: " + f.getError());
-        }
-        if (finishAskedEarly) armTimer(s, Step.FINISH); // asked while the final copy travelled
-        else send(s, Step.FINISH);
-        yield coordinator.noEffect();
-      }
-      case FINISH -> onFinished(s, r);
+      case PERFORM -> switchover.onPerformed(s, r);
+      case FINISH -> switchover.onFinished(s, r);
       case ACTIVATE -> r.getActivate().getPostcopy()
           ? coordinator.persistThen(List.of(Events.finished(r.getActivate())), st -> send(st, Step.PAGES_COMPLETE))
           : coordinator.persistThen(List.of(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())),
@@ -168,57 +140,6 @@ final class PhaseDriver {
     };
   }
 
-  /** Finish answered (with Perform's answer in hand): persist the switchover and the owner, or roll back. */
-  private ReplyEffect<CoordinatorEvent, MigrationState> onFinished(MigrationState s, HostReply r) {
-    List<CoordinatorEvent> events = new ArrayList<>();
-    if (performed != null && s.perform() == null) {
-      events.add(Events.switchoverStarted(performed.getStunnedAtEpochUs()));
-      events.add(Events.performed(performed));
-    }
-    if (!r.getFinish().getComplete()) {
-      String why = (sourceFailure == null ? "" : sourceFailure + "; ") + "finish on " + r.getHost()
-          + ": copy incomplete: " + r.getFinish().getReason();
-      ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
-      events.add(Events.rollback(current(s), why, false));
-      return coordinator.persistThen(events, this::rollback);
-    }
-    if (r.getFinish().getPostcopy()) {
-      // From here on the source never resumes: the destination runs the guest with pages missing.
-      events.add(Events.postcopyStarted(r.getFinish().getPagesMissing()));
-    }
-    events.add(Events.destinationOwns(Step.destinationToken(s)));
-    if (r.getFinish().hasActivated()) {
-      // The destination ran the guest as soon as its copy was complete (Finish went out after the
-      // switchover marker): no Activate, only the source's Confirm is left.
-      events.add(Events.finished(r.getFinish().getActivated()));
-      events.add(Events.cleanupDone(r.getHost()));
-      return coordinator.persistThen(events, st -> {
-        ctx.getLog().info("{}: destination {} runs the guest (it ran on completion){}; confirming on {}",
-            st.migrationId(), st.destinationHost(), sourceFailure == null ? "" : "; the source had failed: "
-                + sourceFailure, st.sourceHost());
-        send(st, Step.CONFIRM);
-      });
-    }
-    long decided = System.nanoTime();
-    if (!r.getFinish().getPostcopy() && switchoverMarked(s)) {
-      // The marker is in the journal, so any later incarnation treats Activate as possibly sent:
-      // it goes now, and the ownership write follows it instead of sitting in the downtime.
-      MigrationState owned = s;
-      for (CoordinatorEvent e : events) owned = owned.apply(e);
-      activateSent = true;
-      send(owned, Step.ACTIVATE);
-      return coordinator.persistThen(events, st -> ctx.getLog().info("{}: destination owns the guest; activated on {} "
-          + "before the journal write ({} us) completed", st.migrationId(), st.destinationHost(),
-          (System.nanoTime() - decided) / 1000));
-    }
-    return coordinator.persistThen(events, st -> {
-      ctx.getLog().info("{}: destination owns the guest (journal write {} us); activating on {}", st.migrationId(),
-          (System.nanoTime() - decided) / 1000, st.destinationHost());
-      send(st, Step.ACTIVATE);
-      if (st.inPostcopy()) postcopy.replayReports(ctx.getSelf());
-    });
-  }
-
   private ReplyEffect<CoordinatorEvent, MigrationState> onRollbackAnswer(MigrationState s, Step step, HostReply r) {
     if (step != Step.CONFIRM && step != Step.DISCARD) return coordinator.noEffect();
     if (!r.getOk()) {
@@ -237,52 +158,9 @@ final class PhaseDriver {
     });
   }
 
-  /**
-   * Whether the destination may run the guest: once it may, the source resumes only on the
-   * destination's definite no (an error answer, an incomplete copy, or its host gone from the
-   * cluster), never on silence or on the source's failure. True when this incarnation sent
-   * Activate or a Finish that runs on completion (see Step.FINISH), or the destination owns the
-   * guest, and in an incarnation that replayed a switchover marker it did not write (its
-   * predecessor may have sent either just before it stopped).
-   */
-  boolean mayHaveActivated(MigrationState s) {
-    if (s.rollingBack()) return false;
-    return activateSent || s.resumeOwner() == ResumeOwner.DESTINATION || (switchoverMarked(s) && !switchoverMarkedHere);
-  }
-
-  /** The source stuns next, or its rounds come within twice the limit, or it throttles the guest. */
-  private static boolean switchoverNear(MigrationState s, ProgressReport p) {
-    return p.getStunning() || p.getRound().getThrottlePercent() > 0
-        || p.getRound().getExpectedDowntimeMs() <= 2 * s.parameters().getDowntimeLimitMs();
-  }
-
-  static boolean switchoverMarked(MigrationState s) {
-    return s.stunnedAtUs() != 0;
-  }
-
-  /**
-   * The source failed Perform, or left, after the destination may have been told to run on
-   * completion: the guest may already run there (the copy can be whole though the source's
-   * answer is an error), so the destination's Finish answer decides, not this failure.
-   */
-  private ReplyEffect<CoordinatorEvent, MigrationState> awaitFinish(MigrationState s, String why) {
-    ctx.getLog().error("{}: {}; the destination may run the guest once its copy is whole: its Finish answer decides",
-        s.migrationId(), why);
-    sourceFailure = why;
-    timers.cancel(Step.PERFORM);
-    if (finishedEarly != null) {
-      HostReply f = finishedEarly;
-      finishedEarly = null;
-      return f.getOk() ? onFinished(s, f) : fail(s, f.getHost() + " failed FINISH: " + f.getError());
-    }
-    if (finishAskedEarly) armTimer(s, Step.FINISH);
-    else send(s, Step.FINISH);
-    return coordinator.noEffect();
-  }
-
   /** A failure before the destination owns the guest: the source resumes. */
   ReplyEffect<CoordinatorEvent, MigrationState> fail(MigrationState s, String failure) {
-    String reason = sourceFailure == null ? failure : sourceFailure + "; " + failure;
+    String reason = switchover.withSourceFailure(failure);
     if (s.inPostcopy()) return postcopy.failed(s, reason);
     if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
       // The guest already runs on the destination; only the source's Confirm is left.
@@ -303,58 +181,16 @@ final class PhaseDriver {
       timers.startSingleTimer(Step.PERFORM, new MigrationCoordinator.StepTimedOut(Step.PERFORM, s.epoch()),
           settings.performSilenceTimeout());
     }
-    switchover.hopSampled(p.getSentAtEpochUs());
-    boolean stun = p.getSwitchover() || p.getStunning();
-    if (stun && (switchoverMarked(s) || !p.getRoundDone())) askFinishEarly(s);
-    if (!p.getRoundDone()) return coordinator.noEffect(); // a live sample: shown, not persisted
-    if (!switchoverMarked(s) && switchoverNear(s, p)) {
-      // The switchover marker: with it in the journal, Finish tells the destination to run as
-      // soon as its copy is whole (see mayHaveActivated). Written as soon as a switchover is near,
-      // while rounds still run, so that at the stun nothing waits for it; at the latest with the
-      // last round's report, and then Finish goes once it is written.
-      switchoverMarkedHere = true;
-      long at = p.getSentAtEpochUs() > 0 ? p.getSentAtEpochUs() : org.livemig.engine.host.EpochMicros.now(); // 0 = unmarked
-      return coordinator.persistThen(List.of(Events.switchoverStarted(at)), st -> {
-        if (stun) askFinishEarly(st);
-        else pushEstimate(st); // no write waits at the switchover any more
-      });
-    }
-    // The last precopy round and the final copy travel in Perform's result; a journal write here
-    // would sit inside the downtime (commands wait while an event is persisted).
-    if (p.getFinalCopy() || p.getStunning()) return coordinator.noEffect();
-    long now = System.nanoTime();
-    if (lastRoundRecordedNanos != 0 && now - lastRoundRecordedNanos < settings.roundRecordInterval().toNanos()) {
-      pushEstimate(s); // the source decides on every round: keep it current
-      return coordinator.noEffect(); // shown live; Perform's answer brings it to the journal
-    }
-    lastRoundRecordedNanos = now;
-    return coordinator.persistThen(List.of(Events.round(p.getRound())), this::pushEstimate);
-  }
-
-  /**
-   * The source is stunning the guest (its last round's report) or has stunned it: Finish goes to
-   * the destination now, ahead of the switchover marker's journal write, so that the question
-   * and its answer travel while the stun and the last pages do. No timer yet: the destination
-   * waits for its channels' end of stream as long as pages keep arriving; the timer starts with
-   * Perform's answer.
-   */
-  private void askFinishEarly(MigrationState s) {
-    ActorRef<HostAgent.Command> destination = hosts.agent(s.destinationHost());
-    if (finishAskedEarly || performed != null || destination == null || !timers.isTimerActive(Step.PERFORM)) return;
-    finishAskedEarly = true;
-    destination.tell(new HostAgent.Control(finishCommand(s), ctx.getSelf()));
+    return switchover.onProgress(s, p);
   }
 
   void journalWriteSampled(long nanos) {
     switchover.journalWriteSampled(nanos);
   }
 
-  /** Tells the running source how long the control path of its switchover is likely to take, when that moved. */
-  private void pushEstimate(MigrationState s) {
-    long overheadMs = switchover.estimateToPush(switchoverMarked(s));
-    if (overheadMs > 0) {
-      tellSource(s, org.livemig.messages.SetParametersRequest.newBuilder().setSwitchoverOverheadMs(overheadMs));
-    }
+  /** See Switchover.mayHaveActivated. */
+  boolean mayHaveActivated(MigrationState s) {
+    return switchover.mayHaveActivated(s);
   }
 
   /** Set-parameters is not a phase step: told to the source as it is, no timer, no answer awaited. */
@@ -430,7 +266,7 @@ final class PhaseDriver {
         ctx.getLog().warn("{}: host {} left the cluster while {} was pending", s.migrationId(), host, st);
         if (s.rollingBack()) return onTimeout(s, st, s.epoch());
         if (st == Step.PERFORM && mayHaveActivated(s)) {
-          return awaitFinish(s, "host " + host + " left the cluster while PERFORM was pending");
+          return switchover.sourceFailed(s, "host " + host + " left the cluster while PERFORM was pending");
         }
         // Its guests went with it: a definite answer, unlike silence.
         return fail(s, "host " + host + " left the cluster while " + st + " was pending");
@@ -457,39 +293,31 @@ final class PhaseDriver {
     return coordinator.noEffect();
   }
 
-  /** Finish's command; one that runs the destination on completion counts as Activate sent. */
-  private HostCommand finishCommand(MigrationState s) {
-    HostCommand finish = Step.FINISH.command(s);
-    if (finish.getFinish().getActivateWhenComplete()) activateSent = true;
-    return finish;
-  }
-
-  private void armTimer(MigrationState s, Step step) {
+  void armTimer(MigrationState s, Step step) {
     Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
     timers.startSingleTimer(step, new MigrationCoordinator.StepTimedOut(step, s.epoch()), timeout.plus(
         settings.hostLookupTimeout()));
   }
 
-  private void send(MigrationState s, Step step) {
+  void send(MigrationState s, Step step) {
     armTimer(s, step);
     ActorRef<HostAgent.Command> agent = hosts.agent(step.host(s));
     if (agent == null) {
       hosts.awaitHost(step.host(s), step); // sent again once found
       return;
     }
-    agent.tell(new HostAgent.Control(step == Step.FINISH ? finishCommand(s) : step.command(s), ctx.getSelf()));
-    if (step == Step.PERFORM) pushEstimate(s); // the first round may already converge
+    agent.tell(new HostAgent.Control(step == Step.FINISH ? switchover.finishCommand(s) : step.command(s), ctx.getSelf()));
+    if (step == Step.PERFORM) switchover.pushEstimate(s); // the first round may already converge
   }
 
   /** The state as the hosts see it: in FINISH once Perform answered, even before that is persisted. */
   MigrationState current(MigrationState s) {
-    return performed != null && s.perform() == null && !s.rollingBack()
-        ? s.withPhase(org.livemig.messages.Phase.FINISH) : s;
+    return switchover.current(s);
   }
 
   MigrationInfo info(MigrationState s) {
     MigrationInfo i = postcopy.live(StatusView.info(s, lastProgress), s);
-    if (performed != null && s.perform() == null && !s.ended() && !s.rollingBack()) {
+    if (switchover.stunned(s)) {
       // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
       return i.toBuilder().setPhase(org.livemig.messages.Phase.FINISH)
           .setStatus(org.livemig.messages.MigrationStatus.DEVICE).build();
