@@ -24,20 +24,27 @@ import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.PrepareCookie;
 import org.livemig.messages.ProgressReport;
+import org.livemig.messages.ResumeOwner;
 import org.livemig.messages.RoundStats;
 import org.livemig.messages.StartMigration;
 
 /**
  * Once Finish has told the destination to run the guest when its copy is whole, a failed
- * Perform on the source is not a reason to resume the source: the copy may be whole though the
- * source's answer is an error. The destination's Finish answer decides. The hosts are probes.
+ * Perform on the source, or the source's host leaving, is not a reason to roll back: the copy
+ * may be whole though the source's answer is an error (and a whole copy saves a guest whose
+ * host died). The destination's Finish answer decides. The hosts are probes.
  */
 class SourceFailureAfterFinishTest {
   static final ActorTestKit kit = ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
       .withFallback(PersistenceTestKitSnapshotPlugin.config())
-      .withFallback(ConfigFactory.parseString("akka.actor.serialize-messages = off"))
+      .withFallback(ConfigFactory.parseString("""
+          akka.actor.serialize-messages = off
+          livemig.coordinator.host-lookup-timeout = 1s
+          livemig.coordinator.step-timeout = 1s
+          """))
       .withFallback(ConfigFactory.load()));
 
   @AfterAll
@@ -45,11 +52,15 @@ class SourceFailureAfterFinishTest {
     kit.shutdownTestKit();
   }
 
-  /** A coordinator driven to the point where the flagged Finish is out and Perform failed. */
-  private record Switchover(TestProbe<HostAgent.Command> source, TestProbe<HostAgent.Command> destination,
-      HostAgent.Control finish) {}
+  /** A coordinator driven to the point where the flagged Finish is out and Perform failed (or its host left). */
+  private record Switchover(ActorRef<MigrationCoordinator.Command> coordinator, TestProbe<HostAgent.Command> source,
+      TestProbe<HostAgent.Command> destination, HostAgent.Control finish) {}
 
   private static Switchover finishOutThenPerformFails(String id) {
+    return finishOut(id, false);
+  }
+
+  private static Switchover finishOut(String id, boolean sourceHostLeaves) {
     TestProbe<HostAgent.Command> source = kit.createTestProbe();
     TestProbe<HostAgent.Command> destination = kit.createTestProbe();
     kit.system().receptionist().tell(Receptionist.register(HostAgent.serviceKey(id + "-a"), source.getRef()));
@@ -74,13 +85,17 @@ class SourceFailureAfterFinishTest {
         .setRound(RoundStats.newBuilder().setRound(1).setExpectedDowntimeMs(5)).build()));
     HostAgent.Control finish = next(destination, HostCommand.CommandCase.FINISH);
     assertTrue(finish.command().getFinish().getActivateWhenComplete(), "Finish runs a whole copy: " + finish.command());
-    answer(perform, HostReply.newBuilder().setMigrationId(id).setEpoch(perform.command().getEpoch())
-        .setStep(perform.command().getStep()).setHost(id + "-a").setOk(false)
-        .setError("perform failed: channel 0: connection reset"));
+    if (sourceHostLeaves) {
+      source.stop(); // watched by the coordinator: the host left the cluster with its guest
+    } else {
+      answer(perform, HostReply.newBuilder().setMigrationId(id).setEpoch(perform.command().getEpoch())
+          .setStep(perform.command().getStep()).setHost(id + "-a").setOk(false)
+          .setError("perform failed: channel 0: connection reset"));
+    }
     // No rollback on the source's word alone: neither Confirm nor Discard goes out.
-    assertNoStep(source, Duration.ofMillis(500));
-    assertNoStep(destination, Duration.ZERO);
-    return new Switchover(source, destination, finish);
+    if (!sourceHostLeaves) assertNoStep(source, Duration.ofMillis(500));
+    assertNoStep(destination, sourceHostLeaves ? Duration.ofMillis(500) : Duration.ZERO);
+    return new Switchover(coordinator, source, destination, finish);
   }
 
   @Test
@@ -105,6 +120,36 @@ class SourceFailureAfterFinishTest {
   }
 
   /** The next phase step sent to the host (the switchover estimates pushed meanwhile are skipped). */
+  @Test
+  void aSourceHostLostAfterFinishWentOutLeavesTheWholeCopyRunning() {
+    // The source's host, and its guest, are gone mid-switchover. The destination's copy is whole
+    // and runs: the guest survives, and the migration completes with the destination keeping it.
+    Switchover s = finishOut("lost", true);
+    answer(s.finish(), ok(s.finish(), "lost-b").setFinish(FinishResult.newBuilder().setComplete(true)
+        .setPagesReceived(256).setActivated(ActivateResult.newBuilder().setRunningAtEpochUs(2_000_000))));
+    assertNoStep(s.destination(), Duration.ofMillis(200)); // no Discard of the running guest
+    TestProbe<MigrationInfo> status = kit.createTestProbe();
+    MigrationInfo info = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline) {
+      s.coordinator().tell(new MigrationCoordinator.GetStatus(status.getRef()));
+      info = status.receiveMessage(Duration.ofSeconds(5));
+      if (info.getStatus() == MigrationStatus.COMPLETED || info.getStatus() == MigrationStatus.FAILED) break;
+      sleep();
+    }
+    assertEquals(MigrationStatus.COMPLETED, info.getStatus(), info.toString());
+    assertEquals(ResumeOwner.DESTINATION, info.getResumeOwner(), info.toString());
+  }
+
+  private static void sleep() {
+    try {
+      Thread.sleep(100);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   private static HostAgent.Control next(TestProbe<HostAgent.Command> host, HostCommand.CommandCase expected) {
     HostAgent.Control c;
     do {
