@@ -100,12 +100,8 @@ class RollbackTest {
     // went out after the switchover marker, so it runs the guest once the copy is whole: silence
     // is no answer, as the guest may already run on host-b and resuming the source would leave
     // two. The coordinator asks again and the migration completes on host-b.
-    GuestDescription d = TestCluster.guest("late-finish", 4, 3000);
-    cluster.createGuest("host-a", d);
-    setFaults("host-b", HostSettings.Faults.hold("FINISH", Duration.ofSeconds(12)));
-    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+    MigrationInfo done = completesOnBWhileItHolds("late-finish", "FINISH", Duration.ofSeconds(12),
         Duration.ofSeconds(60));
-    assertCompletedOnB(done, d);
     assertTrue(done.getDowntimeMs() >= 12_000, "the guest ran nowhere while Finish was held: " + done.getDowntimeMs());
   }
 
@@ -113,13 +109,20 @@ class RollbackTest {
   void aPrecopySwitchoverDoesNotWaitForActivate() throws Exception {
     // The destination runs the guest as soon as its copy is whole (Finish went out after the
     // switchover marker): Activate is not on the path, so holding it changes nothing.
-    GuestDescription d = TestCluster.guest("no-activate", 4, 3000);
-    cluster.createGuest("host-a", d);
-    setFaults("host-b", HostSettings.Faults.hold("ACTIVATE", Duration.ofSeconds(60)));
-    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+    MigrationInfo done = completesOnBWhileItHolds("no-activate", "ACTIVATE", Duration.ofSeconds(60),
         Duration.ofSeconds(30));
-    assertCompletedOnB(done, d);
     assertTrue(done.getDowntimeMs() < 5_000, "downtime " + done.getDowntimeMs() + " ms");
+  }
+
+  /** A 4 MiB guest migrates to host-b while host-b holds its answer to phase; it must complete there. */
+  private MigrationInfo completesOnBWhileItHolds(String guestId, String phase, Duration hold, Duration within)
+      throws Exception {
+    GuestDescription d = TestCluster.guest(guestId, 4, 3000);
+    cluster.createGuest("host-a", d);
+    setFaults("host-b", HostSettings.Faults.hold(phase, hold));
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(), within);
+    assertCompletedOnB(done, d);
+    return done;
   }
 
   private void assertCompletedOnB(MigrationInfo done, GuestDescription d) throws Exception {

@@ -93,8 +93,7 @@ final class Switchover {
       events.add(Events.performed(performed));
     }
     if (!r.getFinish().getComplete()) {
-      String why = (sourceFailure == null ? "" : sourceFailure + "; ") + "finish on " + r.getHost()
-          + ": copy incomplete: " + r.getFinish().getReason();
+      String why = withSourceFailure("finish on " + r.getHost() + ": copy incomplete: " + r.getFinish().getReason());
       ctx.getLog().warn("{}: failed in FINISH: {}", s.migrationId(), why);
       events.add(Events.rollback(current(s), why, false));
       return coordinator.persistThen(events, driver::rollback);

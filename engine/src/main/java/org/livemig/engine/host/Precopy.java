@@ -32,15 +32,13 @@ final class Precopy {
   private long totalBytes;
   private long totalPages;
   private long zeroPages;
-  private double bandwidth; // bytes per second; 0 until measured
+  /** Every measured round: the bandwidth reported. */
+  private final SmoothedRate bandwidth = new SmoothedRate();
   /** Per round, the longest fixed cost of a channel (thread hand-off, drain and echo); the last few kept. */
   private final long[] fixedNanos = new long[3];
   private long roundFixedNanos;
-  private double decayedBytes;
-  private double decayedNanos;
-  private double dirtyBandwidth; // the same over rounds 2 and later; 0 until measured
-  private double dirtyDecayedBytes;
-  private double dirtyDecayedNanos;
+  /** Rounds 2 and later (scattered dirty pages, as in the final copy): the switchover's rate. */
+  private final SmoothedRate dirtyBandwidth = new SmoothedRate();
 
   Precopy(int pageSize) {
     this.pageSize = pageSize;
@@ -103,17 +101,9 @@ final class Precopy {
   /** Closes the round; dirtyAfter = pages the guest dirtied while it ran. */
   RoundStats roundFinished(long dirtyAfter, int throttlePercent) {
     long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
-    if (roundBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
-      decayedBytes = decayedBytes * DECAY + roundBytes;
-      decayedNanos = decayedNanos * DECAY + nanos;
-      bandwidth = decayedBytes * 1e9 / decayedNanos;
-    }
-    if (round > 1 && roundBytes >= MIN_MEASURED_BYTES) {
-      dirtyDecayedBytes = dirtyDecayedBytes * DECAY + roundBytes;
-      dirtyDecayedNanos = dirtyDecayedNanos * DECAY + nanos;
-      dirtyBandwidth = dirtyDecayedBytes * 1e9 / dirtyDecayedNanos;
-    }
-    double rate = dirtyBandwidth > 0 ? dirtyBandwidth : bandwidth;
+    if (roundBytes >= MIN_MEASURED_BYTES || bandwidth.bytesPerSecond() == 0) bandwidth.add(roundBytes, nanos);
+    if (round > 1 && roundBytes >= MIN_MEASURED_BYTES) dirtyBandwidth.add(roundBytes, nanos);
+    double rate = dirtyRateMeasured() ? dirtyBandwidth.bytesPerSecond() : bandwidth.bytesPerSecond();
     long remainingBytes = dirtyAfter * pageSize;
     long expectedDowntimeMs = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil(remainingBytes * 1000.0 / rate);
     RoundStats stats = RoundStats.newBuilder()
@@ -122,7 +112,7 @@ final class Precopy {
         .setBytesSent(roundBytes)
         .setDurationNs(nanos)
         .setDirtyPagesAfter(dirtyAfter)
-        .setBandwidthBytesPerSecond((long) bandwidth)
+        .setBandwidthBytesPerSecond((long) bandwidth.bytesPerSecond())
         .setDirtyRateBytesPerSecond((long) (remainingBytes * 1e9 / nanos))
         .setThrottlePercent(throttlePercent)
         .setExpectedDowntimeMs(expectedDowntimeMs)
@@ -134,7 +124,7 @@ final class Precopy {
 
   /** Whether a round of scattered dirty pages has measured the rate the final copy will see. */
   boolean dirtyRateMeasured() {
-    return dirtyBandwidth > 0;
+    return dirtyBandwidth.bytesPerSecond() > 0;
   }
 
   int rounds() {
@@ -155,5 +145,20 @@ final class Precopy {
         .setFinalPages(finalPages)
         .setFinalThrottlePercent(throttlePercent)
         .build();
+  }
+
+  /** Decayed bytes over decayed time: byte-weighted, and the older rounds fade (0 until a sample). */
+  private static final class SmoothedRate {
+    private double bytes;
+    private double nanos;
+
+    void add(long roundBytes, long roundNanos) {
+      bytes = bytes * DECAY + roundBytes;
+      nanos = nanos * DECAY + roundNanos;
+    }
+
+    double bytesPerSecond() {
+      return nanos == 0 ? 0 : bytes * 1e9 / nanos;
+    }
   }
 }
