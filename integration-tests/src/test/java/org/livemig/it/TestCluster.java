@@ -62,8 +62,12 @@ final class TestCluster implements AutoCloseable {
       n.join(seed.address());
       hosts.put(e.getKey(), n);
     }
-    LivemigNode any = manager != null ? manager : hosts.values().iterator().next();
-    ClusterWait.upMembers(any.system(), coordinatorCount + hosts.size(), Duration.ofSeconds(30));
+    // Every node, not only the leader, must see every member Up: a node crashed while the
+    // others' views still differ (the leader had moved them Up, a late joiner had not heard of
+    // a host yet) left the survivors unable to agree, and the resolver downed a healthy node.
+    List<LivemigNode> all = new ArrayList<>(coordinators);
+    all.addAll(hosts.values());
+    for (LivemigNode n : all) ClusterWait.upMembers(n.system(), all.size(), Duration.ofSeconds(30));
     // A host node holds the client: it survives any coordinator node's crash.
     clientNode = hosts.isEmpty() ? manager : hosts.values().iterator().next();
     client = new MigrationClient(clientNode.system());
