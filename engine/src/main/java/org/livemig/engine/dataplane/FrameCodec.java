@@ -93,10 +93,7 @@ public final class FrameCodec {
   /** Reads exactly len payload bytes into dst (cleared first) and flips it for reading. */
   public void readPayload(ByteBuffer dst, int len) {
     dst.clear().limit(len);
-    int buffered = Math.min(in.remaining(), len);
-    dst.put(0, in, in.position(), buffered).position(buffered);
-    in.position(in.position() + buffered);
-    readInto(dst, "payload");
+    readPayloadInto(dst);
     dst.flip();
   }
 

@@ -165,7 +165,8 @@ public final class SourceActor {
     // Until a round of scattered dirty pages has measured their rate, the estimate rests on the
     // sequential first pass, which is faster per byte: then only a copy within the floor (a tenth
     // of the limit) switches over, and a larger one takes a round that measures it.
-    boolean rateKnown = precopy.dirtyRateMeasured() || copyMs <= Math.max(1, params.getDowntimeLimitMs() / 10);
+    long copyFloorMs = Math.max(1, params.getDowntimeLimitMs() / 10);
+    boolean rateKnown = precopy.dirtyRateMeasured() || copyMs <= copyFloorMs;
     if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs() && rateKnown) {
       ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms: copy {} ms + fixed "
           + "costs {} ms, control path {} ms); stunning guest", migrationId, round, dirtyNow,
@@ -173,7 +174,7 @@ public final class SourceActor {
       return stunAfter(stats, false);
     }
     long floorMs = Math.max(fixedMs, switchoverOverheadMs);
-    if (floorMs >= params.getDowntimeLimitMs() && copyMs <= Math.max(1, params.getDowntimeLimitMs() / 10)) {
+    if (floorMs >= params.getDowntimeLimitMs() && copyMs <= copyFloorMs) {
       // The fixed costs or the control path alone exceed the limit and the copy left is already at
       // its floor: more rounds or a throttled guest could shorten the switchover by a few ms at most.
       ctx.getLog().warn("{}: downtime limit {} ms cannot be met: the switchover's fixed costs ({} ms) or control path "
