@@ -13,7 +13,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livemig.config.LivemigNode;
-import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.BeginRequest;
 import org.livemig.messages.FinishRequest;
@@ -40,9 +39,9 @@ class HostRestartTest {
   }
 
   private static HostReply ask(LivemigNode host, HostCommand cmd) {
-    TestProbe<MigrationCoordinator.Command> probe = TestProbe.create(host.system());
+    TestProbe<HostAgent.Reply> probe = TestProbe.create(host.system());
     host.hostAgent().tell(new HostAgent.Control(cmd, probe.ref()));
-    return ((MigrationCoordinator.HostReplied) probe.receiveMessage(Duration.ofSeconds(10))).reply();
+    return ((HostAgent.Answered) probe.receiveMessage(Duration.ofSeconds(10))).reply();
   }
 
   @Test

@@ -71,12 +71,13 @@ public final class RecoveryBenchmark {
           Props.empty());
       StartMigration start = StartMigration.newBuilder().setMigrationId(id).setGuestId("g").setSourceHost("nowhere-a")
           .setDestinationHost("nowhere-b").build();
-      AskPattern.<MigrationCoordinator.Command, akka.pattern.StatusReply<MigrationInfo>>ask(c,
+      AskPattern.<MigrationCoordinator.Command, org.livemig.messages.CommandReply>ask(c,
           r -> new MigrationCoordinator.Start(start, r), Duration.ofSeconds(10), system.scheduler())
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
       for (int i = 1; i < n; i++) {
-        c.tell(new MigrationCoordinator.ProgressReported(ProgressReport.newBuilder().setMigrationId(id).setEpoch(1)
-            .setRoundDone(true).setRound(RoundStats.newBuilder().setRound(i).setBytesSent(1 << 20)).build()));
+        c.tell(new MigrationCoordinator.FromHost(new org.livemig.engine.host.HostAgent.ProgressReported(
+            ProgressReport.newBuilder().setMigrationId(id).setEpoch(1).setRoundDone(true)
+                .setRound(RoundStats.newBuilder().setRound(i).setBytesSent(1 << 20)).build())));
       }
       while (status(system, c).getRounds() < n - 1) Thread.sleep(20);
       c.tell(MigrationCoordinator.Passivate.INSTANCE);

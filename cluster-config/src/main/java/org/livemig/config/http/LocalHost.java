@@ -58,8 +58,9 @@ final class LocalHost {
     return agent().thenCompose(a -> AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(a,
         r -> new HostAgent.CreateGuest(d, true, r), timeout, system.scheduler())).thenApply(r -> {
           if (r.isError()) {
-            String why = r.getError().getMessage();
-            throw why.contains("already") ? new MigrationException.Conflict(why) : new MigrationException.Refused(why);
+            throw r.getError() instanceof HostAgent.Refused refused
+                ? MigrationException.of(refused.kind(), refused.field(), refused.getMessage())
+                : new MigrationException.Refused(r.getError().getMessage());
           }
           return r.getValue();
         });

@@ -3,39 +3,37 @@ package org.livemig.engine.client;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.Refusal;
 
 /**
- * Turns the coordinator's and hosts' reasons (StatusReply errors, a failed Begin or Prepare)
- * into typed MigrationExceptions. The reasons are the engine's own wording, kept stable by the
- * tests that check each kind (MigrationClientTest).
+ * Turns refusals into typed MigrationExceptions by their kind (ErrorKind travels with every
+ * refusal), never by their wording.
  */
 final class Errors {
   private Errors() {}
 
-  private static final String INVALID = "invalid request: ";
-
-  /** The typed error for a reason, or null when the reason is not a request error. */
-  static MigrationException fromReason(String reason) {
-    if (reason == null || reason.isEmpty()) return null;
-    int invalid = reason.indexOf(INVALID);
-    if (invalid >= 0) {
-      String rest = reason.substring(invalid + INVALID.length());
-      int space = rest.indexOf(' ');
-      return new MigrationException.InvalidRequest(space < 0 ? rest : rest.substring(0, space), reason);
-    }
-    if (reason.contains("unknown migration")) return new MigrationException.UnknownMigration(reason);
-    if (reason.contains("is already migrating") || reason.contains("already exists with other arguments")
-        || reason.contains("already ended") || reason.contains("too late to cancel")
-        || reason.contains("can no longer change") || reason.contains("already in postcopy")
-        || reason.contains("too late to start postcopy") || reason.contains("only a paused postcopy")) {
-      return new MigrationException.Conflict(reason);
-    }
-    if (reason.contains("unknown guest") || reason.contains("was lost when host")) return new MigrationException.UnknownGuest(reason);
-    if (reason.contains("unknown host")) return new MigrationException.HostUnreachable(reason);
-    return null;
+  static MigrationException of(ErrorKind kind, String field, String message) {
+    return MigrationException.of(kind, field, message);
   }
 
-  /** Any failure of an ask, typed: a refusal keeps its reason, a timeout means no answer. */
+  static MigrationException of(Refusal r) {
+    return of(r.getKind(), r.getField(), r.getMessage());
+  }
+
+  /**
+   * A failure of Begin or Prepare that refuses the request itself (an unknown guest or host, a
+   * busy guest, a bad field), as opposed to one the status reports (e.g. not enough memory).
+   */
+  static boolean refusesRequest(ErrorKind kind) {
+    return switch (kind) {
+      case ERROR_INVALID_REQUEST, ERROR_UNKNOWN_MIGRATION, ERROR_UNKNOWN_GUEST, ERROR_HOST_UNREACHABLE,
+          ERROR_CONFLICT -> true;
+      default -> false;
+    };
+  }
+
+  /** Any failure of an ask, typed: a timeout means no answer. */
   static MigrationException of(Throwable t) {
     Throwable c = t;
     while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
@@ -45,7 +43,6 @@ final class Errors {
     if (c instanceof TimeoutException || c instanceof akka.pattern.AskTimeoutException) {
       return new MigrationException.HostUnreachable("no answer from the coordinator: " + c.getMessage());
     }
-    MigrationException typed = fromReason(c.getMessage());
-    return typed != null ? typed : new MigrationException.Refused(String.valueOf(c.getMessage()));
+    return new MigrationException.Refused(String.valueOf(c.getMessage()));
   }
 }

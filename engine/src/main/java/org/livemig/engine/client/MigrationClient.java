@@ -18,6 +18,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.engine.coordinator.MigrationEventTopic;
+import org.livemig.messages.CommandReply;
 import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
@@ -58,7 +60,7 @@ public final class MigrationClient {
       String destinationHost, MigrationParameters parameters) {
     StartMigration request = StartMigration.newBuilder().setMigrationId(migrationId).setGuestId(guestId)
         .setSourceHost(sourceHost).setDestinationHost(destinationHost).setParameters(parameters).build();
-    return typed(coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Start(request, r), timeout));
+    return answered(coordinator(migrationId).ask(r -> new MigrationCoordinator.Start(request, r), timeout));
   }
 
   /**
@@ -76,11 +78,10 @@ public final class MigrationClient {
   }
 
   private CompletionStage<MigrationInfo> awaitSetup(MigrationInfo info, long deadline) {
-    MigrationException refused = Errors.fromReason(info.getError());
-    // Only setup is waited for, so a reason found here is a refusal of Begin or Prepare (the
-    // phase itself may already show the rollback's Confirm).
-    if (refused != null) {
-      return CompletableFuture.failedFuture(refused);
+    // Only setup is waited for, so an error here is a refusal of Begin or Prepare (the phase
+    // itself may already show the rollback's Confirm).
+    if (Errors.refusesRequest(info.getErrorKind())) {
+      return CompletableFuture.failedFuture(Errors.of(info.getErrorKind(), "", info.getError()));
     }
     boolean setUp = info.getPhase().getNumber() >= Phase.PERFORM_VALUE || ended(info) || !info.getError().isEmpty();
     if (setUp || System.nanoTime() > deadline) return CompletableFuture.completedFuture(info);
@@ -121,7 +122,7 @@ public final class MigrationClient {
   }
 
   public CompletionStage<MigrationInfo> cancel(String migrationId, String reason) {
-    return typed(coordinator(migrationId).askWithStatus(r -> new MigrationCoordinator.Cancel(reason, r), timeout));
+    return answered(coordinator(migrationId).ask(r -> new MigrationCoordinator.Cancel(reason, r), timeout));
   }
 
   /**
@@ -131,7 +132,7 @@ public final class MigrationClient {
   public CompletionStage<MigrationInfo> setParameters(String migrationId, long maxBandwidthBytesPerSecond,
       Duration downtimeLimit) {
     long downtimeMs = downtimeLimit == null ? 0 : downtimeLimit.toMillis();
-    return typed(coordinator(migrationId).askWithStatus(
+    return answered(coordinator(migrationId).ask(
         r -> new MigrationCoordinator.SetParameters(maxBandwidthBytesPerSecond, downtimeMs, r), timeout));
   }
 
@@ -140,7 +141,7 @@ public final class MigrationClient {
    * destination then runs the guest and fetches the pages it lacks. Conflict once past precopy.
    */
   public CompletionStage<MigrationInfo> startPostcopy(String migrationId) {
-    return typed(coordinator(migrationId).askWithStatus(MigrationCoordinator.StartPostcopy::new, timeout));
+    return answered(coordinator(migrationId).ask(MigrationCoordinator.StartPostcopy::new, timeout));
   }
 
   /** Recover a paused postcopy over a new channel to the destination's data endpoint from Prepare. */
@@ -154,7 +155,7 @@ public final class MigrationClient {
    * handshake is done, or back to POSTCOPY_PAUSED (with the reason) if it failed.
    */
   public CompletionStage<MigrationInfo> recover(String migrationId, String dataHost, int dataPort) {
-    return typed(coordinator(migrationId).askWithStatus(
+    return answered(coordinator(migrationId).ask(
         r -> new MigrationCoordinator.Recover(dataHost == null ? "" : dataHost, dataPort, r), timeout));
   }
 
@@ -172,6 +173,13 @@ public final class MigrationClient {
   static boolean ended(MigrationInfo i) {
     return i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
         || i.getStatus() == MigrationStatus.CANCELLED;
+  }
+
+  /** The coordinator's answer: its status, or its refusal as a typed exception. */
+  private static CompletionStage<MigrationInfo> answered(CompletionStage<CommandReply> ask) {
+    return typed(ask).thenCompose(r -> r.hasRefusal()
+        ? CompletableFuture.<MigrationInfo>failedFuture(Errors.of(r.getRefusal()))
+        : CompletableFuture.completedFuture(r.getInfo()));
   }
 
   private static <T> CompletionStage<T> typed(CompletionStage<T> ask) {

@@ -1,9 +1,11 @@
 package org.livemig.engine.client;
 
+import org.livemig.messages.ErrorKind;
+
 /**
  * Why a client call was refused. Each kind is its own subclass so that a cluster manager can
  * catch exactly what it handles; {@link #kind()} gives the same answer as a value (for HTTP
- * status codes, exit codes).
+ * status codes, exit codes). The kind comes from the refusal's ErrorKind, never from its text.
  */
 public class MigrationException extends RuntimeException {
   public enum Kind { UNKNOWN_MIGRATION, UNKNOWN_GUEST, HOST_UNREACHABLE, INVALID_REQUEST, CONFLICT, NOT_SUPPORTED, REFUSED }
@@ -17,6 +19,19 @@ public class MigrationException extends RuntimeException {
 
   public Kind kind() {
     return kind;
+  }
+
+  /** The typed exception for a refusal's kind (a field only for ERROR_INVALID_REQUEST). */
+  public static MigrationException of(ErrorKind kind, String field, String message) {
+    return switch (kind) {
+      case ERROR_INVALID_REQUEST -> new InvalidRequest(field, message);
+      case ERROR_UNKNOWN_MIGRATION -> new UnknownMigration(message);
+      case ERROR_UNKNOWN_GUEST -> new UnknownGuest(message);
+      case ERROR_HOST_UNREACHABLE -> new HostUnreachable(message);
+      case ERROR_CONFLICT -> new Conflict(message);
+      case ERROR_NOT_SUPPORTED -> new NotSupported(message);
+      case ERROR_NONE, ERROR_REFUSED, UNRECOGNIZED -> new Refused(message);
+    };
   }
 
   /** No migration has been started under this id. */
@@ -61,7 +76,7 @@ public class MigrationException extends RuntimeException {
     }
   }
 
-  /** Asked for something this engine does not do yet (postcopy, changing parameters mid-flight). */
+  /** Asked for something a node cannot serve (e.g. guests on a node without the host role). */
   public static final class NotSupported extends MigrationException {
     public NotSupported(String message) {
       super(Kind.NOT_SUPPORTED, message);

@@ -1,7 +1,7 @@
 package org.livemig.engine.coordinator;
 
 import akka.actor.typed.ActorSystem;
-import org.livemig.engine.client.MigrationEventTopic;
+import org.livemig.engine.coordinator.MigrationEventTopic;
 import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationStatus;

@@ -77,8 +77,14 @@ final class Events {
 
   /** The source resumes: the decision that starts every rollback. */
   static CoordinatorEvent rollback(MigrationState s, String reason, boolean cancelled) {
+    return rollback(s, reason, cancelled, org.livemig.messages.ErrorKind.ERROR_NONE);
+  }
+
+  /** kind: what refused, when a host's refusal (or a host not found) is the cause. */
+  static CoordinatorEvent rollback(MigrationState s, String reason, boolean cancelled,
+      org.livemig.messages.ErrorKind kind) {
     return event().setResumeOwnerChosen(ResumeOwnerChosen.newBuilder().setOwner(ResumeOwner.SOURCE)
-        .setReason(reason).setFailedPhase(s.phase()).setCancelled(cancelled)).build();
+        .setReason(reason).setFailedPhase(s.phase()).setCancelled(cancelled).setErrorKind(kind)).build();
   }
 
   static CoordinatorEvent cancelRequested(String reason) {
@@ -133,6 +139,6 @@ final class Events {
 
   static CoordinatorEvent failed(MigrationState s, String reason) {
     return event().setFailed(MigrationFailed.newBuilder().setPhase(s.failedPhase()).setReason(reason)
-        .setCancelled(s.cancelled())).build();
+        .setCancelled(s.cancelled()).setErrorKind(s.errorKind())).build();
   }
 }

@@ -25,8 +25,8 @@ final class HostLookup {
   /** What a lookup's answer means for the steps that waited on it. */
   sealed interface Outcome {}
 
-  /** Found: these steps go out now. */
-  record Found(List<Step> steps) implements Outcome {}
+  /** Found: these steps and commands go out now. */
+  record Found(ActorRef<HostAgent.Command> agent, List<Step> steps, List<HostCommand> commands) implements Outcome {}
 
   /** Not found yet, or nothing waited: the lookup goes on (steps are re-sent after a pause). */
   record Retrying() implements Outcome {}
@@ -93,11 +93,8 @@ final class HostLookup {
       agents.put(host, agent);
       lookupStartedNanos.remove(host);
       ctx.watchWith(agent, new MigrationCoordinator.HostLost(host));
-      for (HostCommand c : waitingCommands.getOrDefault(host, List.of())) {
-        agent.tell(new HostAgent.Control(c, ctx.getSelf()));
-      }
-      waitingCommands.remove(host);
-      return new Found(waiting);
+      List<HostCommand> commands = waitingCommands.remove(host);
+      return new Found(agent, waiting, commands == null ? List.of() : commands);
     }
     if (waiting.isEmpty()) {
       // Only looked up to be watched, or for a recovery: keep looking, no step fails over it.

@@ -3,14 +3,13 @@ package org.livemig.engine.coordinator;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
-import akka.pattern.StatusReply;
-import akka.actor.typed.SupervisorStrategy;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
 import akka.persistence.typed.javadsl.CommandHandlerWithReply;
@@ -19,63 +18,61 @@ import akka.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
 import akka.persistence.typed.javadsl.ReplyEffect;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
-import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.livemig.engine.serialization.LivemigMessage;
+import java.util.function.Consumer;
+import org.livemig.engine.common.LivemigMessage;
+import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.CommandReply;
 import org.livemig.messages.CoordinatorEvent;
-import org.livemig.messages.HostReply;
+import org.livemig.messages.HostCommand;
 import org.livemig.messages.MigrationInfo;
-import org.livemig.messages.ProgressReport;
-import org.livemig.messages.Phase;
-import org.livemig.messages.ResumeOwner;
+import org.livemig.messages.Refusal;
 import org.livemig.messages.StartMigration;
 
 /**
  * One per migration, event-sourced and run under Cluster Sharding (entity id = migration id).
- * Drives libvirt's phases Begin -> Prepare -> Perform -> Finish -> Confirm over the host
- * actors. Every decision is an event persisted before it is acted on; who resumes the guest
- * (ResumeOwnerChosen) is decided durably before any host is told to run it.
+ * Drives libvirt's phases Begin -> Prepare -> Perform -> Finish -> Confirm over the host agents.
+ * What to do is decided by plain functions (Phases, Switchover, PostcopyRules, OperatorCommands,
+ * with the ownership rules in Ownership); this actor is the only place that persists their
+ * events and, once written, sends their commands. Who resumes the guest (ResumeOwnerChosen) is
+ * persisted before any host is told to run it.
  */
 public final class MigrationCoordinator
     extends EventSourcedBehaviorWithEnforcedReplies<MigrationCoordinator.Command, CoordinatorEvent, MigrationState> {
 
   public interface Command {}
 
-  public record Start(StartMigration request, ActorRef<StatusReply<MigrationInfo>> replyTo)
-      implements Command, LivemigMessage {}
+  public record Start(StartMigration request, ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
 
   public record GetStatus(ActorRef<MigrationInfo> replyTo) implements Command, LivemigMessage {}
 
-  public record Cancel(String reason, ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+  public record Cancel(String reason, ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
 
   /** New limits for a running migration; a zero field keeps the current value. */
-  public record SetParameters(long maxBandwidthBytesPerSecond, long downtimeLimitMs,
-      ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+  public record SetParameters(long maxBandwidthBytesPerSecond, long downtimeLimitMs, ActorRef<CommandReply> replyTo)
+      implements Command, LivemigMessage {}
 
   /** Switch a running precopy to postcopy at the end of its current round. */
-  public record StartPostcopy(ActorRef<StatusReply<MigrationInfo>> replyTo) implements Command, LivemigMessage {}
+  public record StartPostcopy(ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
 
   /**
    * Recover a paused postcopy over a new channel; dataHost empty / dataPort 0 = the destination's
    * data endpoint from Prepare.
    */
-  public record Recover(String dataHost, int dataPort, ActorRef<StatusReply<MigrationInfo>> replyTo)
+  public record Recover(String dataHost, int dataPort, ActorRef<CommandReply> replyTo)
       implements Command, LivemigMessage {}
 
-  /** A host's side of postcopy changed state. */
-  public record PostcopyReported(org.livemig.messages.PostcopyReport report) implements Command, LivemigMessage {}
-
-  /** A host's answer to a phase command. */
-  public record HostReplied(HostReply reply) implements Command, LivemigMessage {}
-
-  /** The source's report after each precopy round. */
-  public record ProgressReported(ProgressReport report) implements Command, LivemigMessage {}
+  /**
+   * A host's answer or report, adapted from the host's own protocol (local: hosts reply to the
+   * adapter; public for tools that stand in for hosts, such as the replay benchmark).
+   */
+  public record FromHost(HostAgent.Reply reply) implements Command {}
 
   record StepTimedOut(Step step, long epoch) implements Command {}
 
-  record HostFound(String host, ActorRef<org.livemig.engine.host.HostAgent.Command> agent) implements Command {}
+  record HostFound(String host, ActorRef<HostAgent.Command> agent) implements Command {}
 
   record HostLost(String host) implements Command {}
 
@@ -101,18 +98,21 @@ public final class MigrationCoordinator
   }
 
   /** shard may be null when the coordinator runs outside sharding (tests). */
-  public static Behavior<Command> create(String migrationId,
-      ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
+  public static Behavior<Command> create(String migrationId, ActorRef<ClusterSharding.ShardCommand> shard) {
     return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
         Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
             new MigrationCoordinator(ctx, timers, migrationId, shard))));
   }
 
   private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
   private final CoordinatorSettings settings;
   private final String migrationId;
-  private final PhaseDriver driver;
+  private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final ActorRef<HostAgent.Reply> hostReplies;
+  private final HostLookup hosts;
   private final EventPublisher publisher;
+  private final Unpersisted unpersisted = new Unpersisted();
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -121,10 +121,12 @@ public final class MigrationCoordinator
     super(PersistenceId.of(TYPE_KEY.name(), migrationId),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.ctx = ctx;
+    this.timers = timers;
     this.migrationId = migrationId;
-    Config config = ctx.getSystem().settings().config();
-    this.settings = CoordinatorSettings.fromConfig(config);
-    this.driver = new PhaseDriver(ctx, timers, settings, this, shard);
+    this.shard = shard;
+    this.settings = CoordinatorSettings.fromConfig(ctx.getSystem().settings().config());
+    this.hostReplies = ctx.messageAdapter(HostAgent.Reply.class, FromHost::new);
+    this.hosts = new HostLookup(ctx, timers, settings);
     this.publisher = new EventPublisher(ctx.getSystem());
   }
 
@@ -144,226 +146,236 @@ public final class MigrationCoordinator
         .onSignal(RecoveryCompleted.instance(), state -> {
           // Signal handlers cannot persist: the takeover is a command, handled before anything new.
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
-          if (state.ended()) driver.passivateLater();
+          if (state.ended()) passivateLater();
         })
         .build();
   }
 
   @Override
   public CommandHandlerWithReply<Command, CoordinatorEvent, MigrationState> commandHandler() {
+    Unpersisted u = unpersisted;
     var b = newCommandHandlerWithReplyBuilder();
     b.forState(s -> !s.started())
-        .onCommand(Start.class, this::onStart)
-        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
-        .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("unknown migration " + migrationId)))
-        .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("unknown migration " + migrationId)))
-        .onCommand(StartPostcopy.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("unknown migration " + migrationId)))
-        .onCommand(Recover.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("unknown migration " + migrationId)))
+        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.start(migrationId, c.request(), settings, u),
+            c.replyTo(), this::started))
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
+        .onCommand(Cancel.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
+        .onCommand(SetParameters.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
+        .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
+        .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forState(MigrationState::ended)
-        .onCommand(Start.class, this::onStartAgain)
-        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
-        .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
-        .onCommand(SetParameters.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
-        .onCommand(StartPostcopy.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
-        .onCommand(Recover.class, (s, c) -> Effect().reply(c.replyTo(),
-            StatusReply.error("migration " + migrationId + " already ended: " + s.status())))
-        .onCommand(HostReplied.class, (s, c) -> Effect().noReply())
+        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
+            st -> {}))
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
+        .onCommand(Cancel.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
+        .onCommand(SetParameters.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
+        .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
+        .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Idle.class, (s, c) -> {
-          driver.passivate();
+          if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
           return Effect().noReply();
         })
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
-        .onCommand(Start.class, this::onStartAgain)
-        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), driver.info(s)))
-        .onCommand(Cancel.class, this::onCancel)
-        .onCommand(SetParameters.class, this::onSetParameters)
-        .onCommand(StartPostcopy.class, this::onStartPostcopy)
-        .onCommand(Recover.class, this::onRecover)
-        .onCommand(PostcopyReported.class, (s, c) -> {
-          var effect = driver.postcopy().onReport(s, c.report());
-          if (!s.ended()) publisher.progress(driver.info(s));
-          return effect;
+        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
+            st -> {}))
+        .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
+        .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancel(s, u, c.reason()), c.replyTo(),
+            this::published))
+        .onCommand(SetParameters.class, (s, c) -> answer(s, OperatorCommands.setParameters(s, u,
+            c.maxBandwidthBytesPerSecond(), c.downtimeLimitMs()), c.replyTo(), st -> {}))
+        .onCommand(StartPostcopy.class, (s, c) -> answer(s, OperatorCommands.startPostcopy(s, u), c.replyTo(),
+            st -> {}))
+        .onCommand(Recover.class, (s, c) -> answer(s, OperatorCommands.recover(s, u, c.dataHost(), c.dataPort()),
+            c.replyTo(), this::published))
+        .onCommand(FromHost.class, this::fromHost)
+        .onCommand(StepTimedOut.class, (s, c) -> {
+          if (c.epoch() != s.epoch() || !u.awaiting.contains(c.step())) return Effect().noReply();
+          u.timerFired(c.step());
+          return act(s, Phases.onTimeout(s, u, c.step(), settings));
         })
-        .onCommand(HostReplied.class, (s, c) -> driver.onReply(s, c.reply()))
-        .onCommand(ProgressReported.class, (s, c) -> {
-          var effect = driver.onProgress(s, c.report());
-          if (!s.ended()) publisher.progress(driver.info(s));
-          return effect;
+        .onCommand(HostFound.class, this::onHostFound)
+        .onCommand(HostLost.class, (s, c) -> {
+          hosts.lost(c.host());
+          u.lost(c.host());
+          return act(s, Phases.onHostLost(s, u, c.host(), settings));
         })
-        .onCommand(StepTimedOut.class, (s, c) -> driver.onTimeout(s, c.step(), c.epoch()))
-        .onCommand(HostFound.class, (s, c) -> driver.onHostFound(s, c.host(), c.agent()))
-        .onCommand(HostLost.class, (s, c) -> driver.onHostLost(s, c.host()))
-        .onCommand(Resend.class, (s, c) -> driver.onResend(s, c.step()))
+        .onCommand(Resend.class, (s, c) -> {
+          if (!s.ended()) send(s, c.step());
+          return Effect().noReply();
+        })
         .onCommand(Locate.class, (s, c) -> {
-          driver.onLocate(c.host());
+          hosts.retry(c.host());
           return Effect().noReply();
         });
     return b.build();
   }
 
-  /** A Start for a migration that exists: the same request is answered again, another one refused. */
-  private ReplyEffect<CoordinatorEvent, MigrationState> onStartAgain(MigrationState s, Start c) {
-    return Effect().reply(c.replyTo(), sameRequest(s, c.request())
-        ? StatusReply.success(driver.info(s))
-        : StatusReply.error("migration " + migrationId + " already exists with other arguments"));
+  private ReplyEffect<CoordinatorEvent, MigrationState> fromHost(MigrationState s, FromHost c) {
+    Unpersisted u = unpersisted;
+    if (c.reply() instanceof HostAgent.Answered a) {
+      return s.ended() ? Effect().noReply() : act(s, Phases.onReply(s, u, a.reply()));
+    }
+    ReplyEffect<CoordinatorEvent, MigrationState> effect = c.reply() instanceof HostAgent.ProgressReported p
+        ? act(s, Phases.onProgress(s, u, p.report(), settings.roundRecordInterval().toNanos()))
+        : act(s, PostcopyRules.onReport(s, u, ((HostAgent.PostcopyReported) c.reply()).report()));
+    if (!s.ended()) publisher.progress(info(s));
+    return effect;
   }
 
-  private static boolean sameRequest(MigrationState s, StartMigration r) {
-    return s.guestId().equals(r.getGuestId()) && s.sourceHost().equals(r.getSourceHost())
-        && s.destinationHost().equals(r.getDestinationHost());
+  private ReplyEffect<CoordinatorEvent, MigrationState> onHostFound(MigrationState s, HostFound c) {
+    HostLookup.Outcome outcome = hosts.found(c.host(), c.agent());
+    if (outcome instanceof HostLookup.Found found) {
+      unpersisted.found(c.host());
+      for (HostCommand command : found.commands()) tell(found.agent(), command);
+      for (Step st : found.steps()) send(s, st);
+    } else if (outcome instanceof HostLookup.GaveUp gaveUp) {
+      return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.why()));
+    }
+    return Effect().noReply();
   }
 
-  private ReplyEffect<CoordinatorEvent, MigrationState> onStart(MigrationState s, Start c) {
-    StartMigration r = c.request();
-    String invalid = StartValidation.check(r, migrationId);
-    if (invalid != null) return Effect().reply(c.replyTo(), StatusReply.error(invalid));
-    CoordinatorEvent requested = Events.requested(r.toBuilder().setMigrationId(migrationId).build(),
-        settings.resolve(r.getParameters()), 1);
-    return Effect().persist(requested)
-        .thenRun(driver::start)
-        .thenRun(this::published)
-        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
+  /** The start is persisted: Begin goes out. */
+  private void started(MigrationState st) {
+    execute(st, Phases.start(st, unpersisted).afterWrite);
+    published(st);
   }
 
   /**
-   * Takeover after a crash, by phase: in Begin or Prepare the migration rolls back; in Perform it
-   * continues (the source never stopped copying) unless configured to roll back; later phases
-   * re-send their command, which hosts answer from what they already did.
+   * Takeover after a crash, with a new epoch (hosts refuse the old one); Ownership decides
+   * whether to roll back, and the journal's pending step is re-sent.
    */
   private ReplyEffect<CoordinatorEvent, MigrationState> onRecovered(MigrationState s, Recovered c) {
     long epoch = s.epoch() + 1;
-    List<CoordinatorEvent> events = new java.util.ArrayList<>();
-    events.add(Events.restarted(epoch, s.phase()));
-    boolean rollback = !s.rollingBack() && s.resumeOwner() != ResumeOwner.DESTINATION
-        && (s.phase() == org.livemig.messages.Phase.BEGIN || s.phase() == org.livemig.messages.Phase.PREPARE
-            || (s.phase() == org.livemig.messages.Phase.PERFORM && !settings.continuePerformAfterRestart()
-                && !Switchover.marked(s))); // after the marker Activate may be out: never roll back blind
-    if (rollback) events.add(Events.rollback(s, "coordinator restarted in " + s.phase() + "; rolled back", false));
+    boolean rollback = Ownership.rollBackOnTakeover(s, settings.continuePerformAfterRestart());
+    Decision d = new Decision(unpersisted).persist(Events.restarted(epoch, s.phase()));
+    if (rollback) d.persist(Events.rollback(s, "coordinator restarted in " + s.phase() + "; rolled back", false));
     ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
         rollback ? "; rolling back" : "");
-    return Effect().persist(events).thenRun(driver::resume).thenRun(this::published).thenNoReply();
-  }
-
-  /** Persisted first; then a running precopy takes the new limits from its next batch on. */
-  private ReplyEffect<CoordinatorEvent, MigrationState> onSetParameters(MigrationState s, SetParameters c) {
-    if (c.maxBandwidthBytesPerSecond() < 0 || c.downtimeLimitMs() < 0) {
-      return Effect().reply(c.replyTo(), StatusReply.error(
-          "invalid request: max_bandwidth_bytes_per_second and downtime_limit_ms must not be negative"));
-    }
-    if (c.maxBandwidthBytesPerSecond() == 0 && c.downtimeLimitMs() == 0) {
-      return Effect().reply(c.replyTo(), StatusReply.error(
-          "invalid request: max_bandwidth_bytes_per_second and downtime_limit_ms are both 0; nothing to change"));
-    }
-    if (s.rollingBack() || s.resumeOwner() == ResumeOwner.DESTINATION || driver.current(s).phase() != Phase.BEGIN
-        && driver.current(s).phase() != Phase.PREPARE && driver.current(s).phase() != Phase.PERFORM) {
-      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId
-          + " is past precopy (" + driver.current(s).phase() + "): its limits can no longer change"));
-    }
-    var p = s.parameters().toBuilder();
-    if (c.maxBandwidthBytesPerSecond() > 0) p.setMaxBandwidthBytesPerSecond(c.maxBandwidthBytesPerSecond());
-    if (c.downtimeLimitMs() > 0) p.setDowntimeLimitMs(c.downtimeLimitMs());
-    ctx.getLog().info("{}: limits changed: max bandwidth {} B/s, downtime limit {} ms", migrationId,
-        p.getMaxBandwidthBytesPerSecond(), p.getDowntimeLimitMs());
-    return Effect().persist(Events.parametersChanged(p.build()))
-        .thenRun(driver::pushParameters)
-        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
-  }
-
-  /** Recorded as a parameter change (so a re-sent Perform carries it), then told to the source. */
-  private ReplyEffect<CoordinatorEvent, MigrationState> onStartPostcopy(MigrationState s, StartPostcopy c) {
-    Phase at = driver.current(s).phase();
-    if (s.postcopy().started()) {
-      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId + " is already in postcopy"));
-    }
-    if (s.rollingBack() || s.resumeOwner() == ResumeOwner.DESTINATION
-        || (at != Phase.BEGIN && at != Phase.PREPARE && at != Phase.PERFORM)) {
-      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId
-          + " is past precopy (" + at + "): too late to start postcopy"));
-    }
-    if (s.parameters().getPostcopyNow()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
-    ctx.getLog().info("{}: postcopy requested; switching at the end of the current round", migrationId);
-    return Effect().persist(Events.parametersChanged(s.parameters().toBuilder().setPostcopyNow(true).build()))
-        .thenRun(driver::pushParameters)
-        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
-  }
-
-  /** Only a paused postcopy recovers: persisted first, then the source opens a new channel. */
-  private ReplyEffect<CoordinatorEvent, MigrationState> onRecover(MigrationState s, Recover c) {
-    if (c.dataPort() < 0 || c.dataPort() > 65535) {
-      return Effect().reply(c.replyTo(), StatusReply.error("invalid request: data_port must be 0..65535, was "
-          + c.dataPort()));
-    }
-    if ((c.dataPort() == 0) != c.dataHost().isBlank()) {
-      return Effect().reply(c.replyTo(), StatusReply.error(
-          "invalid request: give both data_host and data_port, or neither (the endpoint from Prepare)"));
-    }
-    // A recovery that seems stuck (POSTCOPY_RECOVER) may be asked again: the source answers with
-    // its state as it is, or starts over if it is paused.
-    if (s.status() != org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED
-        && s.status() != org.livemig.messages.MigrationStatus.POSTCOPY_RECOVER) {
-      return Effect().reply(c.replyTo(), StatusReply.error("migration " + migrationId + " is " + s.status()
-          + ": only a paused postcopy (POSTCOPY_PAUSED) can recover"));
-    }
-    String host = c.dataHost().isBlank() ? s.prepare().getDataHost() : c.dataHost();
-    int port = c.dataPort() == 0 ? s.prepare().getDataPort() : c.dataPort();
-    int attempt = s.postcopy().recoveries() + 1;
-    ctx.getLog().warn("{}: postcopy recovery {} over {}:{}", migrationId, attempt, host, port);
-    return Effect().persist(Events.recoveryStarted(host, port, attempt))
-        .thenRun(st -> driver.tellSource(st, org.livemig.messages.HostCommand.newBuilder()
-            .setRecover(org.livemig.messages.RecoverRequest.newBuilder().setDataHost(host).setDataPort(port)
-                .setAttempt(attempt))))
-        .thenRun(this::published)
-        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
-  }
-
-  private ReplyEffect<CoordinatorEvent, MigrationState> onCancel(MigrationState s, Cancel c) {
-    if (s.resumeOwner() == ResumeOwner.DESTINATION) {
-      return Effect().reply(c.replyTo(), StatusReply.error("too late to cancel migration " + migrationId
-          + ": the destination owns the guest since switchover"));
-    }
-    if (s.rollingBack()) return Effect().reply(c.replyTo(), StatusReply.success(driver.info(s)));
-    if (driver.mayHaveActivated(s)) {
-      return Effect().reply(c.replyTo(), StatusReply.error("too late to cancel migration " + migrationId
-          + ": the destination may already run the guest; the switchover is being settled"));
-    }
-    MigrationState at = driver.current(s);
-    ctx.getLog().warn("{} cancelled in {}: {}", migrationId, at.phase(), c.reason());
-    return Effect().persist(List.of(Events.cancelRequested(c.reason()), Events.rollback(at, "cancelled: " + c.reason(), true)))
-        .thenRun(driver::rollback)
-        .thenRun(this::published)
-        .thenReply(c.replyTo(), st -> StatusReply.success(driver.info(st)));
-  }
-
-  /** Persist, then act: the driver never acts on an unpersisted decision. */
-  ReplyEffect<CoordinatorEvent, MigrationState> persistThen(List<CoordinatorEvent> events,
-      java.util.function.Consumer<MigrationState> then) {
-    long started = System.nanoTime();
-    return Effect().persist(events).thenRun(st -> {
-      driver.journalWriteSampled(System.nanoTime() - started);
-      then.accept(st);
+    return Effect().persist(d.events).thenRun(st -> {
+      execute(st, Phases.resume(st, unpersisted).afterWrite);
       published(st);
-      if (st.ended()) driver.passivateLater();
     }).thenNoReply();
   }
 
-  private void published(MigrationState st) {
-    publisher.changed(driver.info(st));
+  /** An operator's command: refused (nothing changes), or persisted and then answered with the status. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> answer(MigrationState s, OperatorCommands.Outcome o,
+      ActorRef<CommandReply> replyTo, Consumer<MigrationState> then) {
+    if (o.refusal() != null) return refuse(replyTo, o.refusal());
+    Decision d = o.decision();
+    if (d.events.isEmpty()) {
+      execute(s, d.actions());
+      return Effect().reply(replyTo, CommandReply.newBuilder().setInfo(info(s)).build());
+    }
+    execute(s, d.beforeWrite);
+    return Effect().persist(d.events).thenRun(st -> {
+      execute(st, d.afterWrite);
+      then.accept(st);
+    }).thenReply(replyTo, st -> CommandReply.newBuilder().setInfo(info(st)).build());
   }
 
-  ReplyEffect<CoordinatorEvent, MigrationState> noEffect() {
-    return Effect().noReply();
+  private ReplyEffect<CoordinatorEvent, MigrationState> refuse(ActorRef<CommandReply> replyTo, Refusal refusal) {
+    return Effect().reply(replyTo, CommandReply.newBuilder().setRefusal(refusal).build());
+  }
+
+  /** Persist, then act: nothing is sent on an unpersisted decision, save what it marks safe to send before. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> act(MigrationState s, Decision d) {
+    if (d.events.isEmpty()) {
+      execute(s, d.actions());
+      return Effect().noReply();
+    }
+    MigrationState next = s;
+    for (CoordinatorEvent e : d.events) next = next.apply(e);
+    execute(next, d.beforeWrite);
+    long started = System.nanoTime();
+    return Effect().persist(d.events).thenRun(st -> {
+      unpersisted.estimate.journalWriteSampled(System.nanoTime() - started);
+      execute(st, d.afterWrite);
+      published(st);
+      if (st.ended()) passivateLater();
+    }).thenNoReply();
+  }
+
+  private void execute(MigrationState s, List<Decision.Action> actions) {
+    for (Decision.Action a : actions) {
+      if (a instanceof Decision.Send send) {
+        send(s, send.step());
+      } else if (a instanceof Decision.ArmTimer arm) {
+        armTimer(s, arm.step());
+      } else if (a instanceof Decision.CancelTimer cancel) {
+        timers.cancel(cancel.step());
+      } else if (a instanceof Decision.SendEarly early) {
+        ActorRef<HostAgent.Command> agent = hosts.agent(early.step().host(s));
+        if (agent != null) tell(agent, early.step().command(s));
+      } else if (a instanceof Decision.TellSource tell) {
+        tellSource(s, tell.command());
+      } else if (a instanceof Decision.PushEstimate) {
+        execute(s, Switchover.pushEstimate(new Decision(unpersisted), s, unpersisted).afterWrite);
+      } else if (a instanceof Decision.Locate locate) {
+        hosts.locate(locate.host());
+      } else if (a instanceof Decision.ReplayPostcopyReports) {
+        if (unpersisted.lastSourcePostcopy != null) {
+          hostReplies.tell(new HostAgent.PostcopyReported(unpersisted.lastSourcePostcopy));
+        }
+        if (unpersisted.lastDestinationPostcopy != null) {
+          hostReplies.tell(new HostAgent.PostcopyReported(unpersisted.lastDestinationPostcopy));
+        }
+      } else if (a instanceof Decision.Log log) {
+        switch (log.level()) {
+          case INFO -> ctx.getLog().info("{}: {}", migrationId, log.message());
+          case WARN -> ctx.getLog().warn("{}: {}", migrationId, log.message());
+          case ERROR -> ctx.getLog().error("{}: {}", migrationId, log.message());
+        }
+      }
+    }
+  }
+
+  private void armTimer(MigrationState s, Step step) {
+    Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
+    unpersisted.awaiting.add(step);
+    timers.startSingleTimer(step, new StepTimedOut(step, s.epoch()), timeout.plus(settings.hostLookupTimeout()));
+  }
+
+  /** A phase step: its timer, then its command (or a lookup, and the command once the host is found). */
+  private void send(MigrationState s, Step step) {
+    armTimer(s, step);
+    ActorRef<HostAgent.Command> agent = hosts.agent(step.host(s));
+    if (agent == null) {
+      hosts.awaitHost(step.host(s), step); // sent again once found
+      return;
+    }
+    tell(agent, step.command(s));
+    if (step == Step.PERFORM) execute(s, List.of(new Decision.PushEstimate())); // the first round may converge
+  }
+
+  /** A command that is not a phase step: no timer, no answer awaited; a recovery waits for its host. */
+  private void tellSource(MigrationState s, HostCommand.Builder command) {
+    HostCommand cmd = command.setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
+    ActorRef<HostAgent.Command> source = hosts.agent(s.sourceHost());
+    if (source != null) tell(source, cmd);
+    else if (cmd.hasRecover()) hosts.awaitHost(s.sourceHost(), cmd); // after a takeover: once found
+  }
+
+  private void tell(ActorRef<HostAgent.Command> agent, HostCommand command) {
+    unpersisted.sent(command);
+    agent.tell(new HostAgent.Control(command, hostReplies));
+  }
+
+  private MigrationInfo info(MigrationState s) {
+    return StatusView.info(s, unpersisted);
+  }
+
+  private void published(MigrationState st) {
+    publisher.changed(info(st));
+  }
+
+  /** An ended migration's coordinator leaves memory (and the remembered entities) after a while. */
+  private void passivateLater() {
+    if (shard != null) timers.startSingleTimer("passivate", Idle.INSTANCE, settings.passivateAfterEnd());
   }
 
   @Override

@@ -7,6 +7,7 @@ import java.util.TreeSet;
 import org.livemig.messages.ActivateResult;
 import org.livemig.messages.BeginCookie;
 import org.livemig.messages.CoordinatorEvent;
+import org.livemig.messages.ErrorKind;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.PerformResult;
@@ -37,6 +38,7 @@ public record MigrationState(
     String ownerToken,
     Phase failedPhase,
     String error,
+    ErrorKind errorKind,
     boolean cancelled,
     long startedAtMs,
     long setupDoneAtMs,
@@ -49,7 +51,7 @@ public record MigrationState(
   /** Before MigrationRequested: nothing is known yet. */
   public static final MigrationState EMPTY = new MigrationState("", "", "", "", MigrationParameters.getDefaultInstance(),
       0, MigrationStatus.STATUS_NONE, Phase.PHASE_NONE, null, null, null, null, List.of(), ResumeOwner.OWNER_NONE, "",
-      Phase.PHASE_NONE, "", false, 0, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
+      Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, 0, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
 
   public boolean started() {
     return status != MigrationStatus.STATUS_NONE;
@@ -79,7 +81,8 @@ public record MigrationState(
         long epoch = r.getEpoch() == 0 ? 1 : r.getEpoch();
         yield new MigrationState(r.getMigrationId(), r.getGuestId(), r.getSourceHost(), r.getDestinationHost(),
             r.getParameters(), epoch, MigrationStatus.SETUP, Phase.BEGIN, null, null, null, null, List.of(),
-            ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", false, at, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
+            ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, at, 0, 0, 0, -1, Set.of(),
+            PostcopyState.NONE);
       }
       case PHASE_COMPLETED -> {
         var p = e.getPhaseCompleted();
@@ -120,6 +123,7 @@ public record MigrationState(
           n.phase = Phase.CONFIRM;
           n.failedPhase = o.getFailedPhase();
           n.error = o.getReason();
+          n.errorKind = o.getErrorKind();
           n.cancelled = o.getCancelled();
         }
       });
@@ -138,6 +142,7 @@ public record MigrationState(
         n.status = f.getCancelled() ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
         n.failedPhase = f.getPhase();
         n.error = f.getReason();
+        if (f.getErrorKind() != ErrorKind.ERROR_NONE) n.errorKind = f.getErrorKind();
         n.cancelled = f.getCancelled();
         n.endedAtMs = at;
       });
@@ -179,7 +184,7 @@ public record MigrationState(
     edit.accept(n);
     return new MigrationState(n.migrationId, n.guestId, n.sourceHost, n.destinationHost, n.parameters, n.epoch,
         n.status, n.phase, n.begin, n.prepare, n.perform, n.activate, n.rounds, n.resumeOwner, n.ownerToken,
-        n.failedPhase, n.error, n.cancelled, n.startedAtMs, n.setupDoneAtMs, n.stunnedAtUs, n.endedAtMs, n.downtimeUs,
+        n.failedPhase, n.error, n.errorKind, n.cancelled, n.startedAtMs, n.setupDoneAtMs, n.stunnedAtUs, n.endedAtMs, n.downtimeUs,
         n.cleanedUp, n.postcopy);
   }
 
@@ -202,6 +207,7 @@ public record MigrationState(
     String ownerToken;
     Phase failedPhase;
     String error;
+    ErrorKind errorKind;
     boolean cancelled;
     final long startedAtMs;
     long setupDoneAtMs;
@@ -229,6 +235,7 @@ public record MigrationState(
       ownerToken = s.ownerToken;
       failedPhase = s.failedPhase;
       error = s.error;
+      errorKind = s.errorKind;
       cancelled = s.cancelled;
       startedAtMs = s.startedAtMs;
       setupDoneAtMs = s.setupDoneAtMs;

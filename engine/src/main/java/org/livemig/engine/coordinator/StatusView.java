@@ -8,6 +8,17 @@ import org.livemig.messages.RoundStats;
 final class StatusView {
   private StatusView() {}
 
+  /** What a status query shows: the journal's state, the live sample and postcopy count, a stun in flight. */
+  static MigrationInfo info(MigrationState s, Unpersisted u) {
+    MigrationInfo i = PostcopyRules.live(info(s, u.lastProgress), s, u);
+    if (Switchover.stunned(s, u)) {
+      // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
+      return i.toBuilder().setPhase(org.livemig.messages.Phase.FINISH)
+          .setStatus(org.livemig.messages.MigrationStatus.DEVICE).build();
+    }
+    return i;
+  }
+
   static MigrationInfo info(MigrationState s, ProgressReport last) {
     MigrationInfo.Builder b = MigrationInfo.newBuilder()
         .setMigrationId(s.migrationId())
@@ -20,6 +31,7 @@ final class StatusView {
         .setStartedAtEpochMs(s.startedAtMs())
         .setDowntimeMs(s.downtimeUs() < 0 ? -1 : Math.round(s.downtimeUs() / 1000.0))
         .setError(s.error())
+        .setErrorKind(s.errorKind())
         .setResumeOwner(s.resumeOwner())
         .addAllRoundHistory(s.rounds())
         .addAllCleanedUpHosts(s.cleanedUp())

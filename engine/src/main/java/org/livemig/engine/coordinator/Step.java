@@ -61,7 +61,7 @@ enum Step {
       case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
           .build();
       // Once the switchover marker is in the journal, a complete destination runs without Activate.
-      case FINISH -> c.setFinish(Switchover.marked(s) && !s.inPostcopy()
+      case FINISH -> c.setFinish(Ownership.marked(s) && !s.inPostcopy()
           ? FinishRequest.newBuilder().setActivateWhenComplete(true).setOwnerToken(destinationToken(s))
           : FinishRequest.newBuilder()).build();
       case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();

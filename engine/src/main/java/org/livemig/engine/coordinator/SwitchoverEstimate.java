@@ -1,6 +1,6 @@
 package org.livemig.engine.coordinator;
 
-import org.livemig.engine.host.EpochMicros;
+import org.livemig.engine.common.EpochMicros;
 
 /**
  * How long the coordinator's part of a switchover will take, measured while precopy runs. The

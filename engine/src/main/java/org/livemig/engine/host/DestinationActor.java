@@ -19,6 +19,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.dataplane.InboundListener;
+import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.SyntheticGuest;

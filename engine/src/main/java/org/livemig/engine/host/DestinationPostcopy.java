@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.function.Function;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.dataplane.PostcopyReceiver;
+import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.PostcopyPages;

@@ -13,15 +13,17 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.engine.guest.SyntheticGuest;
-import org.livemig.engine.serialization.LivemigMessage;
+import org.livemig.engine.common.LivemigMessage;
+import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
+import org.livemig.messages.PostcopyReport;
+import org.livemig.messages.ProgressReport;
 
 /**
  * One per host: owns the host's guests and spawns a SourceActor or DestinationActor per
@@ -32,13 +34,48 @@ public final class HostAgent {
 
   public interface Command {}
 
-  /** A phase command from a coordinator; the answer goes to replyTo. */
-  public record Control(HostCommand command, ActorRef<MigrationCoordinator.Command> replyTo)
+  /**
+   * A command from a coordinator; answers and unprompted reports go to replyTo. Hosts speak only
+   * their own protocol (Reply): a coordinator adapts it, so nothing here knows a coordinator.
+   */
+  public record Control(HostCommand command, ActorRef<Reply> replyTo)
       implements Command, LivemigMessage {}
+
+  /** What a host tells the coordinator incarnation that spoke to it last. */
+  public sealed interface Reply extends LivemigMessage permits Answered, ProgressReported, PostcopyReported {}
+
+  /** The answer to a phase command. */
+  public record Answered(HostReply reply) implements Reply {}
+
+  /** The source's report after each precopy round, and its samples while a round is on the wire. */
+  public record ProgressReported(ProgressReport report) implements Reply {}
+
+  /** This host's side of postcopy changed state. */
+  public record PostcopyReported(PostcopyReport report) implements Reply {}
 
   /** Creates a guest on this host, running it when start is true (demo, tests, operators). */
   public record CreateGuest(GuestDescription description, boolean start, ActorRef<StatusReply<GuestView>> replyTo)
       implements Command {}
+
+  /** Why CreateGuest was refused (local only: the operator API maps the kind, never the text). */
+  public static final class Refused extends RuntimeException {
+    private final ErrorKind kind;
+    private final String field;
+
+    Refused(ErrorKind kind, String field, String message) {
+      super(message);
+      this.kind = kind;
+      this.field = field;
+    }
+
+    public ErrorKind kind() {
+      return kind;
+    }
+
+    public String field() {
+      return field;
+    }
+  }
 
   public record ListGuests(ActorRef<List<GuestView>> replyTo) implements Command {}
 
@@ -133,10 +170,10 @@ public final class HostAgent {
     ActorRef<SourceActor.Command> source;
     ActorRef<DestinationActor.Command> destination;
     final Map<Integer, HostReply> answered = new HashMap<>();
-    final Map<Integer, ActorRef<MigrationCoordinator.Command>> waiting = new HashMap<>();
+    final Map<Integer, ActorRef<Reply>> waiting = new HashMap<>();
     boolean ended;
     /** The coordinator incarnation that spoke last: unprompted reports go there. */
-    ActorRef<MigrationCoordinator.Command> coordinator;
+    ActorRef<Reply> coordinator;
   }
 
   /** This host's role in the migration is over once it answers one of these. */
@@ -200,7 +237,7 @@ public final class HostAgent {
         .onMessage(PostcopyChanged.class, m -> {
           MigrationRecord rec = migrations.get(m.report().getMigrationId());
           if (rec != null && rec.coordinator != null) {
-            rec.coordinator.tell(new MigrationCoordinator.PostcopyReported(m.report().toBuilder().setEpoch(rec.epoch)
+            rec.coordinator.tell(new PostcopyReported(m.report().toBuilder().setEpoch(rec.epoch)
                 .build()));
           }
           return Behaviors.same();
@@ -244,9 +281,11 @@ public final class HostAgent {
   private Behavior<Command> onCreateGuest(CreateGuest m) {
     String id = m.description().getGuestId();
     if (id.isBlank()) {
-      m.replyTo().tell(StatusReply.error("invalid guest: guest_id is empty"));
+      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_INVALID_REQUEST, "guest_id",
+          "invalid guest: guest_id is empty")));
     } else if (guests.containsKey(id)) {
-      m.replyTo().tell(StatusReply.error("guest " + id + " already exists on host " + settings.hostId()));
+      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_CONFLICT, "",
+          "guest " + id + " already exists on host " + settings.hostId())));
     } else {
       try {
         String token = "host:" + settings.hostId() + ":" + id;
@@ -260,7 +299,8 @@ public final class HostAgent {
         m.replyTo().tell(StatusReply.success(view(guest)));
       } catch (IllegalArgumentException | OutOfMemoryError e) {
         ctx.getLog().warn("guest {} refused on {}: {}", id, settings.hostId(), e.getMessage());
-        m.replyTo().tell(StatusReply.error("invalid guest " + id + ": " + e.getMessage()));
+        m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_REFUSED, "",
+            "invalid guest " + id + ": " + e.getMessage())));
       }
     }
     return Behaviors.same();
@@ -272,7 +312,7 @@ public final class HostAgent {
     if (cmd.getEpoch() < rec.epoch) {
       ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
           cmd.getEpoch(), rec.epoch);
-      m.replyTo().tell(new MigrationCoordinator.HostReplied(Replies.error(cmd, settings.hostId(),
+      m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(),
           "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + rec.epoch)));
       return Behaviors.same();
     }
@@ -285,7 +325,7 @@ public final class HostAgent {
         rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
       } else if (cmd.hasRecover()) {
         ctx.getLog().warn("{} cannot recover {}: no running source role here", settings.hostId(), cmd.getMigrationId());
-        m.replyTo().tell(new MigrationCoordinator.PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
+        m.replyTo().tell(new PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
             .setMigrationId(cmd.getMigrationId()).setEpoch(cmd.getEpoch()).setHost(settings.hostId()).setSource(true)
             .setState(org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED)
             .setReason("recovery refused: host " + settings.hostId() + " has no running source role for migration "
@@ -297,7 +337,7 @@ public final class HostAgent {
     if (earlier != null) {
       // Already executed: answer again, do nothing twice.
       ctx.getLog().debug("{} repeats answer to {} step {}", settings.hostId(), cmd.getMigrationId(), cmd.getStep());
-      m.replyTo().tell(new MigrationCoordinator.HostReplied(earlier.toBuilder().setEpoch(cmd.getEpoch()).build()));
+      m.replyTo().tell(new Answered(earlier.toBuilder().setEpoch(cmd.getEpoch()).build()));
       return Behaviors.same();
     }
     if (rec.waiting.containsKey(cmd.getStep())) {
@@ -332,12 +372,13 @@ public final class HostAgent {
         String guestId = cmd.getBegin().getGuestId();
         MigratableGuest guest = guests.get(guestId);
         if (guest == null && lostGuests.contains(guestId)) {
-          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " was lost when host " + settings.hostId()
-              + " restarted"));
+          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_UNKNOWN_GUEST, "guest " + guestId
+              + " was lost when host " + settings.hostId() + " restarted"));
         } else if (guest == null) {
-          reply(Replies.error(cmd, settings.hostId(), "unknown guest " + guestId + " on host " + settings.hostId()));
+          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_UNKNOWN_GUEST, "unknown guest " + guestId
+              + " on host " + settings.hostId()));
         } else if (migratingGuests.containsKey(guestId)) {
-          reply(Replies.error(cmd, settings.hostId(),
+          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_CONFLICT,
               "guest " + guestId + " is already migrating (migration " + migratingGuests.get(guestId) + ")"));
         } else if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
           reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " is " + guest.state() + ", cannot migrate"));
@@ -412,12 +453,12 @@ public final class HostAgent {
     HostReply reply = m.reply().toBuilder().setEpoch(rec.epoch).build();
     rec.answered.put(reply.getStep(), reply);
     ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
-    ActorRef<MigrationCoordinator.Command> to = rec.waiting.remove(reply.getStep());
+    ActorRef<Reply> to = rec.waiting.remove(reply.getStep());
     boolean roleEnded = endsRole(reply);
     if (roleEnded) rec.ended = true;
     boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
     if (roleEnded || beginRefused) migratingGuests.values().removeIf(reply.getMigrationId()::equals);
-    if (to != null) to.tell(new MigrationCoordinator.HostReplied(reply));
+    if (to != null) to.tell(new Answered(reply));
     return Behaviors.same();
   }
 

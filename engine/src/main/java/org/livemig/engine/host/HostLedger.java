@@ -12,7 +12,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.livemig.engine.serialization.LivemigMessage;
+import org.livemig.engine.common.LivemigMessage;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostLedgerEvent;
 import org.livemig.messages.HostReply;

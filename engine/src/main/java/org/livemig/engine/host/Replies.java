@@ -1,5 +1,6 @@
 package org.livemig.engine.host;
 
+import org.livemig.messages.ErrorKind;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 
@@ -16,7 +17,12 @@ final class Replies {
         .setOk(true);
   }
 
+  /** A refusal for no more specific reason (the message says why). */
   static HostReply error(HostCommand cmd, String host, String error) {
+    return error(cmd, host, ErrorKind.ERROR_REFUSED, error);
+  }
+
+  static HostReply error(HostCommand cmd, String host, ErrorKind kind, String error) {
     return HostReply.newBuilder()
         .setMigrationId(cmd.getMigrationId())
         .setEpoch(cmd.getEpoch())
@@ -24,6 +30,7 @@ final class Replies {
         .setHost(host)
         .setOk(false)
         .setError(error)
+        .setErrorKind(kind)
         .build();
   }
 }

@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
@@ -31,7 +31,7 @@ public final class SourceActor {
 
   public interface Command {}
 
-  public record Execute(HostCommand command, ActorRef<MigrationCoordinator.Command> coordinator) implements Command {}
+  public record Execute(HostCommand command, ActorRef<HostAgent.Reply> coordinator) implements Command {}
 
   private record Copy(CopyActor.Event event) implements Command {}
 
@@ -56,7 +56,7 @@ public final class SourceActor {
 
   private final List<ActorRef<CopyActor.Command>> copies = new ArrayList<>();
   private HostCommand perform;
-  private ActorRef<MigrationCoordinator.Command> coordinator;
+  private ActorRef<HostAgent.Reply> coordinator;
   private MigrationParameters params;
   private HostCommand pendingConfirm;
   private long stunnedAtMicros;
@@ -203,7 +203,7 @@ public final class SourceActor {
             migrationId, round, stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs(), next);
       }
     }
-    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false)));
+    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
 
@@ -213,7 +213,7 @@ public final class SourceActor {
    * coordinator's next commands, Perform's and Finish's answers, inside the downtime.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(stats, false).toBuilder().setStunning(true).build()));
+    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false).toBuilder().setStunning(true).build()));
     return stunning(postcopy);
   }
 
@@ -241,7 +241,7 @@ public final class SourceActor {
             copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
                 guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
           }
-          coordinator.tell(new MigrationCoordinator.ProgressReported(sample().toBuilder().setSwitchover(true).build()));
+          coordinator.tell(new HostAgent.ProgressReported(sample().toBuilder().setSwitchover(true).build()));
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
@@ -270,7 +270,7 @@ public final class SourceActor {
   private Behavior<Command> performed() {
     long now = System.nanoTime();
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
-    coordinator.tell(new MigrationCoordinator.ProgressReported(progress(last, true)));
+    coordinator.tell(new HostAgent.ProgressReported(progress(last, true)));
     PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
     if (postcopyDiscard != null) {
       result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
@@ -317,7 +317,7 @@ public final class SourceActor {
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
           precopy.sampled(p.channel(), p.bytesSent());
-          coordinator.tell(new MigrationCoordinator.ProgressReported(sample()));
+          coordinator.tell(new HostAgent.ProgressReported(sample()));
           return Behaviors.same();
         });
   }

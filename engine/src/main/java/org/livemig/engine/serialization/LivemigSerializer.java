@@ -56,8 +56,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   @Override
   public String manifest(Object o) {
     if (o instanceof HostAgent.Control) return CONTROL;
-    if (o instanceof MigrationCoordinator.HostReplied) return HOST_REPLY;
-    if (o instanceof MigrationCoordinator.ProgressReported) return PROGRESS;
+    if (o instanceof HostAgent.Answered) return HOST_REPLY;
+    if (o instanceof HostAgent.ProgressReported) return PROGRESS;
     if (o instanceof MigrationCoordinator.Start) return START;
     if (o instanceof MigrationCoordinator.GetStatus) return STATUS;
     if (o instanceof MigrationCoordinator.Cancel) return CANCEL;
@@ -70,7 +70,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof HostAgent.DescribeHost) return DESCRIBE_HOST;
     if (o instanceof MigrationCoordinator.StartPostcopy) return START_POSTCOPY;
     if (o instanceof MigrationCoordinator.Recover) return RECOVER;
-    if (o instanceof MigrationCoordinator.PostcopyReported) return POSTCOPY_REPORT;
+    if (o instanceof HostAgent.PostcopyReported) return POSTCOPY_REPORT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -79,8 +79,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof HostAgent.Control c) {
       return HostCommandEnvelope.newBuilder().setCommand(c.command()).setReplyTo(ref(c.replyTo())).build().toByteArray();
     }
-    if (o instanceof MigrationCoordinator.HostReplied r) return r.reply().toByteArray();
-    if (o instanceof MigrationCoordinator.ProgressReported p) return p.report().toByteArray();
+    if (o instanceof HostAgent.Answered r) return r.reply().toByteArray();
+    if (o instanceof HostAgent.ProgressReported p) return p.report().toByteArray();
     if (o instanceof MigrationCoordinator.Start s) {
       return StartEnvelope.newBuilder().setRequest(s.request()).setReplyTo(ref(s.replyTo())).build().toByteArray();
     }
@@ -114,7 +114,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return org.livemig.messages.RecoverEnvelope.newBuilder().setDataHost(r.dataHost()).setDataPort(r.dataPort())
           .setReplyTo(ref(r.replyTo())).build().toByteArray();
     }
-    if (o instanceof MigrationCoordinator.PostcopyReported p) return p.report().toByteArray();
+    if (o instanceof HostAgent.PostcopyReported p) return p.report().toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -127,10 +127,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           return new HostAgent.Control(e.getCommand(), resolve(e.getReplyTo()));
         }
         case HOST_REPLY -> {
-          return new MigrationCoordinator.HostReplied(HostReply.parseFrom(bytes));
+          return new HostAgent.Answered(HostReply.parseFrom(bytes));
         }
         case PROGRESS -> {
-          return new MigrationCoordinator.ProgressReported(ProgressReport.parseFrom(bytes));
+          return new HostAgent.ProgressReported(ProgressReport.parseFrom(bytes));
         }
         case START -> {
           StartEnvelope e = StartEnvelope.parseFrom(bytes);
@@ -180,7 +180,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           return new MigrationCoordinator.Recover(e.getDataHost(), e.getDataPort(), resolve(e.getReplyTo()));
         }
         case POSTCOPY_REPORT -> {
-          return new MigrationCoordinator.PostcopyReported(org.livemig.messages.PostcopyReport.parseFrom(bytes));
+          return new HostAgent.PostcopyReported(org.livemig.messages.PostcopyReport.parseFrom(bytes));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

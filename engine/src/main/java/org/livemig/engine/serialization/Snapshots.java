@@ -19,7 +19,7 @@ final class Snapshots {
         .setSourceHost(s.sourceHost()).setDestinationHost(s.destinationHost())
         .setParameters(s.parameters()).setEpoch(s.epoch()).setStatus(s.status()).setPhase(s.phase())
         .addAllRounds(s.rounds()).setResumeOwner(s.resumeOwner()).setOwnerToken(s.ownerToken())
-        .setFailedPhase(s.failedPhase()).setError(s.error()).setCancelled(s.cancelled())
+        .setFailedPhase(s.failedPhase()).setError(s.error()).setErrorKind(s.errorKind()).setCancelled(s.cancelled())
         .setStartedAtMs(s.startedAtMs()).setSetupDoneAtMs(s.setupDoneAtMs()).setStunnedAtUs(s.stunnedAtUs())
         .setEndedAtMs(s.endedAtMs()).setDowntimeUs(s.downtimeUs()).addAllCleanedUp(s.cleanedUp())
         .setPostcopy(s.postcopy().started()).setRecoveries(s.postcopy().recoveries())
@@ -39,7 +39,7 @@ final class Snapshots {
         p.hasBegin() ? p.getBegin() : null, p.hasPrepare() ? p.getPrepare() : null,
         p.hasPerform() ? p.getPerform() : null, p.hasActivate() ? p.getActivate() : null,
         List.copyOf(p.getRoundsList()), p.getResumeOwner(), p.getOwnerToken(), p.getFailedPhase(), p.getError(),
-        p.getCancelled(), p.getStartedAtMs(), p.getSetupDoneAtMs(), p.getStunnedAtUs(), p.getEndedAtMs(),
+        p.getErrorKind(), p.getCancelled(), p.getStartedAtMs(), p.getSetupDoneAtMs(), p.getStunnedAtUs(), p.getEndedAtMs(),
         p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()), new PostcopyState(p.getPostcopy(), p.getRecoveries(),
             p.getPostcopyComplete(), p.getPostcopyPagesMissing(), p.getPostcopyPausedReason(),
             p.hasPostcopyResult() ? p.getPostcopyResult() : null));

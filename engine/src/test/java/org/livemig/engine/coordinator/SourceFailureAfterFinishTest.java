@@ -8,7 +8,6 @@ import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.receptionist.Receptionist;
-import akka.pattern.StatusReply;
 import akka.persistence.testkit.PersistenceTestKitPlugin;
 import akka.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import com.typesafe.config.ConfigFactory;
@@ -22,6 +21,7 @@ import org.livemig.messages.FinishResult;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
+import org.livemig.messages.CommandReply;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
@@ -66,11 +66,11 @@ class SourceFailureAfterFinishTest {
     kit.system().receptionist().tell(Receptionist.register(HostAgent.serviceKey(id + "-a"), source.getRef()));
     kit.system().receptionist().tell(Receptionist.register(HostAgent.serviceKey(id + "-b"), destination.getRef()));
     ActorRef<MigrationCoordinator.Command> coordinator = kit.spawn(MigrationCoordinator.create(id, null));
-    TestProbe<StatusReply<MigrationInfo>> started = kit.createTestProbe();
+    TestProbe<CommandReply> started = kit.createTestProbe();
     coordinator.tell(new MigrationCoordinator.Start(StartMigration.newBuilder().setMigrationId(id).setGuestId("g")
         .setSourceHost(id + "-a").setDestinationHost(id + "-b").setParameters(MigrationParameters.newBuilder()
             .setDowntimeLimitMs(300).setChannels(1)).build(), started.getRef()));
-    assertTrue(started.receiveMessage(Duration.ofSeconds(10)).isSuccess());
+    assertTrue(started.receiveMessage(Duration.ofSeconds(10)).hasInfo());
 
     HostAgent.Control begin = next(source, HostCommand.CommandCase.BEGIN);
     GuestDescription g = GuestDescription.newBuilder().setGuestId("g").setPageSize(4096).setPageCount(256).build();
@@ -80,7 +80,7 @@ class SourceFailureAfterFinishTest {
         .setDataPort(1).setToken("t")));
     HostAgent.Control perform = next(source, HostCommand.CommandCase.PERFORM);
     // The source's last round: the stun follows. The marker is written, then Finish goes out.
-    perform.replyTo().tell(new MigrationCoordinator.ProgressReported(ProgressReport.newBuilder().setMigrationId(id)
+    perform.replyTo().tell(new HostAgent.ProgressReported(ProgressReport.newBuilder().setMigrationId(id)
         .setEpoch(perform.command().getEpoch()).setRoundDone(true).setStunning(true)
         .setRound(RoundStats.newBuilder().setRound(1).setExpectedDowntimeMs(5)).build()));
     HostAgent.Control finish = next(destination, HostCommand.CommandCase.FINISH);
@@ -183,6 +183,6 @@ class SourceFailureAfterFinishTest {
   }
 
   private static void answer(HostAgent.Control c, HostReply.Builder reply) {
-    c.replyTo().tell(new MigrationCoordinator.HostReplied(reply.build()));
+    c.replyTo().tell(new HostAgent.Answered(reply.build()));
   }
 }

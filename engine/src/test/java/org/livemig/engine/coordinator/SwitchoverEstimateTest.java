@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.livemig.engine.host.EpochMicros;
+import org.livemig.engine.common.EpochMicros;
 
 class SwitchoverEstimateTest {
   private static final long MS = 1_000_000L;

@@ -12,7 +12,6 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.messages.BeginRequest;
 import org.livemig.messages.ConfirmRequest;
@@ -59,15 +58,15 @@ class HostAgentFencingTest {
         .setBegin(BeginRequest.newBuilder().setGuestId(guest)).build();
   }
 
-  private static HostReply send(HostCommand cmd, TestProbe<MigrationCoordinator.Command> coordinator) {
+  private static HostReply send(HostCommand cmd, TestProbe<HostAgent.Reply> coordinator) {
     host.tell(new HostAgent.Control(cmd, coordinator.ref()));
-    return ((MigrationCoordinator.HostReplied) coordinator.receiveMessage(Duration.ofSeconds(5))).reply();
+    return ((HostAgent.Answered) coordinator.receiveMessage(Duration.ofSeconds(5))).reply();
   }
 
   @Test
   void aCommandFromAnOlderEpochIsRefused() {
     createGuest("g-fence");
-    TestProbe<MigrationCoordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<HostAgent.Reply> coordinator = kit.createTestProbe();
     HostReply current = send(begin("m-fence", 2, "g-fence"), coordinator);
     assertTrue(current.getOk(), current.getError());
     HostReply stale = send(begin("m-fence", 1, "g-fence"), coordinator);
@@ -78,7 +77,7 @@ class HostAgentFencingTest {
   @Test
   void aRepeatedCommandGetsItsEarlierAnswerAndRunsOnce() {
     createGuest("g-dup");
-    TestProbe<MigrationCoordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<HostAgent.Reply> coordinator = kit.createTestProbe();
     HostReply first = send(begin("m-dup", 1, "g-dup"), coordinator);
     HostReply again = send(begin("m-dup", 1, "g-dup"), coordinator);
     assertTrue(first.getOk(), first.getError());
@@ -96,7 +95,7 @@ class HostAgentFencingTest {
   @Test
   void aRollbackBeforeBeginMakesTheLateBeginHarmless() {
     createGuest("g-late");
-    TestProbe<MigrationCoordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<HostAgent.Reply> coordinator = kit.createTestProbe();
     HostCommand confirm = HostCommand.newBuilder().setMigrationId("m-late").setEpoch(1).setStep(6)
         .setConfirm(ConfirmRequest.newBuilder().setSuccess(false).setReason("cancelled")).build();
     HostReply rolledBack = send(confirm, coordinator);

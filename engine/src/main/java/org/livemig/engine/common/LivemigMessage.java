@@ -1,4 +1,4 @@
-package org.livemig.engine.serialization;
+package org.livemig.engine.common;
 
 /** Marker for actor messages that cross nodes; bound to {@link LivemigSerializer} (protobuf). */
 public interface LivemigMessage {}

@@ -1,4 +1,4 @@
-package org.livemig.engine.client;
+package org.livemig.engine.coordinator;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;

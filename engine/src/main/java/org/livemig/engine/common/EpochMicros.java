@@ -1,4 +1,4 @@
-package org.livemig.engine.host;
+package org.livemig.engine.common;
 
 import java.time.Instant;
 

@@ -1,0 +1,196 @@
+package org.livemig.engine.coordinator;
+
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.ResumeOwner;
+
+/**
+ * The phases' decisions: a host's answer, a timeout, a host lost or not found, a takeover. Each
+ * is a plain function of the persisted state, the Unpersisted record and the input, returning
+ * what to persist and send; the precopy switchover's part is Switchover's, postcopy's is
+ * PostcopyRules'.
+ */
+final class Phases {
+  private Phases() {}
+
+  static Decision start(MigrationState s, Unpersisted u) {
+    return new Decision(u).log(Decision.Level.INFO, "migrating guest " + s.guestId() + " from " + s.sourceHost()
+        + " to " + s.destinationHost()).send(Step.BEGIN);
+  }
+
+  /** After a takeover: re-send whatever the journal says is pending (hosts deduplicate). */
+  static Decision resume(MigrationState s, Unpersisted u) {
+    Decision d = new Decision(u);
+    if (s.rollingBack()) return rollback(d, s, u);
+    return switch (s.phase()) {
+      case BEGIN -> d.send(Step.BEGIN);
+      case PREPARE -> d.send(Step.PREPARE);
+      case PERFORM -> d.send(Step.PERFORM);
+      case FINISH -> d.send(s.resumeOwner() == ResumeOwner.DESTINATION ? Step.ACTIVATE : Step.FINISH);
+      case CONFIRM -> s.inPostcopy()
+          ? d.then(new Decision.Locate(s.sourceHost())).send(Step.PAGES_COMPLETE) // watched: its loss pauses postcopy
+          : d.send(Step.CONFIRM);
+      default -> d.log(Decision.Level.ERROR, "nothing to resume in phase " + s.phase());
+    };
+  }
+
+  /** The source resumes and the destination is discarded; both answers end the migration. */
+  static Decision rollback(Decision d, MigrationState s, Unpersisted u) {
+    MigrationState at = s;
+    for (var e : d.events) at = at.apply(e);
+    d.cancelAll().log(Decision.Level.WARN, "rolling back from " + at.failedPhase() + ": " + at.error());
+    if (!at.cleanedUp().contains(at.sourceHost())) d.send(Step.CONFIRM);
+    if (!at.cleanedUp().contains(at.destinationHost())) d.send(Step.DISCARD);
+    return d;
+  }
+
+  static Decision onReply(MigrationState s, Unpersisted u, HostReply r) {
+    Decision none = new Decision(u);
+    if (r.getEpoch() != s.epoch() || r.getStep() < 1 || r.getStep() > Step.values().length) {
+      return none.log(Decision.Level.WARN, "answer from epoch " + r.getEpoch() + " step " + r.getStep()
+          + " ignored (current epoch " + s.epoch() + ")");
+    }
+    Step step = Step.of(r.getStep());
+    if (Switchover.holdsEarlyFinish(s, u, step, r)) return none;
+    if (!u.awaiting.contains(step)) return none; // a late or repeated answer
+    none.cancel(step);
+    if (s.rollingBack()) return onRollbackAnswer(none, s, step, r);
+    if (!r.getOk()) {
+      String why = r.getHost() + " failed " + step + ": " + r.getError();
+      return join(none, step == Step.PERFORM && Ownership.mayHaveRun(s, u)
+          ? Switchover.sourceFailed(s, u, why) : fail(s, u, why, r.getErrorKind()));
+    }
+    Decision d = none;
+    return switch (step) {
+      case BEGIN -> d.persist(Events.begun(r.getBegin())).send(Step.PREPARE);
+      case PREPARE -> d.persist(Events.prepared(r.getPrepare())).send(Step.PERFORM);
+      case PERFORM -> join(d, Switchover.onPerformed(s, u, r));
+      case FINISH -> join(d, Switchover.onFinished(s, u, r));
+      case ACTIVATE -> r.getActivate().getPostcopy()
+          ? d.persist(Events.finished(r.getActivate())).send(Step.PAGES_COMPLETE)
+          : d.persist(Events.finished(r.getActivate()), Events.cleanupDone(r.getHost())).send(Step.CONFIRM);
+      case PAGES_COMPLETE -> {
+        var p = r.getPagesComplete();
+        yield d.persist(Events.postcopyCompleted(p), Events.cleanupDone(r.getHost()))
+            .log(Decision.Level.INFO, "postcopy complete: " + p.getPagesReceived() + " pages over "
+                + p.getConnections() + " connection(s), " + p.getDuplicatePages() + " duplicates, " + p.getFaults()
+                + " faults (median " + p.getFaultMedianUs() + " us, p99 " + p.getFaultP99Us()
+                + " us); destroying the source")
+            .send(Step.CONFIRM);
+      }
+      case CONFIRM -> {
+        long downtime = s.activate().getRunningAtEpochUs() - s.stunnedAtUs();
+        yield d.persist(Events.confirmed(r.getConfirm()), Events.cleanupDone(r.getHost()),
+                Events.completed(downtime, s.activate().getRunningAtEpochUs()))
+            .log(Decision.Level.INFO, "completed; guest " + s.guestId() + " runs on " + s.destinationHost()
+                + "; downtime " + downtime / 1000.0 + " ms");
+      }
+      case DISCARD -> d;
+    };
+  }
+
+  /** The first decision's actions, then the second's (which owns the events). */
+  private static Decision join(Decision first, Decision second) {
+    second.beforeWrite.addAll(0, first.beforeWrite);
+    second.afterWrite.addAll(0, first.afterWrite);
+    return second;
+  }
+
+  private static Decision onRollbackAnswer(Decision d, MigrationState s, Step step, HostReply r) {
+    if (step != Step.CONFIRM && step != Step.DISCARD) return d;
+    if (!r.getOk()) {
+      d.log(Decision.Level.ERROR, "rollback " + step + " on " + r.getHost() + " answered with an error: "
+          + r.getError());
+    }
+    d.persist(Events.cleanupDone(r.getHost()));
+    String other = step == Step.CONFIRM ? s.destinationHost() : s.sourceHost();
+    if (s.cleanedUp().contains(other)) {
+      String sourceState = step == Step.CONFIRM && r.getConfirm().getSourceRunning() ? "; source guest running" : "";
+      String reason = s.failedPhase() + ": " + s.error() + sourceState;
+      d.persist(Events.failed(s, reason)).log(Decision.Level.WARN, (s.cancelled() ? "CANCELLED" : "FAILED") + " in "
+          + s.failedPhase() + ": " + reason);
+    }
+    return d;
+  }
+
+  /** A failure before the destination owns the guest: the source resumes. */
+  static Decision fail(MigrationState s, Unpersisted u, String failure) {
+    return fail(s, u, failure, ErrorKind.ERROR_NONE);
+  }
+
+  /** kind: what refused, when a host's refusal or a host not found is the cause (the client reads it). */
+  static Decision fail(MigrationState s, Unpersisted u, String failure, ErrorKind kind) {
+    String reason = Switchover.withSourceFailure(u, failure);
+    if (s.inPostcopy()) return PostcopyRules.failed(s, u, reason);
+    Decision d = new Decision(u);
+    if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
+      // The guest already runs on the destination; only the source's Confirm is left.
+      return d.persist(Events.confirmed(), Events.completed(s.activate().getRunningAtEpochUs() - s.stunnedAtUs(),
+              s.activate().getRunningAtEpochUs()))
+          .log(Decision.Level.ERROR, "after switchover: " + reason + "; the destination keeps the guest");
+    }
+    MigrationState at = Switchover.current(s, u);
+    d.persist(Events.rollback(at, reason, false, kind)).log(Decision.Level.WARN, "failed in " + at.phase() + ": " + reason);
+    return rollback(d, s, u);
+  }
+
+  static Decision onProgress(MigrationState s, Unpersisted u, ProgressReport p, long roundRecordIntervalNanos) {
+    if (s.ended() || s.rollingBack() || p.getEpoch() != s.epoch()) return new Decision(u);
+    u.lastProgress = p;
+    Decision d = Switchover.onProgress(s, u, p, roundRecordIntervalNanos);
+    if (u.awaiting.contains(Step.PERFORM)) d.beforeWrite.add(new Decision.ArmTimer(Step.PERFORM)); // heard from
+    return d;
+  }
+
+  /** A step's timer fired: silence, never a no once the destination may run the guest. */
+  static Decision onTimeout(MigrationState s, Unpersisted u, Step step, CoordinatorSettings settings) {
+    Decision d = new Decision(u);
+    if (s.ended()) return d;
+    if (step == Step.PAGES_COMPLETE) {
+      // Postcopy is never timed out: a paused one waits for a recovery, however long.
+      return d.log(Decision.Level.INFO, "postcopy " + s.status() + ": " + PostcopyRules.pagesMissing(s, u)
+          + " pages missing" + (s.postcopy().pausedReason().isEmpty() ? "" : " (" + s.postcopy().pausedReason() + ")"))
+          .armTimer(step);
+    }
+    String why = "host " + step.host(s) + " did not answer " + step + " within "
+        + (step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout());
+    if (s.rollingBack()) {
+      // The host is gone or mute; its copy never got ownership, so the rollback ends here.
+      return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why))
+          .log(Decision.Level.ERROR, "rollback: " + why);
+    }
+    if (Ownership.askAgainOnSilence(s, u)) {
+      // Silence is no answer: the destination may run the guest, so resuming the source could
+      // leave two running. The source is not resumed and the host is asked again.
+      return d.log(Decision.Level.ERROR, why + "; the switchover's outcome is unknown (the destination may already "
+          + "run the guest): the source is not resumed, asking again").send(step);
+    }
+    return fail(s, u, why);
+  }
+
+  /** The lookup of a host that steps wait for gave up. */
+  static Decision onHostNotFound(MigrationState s, Unpersisted u, String why) {
+    if (s.rollingBack()) {
+      return new Decision(u).persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why));
+    }
+    return s.ended() ? new Decision(u) : fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
+  }
+
+  /** A host's agent terminated (its node left the cluster): a definite answer, unlike silence. */
+  static Decision onHostLost(MigrationState s, Unpersisted u, String host, CoordinatorSettings settings) {
+    if (s.ended()) return new Decision(u);
+    if (s.inPostcopy()) return PostcopyRules.hostLost(s, u, host);
+    for (Step st : Step.values()) {
+      if (st.host(s).equals(host) && u.awaiting.contains(st)) {
+        Decision d = new Decision(u).cancel(st)
+            .log(Decision.Level.WARN, "host " + host + " left the cluster while " + st + " was pending");
+        String why = "host " + host + " left the cluster while " + st + " was pending";
+        if (s.rollingBack()) return join(d, onTimeout(s, u, st, settings));
+        if (st == Step.PERFORM && Ownership.mayHaveRun(s, u)) return join(d, Switchover.sourceFailed(s, u, why));
+        return join(d, fail(s, u, why));
+      }
+    }
+    return new Decision(u);
+  }
+}
