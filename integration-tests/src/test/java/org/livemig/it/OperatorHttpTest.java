@@ -9,6 +9,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -73,6 +74,60 @@ class OperatorHttpTest {
     assertStatus(400, send("POST", "/guests", "{\"guest_id\":\"\"}"));
     var list = Json.parse(send("GET", "/migrations", null).body(), MigrationList.newBuilder()).build();
     assertEquals(0, list.getMigrationsCount(), "nothing was started: " + list);
+  }
+
+  /** Ids that would name actors, paths or log lines badly; none may change anything or stop a host. */
+  static final List<String> MALFORMED_IDS = List.of("a b/c", "../etc", "x/y", "$system", "a%2Fb", "\u00fcn\u00efcode",
+      "tab\tid", "new\nline", "quote\"d", "-leading", ".", "#frag", "a?b=c", "%", "semi;colon", "a:b", "star*",
+      "x".repeat(129), "\u0000nul");
+
+  @Test
+  void malformedIdsAreRefusedAndEveryHostStaysRegistered() throws Exception {
+    for (String bad : MALFORMED_IDS) {
+      String quoted = Json.quote(bad);
+      for (String field : List.of("migration_id", "guest_id", "source_host", "destination_host")) {
+        Map<String, String> fields = new java.util.LinkedHashMap<>(Map.of("migration_id", "\"ok-id\"",
+            "guest_id", "\"ok-guest\"", "source_host", "\"host-a\"", "destination_host", "\"host-b\""));
+        fields.put(field, quoted);
+        String body = "{" + String.join(",", fields.entrySet().stream().map(e -> "\"" + e.getKey() + "\":"
+            + e.getValue()).toList()) + "}";
+        var r = send("POST", "/migrations", body);
+        assertStatus(400, r);
+        assertTrue(r.body().contains("\"field\":\"" + field + "\""), field + " " + bad + " -> " + r.body());
+      }
+      String path = java.net.URLEncoder.encode(bad, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+      if (!path.equals(".") && !path.equals("..")) {
+        assertStatus(400, send("GET", "/migrations/" + path, null));
+        assertStatus(400, send("POST", "/migrations/" + path + "/cancel", null));
+      }
+      var guest = send("POST", "/guests", guestJson("placeholder", 1).replace("\"placeholder\"", quoted));
+      assertStatus(400, guest);
+      assertTrue(guest.body().contains("\"field\":\"guest_id\""), guest.body());
+    }
+    // The same ids sent straight to the host agents as cluster messages (no client, no HTTP).
+    for (var host : cluster.hosts.values()) {
+      var probe = akka.actor.testkit.typed.javadsl.TestProbe.<org.livemig.engine.host.HostAgent.Reply>create(
+          host.system());
+      for (String bad : MALFORMED_IDS) {
+        host.hostAgent().tell(new org.livemig.engine.host.HostAgent.Control(org.livemig.messages.HostCommand
+            .newBuilder().setMigrationId(bad).setEpoch(1).setStep(2).setPrepare(org.livemig.messages.PrepareRequest
+                .newBuilder().setBegin(org.livemig.messages.BeginCookie.newBuilder().setGuest(
+                    org.livemig.messages.GuestDescription.newBuilder().setGuestId(bad).setPageSize(4096)
+                        .setPageCount(16)))).build(), probe.ref()));
+        var answer = ((org.livemig.engine.host.HostAgent.Answered) probe.receiveMessage(Duration.ofSeconds(10)))
+            .reply();
+        assertFalse(answer.getOk(), bad);
+        assertEquals(org.livemig.messages.ErrorKind.ERROR_INVALID_REQUEST, answer.getErrorKind(), answer.getError());
+      }
+    }
+    var hosts = send("GET", "/hosts", null);
+    assertStatus(200, hosts);
+    for (String h : List.of("host-a", "host-b")) {
+      assertTrue(hosts.body().contains("\"host_id\":\"" + h + "\""), "host " + h + " stays registered: " + hosts.body());
+    }
+    var list = Json.parse(send("GET", "/migrations", null).body(), MigrationList.newBuilder()).build();
+    assertTrue(list.getMigrationsList().stream().noneMatch(m -> m.getMigrationId().equals("ok-id")),
+        "nothing was started: " + list);
   }
 
   @Test

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 import org.livemig.engine.client.MigrationClient;
+import org.livemig.engine.common.Ids;
 import org.livemig.engine.client.MigrationException;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.GuestDescription;
@@ -72,8 +73,10 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
         pathPrefix("hosts", () -> concat(
             pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenApply(this::hosts),
                 StatusCodes.OK))),
-            path(PathMatchers.segment(), id -> get(() -> respond(localHost.registered(id).thenApply(address ->
-                "{\"host\":" + Json.quote(id) + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK))))),
+            path(PathMatchers.segment(), id -> get(() -> Ids.valid(id)
+                ? respond(localHost.registered(id).thenApply(address -> "{\"host\":" + Json.quote(id)
+                    + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK)
+                : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("host_id", id), "host_id")))))),
         path("guests", () -> concat(
             get(() -> respond(localHost.allHosts().thenApply(OperatorRoutes::allGuestsJson), StatusCodes.OK)),
             post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))));
@@ -123,6 +126,8 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     } catch (IllegalArgumentException e) {
       return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
     }
+    String invalidId = Ids.problem("guest_id", d.getGuestId());
+    if (invalidId != null) return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", invalidId, "guest_id"));
     if (d.getGuestId().isBlank() || d.getPageCount() <= 0 || d.getPageSize() <= 0) {
       return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST",
           "invalid request: guest_id, page_size and page_count are required", d.getGuestId().isBlank() ? "guest_id"

@@ -17,6 +17,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import org.livemig.engine.common.Ids;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.coordinator.MigrationEventTopic;
 import org.livemig.messages.CommandReply;
@@ -58,9 +60,13 @@ public final class MigrationClient {
   /** Starts a migration under a given id; repeating the same request is harmless. */
   public CompletionStage<MigrationInfo> start(String migrationId, String guestId, String sourceHost,
       String destinationHost, MigrationParameters parameters) {
+    MigrationException invalid = invalid("migration_id", migrationId, "guest_id", guestId, "source_host", sourceHost,
+        "destination_host", destinationHost);
+    if (invalid != null) return CompletableFuture.failedFuture(invalid);
     StartMigration request = StartMigration.newBuilder().setMigrationId(migrationId).setGuestId(guestId)
         .setSourceHost(sourceHost).setDestinationHost(destinationHost).setParameters(parameters).build();
-    return answered(coordinator(migrationId).ask(r -> new MigrationCoordinator.Start(request, r), timeout));
+    return withCoordinator(migrationId,
+        c -> answered(c.ask(r -> new MigrationCoordinator.Start(request, r), timeout)));
   }
 
   /**
@@ -93,10 +99,11 @@ public final class MigrationClient {
 
   /** Status of one migration; {@link MigrationException.UnknownMigration} if none was started under the id. */
   public CompletionStage<MigrationInfo> status(String migrationId) {
-    return typed(coordinator(migrationId).ask(MigrationCoordinator.GetStatus::new, timeout)).thenCompose(info ->
+    return withCoordinator(migrationId, c -> typed(c.ask(MigrationCoordinator.GetStatus::new, timeout))
+        .thenCompose(info ->
         info.getStatus() == MigrationStatus.STATUS_NONE
             ? CompletableFuture.failedFuture(new MigrationException.UnknownMigration("unknown migration " + migrationId))
-            : CompletableFuture.completedFuture(info));
+            : CompletableFuture.completedFuture(info)));
   }
 
   /**
@@ -122,7 +129,8 @@ public final class MigrationClient {
   }
 
   public CompletionStage<MigrationInfo> cancel(String migrationId, String reason) {
-    return answered(coordinator(migrationId).ask(r -> new MigrationCoordinator.Cancel(reason, r), timeout));
+    return withCoordinator(migrationId,
+        c -> answered(c.ask(r -> new MigrationCoordinator.Cancel(reason, r), timeout)));
   }
 
   /**
@@ -132,8 +140,8 @@ public final class MigrationClient {
   public CompletionStage<MigrationInfo> setParameters(String migrationId, long maxBandwidthBytesPerSecond,
       Duration downtimeLimit) {
     long downtimeMs = downtimeLimit == null ? 0 : downtimeLimit.toMillis();
-    return answered(coordinator(migrationId).ask(
-        r -> new MigrationCoordinator.SetParameters(maxBandwidthBytesPerSecond, downtimeMs, r), timeout));
+    return withCoordinator(migrationId, c -> answered(c.ask(
+        r -> new MigrationCoordinator.SetParameters(maxBandwidthBytesPerSecond, downtimeMs, r), timeout)));
   }
 
   /**
@@ -141,7 +149,7 @@ public final class MigrationClient {
    * destination then runs the guest and fetches the pages it lacks. Conflict once past precopy.
    */
   public CompletionStage<MigrationInfo> startPostcopy(String migrationId) {
-    return answered(coordinator(migrationId).ask(MigrationCoordinator.StartPostcopy::new, timeout));
+    return withCoordinator(migrationId, c -> answered(c.ask(MigrationCoordinator.StartPostcopy::new, timeout)));
   }
 
   /** Recover a paused postcopy over a new channel to the destination's data endpoint from Prepare. */
@@ -155,8 +163,8 @@ public final class MigrationClient {
    * handshake is done, or back to POSTCOPY_PAUSED (with the reason) if it failed.
    */
   public CompletionStage<MigrationInfo> recover(String migrationId, String dataHost, int dataPort) {
-    return answered(coordinator(migrationId).ask(
-        r -> new MigrationCoordinator.Recover(dataHost == null ? "" : dataHost, dataPort, r), timeout));
+    return withCoordinator(migrationId, c -> answered(c.ask(
+        r -> new MigrationCoordinator.Recover(dataHost == null ? "" : dataHost, dataPort, r), timeout)));
   }
 
   /**
@@ -188,7 +196,23 @@ public final class MigrationClient {
         .thenCompose(f -> f);
   }
 
-  private EntityRef<MigrationCoordinator.Command> coordinator(String migrationId) {
-    return sharding.entityRefFor(MigrationCoordinator.TYPE_KEY, migrationId);
+  /**
+   * Asks the migration's coordinator. A malformed id never reaches the cluster (it would name an
+   * entity, a journal entry and actors): the call fails with InvalidRequest.
+   */
+  private <T> CompletionStage<T> withCoordinator(String migrationId,
+      Function<EntityRef<MigrationCoordinator.Command>, CompletionStage<T>> ask) {
+    MigrationException invalid = invalid("migration_id", migrationId);
+    return invalid != null ? CompletableFuture.failedFuture(invalid)
+        : ask.apply(sharding.entityRefFor(MigrationCoordinator.TYPE_KEY, migrationId));
+  }
+
+  /** The first invalid id among (field, id) pairs, or null. */
+  private static MigrationException invalid(String... fieldsAndIds) {
+    for (int i = 0; i < fieldsAndIds.length; i += 2) {
+      String problem = Ids.problem(fieldsAndIds[i], fieldsAndIds[i + 1]);
+      if (problem != null) return new MigrationException.InvalidRequest(fieldsAndIds[i], problem);
+    }
+    return null;
   }
 }

@@ -1,5 +1,6 @@
 package org.livemig.engine.coordinator;
 
+import org.livemig.engine.common.Ids;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.Refusal;
@@ -11,11 +12,16 @@ final class StartValidation {
 
   static Refusal check(StartMigration r, String migrationId) {
     if (!r.getMigrationId().isEmpty() && !r.getMigrationId().equals(migrationId)) {
-      return invalid("migration_id", "'" + r.getMigrationId() + "' does not match the entity " + migrationId);
+      return invalid("migration_id", Ids.shown(r.getMigrationId()) + " does not match the entity "
+          + Ids.shown(migrationId));
     }
-    if (r.getGuestId().isBlank()) return invalid("guest_id", "is empty");
-    if (r.getSourceHost().isBlank()) return invalid("source_host", "is empty");
-    if (r.getDestinationHost().isBlank()) return invalid("destination_host", "is empty");
+    for (String[] id : new String[][] {{"migration_id", migrationId}, {"guest_id", r.getGuestId()},
+        {"source_host", r.getSourceHost()}, {"destination_host", r.getDestinationHost()}}) {
+      String problem = Ids.problem(id[0], id[1]);
+      if (problem != null) {
+        return Refusal.newBuilder().setKind(ErrorKind.ERROR_INVALID_REQUEST).setField(id[0]).setMessage(problem).build();
+      }
+    }
     if (r.getSourceHost().equals(r.getDestinationHost())) {
       return invalid("source_host", "and destination_host are both " + r.getSourceHost());
     }

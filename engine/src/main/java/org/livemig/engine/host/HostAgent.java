@@ -17,6 +17,7 @@ import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.common.Ids;
 import org.livemig.engine.common.LivemigMessage;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
@@ -214,7 +215,7 @@ public final class HostAgent {
   private Behavior<Command> serving() {
     return Behaviors.receive(Command.class)
         .onMessage(Control.class, this::onControl)
-        .onMessage(HeldCommandReleased.class, m -> execute(m.control()))
+        .onMessage(HeldCommandReleased.class, m -> contained(m.control()))
         .onMessage(RoleReplied.class, this::onRoleReplied)
         .onMessage(CreateGuest.class, this::onCreateGuest)
         .onMessage(ListGuests.class, m -> {
@@ -271,7 +272,22 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
+        .onSignal(akka.actor.typed.PostStop.class, sig -> stopped())
         .build();
+  }
+
+  /**
+   * This agent stopped (its node left, or the actor system is terminating): nobody manages its
+   * guests any more and the cluster may run them elsewhere, so none of them may go on running.
+   */
+  private Behavior<Command> stopped() {
+    for (MigratableGuest g : guests.values()) {
+      if (g.state() == RunState.RUNNING) {
+        ctx.getLog().warn("host agent {} stopped: pausing guest {}", settings.hostId(), g.description().getGuestId());
+        g.pause();
+      }
+    }
+    return Behaviors.same();
   }
 
   private static GuestView view(MigratableGuest g) {
@@ -280,9 +296,9 @@ public final class HostAgent {
 
   private Behavior<Command> onCreateGuest(CreateGuest m) {
     String id = m.description().getGuestId();
-    if (id.isBlank()) {
-      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_INVALID_REQUEST, "guest_id",
-          "invalid guest: guest_id is empty")));
+    String invalid = Ids.problem("guest_id", id);
+    if (invalid != null) {
+      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_INVALID_REQUEST, "guest_id", invalid)));
     } else if (guests.containsKey(id)) {
       m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_CONFLICT, "",
           "guest " + id + " already exists on host " + settings.hostId())));
@@ -308,6 +324,13 @@ public final class HostAgent {
 
   private Behavior<Command> onControl(Control m) {
     HostCommand cmd = m.command();
+    String invalid = Ids.problem("migration_id", cmd.getMigrationId());
+    if (invalid != null) {
+      // Never remembered, never spawned: an id names this host's actors and ledger entries.
+      ctx.getLog().warn("{} refused {}: {}", settings.hostId(), cmd.getCommandCase(), invalid);
+      m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_INVALID_REQUEST, invalid)));
+      return Behaviors.same();
+    }
     MigrationRecord rec = migrations.computeIfAbsent(cmd.getMigrationId(), k -> new MigrationRecord());
     if (cmd.getEpoch() < rec.epoch) {
       ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
@@ -355,7 +378,23 @@ public final class HostAgent {
       timers.startSingleTimer(new HeldCommandReleased(m), faults.holdFor());
       return Behaviors.same();
     }
-    return execute(m);
+    return contained(m);
+  }
+
+  /**
+   * Executes a command so that a failure in one migration's part never stops this agent (and
+   * with it every guest of the host): the failure is logged and answered as an error.
+   */
+  private Behavior<Command> contained(Control m) {
+    try {
+      return execute(m);
+    } catch (RuntimeException e) {
+      HostCommand cmd = m.command();
+      ctx.getLog().error("{}: {} of {} failed on {}; the host agent goes on", cmd.getMigrationId(),
+          cmd.getCommandCase(), cmd.getMigrationId(), settings.hostId(), e);
+      reply(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " failed on " + settings.hostId() + ": " + e));
+      return Behaviors.same();
+    }
   }
 
   private Behavior<Command> execute(Control m) {
@@ -391,9 +430,12 @@ public final class HostAgent {
       case PREPARE -> {
         GuestDescription d = cmd.getPrepare().getBegin().getGuest();
         String guestId = d.getGuestId();
+        String invalidGuest = Ids.problem("guest_id", guestId);
         long need = d.getPageCount() * d.getPageSize();
         long used = guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
-        if (guests.containsKey(guestId)) {
+        if (invalidGuest != null) {
+          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_INVALID_REQUEST, invalidGuest));
+        } else if (guests.containsKey(guestId)) {
           reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " already exists on host " + settings.hostId()));
         } else if (settings.memoryCapacityBytes() > 0 && used + need > settings.memoryCapacityBytes()) {
           reply(Replies.error(cmd, settings.hostId(), "not enough memory on " + settings.hostId() + ": guest needs "
