@@ -31,8 +31,8 @@ final class HostLookup {
   /** Not found yet, or nothing waited: the lookup goes on (steps are re-sent after a pause). */
   record Retrying() implements Outcome {}
 
-  /** Not found within the lookup timeout: the steps waiting for it fail with this reason. */
-  record GaveUp(String why) implements Outcome {}
+  /** Not found within the lookup timeout: the steps that waited for it, and why. */
+  record GaveUp(List<Step> steps, String why) implements Outcome {}
 
   private final ActorContext<MigrationCoordinator.Command> ctx;
   private final TimerScheduler<MigrationCoordinator.Command> timers;
@@ -108,7 +108,7 @@ final class HostLookup {
       return new Retrying();
     }
     lookupStartedNanos.remove(host);
-    return new GaveUp("unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout());
+    return new GaveUp(waiting, "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout());
   }
 
   private void ask(String host) {

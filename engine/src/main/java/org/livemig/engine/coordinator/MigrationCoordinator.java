@@ -234,7 +234,7 @@ public final class MigrationCoordinator
       for (HostCommand command : found.commands()) tell(found.agent(), command);
       for (Step st : found.steps()) send(s, st);
     } else if (outcome instanceof HostLookup.GaveUp gaveUp) {
-      return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.why()));
+      return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.steps(), gaveUp.why()));
     }
     return Effect().noReply();
   }

@@ -1,5 +1,6 @@
 package org.livemig.engine.coordinator;
 
+import java.util.List;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.ProgressReport;
@@ -169,12 +170,22 @@ final class Phases {
     return fail(s, u, why);
   }
 
-  /** The lookup of a host that steps wait for gave up. */
-  static Decision onHostNotFound(MigrationState s, Unpersisted u, String why) {
-    if (s.rollingBack()) {
-      return new Decision(u).persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why));
+  /**
+   * The lookup of a host that steps wait for gave up. A lookup that finds nothing is silence, not
+   * a no: once the destination may run the guest (a new incarnation starts with an empty address
+   * book, and the receptionist lists only reachable hosts), the steps are asked again.
+   */
+  static Decision onHostNotFound(MigrationState s, Unpersisted u, List<Step> steps, String why) {
+    Decision d = new Decision(u);
+    if (s.rollingBack()) return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why));
+    if (s.ended()) return d;
+    if (Ownership.askAgainOnSilence(s, u)) {
+      d.log(Decision.Level.ERROR, why + "; the destination may already run the guest: the source is not resumed, "
+          + "looking again");
+      for (Step st : steps) d.send(st);
+      return d;
     }
-    return s.ended() ? new Decision(u) : fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
+    return fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
   }
 
   /** A host's agent terminated (its node left the cluster): a definite answer, unlike silence. */

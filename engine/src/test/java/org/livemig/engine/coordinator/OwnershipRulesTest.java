@@ -180,8 +180,10 @@ class OwnershipRulesTest {
                 : FinishResult.newBuilder().setComplete(false).setReason("pages missing")).build()));
   }
 
-  static final Input NOT_FOUND = new Input("a host lookup gave up",
-      (s, u) -> Phases.onHostNotFound(s, u, "unknown host " + DESTINATION));
+  static final Input NOT_FOUND = new Input("the lookup of the awaited step's host gave up", (s, u) -> {
+    List<Step> waiting = List.copyOf(u.awaiting);
+    return Phases.onHostNotFound(s, u, waiting, "unknown host " + waiting.get(0).host(s));
+  });
   static final Input CANCEL = new Input("an operator cancels", (s, u) -> OperatorCommands.cancel(s, u, "stop"));
   static final Input TAKEOVER = new Input("the coordinator takes over", (s, u) ->
       Ownership.rollBackOnTakeover(s, SETTINGS.continuePerformAfterRestart()));
@@ -207,6 +209,10 @@ class OwnershipRulesTest {
         row(FINISH_OUT, lost(SOURCE), Outcome.FINISH_DECIDES),
         row(FINISH_OUT, CANCEL, Outcome.CANCEL_REFUSED),
         row(FINISH_AWAITED, timeout(Step.FINISH), Outcome.ASKED_AGAIN),
+        row(FINISH_AWAITED, NOT_FOUND, Outcome.ASKED_AGAIN),
+        row(FINISH_OUT, NOT_FOUND, Outcome.ASKED_AGAIN),
+        row(MARKED_BEFORE_TAKEOVER, NOT_FOUND, Outcome.ASKED_AGAIN),
+        row(OWNED_NOT_RUNNING, NOT_FOUND, Outcome.ASKED_AGAIN),
         row(FINISH_AWAITED, lost(DESTINATION), Outcome.SOURCE_RESUMES),
         row(FINISH_AWAITED, error(Step.FINISH), Outcome.SOURCE_RESUMES),
         row(FINISH_AWAITED, finishAnswered(false), Outcome.SOURCE_RESUMES),
