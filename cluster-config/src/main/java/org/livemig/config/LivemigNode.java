@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.livemig.config.http.OperatorHttp;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.engine.node.EngineNode;
