@@ -3,47 +3,42 @@ package org.livemig.config;
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
-import akka.actor.typed.javadsl.Behaviors;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.livemig.engine.coordinator.MigrationCoordinator;
+import org.livemig.config.http.OperatorHttp;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.host.HostAgent;
-import org.livemig.engine.host.HostSettings;
+import org.livemig.engine.node.EngineNode;
 import org.livemig.persistence.JournalSchema;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One livemig node: an ActorSystem in the cluster with the roles its config names. A "host"
- * node runs a HostAgent and a data-plane listener; a "coordinator" node hosts migration
- * coordinators and prepares the journal schema before it starts.
+ * One livemig node: an ActorSystem in the cluster with the roles its config names, running the
+ * engine's parts for them (EngineNode: a "host" node runs a HostAgent and a data-plane
+ * listener, a "coordinator" node hosts migration coordinators) and the operator HTTP. The
+ * journal schema is prepared before the system starts.
  */
 public final class LivemigNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LivemigNode.class);
   public static final String SYSTEM_NAME = "livemig";
 
   private final ActorSystem<Void> system;
-  private final DataPlaneServer dataPlane;
-  private final ActorRef<HostAgent.Command> hostAgent;
-  private final String hostId;
+  private final EngineNode engine;
   private String httpUri;
 
-  private LivemigNode(ActorSystem<Void> system, DataPlaneServer dataPlane, ActorRef<HostAgent.Command> hostAgent,
-      String hostId) {
+  private LivemigNode(ActorSystem<Void> system, EngineNode engine) {
     this.system = system;
-    this.dataPlane = dataPlane;
-    this.hostAgent = hostAgent;
-    this.hostId = hostId;
+    this.engine = engine;
   }
 
   /** Loads a node's file over livemig-node.conf and the modules' reference.conf. */
@@ -68,31 +63,21 @@ public final class LivemigNode implements AutoCloseable {
   }
 
   public static LivemigNode start(Config config) {
-    List<String> roles = config.getStringList("akka.cluster.roles");
-    boolean host = roles.contains("host");
     // Coordinators keep their journal there, hosts their ledger.
     JournalSchema.ensure(config);
-    HostSettings settings = host ? HostSettings.fromConfig(config) : null;
-    DataPlaneServer dataPlane = null;
-    if (host) {
-      dataPlane = new DataPlaneServer(settings.dataBindHost(), settings.dataPort(), settings.dataPlane());
-      dataPlane.start();
-    }
-    CompletableFuture<ActorRef<HostAgent.Command>> agent = new CompletableFuture<>();
-    DataPlaneServer dp = dataPlane;
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
-      if (host) agent.complete(ctx.spawn(HostAgent.create(settings, dp), "host"));
-      else agent.complete(null);
-      MigrationCoordinator.init(ctx.getSystem());
-      return Behaviors.empty();
-    }), SYSTEM_NAME, config);
+    CompletableFuture<EngineNode> engine = new CompletableFuture<>();
+    ActorSystem<Void> system = ActorSystem.create(EngineNode.guardian(engine), SYSTEM_NAME, config);
     try {
-      LivemigNode node = new LivemigNode(system, dataPlane, agent.get(30, TimeUnit.SECONDS), host ? settings.hostId() : null);
+      LivemigNode node = new LivemigNode(system, engine.get(30, TimeUnit.SECONDS));
       node.httpUri = OperatorHttp.start(system);
       return node;
+    } catch (ExecutionException e) {
+      system.terminate();
+      // What the engine refused (a bad setting, a data port in use) reaches the caller as it was.
+      if (e.getCause() instanceof RuntimeException r) throw r;
+      throw new IllegalStateException("node did not start: " + e.getCause(), e.getCause());
     } catch (Exception e) {
       system.terminate();
-      if (dataPlane != null) dataPlane.close();
       throw new IllegalStateException("node did not start: " + e, e);
     }
   }
@@ -110,11 +95,11 @@ public final class LivemigNode implements AutoCloseable {
   }
 
   public ActorRef<HostAgent.Command> hostAgent() {
-    return hostAgent;
+    return engine.hostAgent();
   }
 
   public String hostId() {
-    return hostId;
+    return engine.hostId();
   }
 
   /** The operator HTTP address (http://host:port), or null when livemig.http.port is 0. */
@@ -123,19 +108,17 @@ public final class LivemigNode implements AutoCloseable {
   }
 
   public DataPlaneServer dataPlane() {
-    return dataPlane;
+    return engine.dataPlane();
   }
 
-  /** Leaves the cluster and stops; the data-plane listener closes with it. */
+  /** Leaves the cluster and stops; the data-plane listener closes in the coordinated shutdown. */
   @Override
   public void close() {
     system.terminate();
     try {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
-      log.error("node {} did not terminate cleanly: {}", hostId, e.toString());
-    } finally {
-      if (dataPlane != null) dataPlane.close();
+      log.error("node {} did not terminate cleanly: {}", engine.hostId(), e.toString());
     }
   }
 

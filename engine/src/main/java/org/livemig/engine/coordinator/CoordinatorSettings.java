@@ -6,8 +6,8 @@ import org.livemig.messages.MigrationParameters;
 
 /** livemig.coordinator and the livemig.migration defaults that fill a request's zero fields. */
 record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout, Duration hostLookupTimeout,
-    int snapshotEvery, boolean continuePerformAfterRestart, Duration passivateAfterEnd, Duration roundRecordInterval,
-    MigrationParameters defaults) {
+    Duration hostLookupRetry, int snapshotEvery, boolean continuePerformAfterRestart, Duration passivateAfterEnd,
+    Duration roundRecordInterval, MigrationParameters defaults) {
 
   static CoordinatorSettings fromConfig(Config config) {
     Config c = config.getConfig("livemig.coordinator");
@@ -26,7 +26,7 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setPostcopyKeepaliveMs(m.getDuration("postcopy-keepalive").toMillis())
         .build();
     return new CoordinatorSettings(c.getDuration("step-timeout"), c.getDuration("perform-silence-timeout"),
-        c.getDuration("host-lookup-timeout"), c.getInt("snapshot-every"),
+        c.getDuration("host-lookup-timeout"), c.getDuration("host-lookup-retry"), c.getInt("snapshot-every"),
         switch (c.getString("after-restart-in-perform")) {
           case "continue" -> true;
           case "rollback" -> false;

@@ -20,8 +20,6 @@ import org.livemig.messages.HostCommand;
  * its hosts up again.
  */
 final class HostLookup {
-  private static final Duration RETRY = Duration.ofMillis(200);
-
   /** What a lookup's answer means for the steps that waited on it. */
   sealed interface Outcome {}
 
@@ -99,12 +97,12 @@ final class HostLookup {
     if (waiting.isEmpty()) {
       // Only looked up to be watched, or for a recovery: keep looking, no step fails over it.
       waitingSteps.put(host, waiting);
-      timers.startSingleTimer("locate-" + host, new MigrationCoordinator.Locate(host), RETRY);
+      timers.startSingleTimer("locate-" + host, new MigrationCoordinator.Locate(host), settings.hostLookupRetry());
       return new Retrying();
     }
     long waited = System.nanoTime() - lookupStartedNanos.getOrDefault(host, System.nanoTime());
     if (waited < settings.hostLookupTimeout().toNanos()) {
-      for (Step st : waiting) timers.startSingleTimer("resend-" + st, new MigrationCoordinator.Resend(st), RETRY);
+      for (Step st : waiting) timers.startSingleTimer("resend-" + st, new MigrationCoordinator.Resend(st), settings.hostLookupRetry());
       return new Retrying();
     }
     lookupStartedNanos.remove(host);

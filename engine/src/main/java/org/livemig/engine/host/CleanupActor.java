@@ -36,12 +36,12 @@ public final class CleanupActor {
   /** Sent when Done is reached; steps lists what actually ran, for the log and the tests. */
   public record Finished(String migrationId, String host, String role, List<String> steps) {}
 
-  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
-
-  static Behavior<Command> create(String migrationId, String host, Plan plan, ActorRef<Finished> replyTo) {
+  /** stopTimeout: how long to wait for the copies to stop before going on (livemig.host.cleanup-stop-timeout). */
+  static Behavior<Command> create(String migrationId, String host, Plan plan, Duration stopTimeout,
+      ActorRef<Finished> replyTo) {
     return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
         Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-            new CleanupActor(ctx, timers, migrationId, host, plan, replyTo).stoppingCopies())));
+            new CleanupActor(ctx, timers, migrationId, host, plan, stopTimeout, replyTo).stoppingCopies())));
   }
 
   private final ActorContext<Command> ctx;
@@ -49,16 +49,18 @@ public final class CleanupActor {
   private final String migrationId;
   private final String host;
   private final Plan plan;
+  private final Duration stopTimeout;
   private final ActorRef<Finished> replyTo;
   private final List<String> steps = new ArrayList<>();
 
   private CleanupActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId, String host,
-      Plan plan, ActorRef<Finished> replyTo) {
+      Plan plan, Duration stopTimeout, ActorRef<Finished> replyTo) {
     this.ctx = ctx;
     this.timers = timers;
     this.migrationId = migrationId;
     this.host = host;
     this.plan = plan;
+    this.stopTimeout = stopTimeout;
     this.replyTo = replyTo;
   }
 
@@ -72,7 +74,7 @@ public final class CleanupActor {
       copy.tell(CopyActor.Stop.INSTANCE);
       running.add(copy);
     }
-    timers.startSingleTimer(StopTimedOut.INSTANCE, STOP_TIMEOUT);
+    timers.startSingleTimer(StopTimedOut.INSTANCE, stopTimeout);
     steps.add("StopCopies");
     return waitingForCopies(running);
   }
@@ -85,7 +87,7 @@ public final class CleanupActor {
     return Behaviors.receive(Command.class)
         .onMessageEquals(StopTimedOut.INSTANCE, () -> {
           ctx.getLog().error("cleanup {} on {}: {} copy channel(s) did not stop within {}; going on", migrationId,
-              host, running.size(), STOP_TIMEOUT);
+              host, running.size(), stopTimeout);
           return closingEndpoint();
         })
         .onSignal(Terminated.class, t -> {

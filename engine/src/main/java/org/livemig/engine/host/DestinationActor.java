@@ -8,7 +8,6 @@ import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.DispatcherSelector;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -59,13 +58,6 @@ public final class DestinationActor {
   private record CleanedUp(CleanupActor.Finished finished) implements Command {}
 
   private record GuestReserved(MigratableGuest guest, Throwable error) implements Command {}
-
-  /**
-   * How long Finish waits for EOS frames still in flight without a page arriving. Finish may come
-   * while the final copy travels (the coordinator asks at the stun), so pages still arriving
-   * extend the wait; a dead channel fails by its own stall timeout.
-   */
-  private static final Duration FINISH_WAIT = Duration.ofSeconds(5);
 
   private static final SecureRandom TOKENS = new SecureRandom();
 
@@ -194,13 +186,15 @@ public final class DestinationActor {
       timers.cancel(FinishWaitExpired.INSTANCE);
       return finish(finish);
     }
-    if (!timers.isTimerActive(FinishWaitExpired.INSTANCE)) timers.startSingleTimer(FinishWaitExpired.INSTANCE, FINISH_WAIT);
+    if (!timers.isTimerActive(FinishWaitExpired.INSTANCE)) {
+      timers.startSingleTimer(FinishWaitExpired.INSTANCE, settings.finishWait());
+    }
     return inbound(() -> finishing(finish))
         .onMessageEquals(FinishWaitExpired.INSTANCE, () -> {
           long have = received.count();
           if (have == pagesAtLastFinishWait) return finish(finish);
           pagesAtLastFinishWait = have; // still arriving: wait on
-          timers.startSingleTimer(FinishWaitExpired.INSTANCE, FINISH_WAIT);
+          timers.startSingleTimer(FinishWaitExpired.INSTANCE, settings.finishWait());
           return Behaviors.same();
         })
         .onMessage(Execute.class, m -> m.command().hasDiscard() ? discard(m.command()) : unexpected(m.command()))

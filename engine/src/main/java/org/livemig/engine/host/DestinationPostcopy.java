@@ -69,7 +69,7 @@ final class DestinationPostcopy {
     this.cleanup = cleanup;
     this.pages = new PostcopyPages(present);
     guest.setPostcopyPages(pages);
-    Duration keepalive = Duration.ofMillis(params.getPostcopyKeepaliveMs() > 0 ? params.getPostcopyKeepaliveMs() : 2000);
+    Duration keepalive = settings.postcopyKeepalive(params);
     var self = ctx.getSelf();
     this.receiver = new PostcopyReceiver(migrationId, guest.memory(), pages, settings.dataPlane(), keepalive,
         new PostcopyReceiver.Listener() {

@@ -126,7 +126,7 @@ public final class HostAgent {
   public static Behavior<Command> create(HostSettings settings, DataPlaneServer dataPlane) {
     return Behaviors.setup(ctx -> Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> {
       ActorRef<HostLedger.Command> ledger = ctx.spawn(HostLedger.create(settings.hostId()), "ledger");
-      ctx.ask(HostLedger.State.class, ledger, Duration.ofSeconds(30), HostLedger.Load::new, LedgerLoaded::new);
+      ctx.ask(HostLedger.State.class, ledger, settings.ledgerLoadTimeout(), HostLedger.Load::new, LedgerLoaded::new);
       HostAgent agent = new HostAgent(ctx, timers, settings, dataPlane, ledger);
       // Nothing is answered before the ledger says what this host answered before a restart.
       return Behaviors.receive(Command.class)
@@ -520,7 +520,8 @@ public final class HostAgent {
       return Behaviors.same();
     }
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanupCompleted::new);
-    cleanups.put(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), done), "cleanup-" + id));
+    cleanups.put(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), settings.cleanupStopTimeout(), done),
+        "cleanup-" + id));
     return Behaviors.same();
   }
 

@@ -3,6 +3,7 @@ package org.livemig.engine.host;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.messages.MigrationParameters;
 
 /** A host's configuration (livemig.host), read once at start. */
 public record HostSettings(
@@ -13,7 +14,17 @@ public record HostSettings(
     int advertisedPort,
     long memoryCapacityBytes,
     DataPlaneSettings dataPlane,
-    Faults faults) {
+    Faults faults,
+    Duration finishWait,
+    Duration cleanupStopTimeout,
+    Duration ledgerLoadTimeout,
+    Duration defaultPostcopyKeepalive) {
+
+  /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
+  public Duration postcopyKeepalive(MigrationParameters params) {
+    return params.getPostcopyKeepaliveMs() > 0 ? Duration.ofMillis(params.getPostcopyKeepaliveMs())
+        : defaultPostcopyKeepalive;
+  }
 
   /**
    * Chaos hooks (livemig.host.faults): hold a phase's answer so a test or an operator can act
@@ -47,6 +58,10 @@ public record HostSettings(
         d.getInt("advertised-port"),
         h.getBytes("memory-capacity").longValue(),
         DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration")),
-        new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish")));
+        new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish")),
+        h.getDuration("finish-wait"),
+        h.getDuration("cleanup-stop-timeout"),
+        h.getDuration("ledger-load-timeout"),
+        config.getDuration("livemig.migration.postcopy-keepalive"));
   }
 }

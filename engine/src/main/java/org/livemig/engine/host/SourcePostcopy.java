@@ -47,7 +47,7 @@ final class SourcePostcopy {
     this.cookie = cookie;
     this.hostAgent = hostAgent;
     this.confirm = confirm;
-    Duration keepalive = Duration.ofMillis(params.getPostcopyKeepaliveMs() > 0 ? params.getPostcopyKeepaliveMs() : 2000);
+    Duration keepalive = settings.postcopyKeepalive(params);
     var self = ctx.getSelf();
     this.source = new PostcopySource(migrationId, guest.memory(), settings.dataPlane(), keepalive,
         new PostcopySource.Listener() {

@@ -1,10 +1,10 @@
-package org.livemig.config;
+package org.livemig.config.demo;
 
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** --name value options of the launcher and the demo; an unknown option is an error. */
+/** The demo's --name value options; an unknown option is an error. */
 final class Options {
   private Options() {}
 

@@ -1,4 +1,4 @@
-package org.livemig.config;
+package org.livemig.config.demo;
 
 import java.io.PrintStream;
 import java.util.Locale;

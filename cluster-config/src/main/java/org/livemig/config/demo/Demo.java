@@ -1,4 +1,4 @@
-package org.livemig.config;
+package org.livemig.config.demo;
 
 import akka.actor.typed.javadsl.AskPattern;
 import akka.pattern.StatusReply;
@@ -10,6 +10,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import org.livemig.config.ClusterWait;
+import org.livemig.config.LivemigNode;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.engine.guest.GuestOracle;
 import org.livemig.engine.guest.MigratableGuest;
