@@ -58,7 +58,7 @@ final class LocalHost {
     return agent().thenCompose(a -> AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(a,
         r -> new HostAgent.CreateGuest(d, true, r), timeout, system.scheduler())).thenApply(r -> {
           if (r.isError()) {
-            throw r.getError() instanceof HostAgent.Refused refused
+            throw r.getError() instanceof org.livemig.engine.host.GuestRefused refused
                 ? MigrationException.of(refused.kind(), refused.field(), refused.getMessage())
                 : new MigrationException.Refused(r.getError().getMessage());
           }

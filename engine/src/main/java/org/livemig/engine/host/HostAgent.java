@@ -8,15 +8,11 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.actor.typed.receptionist.ServiceKey;
 import akka.pattern.StatusReply;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
-import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.common.LivemigMessage;
 import org.livemig.messages.ErrorKind;
@@ -57,26 +53,6 @@ public final class HostAgent {
   /** Creates a guest on this host, running it when start is true (demo, tests, operators). */
   public record CreateGuest(GuestDescription description, boolean start, ActorRef<StatusReply<GuestView>> replyTo)
       implements Command {}
-
-  /** Why CreateGuest was refused (local only: the operator API maps the kind, never the text). */
-  public static final class Refused extends RuntimeException {
-    private final ErrorKind kind;
-    private final String field;
-
-    Refused(ErrorKind kind, String field, String message) {
-      super(message);
-      this.kind = kind;
-      this.field = field;
-    }
-
-    public ErrorKind kind() {
-      return kind;
-    }
-
-    public String field() {
-      return field;
-    }
-  }
 
   public record ListGuests(ActorRef<List<GuestView>> replyTo) implements Command {}
 
@@ -149,39 +125,12 @@ public final class HostAgent {
 
   /** Rebuilds the migration records and the lost guests from the ledger. */
   private void restore(HostLedger.State state) {
-    state.answered().forEach((id, answers) -> {
-      MigrationRecord rec = migrations.computeIfAbsent(id, k -> new MigrationRecord());
-      for (HostReply r : answers.values()) {
-        rec.answered.put(r.getStep(), r);
-        rec.epoch = Math.max(rec.epoch, r.getEpoch());
-      }
-      // A migration in flight when the host went down cannot go on here: its actors are gone.
-      rec.ended = true;
-    });
-    lostGuests.addAll(HostLedger.lostGuests(state, guests));
-    if (!state.answered().isEmpty() || !lostGuests.isEmpty()) {
+    int remembered = migrations.restore(state);
+    guests.lostWithTheOldProcess(HostLedger.lostGuests(state, Map.of()));
+    if (remembered > 0 || !guests.lost().isEmpty()) {
       ctx.getLog().warn("host {} restarted: {} migration(s) remembered, guests lost with the old process: {}",
-          settings.hostId(), state.answered().size(), lostGuests);
+          settings.hostId(), remembered, guests.lost());
     }
-  }
-
-  /** What this host remembers of one migration it takes part in. */
-  private static final class MigrationRecord {
-    long epoch;
-    ActorRef<SourceActor.Command> source;
-    ActorRef<DestinationActor.Command> destination;
-    final Map<Integer, HostReply> answered = new HashMap<>();
-    final Map<Integer, ActorRef<Reply>> waiting = new HashMap<>();
-    boolean ended;
-    /** The coordinator incarnation that spoke last: unprompted reports go there. */
-    ActorRef<Reply> coordinator;
-  }
-
-  /** This host's role in the migration is over once it answers one of these. */
-  private static boolean endsRole(HostReply r) {
-    return r.hasConfirm() || r.hasDiscard() || r.hasPagesComplete()
-        || (r.hasActivate() && !r.getActivate().getPostcopy()) // postcopy: the destination still fetches pages
-        || (r.hasFinish() && r.getFinish().hasActivated());
   }
 
   private final ActorContext<Command> ctx;
@@ -190,16 +139,10 @@ public final class HostAgent {
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
   private final ActorRef<HostLedger.Command> ledger;
-  private final java.util.Set<String> lostGuests = new java.util.TreeSet<>();
   private HostSettings.Faults faults;
-  private final Map<String, MigratableGuest> guests = new HashMap<>();
-  private final Map<String, String> migratingGuests = new HashMap<>(); // guest id -> migration id
-  private final Map<String, MigrationRecord> migrations = new HashMap<>();
-  private final Map<String, ActorRef<CleanupActor.Command>> cleanups = new HashMap<>();
-  private final Map<String, List<ActorRef<CleanupActor.Finished>>> cleanupWaiters = new HashMap<>();
-  private final Map<String, Integer> cleanupRuns = new HashMap<>();
-  private final Map<String, CleanupActor.Finished> cleanupsDone = new HashMap<>();
-  private final Map<String, HostReply> rollbackAnswers = new HashMap<>();
+  private final HostGuests guests;
+  private final HostMigrations migrations = new HostMigrations();
+  private final CleanupRuns cleanups = new CleanupRuns();
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger) {
@@ -210,6 +153,7 @@ public final class HostAgent {
     this.dataPlane = dataPlane;
     this.replies = ctx.messageAdapter(HostReply.class, RoleReplied::new);
     this.faults = settings.faults();
+    this.guests = new HostGuests(settings.hostId());
   }
 
   private Behavior<Command> serving() {
@@ -219,7 +163,7 @@ public final class HostAgent {
         .onMessage(RoleReplied.class, this::onRoleReplied)
         .onMessage(CreateGuest.class, this::onCreateGuest)
         .onMessage(ListGuests.class, m -> {
-          m.replyTo().tell(guests.values().stream().map(HostAgent::view).toList());
+          m.replyTo().tell(guests.views());
           return Behaviors.same();
         })
         .onMessage(GetGuest.class, m -> {
@@ -227,16 +171,16 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(GetCleanupRuns.class, m -> {
-          m.replyTo().tell(Map.copyOf(cleanupRuns));
+          m.replyTo().tell(cleanups.runs());
           return Behaviors.same();
         })
         .onMessage(GuestAdopted.class, m -> {
-          guests.put(m.guest().description().getGuestId(), m.guest());
+          guests.adopt(m.guest());
           ledger.tell(new HostLedger.Record(HostLedger.owned(m.guest().description())));
           return Behaviors.same();
         })
         .onMessage(PostcopyChanged.class, m -> {
-          MigrationRecord rec = migrations.get(m.report().getMigrationId());
+          HostMigrations.Record rec = migrations.get(m.report().getMigrationId());
           if (rec != null && rec.coordinator != null) {
             rec.coordinator.tell(new PostcopyReported(m.report().toBuilder().setEpoch(rec.epoch)
                 .build()));
@@ -244,24 +188,17 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(GuestReleased.class, m -> {
-          guests.remove(m.guestId());
+          guests.release(m.guestId());
           ledger.tell(new HostLedger.Record(HostLedger.released(m.guestId())));
           return Behaviors.same();
         })
         .onMessage(DescribeHost.class, m -> {
-          var d = org.livemig.messages.HostDescription.newBuilder().setHostId(settings.hostId())
-              .setAddress(ctx.getSystem().address().toString())
-              .setDataEndpoint(settings.dataBindHost() + ":" + dataPlane.port()).addAllLostGuests(lostGuests);
-          for (MigratableGuest g : guests.values()) {
-            d.addGuests(org.livemig.messages.GuestSummary.newBuilder().setGuestId(g.description().getGuestId())
-                .setState(g.state().name()).setSteps(g.steps()).setThrottlePercent(g.throttlePercent())
-                .setSizeBytes(g.memory().sizeBytes()));
-          }
-          m.replyTo().tell(d.build());
+          m.replyTo().tell(guests.describe(ctx.getSystem().address().toString(),
+              settings.dataBindHost() + ":" + dataPlane.port()));
           return Behaviors.same();
         })
         .onMessage(ListLostGuests.class, m -> {
-          m.replyTo().tell(List.copyOf(lostGuests));
+          m.replyTo().tell(guests.lost());
           return Behaviors.same();
         })
         .onMessage(CleanupRequested.class, this::onCleanupRequested)
@@ -281,43 +218,22 @@ public final class HostAgent {
    * guests any more and the cluster may run them elsewhere, so none of them may go on running.
    */
   private Behavior<Command> stopped() {
-    for (MigratableGuest g : guests.values()) {
-      if (g.state() == RunState.RUNNING) {
-        ctx.getLog().warn("host agent {} stopped: pausing guest {}", settings.hostId(), g.description().getGuestId());
-        g.pause();
-      }
-    }
+    List<String> paused = guests.pauseAll();
+    if (!paused.isEmpty()) ctx.getLog().warn("host agent {} stopped: paused guests {}", settings.hostId(), paused);
     return Behaviors.same();
-  }
-
-  private static GuestView view(MigratableGuest g) {
-    return new GuestView(g.description().getGuestId(), g.state(), g.steps(), g.throttlePercent(), g.memory().sizeBytes());
   }
 
   private Behavior<Command> onCreateGuest(CreateGuest m) {
     String id = m.description().getGuestId();
-    String invalid = Ids.problem("guest_id", id);
-    if (invalid != null) {
-      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_INVALID_REQUEST, "guest_id", invalid)));
-    } else if (guests.containsKey(id)) {
-      m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_CONFLICT, "",
-          "guest " + id + " already exists on host " + settings.hostId())));
-    } else {
-      try {
-        String token = "host:" + settings.hostId() + ":" + id;
-        MigratableGuest guest = SyntheticGuest.create(m.description(), token);
-        if (m.start()) guest.run(token);
-        guests.put(id, guest);
-        lostGuests.remove(id);
-        ledger.tell(new HostLedger.Record(HostLedger.owned(m.description())));
-        ctx.getLog().info("guest {} created on {} ({} pages, running={})", id, settings.hostId(),
-            m.description().getPageCount(), m.start());
-        m.replyTo().tell(StatusReply.success(view(guest)));
-      } catch (IllegalArgumentException | OutOfMemoryError e) {
-        ctx.getLog().warn("guest {} refused on {}: {}", id, settings.hostId(), e.getMessage());
-        m.replyTo().tell(StatusReply.error(new Refused(ErrorKind.ERROR_REFUSED, "",
-            "invalid guest " + id + ": " + e.getMessage())));
-      }
+    try {
+      MigratableGuest guest = guests.create(m.description(), m.start());
+      ledger.tell(new HostLedger.Record(HostLedger.owned(m.description())));
+      ctx.getLog().info("guest {} created on {} ({} pages, running={})", id, settings.hostId(),
+          m.description().getPageCount(), m.start());
+      m.replyTo().tell(StatusReply.success(HostGuests.view(guest)));
+    } catch (GuestRefused e) {
+      ctx.getLog().warn("guest {} refused on {}: {}", Ids.shown(id), settings.hostId(), e.getMessage());
+      m.replyTo().tell(StatusReply.error(e));
     }
     return Behaviors.same();
   }
@@ -331,14 +247,8 @@ public final class HostAgent {
       m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_INVALID_REQUEST, invalid)));
       return Behaviors.same();
     }
-    MigrationRecord rec = migrations.computeIfAbsent(cmd.getMigrationId(), k -> new MigrationRecord());
-    if (cmd.getEpoch() < rec.epoch) {
-      ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
-          cmd.getEpoch(), rec.epoch);
-      m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(),
-          "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + rec.epoch)));
-      return Behaviors.same();
-    }
+    if (refusedAsStale(m)) return Behaviors.same();
+    HostMigrations.Record rec = migrations.record(cmd.getMigrationId());
     rec.epoch = cmd.getEpoch();
     rec.coordinator = m.replyTo();
     if (cmd.hasSetParameters() || cmd.hasRecover()) {
@@ -381,6 +291,18 @@ public final class HostAgent {
     return contained(m);
   }
 
+  /** A command from an older epoch than this host follows is refused (an incarnation believed dead). */
+  private boolean refusedAsStale(Control m) {
+    HostCommand cmd = m.command();
+    long current = migrations.staleBy(cmd);
+    if (current < 0) return false;
+    ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
+        cmd.getEpoch(), current);
+    m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_CONFLICT,
+        "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + current)));
+    return true;
+  }
+
   /**
    * Executes a command so that a failure in one migration's part never stops this agent (and
    * with it every guest of the host): the failure is logged and answered as an error.
@@ -399,7 +321,7 @@ public final class HostAgent {
 
   private Behavior<Command> execute(Control m) {
     HostCommand cmd = m.command();
-    MigrationRecord rec = migrations.get(cmd.getMigrationId());
+    HostMigrations.Record rec = migrations.get(cmd.getMigrationId());
     String id = cmd.getMigrationId();
     boolean rollback = cmd.hasDiscard() || (cmd.hasConfirm() && !cmd.getConfirm().getSuccess());
     if (rec.ended && !rollback) {
@@ -408,43 +330,22 @@ public final class HostAgent {
     }
     switch (cmd.getCommandCase()) {
       case BEGIN -> {
-        String guestId = cmd.getBegin().getGuestId();
-        MigratableGuest guest = guests.get(guestId);
-        if (guest == null && lostGuests.contains(guestId)) {
-          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_UNKNOWN_GUEST, "guest " + guestId
-              + " was lost when host " + settings.hostId() + " restarted"));
-        } else if (guest == null) {
-          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_UNKNOWN_GUEST, "unknown guest " + guestId
-              + " on host " + settings.hostId()));
-        } else if (migratingGuests.containsKey(guestId)) {
-          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_CONFLICT,
-              "guest " + guestId + " is already migrating (migration " + migratingGuests.get(guestId) + ")"));
-        } else if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
-          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " is " + guest.state() + ", cannot migrate"));
+        HostReply refused = guests.refuseBegin(cmd);
+        if (refused != null) {
+          reply(refused);
         } else {
-          migratingGuests.put(guestId, id);
+          MigratableGuest guest = guests.get(cmd.getBegin().getGuestId());
           rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf()), "source-" + id);
           rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
         }
       }
       case PREPARE -> {
-        GuestDescription d = cmd.getPrepare().getBegin().getGuest();
-        String guestId = d.getGuestId();
-        String invalidGuest = Ids.problem("guest_id", guestId);
-        long need = d.getPageCount() * d.getPageSize();
-        long used = guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
-        if (invalidGuest != null) {
-          reply(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_INVALID_REQUEST, invalidGuest));
-        } else if (guests.containsKey(guestId)) {
-          reply(Replies.error(cmd, settings.hostId(), "guest " + guestId + " already exists on host " + settings.hostId()));
-        } else if (settings.memoryCapacityBytes() > 0 && used + need > settings.memoryCapacityBytes()) {
-          reply(Replies.error(cmd, settings.hostId(), "not enough memory on " + settings.hostId() + ": guest needs "
-              + need + " bytes, " + (settings.memoryCapacityBytes() - used) + " of " + settings.memoryCapacityBytes()
-              + " free"));
+        HostReply refused = guests.refusePrepare(cmd, settings.memoryCapacityBytes());
+        if (refused != null) {
+          reply(refused);
         } else {
           rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.failFinish(), dataPlane, replies,
-              ctx.getSelf()),
-              "destination-" + id);
+              ctx.getSelf()), "destination-" + id);
           rec.destination.tell(new DestinationActor.Execute(cmd));
         }
       }
@@ -466,7 +367,7 @@ public final class HostAgent {
   }
 
   /** A rollback for a migration this host never took a role in (its phase was never reached). */
-  private void rollbackWithoutRole(HostCommand cmd, MigrationRecord rec) {
+  private void rollbackWithoutRole(HostCommand cmd, HostMigrations.Record rec) {
     rec.ended = true;
     HostReply.Builder b = Replies.ok(cmd, settings.hostId());
     if (cmd.hasConfirm()) {
@@ -475,7 +376,7 @@ public final class HostAgent {
       b.getDiscardBuilder().setDiscarded(true);
     }
     // Nothing was set up, but cleanup still runs (and is counted) once on this path too.
-    rollbackAnswers.put(cmd.getMigrationId(), b.build());
+    cleanups.answerWhenDone(cmd.getMigrationId(), b.build());
     ctx.getSelf().tell(new CleanupRequested(cmd.getMigrationId(),
         new CleanupActor.Plan("none", List.of(), null, null), null));
   }
@@ -485,53 +386,47 @@ public final class HostAgent {
   }
 
   private Behavior<Command> onRoleReplied(RoleReplied m) {
-    MigrationRecord rec = migrations.get(m.reply().getMigrationId());
+    HostMigrations.Record rec = migrations.get(m.reply().getMigrationId());
     if (rec == null) {
       ctx.getLog().error("answer for unknown migration {} dropped", m.reply().getMigrationId());
       return Behaviors.same();
     }
-    // Answer in the epoch the host follows now: a coordinator that took over while the step ran
-    // must accept the answer.
-    HostReply reply = m.reply().toBuilder().setEpoch(rec.epoch).build();
+    HostReply reply = HostMigrations.inCurrentEpoch(rec, m.reply());
     rec.answered.put(reply.getStep(), reply);
     ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
     ActorRef<Reply> to = rec.waiting.remove(reply.getStep());
-    boolean roleEnded = endsRole(reply);
+    boolean roleEnded = HostMigrations.endsRole(reply);
     if (roleEnded) rec.ended = true;
     boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
-    if (roleEnded || beginRefused) migratingGuests.values().removeIf(reply.getMigrationId()::equals);
+    if (roleEnded || beginRefused) guests.migrationOver(reply.getMigrationId());
     if (to != null) to.tell(new Answered(reply));
     return Behaviors.same();
   }
 
   private Behavior<Command> onCleanupRequested(CleanupRequested m) {
     String id = m.migrationId();
-    CleanupActor.Finished earlier = cleanupsDone.get(id);
+    CleanupActor.Finished earlier = cleanups.done(id);
     if (earlier != null) {
       ctx.getLog().info("cleanup of {} on {} already done; not run twice", id, settings.hostId());
       if (m.replyTo() != null) m.replyTo().tell(earlier);
-      HostReply answer = rollbackAnswers.remove(id);
+      HostReply answer = cleanups.takeAnswer(id);
       if (answer != null) reply(answer);
       return Behaviors.same();
     }
-    if (m.replyTo() != null) cleanupWaiters.computeIfAbsent(id, k -> new ArrayList<>()).add(m.replyTo());
-    if (cleanups.containsKey(id)) {
+    cleanups.await(id, m.replyTo());
+    if (cleanups.entered(id)) {
       ctx.getLog().info("cleanup of {} on {} already entered; not run twice", id, settings.hostId());
       return Behaviors.same();
     }
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanupCompleted::new);
-    cleanups.put(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), settings.cleanupStopTimeout(), done),
-        "cleanup-" + id));
+    cleanups.enter(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), settings.cleanupStopTimeout(),
+        done), "cleanup-" + id));
     return Behaviors.same();
   }
 
   private Behavior<Command> onCleanupCompleted(CleanupCompleted m) {
-    String id = m.finished().migrationId();
-    cleanupRuns.merge(id, 1, Integer::sum);
-    cleanupsDone.put(id, m.finished());
-    for (ActorRef<CleanupActor.Finished> w : cleanupWaiters.getOrDefault(id, List.of())) w.tell(m.finished());
-    cleanupWaiters.remove(id);
-    HostReply answer = rollbackAnswers.remove(id);
+    for (ActorRef<CleanupActor.Finished> w : cleanups.finished(m.finished())) w.tell(m.finished());
+    HostReply answer = cleanups.takeAnswer(m.finished().migrationId());
     if (answer != null) reply(answer);
     return Behaviors.same();
   }

@@ -1,0 +1,151 @@
+package org.livemig.engine.host;
+
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.livemig.engine.common.Ids;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.GuestSummary;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostDescription;
+import org.livemig.messages.HostReply;
+
+/**
+ * The guests of one host as its agent keeps them: the ones it holds, the ones lost with an
+ * earlier process, and which are migrating; and the checks a Begin, a Prepare or a new guest
+ * must pass. Plain code, used only from the agent's actor.
+ */
+final class HostGuests {
+  private final String hostId;
+  private final Map<String, MigratableGuest> guests = new HashMap<>();
+  private final Set<String> lost = new TreeSet<>();
+  private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
+
+  HostGuests(String hostId) {
+    this.hostId = hostId;
+  }
+
+  MigratableGuest get(String guestId) {
+    return guests.get(guestId);
+  }
+
+  Collection<MigratableGuest> all() {
+    return guests.values();
+  }
+
+  List<String> lost() {
+    return List.copyOf(lost);
+  }
+
+  /** After a restart: the guests the ledger says this host owned, whose memory went with the old process. */
+  void lostWithTheOldProcess(Collection<String> guestIds) {
+    lost.addAll(guestIds);
+  }
+
+  void adopt(MigratableGuest g) {
+    guests.put(g.description().getGuestId(), g);
+  }
+
+  void release(String guestId) {
+    guests.remove(guestId);
+  }
+
+  /** A new guest, running when start is true; refused with a kind when it cannot be. */
+  MigratableGuest create(GuestDescription d, boolean start) {
+    String id = d.getGuestId();
+    String invalid = Ids.problem("guest_id", id);
+    if (invalid != null) throw new GuestRefused(ErrorKind.ERROR_INVALID_REQUEST, "guest_id", invalid);
+    if (guests.containsKey(id)) {
+      throw new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + id + " already exists on host " + hostId);
+    }
+    try {
+      String token = "host:" + hostId + ":" + id;
+      MigratableGuest guest = SyntheticGuest.create(d, token);
+      if (start) guest.run(token);
+      guests.put(id, guest);
+      lost.remove(id);
+      return guest;
+    } catch (IllegalArgumentException | OutOfMemoryError e) {
+      throw new GuestRefused(ErrorKind.ERROR_REFUSED, "", "invalid guest " + id + ": " + e.getMessage());
+    }
+  }
+
+  /** Why this host refuses Begin for the guest, or null (and the guest counts as migrating). */
+  HostReply refuseBegin(HostCommand cmd) {
+    String guestId = cmd.getBegin().getGuestId();
+    MigratableGuest guest = guests.get(guestId);
+    if (guest == null && lost.contains(guestId)) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_UNKNOWN_GUEST, "guest " + guestId + " was lost when host "
+          + hostId + " restarted");
+    }
+    if (guest == null) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_UNKNOWN_GUEST, "unknown guest " + guestId + " on host " + hostId);
+    }
+    if (migrating.containsKey(guestId)) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is already migrating "
+          + "(migration " + migrating.get(guestId) + ")");
+    }
+    if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
+      return Replies.error(cmd, hostId, "guest " + guestId + " is " + guest.state() + ", cannot migrate");
+    }
+    migrating.put(guestId, cmd.getMigrationId());
+    return null;
+  }
+
+  /** Why this host refuses Prepare for the incoming guest, or null. */
+  HostReply refusePrepare(HostCommand cmd, long memoryCapacityBytes) {
+    GuestDescription d = cmd.getPrepare().getBegin().getGuest();
+    String guestId = d.getGuestId();
+    String invalid = Ids.problem("guest_id", guestId);
+    if (invalid != null) return Replies.error(cmd, hostId, ErrorKind.ERROR_INVALID_REQUEST, invalid);
+    if (guests.containsKey(guestId)) {
+      return Replies.error(cmd, hostId, "guest " + guestId + " already exists on host " + hostId);
+    }
+    long need = d.getPageCount() * d.getPageSize();
+    long used = guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
+    if (memoryCapacityBytes > 0 && used + need > memoryCapacityBytes) {
+      return Replies.error(cmd, hostId, "not enough memory on " + hostId + ": guest needs " + need + " bytes, "
+          + (memoryCapacityBytes - used) + " of " + memoryCapacityBytes + " free");
+    }
+    return null;
+  }
+
+  /** The migration no longer holds its guest here (its role ended, or Begin was refused). */
+  void migrationOver(String migrationId) {
+    migrating.values().removeIf(migrationId::equals);
+  }
+
+  /** Pauses every running guest; returns their ids. */
+  List<String> pauseAll() {
+    List<String> paused = guests.values().stream().filter(g -> g.state() == RunState.RUNNING)
+        .map(g -> g.description().getGuestId()).sorted().toList();
+    for (String id : paused) guests.get(id).pause();
+    return paused;
+  }
+
+  HostDescription describe(String address, String dataEndpoint) {
+    var d = HostDescription.newBuilder().setHostId(hostId).setAddress(address).setDataEndpoint(dataEndpoint)
+        .addAllLostGuests(lost);
+    for (MigratableGuest g : guests.values()) {
+      d.addGuests(GuestSummary.newBuilder().setGuestId(g.description().getGuestId()).setState(g.state().name())
+          .setSteps(g.steps()).setThrottlePercent(g.throttlePercent()).setSizeBytes(g.memory().sizeBytes()));
+    }
+    return d.build();
+  }
+
+  List<HostAgent.GuestView> views() {
+    return guests.values().stream().map(HostGuests::view).toList();
+  }
+
+  static HostAgent.GuestView view(MigratableGuest g) {
+    return new HostAgent.GuestView(g.description().getGuestId(), g.state(), g.steps(), g.throttlePercent(),
+        g.memory().sizeBytes());
+  }
+}
