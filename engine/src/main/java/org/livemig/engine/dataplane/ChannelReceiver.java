@@ -1,8 +1,6 @@
 package org.livemig.engine.dataplane;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
@@ -18,7 +16,7 @@ final class ChannelReceiver {
 
   private final Registration reg;
   private final int channel;
-  private final SocketChannel socket;
+  private final DataChannel link;
   private final FrameCodec codec;
   private final DataPlaneSettings settings;
   private final Watchdog watchdog;
@@ -28,11 +26,11 @@ final class ChannelReceiver {
   private volatile String stallReason;
   private volatile boolean forgotten;
 
-  ChannelReceiver(Registration reg, int channel, SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, Watchdog watchdog) {
+  ChannelReceiver(Registration reg, int channel, DataChannel link, DataPlaneSettings settings, Watchdog watchdog) {
     this.reg = reg;
     this.channel = channel;
-    this.socket = socket;
-    this.codec = codec;
+    this.link = link;
+    this.codec = link.codec();
     this.settings = settings;
     this.watchdog = watchdog;
   }
@@ -41,7 +39,7 @@ final class ChannelReceiver {
   void run() {
     Watchdog.Watch stall = watchdog.watch(codec::lastActivityNanos, settings.stallTimeout().toNanos(), idle -> {
       stallReason = "no data for " + TimeUnit.NANOSECONDS.toMillis(idle) + " ms";
-      closeSocket();
+      closeChannel();
     });
     try {
       reg.listener.onChannelOpened(channel);
@@ -57,7 +55,7 @@ final class ChannelReceiver {
     } finally {
       stall.cancel();
       reg.closed(this);
-      closeSocket();
+      closeChannel();
     }
   }
 
@@ -167,14 +165,10 @@ final class ChannelReceiver {
   /** Closes the channel on behalf of forget/close: no failure is reported to the listener. */
   void forget() {
     forgotten = true;
-    closeSocket();
+    closeChannel();
   }
 
-  private void closeSocket() {
-    try {
-      socket.close();
-    } catch (IOException e) {
-      log.debug("closing data channel {} of migration {}: {}", channel, reg.migrationId, e.toString());
-    }
+  private void closeChannel() {
+    link.close();
   }
 }

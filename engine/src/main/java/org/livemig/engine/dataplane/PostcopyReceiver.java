@@ -2,7 +2,6 @@ package org.livemig.engine.dataplane;
 
 import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -144,8 +143,8 @@ public final class PostcopyReceiver implements AutoCloseable {
   }
 
   /** Runs one accepted postcopy connection on the server's connection thread until it ends; never throws. */
-  void serve(SocketChannel socket, FrameCodec codec, String peer) {
-    PostcopyLink l = attach(socket, codec, peer);
+  void serve(DataChannel channel, String peer) {
+    PostcopyLink l = attach(channel, peer);
     if (l == null) return;
     try {
       handshake(l);
@@ -166,12 +165,12 @@ public final class PostcopyReceiver implements AutoCloseable {
   }
 
   /** Makes the connection current, superseding (closing) an older one the destination may still think alive. */
-  private PostcopyLink attach(SocketChannel socket, FrameCodec codec, String peer) {
+  private PostcopyLink attach(DataChannel channel, String peer) {
     PostcopyLink l;
     PostcopyLink old;
     synchronized (this) {
-      if (state == State.CLOSED) return null; // the server closes the socket
-      l = new PostcopyLink(connections.incrementAndGet(), socket, codec);
+      if (state == State.CLOSED) return null; // the server closes the channel
+      l = new PostcopyLink(connections.incrementAndGet(), channel);
       old = link;
       synchronized (writeLock) {
         link = l; // from now on the old connection writes no page: RECV_BITMAP below is complete

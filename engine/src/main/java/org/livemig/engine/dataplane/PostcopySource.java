@@ -31,6 +31,8 @@ public final class PostcopySource implements AutoCloseable {
   static final int PUSH_BATCH = 32;
   /** ...plus what sits in the socket buffer, hence a small one (precopy uses 4 MiB). */
   static final int SOCKET_BUFFER = 256 << 10;
+  /** Requests and their pages must not wait for Nagle. */
+  private static final LinkOptions LINK = new LinkOptions(SOCKET_BUFFER, 0, true);
   /** The first connection races the destination's Finish by design: retry soon. */
   private static final long RETRY_NANOS = 10_000_000L;
 
@@ -171,7 +173,7 @@ public final class PostcopySource implements AutoCloseable {
         .setMigrationId(migrationId).setToken(token).setPostcopy(true).build();
     while (true) {
       try {
-        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, SOCKET_BUFFER, connections::incrementAndGet);
+        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, LINK, connections::incrementAndGet);
         synchronized (this) {
           if (a == attempt && state == State.RECOVER) {
             link = l;
