@@ -15,16 +15,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
-import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The destination host's data port, shared by all incoming migrations. Each connection gets its
  * own daemon thread: it reads the header (bounded by the handshake timeout), either refuses
- * (answer + close, nothing else changes) or accepts and becomes that channel's receiver. A
- * postcopy connection (header postcopy=true) goes to the migration's {@link PostcopyReceiver}.
+ * (answer + close, nothing else changes) or hands it to the migration's {@link StreamHandler}
+ * for the header's stream kind: precopy channels to the one {@link #expect} registers, other
+ * kinds to those of {@link #expectStream}. A kind without a handler is refused.
  */
 public final class DataPlaneServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DataPlaneServer.class);
@@ -71,9 +72,11 @@ public final class DataPlaneServer implements AutoCloseable {
     return s.port();
   }
 
-  /** Registers an incoming migration; its channels may connect from now on. */
+  /** Registers an incoming migration; its precopy channels may connect from now on. */
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
-    Registration reg = new Registration(migrationId, token, channels, listener, memory, received);
+    PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
+    Registration reg = new Registration(migrationId, token);
+    reg.register(StreamKind.PRECOPY_PAGES, precopy);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");
     }
@@ -81,28 +84,24 @@ public final class DataPlaneServer implements AutoCloseable {
   }
 
   /**
-   * Sends the migration's postcopy connections (header postcopy=true, same token) to receiver;
-   * before this they are refused as "not in postcopy yet". The migration must be expected.
+   * Sends the migration's channels of kind (same token) to handler; before this they are refused
+   * (postcopy ones as "not in postcopy yet", which the source retries). The migration must be expected.
    */
-  public void expectPostcopy(String migrationId, PostcopyReceiver receiver) {
+  public void expectStream(String migrationId, StreamKind kind, StreamHandler handler) {
     Registration reg = registrations.get(migrationId);
     if (reg == null) throw new IllegalStateException("migration " + migrationId + " is not expected");
-    reg.expectPostcopy(receiver);
-    log.info("expecting postcopy of migration {}", migrationId);
+    reg.register(kind, handler);
+    log.info("expecting {} stream of migration {}", kind, migrationId);
   }
 
   /**
-   * Unregisters a migration and closes its open channels without failure callbacks; its postcopy
-   * receiver, if any, is closed (no callbacks either). Idempotent.
+   * Unregisters a migration: its handlers close their open channels without failure callbacks.
+   * Idempotent.
    */
   public void forget(String migrationId) {
     Registration reg = registrations.remove(migrationId);
     if (reg == null) return;
-    List<ChannelReceiver> open = reg.forget();
-    open.forEach(ChannelReceiver::forget);
-    PostcopyReceiver postcopy = reg.postcopy();
-    if (postcopy != null) postcopy.close();
-    log.info("forgot migration {} ({} open channel(s) closed)", migrationId, open.size());
+    reg.forget().forEach(StreamHandler::forget);
   }
 
   public long refusedChannels() {
@@ -158,26 +157,13 @@ public final class DataPlaneServer implements AutoCloseable {
       }
       Registration reg = registrations.get(header.getMigrationId());
       String reason = check(header, reg);
-      ChannelReceiver receiver = null;
-      if (reason == null && header.getPostcopy()) {
-        reason = reg.postcopyRefusal();
-      } else if (reason == null) {
-        receiver = new ChannelReceiver(reg, header.getChannel(), c, settings, watchdog);
-        reason = reg.claim(header.getChannel(), receiver);
-      }
-      if (reason != null) {
-        refuse(c, peer, reason);
+      StreamHandler.Admission admission = reason != null ? StreamHandler.Admission.refuse(reason) : reg.admit(header, c);
+      if (admission.refused()) {
+        refuse(c, peer, admission.refusal());
         return;
       }
       c.accept();
-      if (header.getPostcopy()) { // the channel number means nothing here: one postcopy link at a time
-        Thread.currentThread().setName("dataplane-postcopy-rx-" + reg.migrationId);
-        reg.postcopy().serve(c, String.valueOf(peer));
-        return;
-      }
-      Thread.currentThread().setName("dataplane-rx-" + reg.migrationId + "-" + header.getChannel());
-      log.info("accepted data channel {} of migration {} from {}", header.getChannel(), reg.migrationId, peer);
-      receiver.run();
+      admission.session().run();
     } catch (RuntimeException e) {
       log.warn("data connection from {} failed during handshake: {}", peer, e.toString());
     } finally {

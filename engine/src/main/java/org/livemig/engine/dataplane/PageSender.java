@@ -13,6 +13,7 @@ import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.IterationEnd;
 import org.livemig.messages.Pages;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,6 +65,7 @@ public final class PageSender implements AutoCloseable {
         .setMigrationId(migrationId)
         .setToken(token)
         .setChannel(channel)
+        .setKind(StreamKind.PRECOPY_PAGES)
         .build();
     try {
       DataChannel link = DataChannel.dial(host, port, LINK, header, settings, "channel " + channel + " of migration " + migrationId);

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.engine.guest.PostcopyPages;
+import org.livemig.messages.ChannelHeader;
 import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.PageRequest;
@@ -19,8 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Destination end of postcopy, one per migration (settings limit the page payload of a frame; the
- * frame limit is that of the server's codec). The {@link DataPlaneServer} hands it every
- * authenticated postcopy connection (a newer one supersedes an older one still open). Per
+ * frame limit is that of the server's codec). Registered with the {@link DataPlaneServer} for
+ * POSTCOPY_PAGES, it takes every authenticated postcopy connection (a newer one supersedes an older one still open). Per
  * connection: RECV_BITMAP and RESUME_ACK, then it becomes the guest's page requester and reads
  * pages, each written only while it is missing. A separate thread per connection writes the
  * return path (requests, keepalives, the final end of stream). A broken or silent link pauses:
@@ -29,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * <p>Listener methods are called one at a time, in order, under this object's lock: they must
  * only hand off (e.g. tell an actor).
  */
-public final class PostcopyReceiver implements AutoCloseable {
+public final class PostcopyReceiver implements StreamHandler, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PostcopyReceiver.class);
   /** Page indices per PageRequest frame at most: about 40 KiB, far below the frame limit. */
   private static final int MAX_REQUEST = 4096;
@@ -142,8 +143,24 @@ public final class PostcopyReceiver implements AutoCloseable {
     }
   }
 
+  /** Every authenticated postcopy channel is taken; a newer one supersedes an older one still open. */
+  @Override
+  public Admission admit(ChannelHeader header, DataChannel channel) {
+    // The channel number means nothing here: one postcopy link at a time.
+    return Admission.serve(() -> {
+      Thread.currentThread().setName("dataplane-postcopy-rx-" + migrationId);
+      serve(channel, String.valueOf(channel.remoteAddress()));
+    });
+  }
+
+  /** The migration is forgotten: same as close. */
+  @Override
+  public void forget() {
+    close();
+  }
+
   /** Runs one accepted postcopy connection on the server's connection thread until it ends; never throws. */
-  void serve(DataChannel channel, String peer) {
+  private void serve(DataChannel channel, String peer) {
     PostcopyLink l = attach(channel, peer);
     if (l == null) return;
     try {

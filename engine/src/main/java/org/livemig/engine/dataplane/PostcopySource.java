@@ -11,6 +11,7 @@ import org.livemig.messages.Frame;
 import org.livemig.messages.RecvBitmap;
 import org.livemig.messages.RecvBitmapRequest;
 import org.livemig.messages.Resume;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -170,7 +171,7 @@ public final class PostcopySource implements AutoCloseable {
   private PostcopyLink dial(int a, String host, int port, String token, Duration retryFor) {
     long deadline = System.nanoTime() + retryFor.toNanos();
     ChannelHeader header = ChannelHeader.newBuilder().setProtocolVersion(DataPlane.PROTOCOL_VERSION)
-        .setMigrationId(migrationId).setToken(token).setPostcopy(true).build();
+        .setMigrationId(migrationId).setToken(token).setKind(StreamKind.POSTCOPY_PAGES).build();
     while (true) {
       try {
         PostcopyLink l = PostcopyLink.dial(host, port, header, settings, LINK, connections::incrementAndGet);

@@ -19,6 +19,7 @@ import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.PagesCompleteResult;
 import org.livemig.messages.PostcopyReport;
+import org.livemig.messages.StreamKind;
 
 /**
  * The destination after a postcopy Finish (behaviors of the DestinationActor): the guest runs
@@ -77,7 +78,7 @@ final class DestinationPostcopy {
           @Override public void onPaused(String reason) { self.tell(new Paused(reason)); }
           @Override public void onComplete() { self.tell(Complete.INSTANCE); }
         });
-    dataPlane.expectPostcopy(migrationId, receiver);
+    dataPlane.expectStream(migrationId, StreamKind.POSTCOPY_PAGES, receiver);
   }
 
   /** Finish answered: waiting for Activate (or a rollback, which discards this copy). */

@@ -12,6 +12,7 @@ import org.livemig.engine.guest.PostcopyPages;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.InitialFill;
+import org.livemig.messages.StreamKind;
 
 /**
  * One postcopy migration on loopback at the moment of switchover: a paused source guest, a
@@ -70,7 +71,7 @@ final class PostcopyRig implements AutoCloseable {
     server.start();
     receiver = new PostcopyReceiver(ID, dst.memory(), pages, settings, keepalive, dstEvents);
     server.expect(ID, TOKEN, 1, new RecordingListener(), dst.memory(), new DirtyBitmap(n));
-    if (inPostcopy) server.expectPostcopy(ID, receiver);
+    if (inPostcopy) server.expectStream(ID, StreamKind.POSTCOPY_PAGES, receiver);
     source = new PostcopySource(ID, src.memory(), settings, keepalive, srcEvents);
     proxy = new LinkProxy(server.port());
   }
