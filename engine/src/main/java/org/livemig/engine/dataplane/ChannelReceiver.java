@@ -100,7 +100,7 @@ final class ChannelReceiver {
   private void receivePages(Pages pages) {
     GuestMemory memory = precopy.memory;
     int count = pages.getIndicesCount();
-    int len = payloadBytes(pages, memory, codec.maxPayloadBytes());
+    int len = PagesFrame.payloadBytes(pages, memory, codec.maxPayloadBytes());
     if (staging == null || staging.capacity() < len) {
       staging = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
@@ -136,29 +136,6 @@ final class ChannelReceiver {
       long page = pages.getZeroIndices(i);
       memory.zeroPage(page);
       precopy.received.mark(page);
-    }
-  }
-
-  /**
-   * Checks a Pages frame against the guest and the limit before anything is read or written (so a
-   * bad batch writes nothing) and returns its payload length.
-   */
-  static int payloadBytes(Pages pages, GuestMemory memory, int maxPayloadBytes) {
-    int count = pages.getIndicesCount();
-    long expected = (long) count * memory.pageSize();
-    long declared = Integer.toUnsignedLong(pages.getPayloadBytes());
-    if (declared != expected) {
-      throw new DataPlaneException("payload_bytes " + declared + " does not match " + count + " pages of " + memory.pageSize() + " bytes");
-    }
-    if (expected > maxPayloadBytes) throw new DataPlaneException("payload of " + expected + " bytes exceeds limit " + maxPayloadBytes);
-    for (int i = 0; i < count; i++) checkPage(pages.getIndices(i), memory);
-    for (int i = 0; i < pages.getZeroIndicesCount(); i++) checkPage(pages.getZeroIndices(i), memory);
-    return (int) expected;
-  }
-
-  private static void checkPage(long page, GuestMemory memory) {
-    if (page < 0 || page >= memory.pageCount()) {
-      throw new DataPlaneException("page " + Long.toUnsignedString(page) + " outside guest of " + memory.pageCount() + " pages");
     }
   }
 

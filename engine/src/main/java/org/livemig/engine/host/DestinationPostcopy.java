@@ -8,7 +8,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import java.time.Duration;
 import java.util.function.Function;
 import org.livemig.engine.dataplane.DataPlaneServer;
-import org.livemig.engine.dataplane.PostcopyReceiver;
+import org.livemig.engine.dataplane.postcopy.PostcopyReceiver;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.PostcopyPages;

@@ -17,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
  * and for new connections a return direction that goes dark after some bytes. Its own buffers
  * are small so that a capped link does not hide megabytes in flight.
  */
-final class LinkProxy implements AutoCloseable {
+public final class LinkProxy implements AutoCloseable {
   private static final int BUFFER = 64 << 10;
   private static final int CHUNK = 16 << 10;
 
@@ -28,7 +28,7 @@ final class LinkProxy implements AutoCloseable {
   private volatile long forwardRate; // bytes per second towards the target, 0 = unlimited
   private volatile long returnLimit = -1; // for new connections: return bytes passed before going dark
 
-  LinkProxy(int targetPort) throws IOException {
+  public LinkProxy(int targetPort) throws IOException {
     this.targetPort = targetPort;
     server = ServerSocketChannel.open();
     server.setOption(StandardSocketOptions.SO_RCVBUF, BUFFER); // before bind: accepted sockets inherit it
@@ -36,30 +36,30 @@ final class LinkProxy implements AutoCloseable {
     start("proxy-accept", this::acceptLoop);
   }
 
-  int port() {
+  public int port() {
     return server.socket().getLocalPort();
   }
 
-  void throttle(long bytesPerSecond) {
+  public void throttle(long bytesPerSecond) {
     forwardRate = bytesPerSecond;
   }
 
   /** New connections pass only the first bytes of the return direction, then it goes dark. */
-  void blackholeReturnAfter(long bytes) {
+  public void blackholeReturnAfter(long bytes) {
     returnLimit = bytes;
   }
 
-  void passAll() {
+  public void passAll() {
     returnLimit = -1;
   }
 
   /** Closes every connection so far: both ends see the close. */
-  void cut() {
+  public void cut() {
     connections.forEach(Connection::close);
   }
 
   /** Every connection so far stops forwarding both ways; its sockets stay open. */
-  void blackhole() {
+  public void blackhole() {
     connections.forEach(c -> c.dark = true);
   }
 

@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.Guests;
+import org.livemig.engine.dataplane.LinkProxy;
+import org.livemig.engine.dataplane.RecordingListener;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestOracle;
 import org.livemig.engine.guest.PostcopyPages;

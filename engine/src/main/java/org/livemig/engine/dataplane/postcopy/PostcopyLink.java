@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,6 +9,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import org.livemig.engine.dataplane.DataChannel;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.LinkOptions;
+import org.livemig.engine.dataplane.PageBatch;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelHeader;
 import org.livemig.messages.Frame;

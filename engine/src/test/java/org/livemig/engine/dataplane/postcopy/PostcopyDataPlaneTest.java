@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,6 +12,10 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.Guests;
 import org.livemig.engine.guest.FaultStats;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.Frame;

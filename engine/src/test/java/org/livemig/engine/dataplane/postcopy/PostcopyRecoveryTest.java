@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +8,11 @@ import java.net.ServerSocket;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.Guests;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.Frame;
 import org.livemig.messages.RecvBitmapRequest;

@@ -1,9 +1,15 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.livemig.engine.dataplane.ChannelRefusedException;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.LinkOptions;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelHeader;

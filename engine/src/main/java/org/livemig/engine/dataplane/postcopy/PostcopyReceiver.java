@@ -1,10 +1,17 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.livemig.engine.dataplane.DataChannel;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.PagesFrame;
+import org.livemig.engine.dataplane.StreamHandler;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.engine.guest.PostcopyPages;
@@ -244,7 +251,7 @@ public final class PostcopyReceiver implements StreamHandler, AutoCloseable {
 
   private ByteBuffer receivePages(PostcopyLink l, Pages p, ByteBuffer buffer) {
     int count = p.getIndicesCount();
-    int len = ChannelReceiver.payloadBytes(p, memory, settings.maxPayloadBytes());
+    int len = PagesFrame.payloadBytes(p, memory, settings.maxPayloadBytes());
     // The whole payload is read before anything is written: a truncated batch never reaches memory.
     ByteBuffer b = buffer != null && buffer.capacity() >= len ? buffer
         : ByteBuffer.allocateDirect(Math.max(len, PostcopySource.PUSH_BATCH * memory.pageSize()));
