@@ -92,7 +92,7 @@ class PostcopyRecoveryTest {
       rig.awaitPaused();
       assertTrue(rig.srcEvents.events.stream().noneMatch(e -> e.equals("active 2")), rig.srcEvents.events.toString());
 
-      rig.proxy.passAll();
+      rig.proxy.heal();
       rig.connect();
       rig.awaitActive(3);
       Thread.sleep(200);

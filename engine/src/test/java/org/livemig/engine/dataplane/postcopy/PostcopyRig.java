@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.dataplane.DataPlaneSettings;
 import org.livemig.engine.dataplane.Guests;
-import org.livemig.engine.dataplane.LinkProxy;
 import org.livemig.engine.dataplane.RecordingListener;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestOracle;
@@ -78,7 +78,7 @@ final class PostcopyRig implements AutoCloseable {
     server.expect(ID, TOKEN, 1, new RecordingListener(), dst.memory(), new DirtyBitmap(n));
     if (inPostcopy) server.expectStream(ID, StreamKind.POSTCOPY_PAGES, receiver);
     source = new PostcopySource(ID, src.memory(), settings, keepalive, srcEvents);
-    proxy = new LinkProxy(server.port());
+    proxy = LinkProxy.inFrontOf(server.port());
   }
 
   private static void runFor(SyntheticGuest g, long millis) throws Exception {
