@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.livemig.config.LivemigNode;
+import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;

@@ -2,7 +2,6 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import org.livemig.bench.LinkProxy;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,6 +11,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;

@@ -2,7 +2,6 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import org.livemig.bench.LinkProxy;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +10,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livemig.config.LivemigNode;
+import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.messages.CoordinatorEvent;

@@ -1,8 +1,6 @@
 package org.livemig.engine.dataplane;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
@@ -16,9 +14,9 @@ import org.slf4j.LoggerFactory;
 final class ChannelReceiver {
   private static final Logger log = LoggerFactory.getLogger(ChannelReceiver.class);
 
-  private final Registration reg;
+  private final PrecopyReceiver precopy;
   private final int channel;
-  private final SocketChannel socket;
+  private final DataChannel link;
   private final FrameCodec codec;
   private final DataPlaneSettings settings;
   private final Watchdog watchdog;
@@ -28,11 +26,11 @@ final class ChannelReceiver {
   private volatile String stallReason;
   private volatile boolean forgotten;
 
-  ChannelReceiver(Registration reg, int channel, SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, Watchdog watchdog) {
-    this.reg = reg;
+  ChannelReceiver(PrecopyReceiver precopy, int channel, DataChannel link, DataPlaneSettings settings, Watchdog watchdog) {
+    this.precopy = precopy;
     this.channel = channel;
-    this.socket = socket;
-    this.codec = codec;
+    this.link = link;
+    this.codec = link.codec();
     this.settings = settings;
     this.watchdog = watchdog;
   }
@@ -41,23 +39,23 @@ final class ChannelReceiver {
   void run() {
     Watchdog.Watch stall = watchdog.watch(codec::lastActivityNanos, settings.stallTimeout().toNanos(), idle -> {
       stallReason = "no data for " + TimeUnit.NANOSECONDS.toMillis(idle) + " ms";
-      closeSocket();
+      closeChannel();
     });
     try {
-      reg.listener.onChannelOpened(channel);
+      precopy.listener.onChannelOpened(channel);
       receiveUntilEndOfStream();
     } catch (RuntimeException e) {
       String reason = stallReason != null ? stallReason : e.getMessage();
       if (forgotten) {
-        log.debug("data channel {} of migration {} closed by forget: {}", channel, reg.migrationId, reason);
+        log.debug("data channel {} of migration {} closed by forget: {}", channel, precopy.migrationId, reason);
       } else {
-        log.warn("data channel {} of migration {} failed: {}", channel, reg.migrationId, reason);
-        reg.listener.onChannelFailed(channel, reason);
+        log.warn("data channel {} of migration {} failed: {}", channel, precopy.migrationId, reason);
+        precopy.listener.onChannelFailed(channel, reason);
       }
     } finally {
       stall.cancel();
-      reg.closed(this);
-      closeSocket();
+      precopy.closed(this);
+      closeChannel();
     }
   }
 
@@ -66,18 +64,18 @@ final class ChannelReceiver {
       Frame frame = codec.readFrame();
       switch (frame.getKindCase()) {
         case PAGES -> receivePages(frame.getPages());
-        case DEVICE_STATE -> reg.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
+        case DEVICE_STATE -> precopy.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
         case ITERATION_END -> {
           // Echoed: the sender learns that every page of the round is in guest memory, not just
           // in socket buffers, before it decides on a switchover.
           codec.writeMessage(frame);
-          reg.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
+          precopy.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
         }
         case EOS -> {
           EndOfStream eos = frame.getEos();
-          if (!eos.getPostcopyDiscard().isEmpty()) reg.listener.onPostcopyDiscard(discard(eos.getPostcopyDiscard().toByteArray()));
-          log.debug("data channel {} of migration {} reached end of stream", channel, reg.migrationId);
-          reg.listener.onEndOfStream(channel, eos.getTotalPages());
+          if (!eos.getPostcopyDiscard().isEmpty()) precopy.listener.onPostcopyDiscard(discard(eos.getPostcopyDiscard().toByteArray()));
+          log.debug("data channel {} of migration {} reached end of stream", channel, precopy.migrationId);
+          precopy.listener.onEndOfStream(channel, eos.getTotalPages());
           return;
         }
         default -> throw new DataPlaneException("unexpected " + frame.getKindCase() + " frame on data channel");
@@ -87,7 +85,7 @@ final class ChannelReceiver {
 
   private long[] discard(byte[] bytes) {
     try {
-      return DirtyBitmap.fromBytes(bytes, reg.memory.pageCount());
+      return DirtyBitmap.fromBytes(bytes, precopy.memory.pageCount());
     } catch (IllegalArgumentException e) {
       throw new DataPlaneException("malformed postcopy discard: " + e.getMessage(), e);
     }
@@ -100,9 +98,9 @@ final class ChannelReceiver {
    * marks no page received and changes no page that had arrived: what it tore was missing anyway.
    */
   private void receivePages(Pages pages) {
-    GuestMemory memory = reg.memory;
+    GuestMemory memory = precopy.memory;
     int count = pages.getIndicesCount();
-    int len = payloadBytes(pages, memory, codec.maxPayloadBytes());
+    int len = PagesFrame.payloadBytes(pages, memory, codec.maxPayloadBytes());
     if (staging == null || staging.capacity() < len) {
       staging = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
@@ -114,10 +112,10 @@ final class ChannelReceiver {
     for (int i = 0; i < count; ) {
       long first = pages.getIndices(i);
       int chunk = memory.chunkIndex(first);
-      boolean arrived = reg.received.isSet(first);
+      boolean arrived = precopy.received.isSet(first);
       int run = 1;
       while (i + run < count && pages.getIndices(i + run) == first + run && memory.chunkIndex(first + run) == chunk
-          && reg.received.isSet(first + run) == arrived) {
+          && precopy.received.isSet(first + run) == arrived) {
         run++;
       }
       if (arrived) {
@@ -133,48 +131,21 @@ final class ChannelReceiver {
     }
     staging.flip();
     for (int r = 0; r < staged; r += 2) memory.writePages(stagedRuns[r], (int) stagedRuns[r + 1], staging);
-    for (int i = 0; i < count; i++) reg.received.mark(pages.getIndices(i));
+    for (int i = 0; i < count; i++) precopy.received.mark(pages.getIndices(i));
     for (int i = 0; i < pages.getZeroIndicesCount(); i++) {
       long page = pages.getZeroIndices(i);
       memory.zeroPage(page);
-      reg.received.mark(page);
-    }
-  }
-
-  /**
-   * Checks a Pages frame against the guest and the limit before anything is read or written (so a
-   * bad batch writes nothing) and returns its payload length.
-   */
-  static int payloadBytes(Pages pages, GuestMemory memory, int maxPayloadBytes) {
-    int count = pages.getIndicesCount();
-    long expected = (long) count * memory.pageSize();
-    long declared = Integer.toUnsignedLong(pages.getPayloadBytes());
-    if (declared != expected) {
-      throw new DataPlaneException("payload_bytes " + declared + " does not match " + count + " pages of " + memory.pageSize() + " bytes");
-    }
-    if (expected > maxPayloadBytes) throw new DataPlaneException("payload of " + expected + " bytes exceeds limit " + maxPayloadBytes);
-    for (int i = 0; i < count; i++) checkPage(pages.getIndices(i), memory);
-    for (int i = 0; i < pages.getZeroIndicesCount(); i++) checkPage(pages.getZeroIndices(i), memory);
-    return (int) expected;
-  }
-
-  private static void checkPage(long page, GuestMemory memory) {
-    if (page < 0 || page >= memory.pageCount()) {
-      throw new DataPlaneException("page " + Long.toUnsignedString(page) + " outside guest of " + memory.pageCount() + " pages");
+      precopy.received.mark(page);
     }
   }
 
   /** Closes the channel on behalf of forget/close: no failure is reported to the listener. */
   void forget() {
     forgotten = true;
-    closeSocket();
+    closeChannel();
   }
 
-  private void closeSocket() {
-    try {
-      socket.close();
-    } catch (IOException e) {
-      log.debug("closing data channel {} of migration {}: {}", channel, reg.migrationId, e.toString());
-    }
+  private void closeChannel() {
+    link.close();
   }
 }

@@ -1,11 +1,8 @@
 package org.livemig.engine.dataplane;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -18,31 +15,34 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
-import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The destination host's data port, shared by all incoming migrations. Each connection gets its
  * own daemon thread: it reads the header (bounded by the handshake timeout), either refuses
- * (answer + close, nothing else changes) or accepts and becomes that channel's receiver. A
- * postcopy connection (header postcopy=true) goes to the migration's {@link PostcopyReceiver}.
+ * (answer + close, nothing else changes) or hands it to the migration's {@link StreamHandler}
+ * for the header's stream kind: precopy channels to the one {@link #expect} registers, other
+ * kinds to those of {@link #expectStream}. A kind without a handler is refused.
  */
 public final class DataPlaneServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DataPlaneServer.class);
   private static final int MAX_KEPT_REASONS = 1000;
+  /** Accepted channels negotiate a window as large as the precopy sender's buffer; frames go without Nagle. */
+  private static final LinkOptions LISTEN = new LinkOptions(0, PageSender.SOCKET_BUFFER, true);
 
   private final String bindHost;
   private final int requestedPort;
   private final DataPlaneSettings settings;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
-  private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+  private final Set<DataChannel> connections = ConcurrentHashMap.newKeySet();
   private final AtomicLong refused = new AtomicLong();
   private final List<String> reasons = new ArrayList<>(); // guarded by itself
   private final AtomicInteger connectionSeq = new AtomicInteger();
   private final Watchdog watchdog;
-  private volatile ServerSocketChannel server;
+  private volatile Transport.Acceptor server;
   private volatile boolean closed;
 
   public DataPlaneServer(String bindHost, int port, DataPlaneSettings settings) {
@@ -56,11 +56,7 @@ public final class DataPlaneServer implements AutoCloseable {
   public synchronized void start() {
     if (server != null) throw new IllegalStateException("already started");
     try {
-      ServerSocketChannel s = ServerSocketChannel.open();
-      // Set before bind so accepted channels negotiate a window this large.
-      s.socket().setReceiveBufferSize(PageSender.SOCKET_BUFFER);
-      s.bind(new InetSocketAddress(bindHost, requestedPort), 128);
-      server = s;
+      server = settings.transport().listen(bindHost, requestedPort, LISTEN);
     } catch (IOException e) {
       throw new DataPlaneException("cannot bind data port " + bindHost + ":" + requestedPort + ": " + e, e);
     }
@@ -71,14 +67,16 @@ public final class DataPlaneServer implements AutoCloseable {
   }
 
   public int port() {
-    ServerSocketChannel s = server;
+    Transport.Acceptor s = server;
     if (s == null) throw new IllegalStateException("not started");
-    return s.socket().getLocalPort();
+    return s.port();
   }
 
-  /** Registers an incoming migration; its channels may connect from now on. */
+  /** Registers an incoming migration; its precopy channels may connect from now on. */
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
-    Registration reg = new Registration(migrationId, token, channels, listener, memory, received);
+    PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
+    Registration reg = new Registration(migrationId, token);
+    reg.register(StreamKind.PRECOPY_PAGES, precopy);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");
     }
@@ -86,28 +84,24 @@ public final class DataPlaneServer implements AutoCloseable {
   }
 
   /**
-   * Sends the migration's postcopy connections (header postcopy=true, same token) to receiver;
-   * before this they are refused as "not in postcopy yet". The migration must be expected.
+   * Sends the migration's channels of kind (same token) to handler; before this they are refused
+   * (postcopy ones as "not in postcopy yet", which the source retries). The migration must be expected.
    */
-  public void expectPostcopy(String migrationId, PostcopyReceiver receiver) {
+  public void expectStream(String migrationId, StreamKind kind, StreamHandler handler) {
     Registration reg = registrations.get(migrationId);
     if (reg == null) throw new IllegalStateException("migration " + migrationId + " is not expected");
-    reg.expectPostcopy(receiver);
-    log.info("expecting postcopy of migration {}", migrationId);
+    reg.register(kind, handler);
+    log.info("expecting {} stream of migration {}", kind, migrationId);
   }
 
   /**
-   * Unregisters a migration and closes its open channels without failure callbacks; its postcopy
-   * receiver, if any, is closed (no callbacks either). Idempotent.
+   * Unregisters a migration: its handlers close their open channels without failure callbacks.
+   * Idempotent.
    */
   public void forget(String migrationId) {
     Registration reg = registrations.remove(migrationId);
     if (reg == null) return;
-    List<ChannelReceiver> open = reg.forget();
-    open.forEach(ChannelReceiver::forget);
-    PostcopyReceiver postcopy = reg.postcopy();
-    if (postcopy != null) postcopy.close();
-    log.info("forgot migration {} ({} open channel(s) closed)", migrationId, open.size());
+    reg.forget().forEach(StreamHandler::forget);
   }
 
   public long refusedChannels() {
@@ -124,18 +118,18 @@ public final class DataPlaneServer implements AutoCloseable {
   public void close() {
     if (closed) return;
     closed = true;
-    ServerSocketChannel s = server;
+    Transport.Acceptor s = server;
     if (s != null) closeQuietly(s, "data port");
     for (String id : List.copyOf(registrations.keySet())) forget(id);
-    for (SocketChannel c : connections) closeQuietly(c, "connection");
+    for (DataChannel c : connections) c.close();
     watchdog.close();
   }
 
   private void acceptLoop() {
     while (!closed) {
-      SocketChannel c;
+      DataChannel c;
       try {
-        c = server.accept();
+        c = DataChannel.accepted(server.accept(), settings);
       } catch (ClosedChannelException e) {
         if (!closed) log.error("data port closed unexpectedly", e);
         return;
@@ -151,58 +145,30 @@ public final class DataPlaneServer implements AutoCloseable {
     }
   }
 
-  private void handle(SocketChannel c) {
-    SocketAddress peer = remote(c);
+  private void handle(DataChannel c) {
+    SocketAddress peer = c.remoteAddress();
     try {
-      c.socket().setTcpNoDelay(true);
-      FrameCodec codec = new FrameCodec(c, settings);
-      ChannelHeader header = readHeader(c, codec, peer);
-      if (header == null) return;
+      ChannelHeader header;
+      try {
+        header = c.readHeader(watchdog, settings.handshakeTimeout());
+      } catch (DataPlaneException e) {
+        refuse(c, peer, e.getMessage());
+        return;
+      }
       Registration reg = registrations.get(header.getMigrationId());
       String reason = check(header, reg);
-      ChannelReceiver receiver = null;
-      if (reason == null && header.getPostcopy()) {
-        reason = reg.postcopyRefusal();
-      } else if (reason == null) {
-        receiver = new ChannelReceiver(reg, header.getChannel(), c, codec, settings, watchdog);
-        reason = reg.claim(header.getChannel(), receiver);
-      }
-      if (reason != null) {
-        refuse(codec, c, peer, reason);
+      StreamHandler.Admission admission = reason != null ? StreamHandler.Admission.refuse(reason) : reg.admit(header, c);
+      if (admission.refused()) {
+        refuse(c, peer, admission.refusal());
         return;
       }
-      codec.writeMessage(ChannelAccept.newBuilder().setAccepted(true).build());
-      if (header.getPostcopy()) { // the channel number means nothing here: one postcopy link at a time
-        Thread.currentThread().setName("dataplane-postcopy-rx-" + reg.migrationId);
-        reg.postcopy().serve(c, codec, String.valueOf(peer));
-        return;
-      }
-      Thread.currentThread().setName("dataplane-rx-" + reg.migrationId + "-" + header.getChannel());
-      log.info("accepted data channel {} of migration {} from {}", header.getChannel(), reg.migrationId, peer);
-      receiver.run();
-    } catch (IOException | RuntimeException e) {
+      c.accept();
+      admission.session().run();
+    } catch (RuntimeException e) {
       log.warn("data connection from {} failed during handshake: {}", peer, e.toString());
     } finally {
       connections.remove(c);
-      closeQuietly(c, "connection");
-    }
-  }
-
-  /** Reads the header within the handshake timeout; refuses and returns null if it is bad or late. */
-  private ChannelHeader readHeader(SocketChannel c, FrameCodec codec, SocketAddress peer) {
-    long start = System.nanoTime();
-    long limit = settings.handshakeTimeout().toNanos();
-    Watchdog.Watch deadline = watchdog.watch(() -> start, limit, idle -> closeQuietly(c, "late handshake"));
-    try {
-      ChannelHeader h = codec.readMessage(ChannelHeader.parser(), "header", DataPlane.HANDSHAKE_LIMIT);
-      if (!deadline.cancel()) throw new DataPlaneException("deadline passed");
-      return h;
-    } catch (DataPlaneException e) {
-      boolean late = !deadline.cancel();
-      refuse(codec, c, peer, late
-          ? "no header within " + settings.handshakeTimeout().toMillis() + " ms"
-          : "malformed header: " + e.getMessage());
-      return null;
+      c.close();
     }
   }
 
@@ -218,7 +184,7 @@ public final class DataPlaneServer implements AutoCloseable {
     return null;
   }
 
-  private void refuse(FrameCodec codec, SocketChannel c, SocketAddress peer, String reason) {
+  private void refuse(DataChannel c, SocketAddress peer, String reason) {
     // The source's first postcopy connection usually beats the destination's Finish and retries.
     if (reason.contains(DataPlane.NOT_IN_POSTCOPY)) log.debug("refused data channel from {}: {}", peer, reason);
     else log.warn("refused data channel from {}: {}", peer, reason);
@@ -227,21 +193,7 @@ public final class DataPlaneServer implements AutoCloseable {
       if (reasons.size() == MAX_KEPT_REASONS) reasons.remove(0);
       reasons.add(reason);
     }
-    if (!c.isOpen()) return; // handshake deadline already closed it: nobody to answer
-    try {
-      codec.writeMessage(ChannelAccept.newBuilder().setAccepted(false).setReason(reason).build());
-      c.shutdownOutput();
-    } catch (IOException | DataPlaneException e) {
-      log.debug("could not send refusal to {}: {}", peer, e.toString());
-    }
-  }
-
-  private static SocketAddress remote(SocketChannel c) {
-    try {
-      return c.getRemoteAddress();
-    } catch (IOException e) {
-      return null;
-    }
+    c.refuse(reason);
   }
 
   private static void closeQuietly(java.io.Closeable c, String what) {

@@ -11,6 +11,7 @@ import java.time.Duration;
  * @param handshakeTimeout how long either side waits for the other's handshake message
  * @param stallTimeout how long an accepted channel may receive nothing before it is failed
  * @param connectTimeout TCP connect timeout of the sending side
+ * @param transport how channels are dialled and accepted (plain TCP unless set)
  */
 public record DataPlaneSettings(
     int maxFrameBytes,
@@ -18,7 +19,8 @@ public record DataPlaneSettings(
     int batchPages,
     Duration handshakeTimeout,
     Duration stallTimeout,
-    Duration connectTimeout) {
+    Duration connectTimeout,
+    Transport transport) {
 
   public DataPlaneSettings {
     if (maxFrameBytes < 1024) throw new IllegalArgumentException("maxFrameBytes too small: " + maxFrameBytes);
@@ -27,6 +29,7 @@ public record DataPlaneSettings(
     requirePositive(handshakeTimeout, "handshakeTimeout");
     requirePositive(stallTimeout, "stallTimeout");
     requirePositive(connectTimeout, "connectTimeout");
+    if (transport == null) throw new IllegalArgumentException("transport is required");
   }
 
   private static void requirePositive(Duration d, String name) {
@@ -35,7 +38,8 @@ public record DataPlaneSettings(
 
   public static DataPlaneSettings defaults() {
     return new DataPlaneSettings(
-        1 << 20, 64 << 20, 256, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(5));
+        1 << 20, 64 << 20, 256, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(5),
+        TcpTransport.INSTANCE);
   }
 
   /** From livemig.host.data-plane, with the stall timeout of livemig.migration. */
@@ -46,18 +50,23 @@ public record DataPlaneSettings(
         dataPlane.getInt("batch-pages"),
         dataPlane.getDuration("handshake-timeout"),
         migration.getDuration("stall-timeout"),
-        dataPlane.getDuration("connect-timeout"));
+        dataPlane.getDuration("connect-timeout"),
+        TcpTransport.INSTANCE);
   }
 
   public DataPlaneSettings withStallTimeout(Duration d) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout, transport);
   }
 
   public DataPlaneSettings withHandshakeTimeout(Duration d) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, d, stallTimeout, connectTimeout);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, d, stallTimeout, connectTimeout, transport);
   }
 
   public DataPlaneSettings withBatchPages(int n) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, n, handshakeTimeout, stallTimeout, connectTimeout);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, n, handshakeTimeout, stallTimeout, connectTimeout, transport);
+  }
+
+  public DataPlaneSettings withTransport(Transport t) {
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, stallTimeout, connectTimeout, t);
   }
 }

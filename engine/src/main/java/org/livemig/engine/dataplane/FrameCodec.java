@@ -6,18 +6,23 @@ import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import org.livemig.messages.Frame;
 
 /**
- * Length-delimited protobuf messages plus raw page payloads on one blocking SocketChannel.
+ * Length-delimited protobuf messages plus raw page payloads on one blocking byte channel (a
+ * transport {@link Connection}; tests also use a raw socket to break the protocol on purpose).
+ * Payloads are read into and gather-written from the caller's buffers, i.e. guest memory.
  * Not thread-safe: one reading thread and one writing thread at most. Only the activity
  * counters are read from other threads (stall watchdogs).
  */
 public final class FrameCodec {
   private static final int READ_BUFFER = 64 * 1024;
 
-  private final SocketChannel channel;
+  // One object: the transport's connection (or a raw socket in tests).
+  private final ReadableByteChannel input;
+  private final GatheringByteChannel output;
   private final int maxFrameBytes;
   private final int maxPayloadBytes;
   // Read side: bytes received but not yet consumed, kept in read mode (position..limit).
@@ -30,8 +35,9 @@ public final class FrameCodec {
   private volatile long bytesRead;
   private volatile long bytesWritten;
 
-  public FrameCodec(SocketChannel channel, DataPlaneSettings settings) {
-    this.channel = channel;
+  public <C extends ReadableByteChannel & GatheringByteChannel> FrameCodec(C channel, DataPlaneSettings settings) {
+    this.input = channel;
+    this.output = channel;
     this.maxFrameBytes = settings.maxFrameBytes();
     this.maxPayloadBytes = settings.maxPayloadBytes();
   }
@@ -129,7 +135,7 @@ public final class FrameCodec {
     in.compact();
     int r;
     try {
-      r = channel.read(in);
+      r = input.read(in);
     } catch (IOException e) {
       throw new DataPlaneException("read failed: " + e, e);
     } finally {
@@ -145,7 +151,7 @@ public final class FrameCodec {
     while (dst.hasRemaining()) {
       int r;
       try {
-        r = channel.read(dst);
+        r = input.read(dst);
       } catch (IOException e) {
         throw new DataPlaneException("read failed: " + e, e);
       }
@@ -200,7 +206,7 @@ public final class FrameCodec {
   public void writeFully(ByteBuffer[] buffers, int offset, int length) {
     try {
       while (hasRemaining(buffers, offset, length)) {
-        long w = channel.write(buffers, offset, length);
+        long w = output.write(buffers, offset, length);
         if (w > 0) {
           bytesWritten += w; // single writer thread
           lastActivityNanos = System.nanoTime();

@@ -11,7 +11,7 @@ import org.livemig.messages.Pages;
  * non-zero word) and once by the kernel; no batch copy. Views are reused across batches, so a
  * steady round allocates nothing per page.
  */
-final class PageBatch {
+public final class PageBatch {
   private final int capacity;
   private final int maxZeros;
   private final long[] pages;
@@ -26,7 +26,7 @@ final class PageBatch {
   private int runLength;
   private int pageSize;
 
-  PageBatch(int capacity, int maxZeros) {
+  public PageBatch(int capacity, int maxZeros) {
     this.capacity = capacity;
     this.maxZeros = maxZeros;
     this.pages = new long[capacity];
@@ -35,24 +35,24 @@ final class PageBatch {
     this.viewChunk = new int[capacity + 1];
   }
 
-  int capacity() {
+  public int capacity() {
     return capacity;
   }
 
-  boolean isEmpty() {
+  public boolean isEmpty() {
     return n == 0 && z == 0;
   }
 
-  boolean isFull() {
+  public boolean isFull() {
     return n == capacity || z == maxZeros;
   }
 
-  void zero(long page) {
+  public void zero(long page) {
     zeros[z++] = page;
   }
 
   /** Adds a page with content: extends the current run when contiguous in the same chunk. */
-  void page(GuestMemory memory, long page) {
+  public void page(GuestMemory memory, long page) {
     pageSize = memory.pageSize();
     if (runLength > 0 && page == runStart + runLength && memory.chunkIndex(page) == memory.chunkIndex(runStart)) {
       runLength++;
@@ -75,7 +75,7 @@ final class PageBatch {
   }
 
   /** The frame's header message; call once the batch is complete. */
-  Pages header(GuestMemory memory) {
+  public Pages header(GuestMemory memory) {
     closeRun(memory);
     Pages.Builder p = Pages.newBuilder().setPayloadBytes(n * pageSize);
     for (int i = 0; i < n; i++) p.addIndices(pages[i]);
@@ -84,16 +84,16 @@ final class PageBatch {
   }
 
   /** Head in slot 0, then the payload views; valid until clear. */
-  ByteBuffer[] buffers(ByteBuffer head) {
+  public ByteBuffer[] buffers(ByteBuffer head) {
     buffers[0] = head;
     return buffers;
   }
 
-  int bufferCount() {
+  public int bufferCount() {
     return runs + 1;
   }
 
-  void clear() {
+  public void clear() {
     n = 0;
     z = 0;
     runs = 0;

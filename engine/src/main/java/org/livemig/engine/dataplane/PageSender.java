@@ -2,20 +2,18 @@ package org.livemig.engine.dataplane;
 
 import com.google.protobuf.ByteString;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
-import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
 import org.livemig.messages.DeviceState;
 import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.IterationEnd;
 import org.livemig.messages.Pages;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,12 +31,14 @@ public final class PageSender implements AutoCloseable {
   static final int SPLIT_WORDS = 4;
   /** Socket send buffer: a few ms of loopback traffic, so the writer rarely waits on the kernel. */
   static final int SOCKET_BUFFER = 4 << 20;
+  /** IterationEnd/EOS are tiny and must not wait for Nagle. */
+  private static final LinkOptions LINK = new LinkOptions(SOCKET_BUFFER, 0, true);
   /** Unused bandwidth credit kept at most this long, so an idle channel cannot burst later. */
   private static final long PACE_BURST_NANOS = 10_000_000L;
   /** Zero-page indices per frame: about 10 bytes each worst case, far below the frame limit. */
   private static final int MAX_ZERO_INDICES = 16 * 1024;
 
-  private final SocketChannel socket;
+  private final DataChannel link;
   private final FrameCodec codec;
   private final DataPlaneSettings settings;
   private final String migrationId;
@@ -49,9 +49,9 @@ public final class PageSender implements AutoCloseable {
   private long paceNext;
   private PageBatch batch; // reused: guest memory views -> socket, no copy
 
-  private PageSender(SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, String migrationId, int channel) {
-    this.socket = socket;
-    this.codec = codec;
+  private PageSender(DataChannel link, DataPlaneSettings settings, String migrationId, int channel) {
+    this.link = link;
+    this.codec = link.codec();
     this.settings = settings;
     this.migrationId = migrationId;
     this.channel = channel;
@@ -60,46 +60,19 @@ public final class PageSender implements AutoCloseable {
   /** Connects, sends the channel header and waits for the destination's answer. */
   public static PageSender connect(String host, int port, String migrationId, String token, int channel, DataPlaneSettings settings) {
     String where = host + ":" + port;
-    SocketChannel socket = null;
+    ChannelHeader header = ChannelHeader.newBuilder()
+        .setProtocolVersion(DataPlane.PROTOCOL_VERSION)
+        .setMigrationId(migrationId)
+        .setToken(token)
+        .setChannel(channel)
+        .setKind(StreamKind.PRECOPY_PAGES)
+        .build();
     try {
-      socket = SocketChannel.open();
-      socket.socket().setSendBufferSize(SOCKET_BUFFER);
-      socket.socket().connect(new InetSocketAddress(host, port), (int) settings.connectTimeout().toMillis());
-      socket.socket().setTcpNoDelay(true); // IterationEnd/EOS are tiny and must not wait for Nagle
-      FrameCodec codec = new FrameCodec(socket, settings);
-      codec.writeMessage(ChannelHeader.newBuilder()
-          .setProtocolVersion(DataPlane.PROTOCOL_VERSION)
-          .setMigrationId(migrationId)
-          .setToken(token)
-          .setChannel(channel)
-          .build());
-      ChannelAccept accept = readAccept(socket, codec, settings, where);
-      if (!accept.getAccepted()) {
-        throw new ChannelRefusedException("channel " + channel + " of migration " + migrationId + " refused by " + where, accept.getReason());
-      }
+      DataChannel link = DataChannel.dial(host, port, LINK, header, settings, "channel " + channel + " of migration " + migrationId);
       log.info("data channel {} of migration {} connected to {}", channel, migrationId, where);
-      return new PageSender(socket, codec, settings, migrationId, channel);
+      return new PageSender(link, settings, migrationId, channel);
     } catch (IOException e) {
-      closeQuietly(socket);
       throw new DataPlaneException("cannot connect data channel " + channel + " to " + where + ": " + e, e);
-    } catch (RuntimeException e) {
-      closeQuietly(socket);
-      throw e;
-    }
-  }
-
-  static ChannelAccept readAccept(SocketChannel socket, FrameCodec codec, DataPlaneSettings settings, String where) {
-    long start = System.nanoTime();
-    Watchdog.Watch deadline = Watchdog.shared().watch(() -> start, settings.handshakeTimeout().toNanos(), idle -> closeQuietly(socket));
-    try {
-      ChannelAccept a = codec.readMessage(ChannelAccept.parser(), "channel accept", DataPlane.HANDSHAKE_LIMIT);
-      if (!deadline.cancel()) throw new DataPlaneException("handshake deadline passed");
-      return a;
-    } catch (DataPlaneException e) {
-      if (!deadline.cancel()) {
-        throw new DataPlaneException("no channel accept from " + where + " within " + settings.handshakeTimeout().toMillis() + " ms", e);
-      }
-      throw new DataPlaneException("handshake with " + where + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -267,7 +240,7 @@ public final class PageSender implements AutoCloseable {
     return codec.lastActivityNanos();
   }
 
-  /** Closes the socket from any thread so a blocked send fails promptly with reason in its message. */
+  /** Closes the channel from any thread so a blocked send fails promptly with reason in its message. */
   public void abort(String reason) {
     if (abortReason == null) abortReason = reason;
     log.warn("aborting data channel {} of migration {}: {}", channel, migrationId, reason);
@@ -276,15 +249,6 @@ public final class PageSender implements AutoCloseable {
 
   @Override
   public void close() {
-    if (closed.compareAndSet(false, true)) closeQuietly(socket);
-  }
-
-  private static void closeQuietly(SocketChannel socket) {
-    if (socket == null) return;
-    try {
-      socket.close();
-    } catch (IOException e) {
-      log.debug("closing data channel socket: {}", e.toString());
-    }
+    if (closed.compareAndSet(false, true)) link.close();
   }
 }

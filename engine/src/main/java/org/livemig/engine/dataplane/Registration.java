@@ -1,85 +1,62 @@
 package org.livemig.engine.dataplane;
 
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.EnumMap;
 import java.util.List;
-import java.util.Set;
-import org.livemig.engine.guest.DirtyBitmap;
-import org.livemig.engine.guest.GuestMemory;
+import java.util.Map;
+import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.StreamKind;
 
-/** One expected incoming migration: who may connect, and where its pages go. */
+/** One expected incoming migration: who may connect, and which handler takes each kind of stream. */
 final class Registration {
   final String migrationId;
   final String token;
-  final int channels;
-  final InboundListener listener;
-  final GuestMemory memory;
-  final DirtyBitmap received;
 
-  private final boolean[] claimed;
-  private final Set<ChannelReceiver> open = new HashSet<>();
-  private PostcopyReceiver postcopy;
+  // Guarded by this.
+  private final Map<StreamKind, StreamHandler> handlers = new EnumMap<>(StreamKind.class);
   private boolean forgotten;
 
-  Registration(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
-    if (channels < 1) throw new IllegalArgumentException("channels must be positive: " + channels);
-    if (received.pageCount() < memory.pageCount()) {
-      throw new IllegalArgumentException("received bitmap has " + received.pageCount() + " pages, memory " + memory.pageCount());
-    }
+  Registration(String migrationId, String token) {
     this.migrationId = migrationId;
     this.token = token;
-    this.channels = channels;
-    this.listener = listener;
-    this.memory = memory;
-    this.received = received;
-    this.claimed = new boolean[channels];
   }
 
-  /**
-   * Claims a channel number for an authenticated peer and tracks its receiver.
-   * Returns null on success, otherwise the refusal reason (nothing changed).
-   * A claimed number stays taken until forget: a second connection for it is a duplicate.
-   */
-  synchronized String claim(int channel, ChannelReceiver receiver) {
-    if (forgotten) return "unknown migration " + migrationId;
-    if (channel < 0 || channel >= channels) {
-      return "channel " + channel + " out of range: migration " + migrationId + " registered " + channels + " channels";
-    }
-    if (claimed[channel]) return "duplicate channel " + channel + " for migration " + migrationId;
-    claimed[channel] = true;
-    open.add(receiver);
-    return null;
-  }
-
-  /** From now on postcopy connections of this migration go to receiver. */
-  synchronized void expectPostcopy(PostcopyReceiver receiver) {
+  /** From now on streams of kind go to handler; registering the same handler again changes nothing. */
+  synchronized void register(StreamKind kind, StreamHandler handler) {
+    if (kind == StreamKind.UNRECOGNIZED) throw new IllegalArgumentException("not a stream kind: " + kind);
     if (forgotten) throw new IllegalStateException("migration " + migrationId + " is no longer expected");
-    if (postcopy != null && postcopy != receiver) {
-      throw new IllegalStateException("migration " + migrationId + " already has a postcopy receiver");
+    StreamHandler old = handlers.get(kind);
+    if (old != null && old != handler) {
+      throw new IllegalStateException("migration " + migrationId + " already has a " + kind + " handler");
     }
-    postcopy = receiver;
+    handlers.put(kind, handler);
   }
 
-  /** Why an authenticated postcopy connection is refused, or null if postcopy() takes it. */
-  synchronized String postcopyRefusal() {
-    if (forgotten) return "unknown migration " + migrationId;
-    if (postcopy == null) return "migration " + migrationId + " is " + DataPlane.NOT_IN_POSTCOPY + " yet";
-    return null;
+  /** The admission of an authenticated channel by the handler of its kind; refused if there is none. */
+  StreamHandler.Admission admit(ChannelHeader header, DataChannel channel) {
+    StreamHandler handler;
+    synchronized (this) {
+      if (forgotten) return StreamHandler.Admission.refuse("unknown migration " + migrationId);
+      handler = handlers.get(header.getKind());
+    }
+    if (handler == null) return StreamHandler.Admission.refuse(noHandler(header));
+    return handler.admit(header, channel);
   }
 
-  synchronized PostcopyReceiver postcopy() {
-    return postcopy;
+  private String noHandler(ChannelHeader header) {
+    return switch (header.getKind()) {
+      // The source's first postcopy connection may beat the destination's Finish: it retries on this reason.
+      case POSTCOPY_PAGES -> "migration " + migrationId + " is " + DataPlane.NOT_IN_POSTCOPY + " yet";
+      case UNRECOGNIZED -> "unknown stream kind " + header.getKindValue() + " for migration " + migrationId;
+      default -> "migration " + migrationId + " expects no " + header.getKind() + " stream";
+    };
   }
 
-  synchronized void closed(ChannelReceiver receiver) {
-    open.remove(receiver);
-  }
-
-  /** Marks the registration dead and returns the receivers still open, for the caller to close. */
-  synchronized List<ChannelReceiver> forget() {
+  /** Marks the registration dead and returns its handlers, for the caller to forget. */
+  synchronized List<StreamHandler> forget() {
     forgotten = true;
-    List<ChannelReceiver> toClose = new ArrayList<>(open);
-    open.clear();
-    return toClose;
+    List<StreamHandler> all = new ArrayList<>(handlers.values());
+    handlers.clear();
+    return all;
   }
 }

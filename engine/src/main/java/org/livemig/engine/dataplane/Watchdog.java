@@ -17,14 +17,14 @@ import org.slf4j.LoggerFactory;
  * longer than its limit. Needed because blocking SocketChannel reads and writes ignore SO_TIMEOUT;
  * closing the channel from here makes the blocked call fail promptly.
  */
-final class Watchdog implements AutoCloseable {
+public final class Watchdog implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Watchdog.class);
   private static volatile Watchdog shared;
 
   private final ScheduledExecutorService timer;
   private final Set<Watch> watches = ConcurrentHashMap.newKeySet();
 
-  Watchdog(String name, Duration tick) {
+  public Watchdog(String name, Duration tick) {
     timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, name);
       t.setDaemon(true);
@@ -35,7 +35,7 @@ final class Watchdog implements AutoCloseable {
   }
 
   /** Process-wide instance for senders' handshakes (a daemon thread, never closed). */
-  static Watchdog shared() {
+  public static Watchdog shared() {
     Watchdog w = shared;
     if (w == null) {
       synchronized (Watchdog.class) {
@@ -47,7 +47,7 @@ final class Watchdog implements AutoCloseable {
   }
 
   /** Tick period that detects a timeout within about a quarter of it. */
-  static Duration tickFor(Duration... timeouts) {
+  public static Duration tickFor(Duration... timeouts) {
     long min = Long.MAX_VALUE;
     for (Duration d : timeouts) min = Math.min(min, d.toMillis());
     return Duration.ofMillis(Math.max(5, Math.min(250, min / 4)));
@@ -57,7 +57,7 @@ final class Watchdog implements AutoCloseable {
    * Calls onIdle(idleNanos) once when now - lastActivity() exceeds limitNanos. A constant
    * lastActivity turns the watch into a hard deadline.
    */
-  Watch watch(LongSupplier lastActivity, long limitNanos, LongConsumer onIdle) {
+  public Watch watch(LongSupplier lastActivity, long limitNanos, LongConsumer onIdle) {
     Watch w = new Watch(lastActivity, limitNanos, onIdle);
     watches.add(w);
     return w;
@@ -84,7 +84,7 @@ final class Watchdog implements AutoCloseable {
     watches.clear();
   }
 
-  final class Watch {
+  public final class Watch {
     private final LongSupplier lastActivity;
     private final long limitNanos;
     private final LongConsumer onIdle;
@@ -97,7 +97,7 @@ final class Watchdog implements AutoCloseable {
     }
 
     /** Stops watching; returns false if the callback already fired (or is firing). */
-    boolean cancel() {
+    public boolean cancel() {
       watches.remove(this);
       return fired.compareAndSet(false, true);
     }

@@ -8,8 +8,8 @@ import akka.actor.typed.javadsl.Behaviors;
 import java.time.Duration;
 import java.util.function.Function;
 import org.livemig.engine.dataplane.DataPlaneServer;
-import org.livemig.engine.dataplane.PostcopyReceiver;
 import org.livemig.engine.common.EpochMicros;
+import org.livemig.engine.dataplane.postcopy.PostcopyReceiver;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.PostcopyPages;
@@ -20,6 +20,7 @@ import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.PagesCompleteResult;
 import org.livemig.messages.PostcopyReport;
+import org.livemig.messages.StreamKind;
 
 /**
  * The destination after a postcopy Finish (behaviors of the DestinationActor): the guest runs
@@ -78,7 +79,7 @@ final class DestinationPostcopy {
           @Override public void onPaused(String reason) { self.tell(new Paused(reason)); }
           @Override public void onComplete() { self.tell(Complete.INSTANCE); }
         });
-    dataPlane.expectPostcopy(migrationId, receiver);
+    dataPlane.expectStream(migrationId, StreamKind.POSTCOPY_PAGES, receiver);
   }
 
   /** Finish answered: waiting for Activate (or a rollback, which discards this copy). */

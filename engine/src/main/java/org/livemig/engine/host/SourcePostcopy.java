@@ -6,7 +6,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.ActorRef;
 import java.time.Duration;
 import java.util.function.Function;
-import org.livemig.engine.dataplane.PostcopySource;
+import org.livemig.engine.dataplane.postcopy.PostcopySource;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.MigrationParameters;

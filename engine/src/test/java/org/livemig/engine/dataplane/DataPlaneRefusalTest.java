@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelAccept;
+import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.StreamKind;
 
 /** Every refusal answers with a reason, is counted, and leaves the migration intact for the right peer. */
 class DataPlaneRefusalTest {
@@ -65,9 +67,36 @@ class DataPlaneRefusalTest {
       codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION + 1, "m-1", "right-token", 0));
       ChannelAccept a = codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT);
       assertFalse(a.getAccepted());
-      assertEquals("unsupported protocol version 2 (expected 1)", a.getReason());
+      assertEquals("unsupported protocol version 3 (expected 2)", a.getReason());
     }
-    assertRefusedOnceWithNothingChanged("unsupported protocol version 2 (expected 1)");
+    assertRefusedOnceWithNothingChanged("unsupported protocol version 3 (expected 2)");
+  }
+
+  @Test
+  void streamKindWithoutHandlerIsRefused() throws Exception {
+    // Channel 1: the helper below connects precopy channel 1, so the refusal must not have claimed it.
+    ChannelAccept a = rawHeader(Guests.header(DataPlane.PROTOCOL_VERSION, "m-1", "right-token", 1).toBuilder()
+        .setKind(StreamKind.DISK_BLOCKS).build());
+    assertFalse(a.getAccepted());
+    assertEquals("migration m-1 expects no DISK_BLOCKS stream", a.getReason());
+    assertRefusedOnceWithNothingChanged("migration m-1 expects no DISK_BLOCKS stream");
+  }
+
+  @Test
+  void unknownStreamKindIsRefused() throws Exception {
+    ChannelAccept a = rawHeader(Guests.header(DataPlane.PROTOCOL_VERSION, "m-1", "right-token", 1).toBuilder()
+        .setKindValue(9).build()); // from a newer peer
+    assertFalse(a.getAccepted());
+    assertEquals("unknown stream kind 9 for migration m-1", a.getReason());
+    assertRefusedOnceWithNothingChanged("unknown stream kind 9 for migration m-1");
+  }
+
+  private ChannelAccept rawHeader(ChannelHeader header) throws Exception {
+    try (SocketChannel c = Guests.rawConnect(server.port())) {
+      FrameCodec codec = new FrameCodec(c, settings);
+      codec.writeMessage(header);
+      return codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT);
+    }
   }
 
   @Test

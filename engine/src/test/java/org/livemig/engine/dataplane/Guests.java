@@ -14,13 +14,13 @@ import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
 
 /** Test helpers: guests with known content, raw sockets that speak (or break) the protocol. */
-final class Guests {
-  static final int PAGE = 4096;
+public final class Guests {
+  public static final int PAGE = 4096;
 
   private Guests() {}
 
   /** Random content, except every page with page % zeroEvery == 1 stays zero. */
-  static GuestMemory randomGuest(long pages, int zeroEvery, long seed) {
+  public static GuestMemory randomGuest(long pages, int zeroEvery, long seed) {
     GuestMemory m = new GuestMemory(PAGE, pages);
     SplittableRandom r = new SplittableRandom(seed);
     for (long p = 0; p < pages; p++) {
@@ -30,13 +30,13 @@ final class Guests {
     return m;
   }
 
-  static long[] allPages(long pages) {
+  public static long[] allPages(long pages) {
     DirtyBitmap b = new DirtyBitmap(pages);
     b.markAll();
     return b.syncAndClear();
   }
 
-  static void assertSameMemory(GuestMemory expected, GuestMemory actual) {
+  public static void assertSameMemory(GuestMemory expected, GuestMemory actual) {
     assertEquals(expected.pageCount(), actual.pageCount());
     byte[] a = new byte[PAGE];
     byte[] b = new byte[PAGE];
@@ -47,20 +47,20 @@ final class Guests {
     }
   }
 
-  static void assertAllZero(GuestMemory m) {
+  public static void assertAllZero(GuestMemory m) {
     for (long p = 0; p < m.pageCount(); p++) {
       if (!m.isZeroPage(p)) fail("page " + p + " was written");
     }
   }
 
-  static SocketChannel rawConnect(int port) throws IOException {
+  public static SocketChannel rawConnect(int port) throws IOException {
     SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
     c.socket().setSoTimeout(5000);
     return c;
   }
 
   /** Handshakes correctly on a raw socket and returns its codec for writing hand-made frames. */
-  static FrameCodec rawHandshake(SocketChannel c, String migrationId, String token, int channel) {
+  public static FrameCodec rawHandshake(SocketChannel c, String migrationId, String token, int channel) {
     FrameCodec codec = new FrameCodec(c, DataPlaneSettings.defaults());
     codec.writeMessage(header(DataPlane.PROTOCOL_VERSION, migrationId, token, channel));
     ChannelAccept a = codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT);
@@ -68,7 +68,7 @@ final class Guests {
     return codec;
   }
 
-  static ChannelHeader header(int version, String migrationId, String token, int channel) {
+  public static ChannelHeader header(int version, String migrationId, String token, int channel) {
     return ChannelHeader.newBuilder()
         .setProtocolVersion(version).setMigrationId(migrationId).setToken(token).setChannel(channel).build();
   }

@@ -7,14 +7,14 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Records every inbound event so tests can wait for and assert on them. */
-final class RecordingListener implements InboundListener {
-  final List<String> events = new CopyOnWriteArrayList<>();
-  final List<byte[]> deviceStates = new CopyOnWriteArrayList<>();
-  final List<long[]> discards = new CopyOnWriteArrayList<>();
+public final class RecordingListener implements InboundListener {
+  public final List<String> events = new CopyOnWriteArrayList<>();
+  public final List<byte[]> deviceStates = new CopyOnWriteArrayList<>();
+  public final List<long[]> discards = new CopyOnWriteArrayList<>();
   /** False: behave like a listener written before postcopy (the interface's default). */
-  volatile boolean handlesPostcopy = true;
-  final BlockingQueue<String> endOfStreams = new LinkedBlockingQueue<>();
-  final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
+  public volatile boolean handlesPostcopy = true;
+  public final BlockingQueue<String> endOfStreams = new LinkedBlockingQueue<>();
+  public final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
 
   @Override
   public void onChannelOpened(int channel) {
@@ -51,13 +51,13 @@ final class RecordingListener implements InboundListener {
     failures.add(reason);
   }
 
-  String awaitEndOfStream() throws InterruptedException {
+  public String awaitEndOfStream() throws InterruptedException {
     String s = endOfStreams.poll(10, TimeUnit.SECONDS);
     if (s == null) throw new AssertionError("no end of stream within 10 s; events " + events);
     return s;
   }
 
-  String awaitFailure(long seconds) throws InterruptedException {
+  public String awaitFailure(long seconds) throws InterruptedException {
     String s = failures.poll(seconds, TimeUnit.SECONDS);
     if (s == null) throw new AssertionError("no channel failure within " + seconds + " s; events " + events);
     return s;

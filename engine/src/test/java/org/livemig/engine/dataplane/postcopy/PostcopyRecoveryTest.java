@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,10 +8,16 @@ import java.net.ServerSocket;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.Guests;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.Frame;
 import org.livemig.messages.RecvBitmapRequest;
 import org.livemig.messages.Resume;
+import org.livemig.messages.StreamKind;
 
 /** Postcopy links that break, hang or never come up: both ends pause, and a later connect recovers. */
 class PostcopyRecoveryTest {
@@ -86,7 +92,7 @@ class PostcopyRecoveryTest {
       rig.awaitPaused();
       assertTrue(rig.srcEvents.events.stream().noneMatch(e -> e.equals("active 2")), rig.srcEvents.events.toString());
 
-      rig.proxy.passAll();
+      rig.proxy.heal();
       rig.connect();
       rig.awaitActive(3);
       Thread.sleep(200);
@@ -144,7 +150,7 @@ class PostcopyRecoveryTest {
       rig.source.connect("127.0.0.1", rig.server.port(), PostcopyRig.TOKEN, Duration.ofSeconds(5));
       Thread.sleep(300);
       assertEquals(PostcopySource.State.RECOVER, rig.source.state(), "still retrying");
-      rig.server.expectPostcopy(PostcopyRig.ID, rig.receiver);
+      rig.server.expectStream(PostcopyRig.ID, StreamKind.POSTCOPY_PAGES, rig.receiver);
       rig.awaitActive(1);
       rig.dst.run("dst");
       rig.assertCompleteAndCorrect();
@@ -156,7 +162,7 @@ class PostcopyRecoveryTest {
     try (PostcopyRig rig = new PostcopyRig(PostcopyRig.guest(2048, 20_000), 0.5, Duration.ofSeconds(10), true);
         SocketChannel stale = Guests.rawConnect(rig.server.port())) {
       FrameCodec codec = new FrameCodec(stale, DataPlaneSettings.defaults());
-      codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 7).toBuilder().setPostcopy(true).build());
+      codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 7).toBuilder().setKind(StreamKind.POSTCOPY_PAGES).build());
       assertTrue(codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT).getAccepted());
       codec.writeMessage(Frame.newBuilder().setRecvBitmapRequest(RecvBitmapRequest.getDefaultInstance()).build());
       assertTrue(codec.readFrame().hasRecvBitmap());

@@ -1,9 +1,7 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -11,8 +9,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import org.livemig.engine.dataplane.DataChannel;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.LinkOptions;
+import org.livemig.engine.dataplane.PageBatch;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.GuestMemory;
-import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
 import org.livemig.messages.Frame;
 import org.livemig.messages.Keepalive;
@@ -20,7 +24,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One postcopy connection as either end holds it: socket and codec, a queue through which other
+ * One postcopy connection as either end holds it: its data channel, a queue through which other
  * threads hand work to the link's single writer thread (nobody else writes: a blackholed socket
  * can block a write), and a watch that ends the link when nothing has been read for the
  * keepalive. Reads are what count: a blackholed link sends no FIN, and our own writes may still
@@ -34,17 +38,17 @@ final class PostcopyLink {
   static final Frame KEEPALIVE = Frame.newBuilder().setKeepalive(Keepalive.getDefaultInstance()).build();
 
   final int number;
-  private final SocketChannel socket;
+  private final DataChannel channel;
   private final FrameCodec codec;
   private final BlockingQueue<Long> queue = new LinkedBlockingQueue<>();
   private final AtomicBoolean ended = new AtomicBoolean();
   private volatile Watchdog.Watch silence;
   private volatile long lastWriteNanos = System.nanoTime();
 
-  PostcopyLink(int number, SocketChannel socket, FrameCodec codec) {
+  PostcopyLink(int number, DataChannel channel) {
     this.number = number;
-    this.socket = socket;
-    this.codec = codec;
+    this.channel = channel;
+    this.codec = channel.codec();
   }
 
   /** Calls onSilence(reason) once nothing has been read for keepalive; it is expected to end the link. */
@@ -59,7 +63,7 @@ final class PostcopyLink {
     Watchdog.Watch w = silence;
     if (w != null) w.cancel();
     queue.offer(WAKE); // a writer waiting for work notices at once
-    closeQuietly(socket);
+    channel.close();
     return true;
   }
 
@@ -113,51 +117,25 @@ final class PostcopyLink {
 
   /** Half-closes: the peer reads EOF after what we wrote, and we can still read what it sends. */
   void shutdownOutput() {
-    try {
-      socket.shutdownOutput();
-    } catch (IOException e) {
-      throw new DataPlaneException("shutdown failed: " + e, e);
-    }
+    channel.shutdownOutput();
   }
 
   /**
-   * Connects with a small send buffer, sends the header and waits for the answer; numbering names
-   * the accepted connection. A refusal throws ChannelRefusedException with the destination's reason.
+   * Connects with options (a small send buffer), sends the header and waits for the answer;
+   * numbering names the accepted connection. A refusal throws ChannelRefusedException with the
+   * destination's reason.
    */
-  static PostcopyLink dial(String host, int port, ChannelHeader header, DataPlaneSettings settings, int sendBuffer,
+  static PostcopyLink dial(String host, int port, ChannelHeader header, DataPlaneSettings settings, LinkOptions options,
       IntSupplier numbering) {
     String where = host + ":" + port;
-    SocketChannel socket = null;
     try {
-      socket = SocketChannel.open();
-      socket.socket().setSendBufferSize(sendBuffer);
-      socket.socket().connect(new InetSocketAddress(host, port), (int) settings.connectTimeout().toMillis());
-      socket.socket().setTcpNoDelay(true); // requests and their pages must not wait for Nagle
-      FrameCodec codec = new FrameCodec(socket, settings);
-      codec.writeMessage(header);
-      ChannelAccept accept = PageSender.readAccept(socket, codec, settings, where);
-      if (!accept.getAccepted()) {
-        throw new ChannelRefusedException("postcopy channel of migration " + header.getMigrationId() + " refused by " + where,
-            accept.getReason());
-      }
+      DataChannel channel = DataChannel.dial(host, port, options, header, settings,
+          "postcopy channel of migration " + header.getMigrationId());
       int n = numbering.getAsInt();
       log.info("postcopy connection {} of migration {} accepted by {}", n, header.getMigrationId(), where);
-      return new PostcopyLink(n, socket, codec);
+      return new PostcopyLink(n, channel);
     } catch (IOException e) {
-      closeQuietly(socket);
       throw new DataPlaneException("cannot connect postcopy channel to " + where + ": " + e, e);
-    } catch (RuntimeException e) {
-      closeQuietly(socket);
-      throw e;
-    }
-  }
-
-  private static void closeQuietly(SocketChannel socket) {
-    if (socket == null) return;
-    try {
-      socket.close();
-    } catch (IOException e) {
-      log.debug("closing postcopy socket: {}", e.toString());
     }
   }
 

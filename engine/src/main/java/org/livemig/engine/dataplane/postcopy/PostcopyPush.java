@@ -1,6 +1,7 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.time.Duration;
+import org.livemig.engine.dataplane.PageBatch;
 import org.livemig.engine.guest.GuestMemory;
 
 /**

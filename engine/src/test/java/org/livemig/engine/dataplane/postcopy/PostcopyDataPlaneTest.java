@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,12 +12,17 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.FrameCodec;
+import org.livemig.engine.dataplane.Guests;
 import org.livemig.engine.guest.FaultStats;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.Frame;
 import org.livemig.messages.Pages;
 import org.livemig.messages.RecvBitmapRequest;
 import org.livemig.messages.Resume;
+import org.livemig.messages.StreamKind;
 
 /** Postcopy without failures: a running destination faults pages in while the source pushes the rest. */
 class PostcopyDataPlaneTest {
@@ -117,7 +122,7 @@ class PostcopyDataPlaneTest {
   /** Speaks the source's side of the handshake on a raw socket. */
   private static FrameCodec rawPostcopyHandshake(SocketChannel c) {
     FrameCodec codec = new FrameCodec(c, DataPlaneSettings.defaults());
-    codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 0).toBuilder().setPostcopy(true).build());
+    codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 0).toBuilder().setKind(StreamKind.POSTCOPY_PAGES).build());
     assertTrue(codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT).getAccepted());
     codec.writeMessage(Frame.newBuilder().setRecvBitmapRequest(RecvBitmapRequest.getDefaultInstance()).build());
     assertTrue(codec.readFrame().hasRecvBitmap());

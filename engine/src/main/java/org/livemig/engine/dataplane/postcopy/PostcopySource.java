@@ -1,9 +1,15 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.livemig.engine.dataplane.ChannelRefusedException;
+import org.livemig.engine.dataplane.DataPlane;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.LinkOptions;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelHeader;
@@ -11,6 +17,7 @@ import org.livemig.messages.Frame;
 import org.livemig.messages.RecvBitmap;
 import org.livemig.messages.RecvBitmapRequest;
 import org.livemig.messages.Resume;
+import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +38,8 @@ public final class PostcopySource implements AutoCloseable {
   static final int PUSH_BATCH = 32;
   /** ...plus what sits in the socket buffer, hence a small one (precopy uses 4 MiB). */
   static final int SOCKET_BUFFER = 256 << 10;
+  /** Requests and their pages must not wait for Nagle. */
+  private static final LinkOptions LINK = new LinkOptions(SOCKET_BUFFER, 0, true);
   /** The first connection races the destination's Finish by design: retry soon. */
   private static final long RETRY_NANOS = 10_000_000L;
 
@@ -168,10 +177,10 @@ public final class PostcopySource implements AutoCloseable {
   private PostcopyLink dial(int a, String host, int port, String token, Duration retryFor) {
     long deadline = System.nanoTime() + retryFor.toNanos();
     ChannelHeader header = ChannelHeader.newBuilder().setProtocolVersion(DataPlane.PROTOCOL_VERSION)
-        .setMigrationId(migrationId).setToken(token).setPostcopy(true).build();
+        .setMigrationId(migrationId).setToken(token).setKind(StreamKind.POSTCOPY_PAGES).build();
     while (true) {
       try {
-        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, SOCKET_BUFFER, connections::incrementAndGet);
+        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, LINK, connections::incrementAndGet);
         synchronized (this) {
           if (a == attempt && state == State.RECOVER) {
             link = l;

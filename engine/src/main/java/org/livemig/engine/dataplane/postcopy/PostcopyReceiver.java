@@ -1,14 +1,21 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.livemig.engine.dataplane.DataChannel;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.PagesFrame;
+import org.livemig.engine.dataplane.StreamHandler;
+import org.livemig.engine.dataplane.Watchdog;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.engine.guest.PostcopyPages;
+import org.livemig.messages.ChannelHeader;
 import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.PageRequest;
@@ -20,8 +27,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Destination end of postcopy, one per migration (settings limit the page payload of a frame; the
- * frame limit is that of the server's codec). The {@link DataPlaneServer} hands it every
- * authenticated postcopy connection (a newer one supersedes an older one still open). Per
+ * frame limit is that of the server's codec). Registered with the {@link DataPlaneServer} for
+ * POSTCOPY_PAGES, it takes every authenticated postcopy connection (a newer one supersedes an older one still open). Per
  * connection: RECV_BITMAP and RESUME_ACK, then it becomes the guest's page requester and reads
  * pages, each written only while it is missing. A separate thread per connection writes the
  * return path (requests, keepalives, the final end of stream). A broken or silent link pauses:
@@ -30,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * <p>Listener methods are called one at a time, in order, under this object's lock: they must
  * only hand off (e.g. tell an actor).
  */
-public final class PostcopyReceiver implements AutoCloseable {
+public final class PostcopyReceiver implements StreamHandler, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PostcopyReceiver.class);
   /** Page indices per PageRequest frame at most: about 40 KiB, far below the frame limit. */
   private static final int MAX_REQUEST = 4096;
@@ -143,9 +150,25 @@ public final class PostcopyReceiver implements AutoCloseable {
     }
   }
 
+  /** Every authenticated postcopy channel is taken; a newer one supersedes an older one still open. */
+  @Override
+  public Admission admit(ChannelHeader header, DataChannel channel) {
+    // The channel number means nothing here: one postcopy link at a time.
+    return Admission.serve(() -> {
+      Thread.currentThread().setName("dataplane-postcopy-rx-" + migrationId);
+      serve(channel, String.valueOf(channel.remoteAddress()));
+    });
+  }
+
+  /** The migration is forgotten: same as close. */
+  @Override
+  public void forget() {
+    close();
+  }
+
   /** Runs one accepted postcopy connection on the server's connection thread until it ends; never throws. */
-  void serve(SocketChannel socket, FrameCodec codec, String peer) {
-    PostcopyLink l = attach(socket, codec, peer);
+  private void serve(DataChannel channel, String peer) {
+    PostcopyLink l = attach(channel, peer);
     if (l == null) return;
     try {
       handshake(l);
@@ -166,12 +189,12 @@ public final class PostcopyReceiver implements AutoCloseable {
   }
 
   /** Makes the connection current, superseding (closing) an older one the destination may still think alive. */
-  private PostcopyLink attach(SocketChannel socket, FrameCodec codec, String peer) {
+  private PostcopyLink attach(DataChannel channel, String peer) {
     PostcopyLink l;
     PostcopyLink old;
     synchronized (this) {
-      if (state == State.CLOSED) return null; // the server closes the socket
-      l = new PostcopyLink(connections.incrementAndGet(), socket, codec);
+      if (state == State.CLOSED) return null; // the server closes the channel
+      l = new PostcopyLink(connections.incrementAndGet(), channel);
       old = link;
       synchronized (writeLock) {
         link = l; // from now on the old connection writes no page: RECV_BITMAP below is complete
@@ -228,7 +251,7 @@ public final class PostcopyReceiver implements AutoCloseable {
 
   private ByteBuffer receivePages(PostcopyLink l, Pages p, ByteBuffer buffer) {
     int count = p.getIndicesCount();
-    int len = ChannelReceiver.payloadBytes(p, memory, settings.maxPayloadBytes());
+    int len = PagesFrame.payloadBytes(p, memory, settings.maxPayloadBytes());
     // The whole payload is read before anything is written: a truncated batch never reaches memory.
     ByteBuffer b = buffer != null && buffer.capacity() >= len ? buffer
         : ByteBuffer.allocateDirect(Math.max(len, PostcopySource.PUSH_BATCH * memory.pageSize()));

@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -6,12 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.livemig.engine.chaos.LinkProxy;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.dataplane.Guests;
+import org.livemig.engine.dataplane.RecordingListener;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestOracle;
 import org.livemig.engine.guest.PostcopyPages;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.InitialFill;
+import org.livemig.messages.StreamKind;
 
 /**
  * One postcopy migration on loopback at the moment of switchover: a paused source guest, a
@@ -70,9 +76,9 @@ final class PostcopyRig implements AutoCloseable {
     server.start();
     receiver = new PostcopyReceiver(ID, dst.memory(), pages, settings, keepalive, dstEvents);
     server.expect(ID, TOKEN, 1, new RecordingListener(), dst.memory(), new DirtyBitmap(n));
-    if (inPostcopy) server.expectPostcopy(ID, receiver);
+    if (inPostcopy) server.expectStream(ID, StreamKind.POSTCOPY_PAGES, receiver);
     source = new PostcopySource(ID, src.memory(), settings, keepalive, srcEvents);
-    proxy = new LinkProxy(server.port());
+    proxy = LinkProxy.inFrontOf(server.port());
   }
 
   private static void runFor(SyntheticGuest g, long millis) throws Exception {

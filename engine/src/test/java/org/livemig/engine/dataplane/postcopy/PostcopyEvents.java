@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 import java.util.List;
 import java.util.concurrent.BlockingQueue;

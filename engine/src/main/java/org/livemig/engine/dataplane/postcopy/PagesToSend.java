@@ -1,4 +1,4 @@
-package org.livemig.engine.dataplane;
+package org.livemig.engine.dataplane.postcopy;
 
 /**
  * What the postcopy source has left to push: the pages the destination lacked at the last

@@ -1,0 +1,20 @@
+package org.livemig.engine.dataplane;
+
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ScatteringByteChannel;
+
+/**
+ * One blocking byte stream to a peer, as a {@link Transport} opened it (plain TCP today, TLS
+ * later). The {@link FrameCodec} reads and writes it; closing it from another thread makes a
+ * blocked read or write fail promptly, which the watchdogs rely on.
+ */
+public interface Connection extends ByteChannel, ScatteringByteChannel, GatheringByteChannel {
+  /** Half-closes: the peer reads end of stream after what was written; reading goes on. */
+  void shutdownOutput() throws IOException;
+
+  /** The peer's address, or null if it is not known (e.g. already closed). */
+  SocketAddress remoteAddress();
+}

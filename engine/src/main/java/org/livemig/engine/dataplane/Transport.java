@@ -1,0 +1,29 @@
+package org.livemig.engine.dataplane;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * How data channels reach a peer: the one place where connections are dialled, accepted and
+ * closed ({@link TcpTransport} today; TLS plugs in as another implementation). The channel
+ * handshake on top of it is {@link DataChannel}'s.
+ */
+public interface Transport {
+  /** Connects to host:port within connectTimeout, with options applied. */
+  Connection dial(String host, int port, LinkOptions options, Duration connectTimeout) throws IOException;
+
+  /** Binds a listening port (0 = any free one); options apply to every accepted connection. */
+  Acceptor listen(String host, int port, LinkOptions options) throws IOException;
+
+  /** A bound port. */
+  interface Acceptor extends Closeable {
+    /**
+     * Blocks for the next connection. Throws ClosedChannelException once closed (also when
+     * closed while waiting); any other IOException is a failed accept the caller may retry.
+     */
+    Connection accept() throws IOException;
+
+    int port();
+  }
+}
