@@ -84,6 +84,9 @@ public final class HostAgent {
 
   private record HeldCommandReleased(Control control) implements Command {}
 
+  /** The ledger holds this answer now: it may be told. */
+  private record AnswerRecorded(HostReply reply) implements Command {}
+
   /** Operators' view of this host, across nodes. */
   public record DescribeHost(ActorRef<org.livemig.messages.HostDescription> replyTo) implements Command, LivemigMessage {}
 
@@ -138,6 +141,7 @@ public final class HostAgent {
   private final HostSettings settings;
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
+  private final ActorRef<HostLedger.Recorded> recorded;
   private final ActorRef<HostLedger.Command> ledger;
   private HostSettings.Faults faults;
   private final HostGuests guests;
@@ -152,6 +156,7 @@ public final class HostAgent {
     this.settings = settings;
     this.dataPlane = dataPlane;
     this.replies = ctx.messageAdapter(HostReply.class, RoleReplied::new);
+    this.recorded = ctx.messageAdapter(HostLedger.Recorded.class, r -> new AnswerRecorded(r.reply()));
     this.faults = settings.faults();
     this.guests = new HostGuests(settings.hostId());
   }
@@ -159,7 +164,8 @@ public final class HostAgent {
   private Behavior<Command> serving() {
     return Behaviors.receive(Command.class)
         .onMessage(Control.class, this::onControl)
-        .onMessage(HeldCommandReleased.class, m -> contained(m.control()))
+        .onMessage(HeldCommandReleased.class, this::onHeldCommandReleased)
+        .onMessage(AnswerRecorded.class, this::onAnswerRecorded)
         .onMessage(RoleReplied.class, this::onRoleReplied)
         .onMessage(CreateGuest.class, this::onCreateGuest)
         .onMessage(ListGuests.class, m -> {
@@ -267,16 +273,23 @@ public final class HostAgent {
       return Behaviors.same();
     }
     HostReply earlier = rec.answered.get(cmd.getStep());
-    if (earlier != null) {
+    if (earlier != null && rec.durable.contains(cmd.getStep())) {
       // Already executed: answer again, do nothing twice.
       ctx.getLog().debug("{} repeats answer to {} step {}", settings.hostId(), cmd.getMigrationId(), cmd.getStep());
       m.replyTo().tell(new Answered(earlier.toBuilder().setEpoch(cmd.getEpoch()).build()));
+      return Behaviors.same();
+    }
+    if (earlier != null) {
+      // Executed, its answer not yet in the ledger (a write may have failed): asked again once it is.
+      rec.waiting.put(cmd.getStep(), m.replyTo());
+      ledger.tell(new HostLedger.RecordAnswer(HostMigrations.inCurrentEpoch(rec, earlier), recorded));
       return Behaviors.same();
     }
     if (rec.waiting.containsKey(cmd.getStep())) {
       // In progress: answer the newest asker once done. A new coordinator incarnation re-sending
       // Perform also takes over the source's progress reports.
       rec.waiting.put(cmd.getStep(), m.replyTo());
+      if (rec.held.containsKey(cmd.getStep())) rec.held.put(cmd.getStep(), m); // the newest runs when released
       if (cmd.hasPerform() && rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
       return Behaviors.same();
     }
@@ -285,10 +298,24 @@ public final class HostAgent {
     if (!faults.holdPhase().isEmpty() && phase.equals(faults.holdPhase())) {
       ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), phase, cmd.getMigrationId(),
           faults.holdFor());
+      rec.held.put(cmd.getStep(), m);
       timers.startSingleTimer(new HeldCommandReleased(m), faults.holdFor());
       return Behaviors.same();
     }
     return contained(m);
+  }
+
+  /** A held command executes later: by then a newer incarnation may have spoken, so the epoch is checked again. */
+  private Behavior<Command> onHeldCommandReleased(HeldCommandReleased m) {
+    HostCommand cmd = m.control().command();
+    HostMigrations.Record rec = migrations.record(cmd.getMigrationId());
+    Control newest = rec.held.remove(cmd.getStep());
+    Control control = newest == null ? m.control() : newest;
+    if (refusedAsStale(control)) {
+      rec.waiting.remove(cmd.getStep());
+      return Behaviors.same();
+    }
+    return contained(control);
   }
 
   /** A command from an older epoch than this host follows is refused (an incarnation believed dead). */
@@ -392,14 +419,29 @@ public final class HostAgent {
       return Behaviors.same();
     }
     HostReply reply = HostMigrations.inCurrentEpoch(rec, m.reply());
-    rec.answered.put(reply.getStep(), reply);
-    ledger.tell(new HostLedger.Record(HostLedger.answered(reply)));
-    ActorRef<Reply> to = rec.waiting.remove(reply.getStep());
+    HostReply kept = rec.answered.putIfAbsent(reply.getStep(), reply);
+    if (kept != null) {
+      // The first answer to a step is the one given and repeated; a later one never replaces it.
+      ctx.getLog().warn("{}: a second answer to step {} on {} is dropped (ok={}): {}", reply.getMigrationId(),
+          reply.getStep(), settings.hostId(), reply.getOk(), reply.getError());
+      return Behaviors.same();
+    }
     boolean roleEnded = HostMigrations.endsRole(reply);
     if (roleEnded) rec.ended = true;
     boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
     if (roleEnded || beginRefused) guests.migrationOver(reply.getMigrationId());
-    if (to != null) to.tell(new Answered(reply));
+    // Told only once the ledger holds it: a restarted host must repeat exactly what it said.
+    ledger.tell(new HostLedger.RecordAnswer(reply, recorded));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onAnswerRecorded(AnswerRecorded m) {
+    HostMigrations.Record rec = migrations.get(m.reply().getMigrationId());
+    if (rec == null) return Behaviors.same();
+    rec.durable.add(m.reply().getStep());
+    ActorRef<Reply> to = rec.waiting.remove(m.reply().getStep());
+    HostReply answer = rec.answered.get(m.reply().getStep());
+    if (to != null) to.tell(new Answered(answer.toBuilder().setEpoch(rec.epoch).build()));
     return Behaviors.same();
   }
 

@@ -29,6 +29,12 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
 
   public record Record(HostLedgerEvent event) implements Command {}
 
+  /** Records an answer and says so once it is durable (the host answers only then). */
+  public record RecordAnswer(HostReply reply, ActorRef<Recorded> recorded) implements Command {}
+
+  /** The answer is durable. */
+  public record Recorded(HostReply reply) {}
+
   public record Load(ActorRef<State> replyTo) implements Command {}
 
   /** Answers by migration id then step; owned guests by id. */
@@ -92,6 +98,8 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
   public CommandHandler<Command, HostLedgerEvent, State> commandHandler() {
     return newCommandHandlerBuilder().forAnyState()
         .onCommand(Record.class, (s, c) -> Effect().persist(c.event()))
+        .onCommand(RecordAnswer.class, (s, c) -> Effect().persist(answered(c.reply()))
+            .thenRun(st -> c.recorded().tell(new Recorded(c.reply()))))
         .onCommand(Load.class, (s, c) -> Effect().none().thenRun(st -> c.replyTo().tell(st.copy())))
         .build();
   }

@@ -19,7 +19,11 @@ final class HostMigrations {
     ActorRef<SourceActor.Command> source;
     ActorRef<DestinationActor.Command> destination;
     final Map<Integer, HostReply> answered = new HashMap<>();
+    /** Steps whose answer is in the ledger: only those are told (a restart must repeat them). */
+    final java.util.Set<Integer> durable = new java.util.HashSet<>();
     final Map<Integer, ActorRef<HostAgent.Reply>> waiting = new HashMap<>();
+    /** Commands held by the hold-phase hook: the newest asker's command for the step. */
+    final Map<Integer, HostAgent.Control> held = new HashMap<>();
     boolean ended;
     /** The coordinator incarnation that spoke last: unprompted reports go there. */
     ActorRef<HostAgent.Reply> coordinator;
@@ -41,6 +45,7 @@ final class HostMigrations {
       Record rec = record(id);
       for (HostReply r : answers.values()) {
         rec.answered.put(r.getStep(), r);
+        rec.durable.add(r.getStep());
         rec.epoch = Math.max(rec.epoch, r.getEpoch());
       }
       // A migration in flight when the host went down cannot go on here: its actors are gone.
