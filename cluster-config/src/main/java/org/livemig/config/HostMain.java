@@ -16,6 +16,7 @@ public final class HostMain {
   private HostMain() {}
 
   public static void main(String[] args) throws Exception {
+    LivemigNode.journalServerOnLoopback();
     if (args.length != 1) {
       System.err.println("usage: HostMain <node.conf>");
       System.exit(2);

@@ -41,6 +41,16 @@ public final class LivemigNode implements AutoCloseable {
     this.engine = engine;
   }
 
+  /**
+   * H2's AUTO_SERVER (the shared journal file of several JVMs on one machine, hosts/*.conf)
+   * starts a TCP server in whichever JVM opens the file first, on every interface unless told
+   * otherwise: it is bound to loopback, where the other JVMs of that machine reach it. Must run
+   * before H2 is loaded (it reads the property once); an explicit -Dh2.bindAddress wins.
+   */
+  public static void journalServerOnLoopback() {
+    if (System.getProperty("h2.bindAddress") == null) System.setProperty("h2.bindAddress", "127.0.0.1");
+  }
+
   /** Loads a node's file over livemig-node.conf and the modules' reference.conf. */
   public static Config loadConfig(Path file) {
     if (!Files.isReadable(file)) throw new IllegalArgumentException("cannot read node config " + file);
@@ -64,6 +74,7 @@ public final class LivemigNode implements AutoCloseable {
 
   public static LivemigNode start(Config config) {
     // Coordinators keep their journal there, hosts their ledger.
+    journalServerOnLoopback();
     JournalSchema.ensure(config);
     CompletableFuture<EngineNode> engine = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(EngineNode.guardian(engine), SYSTEM_NAME, config);

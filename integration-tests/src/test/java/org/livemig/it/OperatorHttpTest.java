@@ -216,6 +216,10 @@ class OperatorHttpTest {
     assertTrue(hosts.body().contains("\"host_id\":\"host-a\"") && hosts.body().contains("\"host_id\":\"host-b\""),
         "every host is listed, not only the one serving: " + hosts.body());
     cluster.createGuest("host-b", TestCluster.guest("far-guest", 4, 100));
+    // One guest id names one guest in the cluster: host-a's HTTP refuses to create host-b's guest.
+    var twin = send("POST", "/guests", guestJson("far-guest", 4));
+    assertStatus(409, twin);
+    assertTrue(twin.body().contains("already exists on host host-b"), twin.body());
     var guests = send("GET", "/guests", null);
     assertStatus(200, guests);
     assertTrue(guests.body().contains("\"guest_id\":\"far-guest\",\"state\":\"RUNNING\",\"host\":\"host-b\""),

@@ -54,8 +54,20 @@ final class LocalHost {
         });
   }
 
+  /**
+   * Creates a guest on this node's host, unless a host of the cluster already holds one of that
+   * id (Conflict): a guest id names one guest in the whole cluster, or two copies could run.
+   */
   CompletionStage<HostAgent.GuestView> create(GuestDescription d) {
-    return agent().thenCompose(a -> AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(a,
+    return agent().thenCompose(a -> allHosts().thenApply(hosts -> {
+      for (var h : hosts) {
+        if (h.getGuestsList().stream().anyMatch(g -> g.getGuestId().equals(d.getGuestId()))) {
+          throw new MigrationException.Conflict("guest " + d.getGuestId() + " already exists on host "
+              + h.getHostId());
+        }
+      }
+      return a;
+    })).thenCompose(a -> AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(a,
         r -> new HostAgent.CreateGuest(d, true, r), timeout, system.scheduler())).thenApply(r -> {
           if (r.isError()) {
             throw r.getError() instanceof org.livemig.engine.host.GuestRefused refused
