@@ -25,6 +25,7 @@ import org.livemig.engine.common.Ids;
 import org.livemig.engine.client.MigrationException;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationList;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.StartMigration;
@@ -71,8 +72,8 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                 path("recover", () -> post(() -> parameterOptional("data_host", host ->
                     parameterOptional("data_port", port -> recover(id, host.orElse(""), port.orElse("0")))))))))),
         pathPrefix("hosts", () -> concat(
-            pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenApply(this::hosts),
-                StatusCodes.OK))),
+            pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenCombine(client.list(),
+                this::hosts), StatusCodes.OK))),
             path(PathMatchers.segment(), id -> get(() -> Ids.valid(id)
                 ? respond(localHost.registered(id).thenApply(address -> "{\"host\":" + Json.quote(id)
                     + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK)
@@ -137,7 +138,7 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
   }
 
   /** Cluster members as operators need them (address, status, roles), and every registered host. */
-  private String hosts(List<org.livemig.messages.HostDescription> hosts) {
+  private String hosts(List<org.livemig.messages.HostDescription> hosts, List<MigrationInfo> migrations) {
     List<String> out = new ArrayList<>();
     for (Member m : Cluster.get(system).state().getMembers()) {
       List<String> roles = m.getRoles().stream().filter(r -> !r.startsWith("dc-")).sorted().map(Json::quote).toList();
@@ -146,9 +147,16 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     }
     List<String> hostJson = hosts.stream().map(h -> "{\"host_id\":" + Json.quote(h.getHostId()) + ",\"address\":"
         + Json.quote(h.getAddress()) + ",\"data_endpoint\":" + Json.quote(h.getDataEndpoint()) + ",\"guests\":"
-        + h.getGuestsCount() + ",\"lost_guests\":" + h.getLostGuestsCount() + "}").toList();
+        + h.getGuestsCount() + ",\"lost_guests\":" + h.getLostGuestsCount() + ",\"unconfirmed_source_copies\":"
+        + unconfirmedSourceCopies(h.getHostId(), migrations) + "}").toList();
     return "{\"members\":[" + String.join(",", out) + "],\"hosts\":[" + String.join(",", hostJson)
         + "],\"local_host\":" + (localHost.hostId().isEmpty() ? "null" : Json.quote(localHost.hostId())) + "}";
+  }
+
+  /** Stunned source copies on the host whose destruction its source has not confirmed yet. */
+  private static long unconfirmedSourceCopies(String host, List<MigrationInfo> migrations) {
+    return migrations.stream().filter(m -> m.getSourceHost().equals(host) && !m.getSourceUnconfirmed().isEmpty())
+        .count();
   }
 
   /** The guests of every host, each with its host. */

@@ -47,6 +47,15 @@ final class Ownership {
     return !s.inPostcopy() && mayHaveRun(s, u) && s.activate() == null;
   }
 
+  /**
+   * Silence from the source after the guest runs on the destination: its stunned copy must still
+   * be destroyed, so Confirm is asked again (until it answers or its host leaves the cluster)
+   * instead of declaring the migration complete with a copy left behind.
+   */
+  static boolean confirmAgainOnSilence(MigrationState s, Step step) {
+    return step == Step.CONFIRM && s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null;
+  }
+
   /** Why a cancel is refused, or null when the migration may still roll back. */
   static String cancelRefusal(MigrationState s, Unpersisted u) {
     if (s.resumeOwner() == ResumeOwner.DESTINATION) {

@@ -161,6 +161,10 @@ final class Phases {
       return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why))
           .log(Decision.Level.ERROR, "rollback: " + why);
     }
+    if (Ownership.confirmAgainOnSilence(s, step)) {
+      u.sourceUnconfirmed = why + "; the source copy on " + s.sourceHost() + " is not confirmed destroyed";
+      return d.log(Decision.Level.ERROR, u.sourceUnconfirmed + ": asking again").send(step);
+    }
     if (Ownership.askAgainOnSilence(s, u)) {
       // Silence is no answer: the destination may run the guest, so resuming the source could
       // leave two running. The source is not resumed and the host is asked again.

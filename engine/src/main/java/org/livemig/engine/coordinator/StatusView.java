@@ -11,6 +11,7 @@ final class StatusView {
   /** What a status query shows: the journal's state, the live sample and postcopy count, a stun in flight. */
   static MigrationInfo info(MigrationState s, Unpersisted u) {
     MigrationInfo i = PostcopyRules.live(info(s, u.lastProgress), s, u);
+    if (u.sourceUnconfirmed != null && !s.ended()) i = i.toBuilder().setSourceUnconfirmed(u.sourceUnconfirmed).build();
     if (Switchover.stunned(s, u)) {
       // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
       return i.toBuilder().setPhase(org.livemig.messages.Phase.FINISH)

@@ -50,6 +50,9 @@ final class Unpersisted {
   long lastRoundRecordedNanos;
   final SwitchoverEstimate estimate = new SwitchoverEstimate();
 
+  /** Why the source's copy is not confirmed destroyed yet (shown; Confirm is asked again regardless). */
+  String sourceUnconfirmed;
+
   /** The last progress sample from the source (shown, never decided on). */
   ProgressReport lastProgress;
   /** The hosts' last postcopy reports (the destination's count of missing pages is shown live). */

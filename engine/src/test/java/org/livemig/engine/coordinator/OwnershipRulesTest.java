@@ -225,7 +225,7 @@ class OwnershipRulesTest {
         row(OWNED_NOT_RUNNING, timeout(Step.ACTIVATE), Outcome.ASKED_AGAIN),
         row(OWNED_NOT_RUNNING, CANCEL, Outcome.CANCEL_REFUSED),
         row(OWNED_NOT_RUNNING, TAKEOVER_ROLLBACK_SETTING, Outcome.CONTINUES),
-        row(RUNNING_ON_DESTINATION, timeout(Step.CONFIRM), Outcome.DESTINATION_KEEPS),
+        row(RUNNING_ON_DESTINATION, timeout(Step.CONFIRM), Outcome.ASKED_AGAIN),
         row(RUNNING_ON_DESTINATION, lost(SOURCE), Outcome.DESTINATION_KEEPS),
         // Postcopy: the source's copy is stale once the destination runs.
         row(POSTCOPY, lost(DESTINATION), Outcome.SOURCE_STAYS_PAUSED),
