@@ -131,6 +131,41 @@ class OperatorHttpTest {
   }
 
   @Test
+  void aGuestIsVerifiedAgainstItsOracleFromOutside() throws Exception {
+    assertStatus(201, send("POST", "/guests", guestJson("verify-me", 4)));
+    var ok = send("GET", "/guests/verify-me/verify", null);
+    assertStatus(200, ok);
+    var v = Json.parse(ok.body(), org.livemig.messages.GuestVerification.newBuilder()).build();
+    assertTrue(v.getVerified(), ok.body());
+    assertEquals(1024, v.getPagesChecked());
+    assertEquals("host-a", v.getHost());
+    assertEquals("RUNNING", v.getState(), "a running guest runs again after the check");
+    var cli = new java.io.ByteArrayOutputStream();
+    assertEquals(0, org.livemig.config.cli.Migratectl.run(new java.io.PrintStream(cli, true), System.err,
+        "--url", base, "verify", "verify-me"));
+    assertTrue(cli.toString().contains("verified"), cli.toString());
+
+    // A page changed behind the workload's back: the check says which.
+    var guest = cluster.guestOn("host-a", "verify-me").orElseThrow();
+    guest.pause().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    long page = 7;
+    byte[] garbage = new byte[4096];
+    java.util.Arrays.fill(garbage, (byte) 0x5a);
+    guest.memory().writePage(page, garbage);
+    var bad = Json.parse(send("GET", "/guests/verify-me/verify", null).body(),
+        org.livemig.messages.GuestVerification.newBuilder()).build();
+    assertFalse(bad.getVerified(), bad.toString());
+    assertEquals(1, bad.getMismatches());
+    assertEquals(List.of(page), bad.getFirstMismatchesList());
+    assertEquals("PAUSED", bad.getState(), "a paused guest stays paused");
+    assertEquals(9, org.livemig.config.cli.Migratectl.run(new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+        System.err, "--url", base, "verify", "verify-me"));
+
+    assertStatus(404, send("GET", "/guests/nobody/verify", null));
+    assertStatus(400, send("GET", "/guests/a%20b/verify", null));
+  }
+
+  @Test
   void unknownIdsAreNotFound() throws Exception {
     assertStatus(404, send("GET", "/migrations/no-such-id", null));
     assertStatus(404, send("POST", "/migrations/no-such-id/cancel", null));

@@ -25,9 +25,11 @@ import picocli.CommandLine.ParentCommand;
     exitCodeList = {"0:ok (status --watch: the migration completed)", "1:unexpected error", "2:bad command line",
         "3:not found (migration, guest)", "4:conflict (guest already migrating, migration ended, id taken)",
         "5:unreachable (node, host or coordinator did not answer)", "6:invalid request (the message names the field)",
-        "7:not supported yet", "8:the watched migration ended FAILED or CANCELLED"},
+        "7:not supported yet", "8:the watched migration ended FAILED or CANCELLED",
+        "9:verify: the guest's memory does not match its oracle"},
     subcommands = {Migratectl.Start.class, Migratectl.ListCmd.class, Migratectl.Status.class, Migratectl.Cancel.class,
-        Migratectl.SetParams.class, Migratectl.Postcopy.class, Migratectl.Recover.class, Migratectl.Hosts.class, Migratectl.Guests.class, Migratectl.Report.class})
+        Migratectl.SetParams.class, Migratectl.Postcopy.class, Migratectl.Recover.class, Migratectl.Hosts.class, Migratectl.Guests.class, Migratectl.Verify.class,
+        Migratectl.Report.class})
 public final class Migratectl {
   public static final int EXIT_OK = 0;
   public static final int EXIT_ERROR = 1;
@@ -38,6 +40,7 @@ public final class Migratectl {
   public static final int EXIT_INVALID = 6;
   public static final int EXIT_NOT_SUPPORTED = 7;
   public static final int EXIT_MIGRATION_FAILED = 8;
+  public static final int EXIT_VERIFY_MISMATCH = 9;
 
   @Option(names = "--url", description = "a node's HTTP address (default: $MIGRATECTL_URL or ${DEFAULT-VALUE})",
       defaultValue = "${env:MIGRATECTL_URL:-http://127.0.0.1:8558}")
@@ -259,6 +262,23 @@ public final class Migratectl {
             f.get("size_bytes").getNumberValue() / ProgressBar.MIB, f.get("steps").getNumberValue());
       }
       return EXIT_OK;
+    }
+  }
+
+  @Command(name = "verify", description = "Check a guest's memory against its oracle on the host that holds it "
+      + "(the guest is paused while it is checked).")
+  static final class Verify extends Sub {
+    @Parameters(paramLabel = "GUEST") String guest;
+
+    @Override
+    int execute(OperatorApi api) throws Exception {
+      var v = Json.parse(api.get("/guests/" + guest + "/verify"), org.livemig.messages.GuestVerification.newBuilder())
+          .build();
+      root.out.printf("guest %s on %s: %d pages checked after %d steps, %d mismatch(es)%s; %s (held %d ms)%n",
+          v.getGuestId(), v.getHost(), v.getPagesChecked(), v.getSteps(), v.getMismatches(),
+          v.getFirstMismatchesCount() == 0 ? "" : " (first pages " + v.getFirstMismatchesList() + ")",
+          v.getVerified() ? "verified" : "DOES NOT MATCH", v.getCheckMs());
+      return v.getVerified() ? EXIT_OK : EXIT_VERIFY_MISMATCH;
     }
   }
 

@@ -21,12 +21,14 @@ final class LocalHost {
   private final ActorSystem<?> system;
   private final String hostId;
   private final Duration timeout;
+  private final Duration verifyTimeout;
 
   LocalHost(ActorSystem<?> system) {
     this.system = system;
     var config = system.settings().config();
     this.hostId = config.getStringList("akka.cluster.roles").contains("host") ? config.getString("livemig.host.id") : "";
     this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
+    this.verifyTimeout = config.getDuration("livemig.http.verify-timeout");
   }
 
   String hostId() {
@@ -76,6 +78,25 @@ final class LocalHost {
           }
           return r.getValue();
         });
+  }
+
+  /**
+   * Checks a guest against its oracle on whichever host holds it: UnknownGuest if none does, the
+   * host's refusal (kind) if it cannot check it now.
+   */
+  CompletionStage<org.livemig.messages.GuestVerification> verify(String guestId) {
+    return allHosts().thenCompose(hosts -> {
+      String holder = hosts.stream().filter(h -> h.getGuestsList().stream()
+          .anyMatch(g -> g.getGuestId().equals(guestId))).map(org.livemig.messages.HostDescription::getHostId)
+          .findFirst().orElseThrow(() -> new MigrationException.UnknownGuest("unknown guest " + guestId
+              + ": no host of the cluster holds it"));
+      return find(holder).thenCompose(refs -> AskPattern.<HostAgent.Command, org.livemig.messages.GuestVerification>ask(
+          refs.stream().findFirst().orElseThrow(() -> new MigrationException.HostUnreachable("host " + holder
+              + " is not registered")), r -> new HostAgent.VerifyGuest(guestId, r), verifyTimeout, system.scheduler()));
+    }).thenApply(v -> {
+      if (v.hasRefusal()) throw MigrationException.of(v.getRefusal().getKind(), "", v.getRefusal().getMessage());
+      return v;
+    });
   }
 
   private CompletionStage<ActorRef<HostAgent.Command>> agent() {

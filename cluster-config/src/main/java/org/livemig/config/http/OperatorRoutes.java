@@ -78,9 +78,13 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                 ? respond(localHost.registered(id).thenApply(address -> "{\"host\":" + Json.quote(id)
                     + ",\"address\":" + Json.quote(address) + "}"), StatusCodes.OK)
                 : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("host_id", id), "host_id")))))),
-        path("guests", () -> concat(
-            get(() -> respond(localHost.allHosts().thenApply(OperatorRoutes::allGuestsJson), StatusCodes.OK)),
-            post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))));
+        pathPrefix("guests", () -> concat(
+            pathEndOrSingleSlash(() -> concat(
+                get(() -> respond(localHost.allHosts().thenApply(OperatorRoutes::allGuestsJson), StatusCodes.OK)),
+                post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))),
+            path(PathMatchers.segment().slash("verify"), id -> get(() -> Ids.valid(id)
+                ? respond(localHost.verify(id).thenApply(Json::print), StatusCodes.OK)
+                : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("guest_id", id), "guest_id")))))));
   }
 
   private Route start(String body) {

@@ -17,6 +17,7 @@ import org.livemig.engine.common.Ids;
 import org.livemig.engine.common.LivemigMessage;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
+import org.livemig.messages.GuestVerification;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.PostcopyReport;
@@ -53,6 +54,12 @@ public final class HostAgent {
   /** Creates a guest on this host, running it when start is true (demo, tests, operators). */
   public record CreateGuest(GuestDescription description, boolean start, ActorRef<StatusReply<GuestView>> replyTo)
       implements Command {}
+
+  /** Checks a guest against its oracle (across nodes: the operator API asks the guest's host). */
+  public record VerifyGuest(String guestId, ActorRef<GuestVerification> replyTo) implements Command, LivemigMessage {}
+
+  /** A check of the guest is over: it may migrate again. */
+  record GuestVerified(String guestId) implements Command {}
 
   public record ListGuests(ActorRef<List<GuestView>> replyTo) implements Command {}
 
@@ -159,6 +166,7 @@ public final class HostAgent {
     this.recorded = ctx.messageAdapter(HostLedger.Recorded.class, r -> new AnswerRecorded(r.reply()));
     this.faults = settings.faults();
     this.guests = new HostGuests(settings.hostId());
+
   }
 
   private Behavior<Command> serving() {
@@ -168,6 +176,11 @@ public final class HostAgent {
         .onMessage(AnswerRecorded.class, this::onAnswerRecorded)
         .onMessage(RoleReplied.class, this::onRoleReplied)
         .onMessage(CreateGuest.class, this::onCreateGuest)
+        .onMessage(VerifyGuest.class, this::onVerifyGuest)
+        .onMessage(GuestVerified.class, m -> {
+          guests.verified(m.guestId());
+          return Behaviors.same();
+        })
         .onMessage(ListGuests.class, m -> {
           m.replyTo().tell(guests.views());
           return Behaviors.same();
@@ -229,6 +242,16 @@ public final class HostAgent {
     return Behaviors.same();
   }
 
+  private Behavior<Command> onVerifyGuest(VerifyGuest m) {
+    GuestRefused refused = guests.refuseVerify(m.guestId());
+    if (refused != null) {
+      m.replyTo().tell(GuestChecker.refused(m.guestId(), settings.hostId(), refused.kind(), refused.getMessage()));
+    } else {
+      ctx.spawnAnonymous(GuestChecker.create(guests.get(m.guestId()), settings.hostId(), m.replyTo(), ctx.getSelf()));
+    }
+    return Behaviors.same();
+  }
+
   private Behavior<Command> onCreateGuest(CreateGuest m) {
     String id = m.description().getGuestId();
     try {
@@ -246,63 +269,46 @@ public final class HostAgent {
 
   private Behavior<Command> onControl(Control m) {
     HostCommand cmd = m.command();
-    String invalid = Ids.problem("migration_id", cmd.getMigrationId());
-    if (invalid != null) {
-      // Never remembered, never spawned: an id names this host's actors and ledger entries.
-      ctx.getLog().warn("{} refused {}: {}", settings.hostId(), cmd.getCommandCase(), invalid);
-      m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_INVALID_REQUEST, invalid)));
-      return Behaviors.same();
-    }
-    if (refusedAsStale(m)) return Behaviors.same();
-    HostMigrations.Record rec = migrations.record(cmd.getMigrationId());
-    rec.epoch = cmd.getEpoch();
-    rec.coordinator = m.replyTo();
-    if (cmd.hasSetParameters() || cmd.hasRecover()) {
-      // Not a phase: applied each time, never cached, never answered (a recovery's outcome
-      // comes back as postcopy reports).
-      if (rec.source != null && !rec.ended) {
-        rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-      } else if (cmd.hasRecover()) {
-        ctx.getLog().warn("{} cannot recover {}: no running source role here", settings.hostId(), cmd.getMigrationId());
-        m.replyTo().tell(new PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
-            .setMigrationId(cmd.getMigrationId()).setEpoch(cmd.getEpoch()).setHost(settings.hostId()).setSource(true)
-            .setState(org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED)
-            .setReason("recovery refused: host " + settings.hostId() + " has no running source role for migration "
-                + cmd.getMigrationId()).build()));
-      }
-      return Behaviors.same();
-    }
-    HostReply earlier = rec.answered.get(cmd.getStep());
-    if (earlier != null && rec.durable.contains(cmd.getStep())) {
-      // Already executed: answer again, do nothing twice.
+    HostMigrations.Admission admission = migrations.admit(cmd, m.replyTo(), settings.hostId());
+    if (admission instanceof HostMigrations.Refuse refuse) {
+      ctx.getLog().warn("{} refused {}: {}", settings.hostId(), cmd.getCommandCase(), refuse.reply().getError());
+      m.replyTo().tell(new Answered(refuse.reply()));
+    } else if (admission instanceof HostMigrations.Repeat repeat) {
       ctx.getLog().debug("{} repeats answer to {} step {}", settings.hostId(), cmd.getMigrationId(), cmd.getStep());
-      m.replyTo().tell(new Answered(earlier.toBuilder().setEpoch(cmd.getEpoch()).build()));
-      return Behaviors.same();
-    }
-    if (earlier != null) {
-      // Executed, its answer not yet in the ledger (a write may have failed): asked again once it is.
-      rec.waiting.put(cmd.getStep(), m.replyTo());
-      ledger.tell(new HostLedger.RecordAnswer(HostMigrations.inCurrentEpoch(rec, earlier), recorded));
-      return Behaviors.same();
-    }
-    if (rec.waiting.containsKey(cmd.getStep())) {
-      // In progress: answer the newest asker once done. A new coordinator incarnation re-sending
-      // Perform also takes over the source's progress reports.
-      rec.waiting.put(cmd.getStep(), m.replyTo());
+      m.replyTo().tell(new Answered(repeat.reply()));
+    } else if (admission instanceof HostMigrations.Rerecord rerecord) {
+      ledger.tell(new HostLedger.RecordAnswer(rerecord.reply(), recorded));
+    } else if (admission instanceof HostMigrations.NotAStep notAStep) {
+      toSource(m, notAStep.record());
+    } else if (admission instanceof HostMigrations.InProgress inProgress) {
+      // A new coordinator incarnation re-sending Perform also takes over the source's progress reports.
+      HostMigrations.Record rec = inProgress.record();
       if (rec.held.containsKey(cmd.getStep())) rec.held.put(cmd.getStep(), m); // the newest runs when released
       if (cmd.hasPerform() && rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-      return Behaviors.same();
-    }
-    rec.waiting.put(cmd.getStep(), m.replyTo());
-    String phase = cmd.getCommandCase().name();
-    if (!faults.holdPhase().isEmpty() && phase.equals(faults.holdPhase())) {
-      ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), phase, cmd.getMigrationId(),
-          faults.holdFor());
-      rec.held.put(cmd.getStep(), m);
+    } else if (!faults.holdPhase().isEmpty() && cmd.getCommandCase().name().equals(faults.holdPhase())) {
+      ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), faults.holdPhase(),
+          cmd.getMigrationId(), faults.holdFor());
+      ((HostMigrations.Execute) admission).record().held.put(cmd.getStep(), m);
       timers.startSingleTimer(new HeldCommandReleased(m), faults.holdFor());
-      return Behaviors.same();
+    } else {
+      return contained(m);
     }
-    return contained(m);
+    return Behaviors.same();
+  }
+
+  /** New limits or a recovery go to the running source role; a recovery without one is refused as a report. */
+  private void toSource(Control m, HostMigrations.Record rec) {
+    HostCommand cmd = m.command();
+    if (rec.source != null && !rec.ended) {
+      rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
+    } else if (cmd.hasRecover()) {
+      ctx.getLog().warn("{} cannot recover {}: no running source role here", settings.hostId(), cmd.getMigrationId());
+      m.replyTo().tell(new PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
+          .setMigrationId(cmd.getMigrationId()).setEpoch(cmd.getEpoch()).setHost(settings.hostId()).setSource(true)
+          .setState(org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED)
+          .setReason("recovery refused: host " + settings.hostId() + " has no running source role for migration "
+              + cmd.getMigrationId()).build()));
+    }
   }
 
   /** A held command executes later: by then a newer incarnation may have spoken, so the epoch is checked again. */
@@ -320,13 +326,11 @@ public final class HostAgent {
 
   /** A command from an older epoch than this host follows is refused (an incarnation believed dead). */
   private boolean refusedAsStale(Control m) {
-    HostCommand cmd = m.command();
-    long current = migrations.staleBy(cmd);
+    long current = migrations.staleBy(m.command());
     if (current < 0) return false;
-    ctx.getLog().warn("{} refused {} from stale epoch {} (current {})", settings.hostId(), cmd.getCommandCase(),
-        cmd.getEpoch(), current);
-    m.replyTo().tell(new Answered(Replies.error(cmd, settings.hostId(), ErrorKind.ERROR_CONFLICT,
-        "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + current)));
+    HostReply refusal = HostMigrations.staleRefusal(m.command(), settings.hostId(), current);
+    ctx.getLog().warn("{} refused {}: {}", settings.hostId(), m.command().getCommandCase(), refusal.getError());
+    m.replyTo().tell(new Answered(refusal));
     return true;
   }
 

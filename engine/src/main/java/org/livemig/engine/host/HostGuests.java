@@ -27,6 +27,7 @@ final class HostGuests {
   private final Map<String, MigratableGuest> guests = new HashMap<>();
   private final Set<String> lost = new TreeSet<>();
   private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
+  private final Set<String> verifying = new TreeSet<>();
 
   HostGuests(String hostId) {
     this.hostId = hostId;
@@ -92,6 +93,9 @@ final class HostGuests {
       return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is already migrating "
           + "(migration " + migrating.get(guestId) + ")");
     }
+    if (verifying.contains(guestId)) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is being verified");
+    }
     if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
       return Replies.error(cmd, hostId, "guest " + guestId + " is " + guest.state() + ", cannot migrate");
     }
@@ -115,6 +119,27 @@ final class HostGuests {
           + (memoryCapacityBytes - used) + " of " + memoryCapacityBytes + " free");
     }
     return null;
+  }
+
+  /** Why the guest cannot be verified now, or null (and it counts as being verified until done). */
+  GuestRefused refuseVerify(String guestId) {
+    MigratableGuest g = guests.get(guestId);
+    if (g == null) return new GuestRefused(ErrorKind.ERROR_UNKNOWN_GUEST, "", "unknown guest " + guestId + " on host "
+        + hostId);
+    if (migrating.containsKey(guestId) || verifying.contains(guestId)) {
+      return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is "
+          + (verifying.contains(guestId) ? "already being verified" : "migrating (migration " + migrating.get(guestId)
+          + ")") + ": verify it once that is over");
+    }
+    if (g.state() != RunState.RUNNING && g.state() != RunState.PAUSED) {
+      return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is " + g.state());
+    }
+    verifying.add(guestId);
+    return null;
+  }
+
+  void verified(String guestId) {
+    verifying.remove(guestId);
   }
 
   /** The migration no longer holds its guest here (its role ended, or Begin was refused). */

@@ -54,6 +54,58 @@ final class HostMigrations {
     return state.answered().size();
   }
 
+  /** What to do with a phase command, decided from what this host remembers. */
+  sealed interface Admission {}
+
+  /** Refused (a malformed id, or an epoch older than the one followed): this answer, nothing else. */
+  record Refuse(HostReply reply) implements Admission {}
+
+  /** Executed before, its answer durable: answer again, do nothing twice. */
+  record Repeat(HostReply reply) implements Admission {}
+
+  /** Executed, its answer not yet in the ledger (a write may have failed): written again, told once it is. */
+  record Rerecord(Record record, HostReply reply) implements Admission {}
+
+  /** In progress: the newest asker is answered once done. */
+  record InProgress(Record record) implements Admission {}
+
+  /** Not a phase step (new limits, a recovery): applied each time, never cached. */
+  record NotAStep(Record record) implements Admission {}
+
+  /** New: execute it (the asker waits for its answer). */
+  record Execute(Record record) implements Admission {}
+
+  /**
+   * Admits a command: its migration id must be valid and its epoch not older than the one the
+   * host follows (which it then becomes, with the asker as the coordinator to report to).
+   */
+  Admission admit(HostCommand cmd, ActorRef<HostAgent.Reply> asker, String hostId) {
+    String invalid = org.livemig.engine.common.Ids.problem("migration_id", cmd.getMigrationId());
+    if (invalid != null) {
+      // Never remembered: an id names this host's actors and ledger entries.
+      return new Refuse(Replies.error(cmd, hostId, org.livemig.messages.ErrorKind.ERROR_INVALID_REQUEST, invalid));
+    }
+    long current = staleBy(cmd);
+    if (current >= 0) return new Refuse(staleRefusal(cmd, hostId, current));
+    Record rec = record(cmd.getMigrationId());
+    rec.epoch = cmd.getEpoch();
+    rec.coordinator = asker;
+    if (cmd.hasSetParameters() || cmd.hasRecover()) return new NotAStep(rec);
+    HostReply earlier = rec.answered.get(cmd.getStep());
+    if (earlier != null && rec.durable.contains(cmd.getStep())) {
+      return new Repeat(earlier.toBuilder().setEpoch(cmd.getEpoch()).build());
+    }
+    boolean running = rec.waiting.containsKey(cmd.getStep());
+    rec.waiting.put(cmd.getStep(), asker);
+    if (earlier != null) return new Rerecord(rec, inCurrentEpoch(rec, earlier));
+    return running ? new InProgress(rec) : new Execute(rec);
+  }
+
+  static HostReply staleRefusal(HostCommand cmd, String hostId, long current) {
+    return Replies.error(cmd, hostId, org.livemig.messages.ErrorKind.ERROR_CONFLICT,
+        "stale epoch " + cmd.getEpoch() + " refused: host follows epoch " + current);
+  }
+
   /** The epoch this host follows for the command's migration, if the command's is older (else -1). */
   long staleBy(HostCommand cmd) {
     Record rec = records.get(cmd.getMigrationId());

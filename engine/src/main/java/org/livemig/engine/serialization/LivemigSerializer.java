@@ -41,6 +41,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String START_POSTCOPY = "SPC";
   private static final String RECOVER = "RC";
   private static final String POSTCOPY_REPORT = "PCR";
+  private static final String VERIFY_GUEST = "VG";
 
   private final ActorRefResolver resolver;
 
@@ -71,6 +72,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationCoordinator.StartPostcopy) return START_POSTCOPY;
     if (o instanceof MigrationCoordinator.Recover) return RECOVER;
     if (o instanceof HostAgent.PostcopyReported) return POSTCOPY_REPORT;
+    if (o instanceof HostAgent.VerifyGuest) return VERIFY_GUEST;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -115,6 +117,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           .setReplyTo(ref(r.replyTo())).build().toByteArray();
     }
     if (o instanceof HostAgent.PostcopyReported p) return p.report().toByteArray();
+    if (o instanceof HostAgent.VerifyGuest v) {
+      return org.livemig.messages.VerifyGuestEnvelope.newBuilder().setGuestId(v.guestId()).setReplyTo(ref(v.replyTo()))
+          .build().toByteArray();
+    }
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -181,6 +187,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case POSTCOPY_REPORT -> {
           return new HostAgent.PostcopyReported(org.livemig.messages.PostcopyReport.parseFrom(bytes));
+        }
+        case VERIFY_GUEST -> {
+          var e = org.livemig.messages.VerifyGuestEnvelope.parseFrom(bytes);
+          return new HostAgent.VerifyGuest(e.getGuestId(), resolve(e.getReplyTo()));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

@@ -73,6 +73,13 @@ class HostAnswersTest {
   @Test
   void anAnswerGoesOutOnlyOnceTheLedgerHoldsIt() {
     createGuest("g-durable");
+    // The guest's own ledger record is written after CreateGuest answers: the failure must hit the answer's.
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (journal.persistedInStorage("Host|host-l").stream().noneMatch(e -> e instanceof HostLedgerEvent l
+        && l.hasGuestOwned() && l.getGuestOwned().getGuestId().equals("g-durable"))) {
+      assertTrue(System.nanoTime() < deadline, "the guest was recorded");
+      Thread.onSpinWait();
+    }
     TestProbe<HostAgent.Reply> coordinator = kit.createTestProbe();
     journal.failNextPersisted("Host|host-l");
     host.tell(new HostAgent.Control(begin("m-durable", 1, "g-durable"), coordinator.ref()));
