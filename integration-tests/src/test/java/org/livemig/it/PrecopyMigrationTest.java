@@ -56,6 +56,34 @@ class PrecopyMigrationTest {
         journalPhases(started.getMigrationId()), "the journal holds the phases in order");
   }
 
+  /** libvirt keeps a paused domain paused: it arrives paused, and a cancelled migration leaves it paused. */
+  @Test
+  void aPausedGuestArrivesPausedAndACancelLeavesItPaused() throws Exception {
+    GuestDescription d = TestCluster.guest("vm-paused", 16, 3000);
+    cluster.createGuest("host-a", d);
+    cluster.guestOn("host-a", d.getGuestId()).orElseThrow().pause().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MigrationInfo done = cluster.awaitEnd(cluster.client.start(d.getGuestId(), "host-a", "host-b",
+        MigrationParameters.getDefaultInstance()).toCompletableFuture().get(10, TimeUnit.SECONDS).getMigrationId(),
+        Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    var arrived = cluster.guestOn("host-b", d.getGuestId()).orElseThrow();
+    assertEquals(org.livemig.engine.guest.RunState.PAUSED, arrived.state(), "the copy arrives paused");
+    var v = new org.livemig.engine.guest.GuestOracle(d).verify(arrived.memory(), arrived.steps());
+    assertTrue(v.matches(), v.toString());
+    assertTrue(cluster.guestOn("host-a", d.getGuestId()).isEmpty(), "the source copy is gone");
+
+    // Back, slowly, and cancelled mid-copy: the source's copy stays paused, as it was.
+    String id = cluster.client.start(d.getGuestId(), "host-b", "host-a", MigrationParameters.newBuilder()
+        .setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture().get(10, TimeUnit.SECONDS)
+        .getMigrationId();
+    cluster.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getTransferredBytes() > 0, Duration.ofSeconds(30));
+    cluster.client.cancel(id, "changed plans").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertEquals(MigrationStatus.CANCELLED, cluster.awaitEnd(id, Duration.ofSeconds(30)).getStatus());
+    assertEquals(org.livemig.engine.guest.RunState.PAUSED,
+        cluster.guestOn("host-b", d.getGuestId()).orElseThrow().state(), "a rollback does not start a paused guest");
+    assertTrue(cluster.guestOn("host-a", d.getGuestId()).isEmpty(), "the destination's copy was discarded");
+  }
+
   @Test
   void aGuestDirtyingFasterThanTheLinkConvergesThroughThrottling() throws Exception {
     // About 80 MB/s of writes against a 16 MB/s link: precopy alone never converges.

@@ -36,6 +36,14 @@ public interface MigratableGuest {
   void run(String token);
 
   /**
+   * Takes a built guest over without running it (a domain migrated while paused arrives
+   * paused): CREATED becomes PAUSED; nothing changes in any other state.
+   *
+   * @throws IllegalStateException if token is not the owner token
+   */
+  void holdPaused(String token);
+
+  /**
    * Stops the workload. The stage completes once the workload has finished its current step and
    * will not write again until {@link #run}; immediately if not running. Never blocks the caller.
    */

@@ -104,6 +104,14 @@ public final class SyntheticGuest implements MigratableGuest {
   }
 
   @Override
+  public synchronized void holdPaused(String token) {
+    if (token == null || !token.equals(ownerToken)) {
+      throw new IllegalStateException("token does not own guest " + id());
+    }
+    if (state == RunState.CREATED) state = RunState.PAUSED;
+  }
+
+  @Override
   public CompletionStage<Void> pause() {
     CompletableFuture<Void> stop;
     Thread t;

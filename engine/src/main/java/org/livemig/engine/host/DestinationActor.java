@@ -88,6 +88,8 @@ public final class DestinationActor {
   private long[] postcopyDiscard;
   private MigrationParameters parameters;
   private long pagesAtLastFinishWait = -1;
+  /** The source's guest was paused at Begin: this copy is owned, not run. */
+  private boolean arrivesPaused;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
@@ -113,6 +115,7 @@ public final class DestinationActor {
    * allocation of a large guest takes seconds), so neither the actor nor the transfer pays it.
    */
   private Behavior<Command> prepare(HostCommand cmd) {
+    arrivesPaused = cmd.getPrepare().getBegin().getPaused();
     GuestDescription d = cmd.getPrepare().getBegin().getGuest();
     Executor blockingIo = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
@@ -232,7 +235,7 @@ public final class DestinationActor {
     if (reason == null && postcopyDiscard != null) {
       // The postcopy channel is accepted from now on: the source may start pushing before Activate.
       Behavior<Command> next = new DestinationPostcopy(ctx, migrationId, guest, received, settings, parameters, dataPlane,
-          hostAgent, replies, this::discard, this::cleaningUp).ready();
+          hostAgent, replies, this::discard, this::cleaningUp, arrivesPaused).ready();
       replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
       return next;
     }
@@ -263,13 +266,15 @@ public final class DestinationActor {
         .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
   }
 
-  /** The guest runs here from now on, owned through the coordinator's token. */
+  /** The guest runs here from now on (or stays paused if it was), owned through the coordinator's token. */
   private long run(String ownerToken) {
     guest.assignOwner(ownerToken);
-    guest.run(ownerToken);
+    if (arrivesPaused) guest.holdPaused(ownerToken);
+    else guest.run(ownerToken);
     long runningAt = EpochMicros.now();
     hostAgent.tell(new HostAgent.GuestAdopted(guest));
-    ctx.getLog().info("{}: guest {} runs on {}", migrationId, guest.description().getGuestId(), settings.hostId());
+    ctx.getLog().info("{}: guest {} {} on {}", migrationId, guest.description().getGuestId(),
+        arrivesPaused ? "arrives paused, as it was," : "runs", settings.hostId());
     return runningAt;
   }
 

@@ -51,6 +51,7 @@ final class DestinationPostcopy {
   private final ActorRef<HostReply> replies;
   private final Function<HostCommand, Behavior<DestinationActor.Command>> discard;
   private final Cleanup cleanup;
+  private final boolean arrivesPaused;
   private final PostcopyPages pages;
   private final PostcopyReceiver receiver;
   private HostCommand pagesCompleteAsked;
@@ -59,7 +60,7 @@ final class DestinationPostcopy {
   DestinationPostcopy(ActorContext<DestinationActor.Command> ctx, String migrationId, MigratableGuest guest,
       DirtyBitmap present, HostSettings settings, MigrationParameters params, DataPlaneServer dataPlane,
       ActorRef<HostAgent.Command> hostAgent, ActorRef<HostReply> replies,
-      Function<HostCommand, Behavior<DestinationActor.Command>> discard, Cleanup cleanup) {
+      Function<HostCommand, Behavior<DestinationActor.Command>> discard, Cleanup cleanup, boolean arrivesPaused) {
     this.ctx = ctx;
     this.migrationId = migrationId;
     this.guest = guest;
@@ -68,6 +69,7 @@ final class DestinationPostcopy {
     this.replies = replies;
     this.discard = discard;
     this.cleanup = cleanup;
+    this.arrivesPaused = arrivesPaused;
     this.pages = new PostcopyPages(present);
     guest.setPostcopyPages(pages);
     Duration keepalive = settings.postcopyKeepalive(params);
@@ -101,7 +103,8 @@ final class DestinationPostcopy {
   private Behavior<DestinationActor.Command> activate(HostCommand cmd) {
     String token = cmd.getActivate().getOwnerToken();
     guest.assignOwner(token);
-    guest.run(token);
+    if (arrivesPaused) guest.holdPaused(token); // paused at Begin, it stays paused; its pages still arrive
+    else guest.run(token);
     long runningAt = EpochMicros.now();
     hostAgent.tell(new HostAgent.GuestAdopted(guest));
     ctx.getLog().info("{}: guest {} runs on {} in postcopy; {} pages still to come", migrationId,

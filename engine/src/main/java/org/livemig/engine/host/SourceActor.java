@@ -53,6 +53,8 @@ public final class SourceActor {
   private final ActorRef<HostAgent.Command> hostAgent;
   private final ActorRef<CopyActor.Event> copyEvents;
   private final Precopy precopy;
+  /** The guest was paused when the migration began: it stays paused whatever happens. */
+  private final boolean pausedAtBegin;
 
   private final List<ActorRef<CopyActor.Command>> copies = new ArrayList<>();
   private HostCommand perform;
@@ -81,6 +83,7 @@ public final class SourceActor {
     this.hostAgent = hostAgent;
     this.copyEvents = ctx.messageAdapter(CopyActor.Event.class, Copy::new);
     this.precopy = new Precopy(guest.memory().pageSize());
+    this.pausedAtBegin = guest.state() == RunState.PAUSED;
   }
 
   /** After Begin: waiting for Perform (or a rollback). */
@@ -89,7 +92,8 @@ public final class SourceActor {
         .onMessage(Execute.class, m -> switch (m.command().getCommandCase()) {
           case BEGIN -> {
             replies.tell(Replies.ok(m.command(), settings.hostId())
-                .setBegin(BeginCookie.newBuilder().setGuest(guest.description()).setSourceHost(settings.hostId()))
+                .setBegin(BeginCookie.newBuilder().setGuest(guest.description()).setSourceHost(settings.hostId())
+                    .setPaused(pausedAtBegin))
                 .build());
             yield Behaviors.same();
           }
@@ -383,10 +387,10 @@ public final class SourceActor {
       if (guest.state() != RunState.RUNNING) {
         String token = cmd.getConfirm().getOwnerToken().isEmpty() ? guest.ownerToken() : cmd.getConfirm().getOwnerToken();
         if (!token.equals(guest.ownerToken())) guest.assignOwner(token);
-        guest.run(token);
+        if (!pausedAtBegin) guest.run(token);
       }
-      ctx.getLog().warn("{}: rolled back ({}); source guest {} runs", migrationId, cmd.getConfirm().getReason(),
-          guest.description().getGuestId());
+      ctx.getLog().warn("{}: rolled back ({}); source guest {} {}", migrationId, cmd.getConfirm().getReason(),
+          guest.description().getGuestId(), pausedAtBegin ? "stays paused, as it was" : "runs");
     }
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
