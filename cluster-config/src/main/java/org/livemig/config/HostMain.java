@@ -31,7 +31,11 @@ public final class HostMain {
         System.exit(2);
         return;
       }
-      node = LivemigNode.start(config);
+      // A node that is downed (or leaves) must not live on as a process: its host agent pauses its
+      // guests as the actor system stops, and then the JVM exits (tests and the demo run several
+      // nodes in one JVM, so the shared node config keeps exit-jvm off).
+      node = LivemigNode.start(com.typesafe.config.ConfigFactory.parseString(
+          "akka.coordinated-shutdown.exit-jvm = on").withFallback(config));
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("livemig: bad node config " + args[0] + ": " + e.getMessage());
       System.exit(2);
