@@ -34,6 +34,13 @@ public final class NodeConfigCheck {
       if (config.getString("livemig.host.id").isBlank()) problems.add("livemig.host.id is empty on a host node");
       address(problems, config, "livemig.host.data-plane.bind-host");
       port(problems, config, "livemig.host.data-plane.bind-host", "livemig.host.data-plane.port");
+      var lease = config.getDuration("livemig.host.fence-lease");
+      var stableAfter = config.getDuration("akka.cluster.split-brain-resolver.stable-after");
+      if (lease.compareTo(stableAfter) >= 0) {
+        problems.add("livemig.host.fence-lease = " + lease.toMillis() + " ms must be shorter than "
+            + "akka.cluster.split-brain-resolver.stable-after = " + stableAfter.toMillis() + " ms: a cut-off host must "
+            + "fence its guests before the majority downs it and acts on its absence");
+      }
     }
     port(problems, config, "akka.remote.artery.canonical.hostname", "akka.remote.artery.canonical.port");
     port(problems, config, "livemig.http.hostname", "livemig.http.port");

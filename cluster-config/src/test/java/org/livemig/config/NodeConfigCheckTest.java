@@ -36,6 +36,13 @@ class NodeConfigCheckTest {
   }
 
   @Test
+  void aFenceLeaseNotShorterThanTheResolversWaitIsRefused() {
+    String all = String.join("\n", check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
+        + "livemig.host.fence-lease = 30s\nakka.cluster.split-brain-resolver.stable-after = 20s"));
+    assertTrue(all.contains("livemig.host.fence-lease = 30000 ms must be shorter than"), all);
+  }
+
+  @Test
   void anUnreachableJournalIsNamed() {
     List<String> p = check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
         + "include \"livemig-journal-postgres.conf\"\nlivemig.journal.url = \"jdbc:postgresql://127.0.0.1:1/none\"");

@@ -34,6 +34,9 @@ final class Decision {
   /** Tell the source the switchover's control-path estimate if it moved (with the last write sampled). */
   record PushEstimate() implements Action {}
 
+  /** Tell the destination that the migration is settled (best effort: a fenced guest runs again). */
+  record TellDestination(HostCommand.Builder command) implements Action {}
+
   /** Look a host up and watch it, without sending it a step. */
   record Locate(String host) implements Action {}
 

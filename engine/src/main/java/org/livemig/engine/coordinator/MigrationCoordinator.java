@@ -313,6 +313,11 @@ public final class MigrationCoordinator
         if (agent != null) tell(agent, early.step().command(s));
       } else if (a instanceof Decision.TellSource tell) {
         tellSource(s, tell.command());
+      } else if (a instanceof Decision.TellDestination tell) {
+        ActorRef<HostAgent.Command> destination = hosts.agent(s.destinationHost());
+        if (destination != null) {
+          tell(destination, tell.command().setMigrationId(s.migrationId()).setEpoch(s.epoch()).build());
+        }
       } else if (a instanceof Decision.PushEstimate) {
         execute(s, Switchover.pushEstimate(new Decision(unpersisted), s, unpersisted).afterWrite);
       } else if (a instanceof Decision.Locate locate) {

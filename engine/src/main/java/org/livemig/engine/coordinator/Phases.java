@@ -82,13 +82,19 @@ final class Phases {
       }
       case CONFIRM -> {
         long downtime = s.activate().getRunningAtEpochUs() - s.stunnedAtUs();
-        yield d.persist(Events.confirmed(r.getConfirm()), Events.cleanupDone(r.getHost()),
+        yield settled(d, s).persist(Events.confirmed(r.getConfirm()), Events.cleanupDone(r.getHost()),
                 Events.completed(downtime, s.activate().getRunningAtEpochUs()))
             .log(Decision.Level.INFO, "completed; guest " + s.guestId() + " runs on " + s.destinationHost()
                 + "; downtime " + downtime / 1000.0 + " ms");
       }
       case DISCARD -> d;
     };
+  }
+
+  /** Once completed, the destination's guest is no longer in question (hosts fence only those). */
+  private static Decision settled(Decision d, MigrationState s) {
+    return d.then(new Decision.TellDestination(org.livemig.messages.HostCommand.newBuilder().setSettled(
+        org.livemig.messages.SettledNotice.newBuilder().setGuestId(s.guestId()))));
   }
 
   /** The first decision's actions, then the second's (which owns the events). */
@@ -127,8 +133,8 @@ final class Phases {
     Decision d = new Decision(u);
     if (s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null) {
       // The guest already runs on the destination; only the source's Confirm is left.
-      return d.persist(Events.confirmed(), Events.completed(s.activate().getRunningAtEpochUs() - s.stunnedAtUs(),
-              s.activate().getRunningAtEpochUs()))
+      return settled(d, s).persist(Events.confirmed(), Events.completed(
+              s.activate().getRunningAtEpochUs() - s.stunnedAtUs(), s.activate().getRunningAtEpochUs()))
           .log(Decision.Level.ERROR, "after switchover: " + reason + "; the destination keeps the guest");
     }
     MigrationState at = Switchover.current(s, u);

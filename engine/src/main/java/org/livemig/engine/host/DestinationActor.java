@@ -272,7 +272,7 @@ public final class DestinationActor {
     if (arrivesPaused) guest.holdPaused(ownerToken);
     else guest.run(ownerToken);
     long runningAt = EpochMicros.now();
-    hostAgent.tell(new HostAgent.GuestAdopted(guest));
+    hostAgent.tell(new HostAgent.GuestAdopted(migrationId, guest));
     ctx.getLog().info("{}: guest {} {} on {}", migrationId, guest.description().getGuestId(),
         arrivesPaused ? "arrives paused, as it was," : "runs", settings.hostId());
     return runningAt;

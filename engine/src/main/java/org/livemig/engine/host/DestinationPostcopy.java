@@ -106,7 +106,7 @@ final class DestinationPostcopy {
     if (arrivesPaused) guest.holdPaused(token); // paused at Begin, it stays paused; its pages still arrive
     else guest.run(token);
     long runningAt = EpochMicros.now();
-    hostAgent.tell(new HostAgent.GuestAdopted(guest));
+    hostAgent.tell(new HostAgent.GuestAdopted(migrationId, guest));
     ctx.getLog().info("{}: guest {} runs on {} in postcopy; {} pages still to come", migrationId,
         guest.description().getGuestId(), settings.hostId(), pages.missingCount());
     replies.tell(Replies.ok(cmd, settings.hostId())

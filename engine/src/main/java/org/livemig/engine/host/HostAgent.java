@@ -77,7 +77,10 @@ public final class HostAgent {
   // From the per-migration children.
   record RoleReplied(HostReply reply) implements Command {}
 
-  record GuestAdopted(MigratableGuest guest) implements Command {}
+  record GuestAdopted(String migrationId, MigratableGuest guest) implements Command {}
+
+  /** The fence's lease ran out (see Fence): pause every guest whose ownership is in question. */
+  record FenceGuests(String reason) implements Command {}
 
   record GuestReleased(String guestId) implements Command {}
 
@@ -114,6 +117,11 @@ public final class HostAgent {
       ActorRef<HostLedger.Command> ledger = ctx.spawn(HostLedger.create(settings.hostId()), "ledger");
       ctx.ask(HostLedger.State.class, ledger, settings.ledgerLoadTimeout(), HostLedger.Load::new, LedgerLoaded::new);
       HostAgent agent = new HostAgent(ctx, timers, settings, dataPlane, ledger);
+      if (ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
+        ctx.spawn(Fence.create(settings.fenceLease(), ctx.getSelf()), "fence");
+      } else {
+        ctx.getLog().warn("host {} runs without a cluster: no fencing lease", settings.hostId());
+      }
       // Nothing is answered before the ledger says what this host answered before a restart.
       return Behaviors.receive(Command.class)
           .onMessage(LedgerLoaded.class, m -> {
@@ -193,8 +201,13 @@ public final class HostAgent {
           m.replyTo().tell(cleanups.runs());
           return Behaviors.same();
         })
+        .onMessage(FenceGuests.class, m -> {
+          List<String> paused = guests.fence();
+          ctx.getLog().error("host {} fenced itself ({}): paused guests {}", settings.hostId(), m.reason(), paused);
+          return Behaviors.same();
+        })
         .onMessage(GuestAdopted.class, m -> {
-          guests.adopt(m.guest());
+          guests.adopt(m.migrationId(), m.guest());
           ledger.tell(new HostLedger.Record(HostLedger.owned(m.guest().description())));
           return Behaviors.same();
         })
@@ -278,6 +291,11 @@ public final class HostAgent {
       m.replyTo().tell(new Answered(repeat.reply()));
     } else if (admission instanceof HostMigrations.Rerecord rerecord) {
       ledger.tell(new HostLedger.RecordAnswer(rerecord.reply(), recorded));
+    } else if (admission instanceof HostMigrations.NotAStep && cmd.hasSettled()) {
+      if (guests.settled(cmd.getSettled().getGuestId())) {
+        ctx.getLog().warn("{}: guest {} runs again on {}: its migration is settled", cmd.getMigrationId(),
+            cmd.getSettled().getGuestId(), settings.hostId());
+      }
     } else if (admission instanceof HostMigrations.NotAStep notAStep) {
       toSource(m, notAStep.record());
     } else if (admission instanceof HostMigrations.InProgress inProgress) {

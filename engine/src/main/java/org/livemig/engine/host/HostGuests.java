@@ -28,6 +28,10 @@ final class HostGuests {
   private final Set<String> lost = new TreeSet<>();
   private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
   private final Set<String> verifying = new TreeSet<>();
+  /** Guests that arrived by a migration the coordinator has not yet said is settled: guest id -> migration id. */
+  private final Map<String, String> arrived = new HashMap<>();
+  /** Guests this host paused when it fenced itself: they run again once their migration is settled. */
+  private final Set<String> fenced = new TreeSet<>();
 
   HostGuests(String hostId) {
     this.hostId = hostId;
@@ -50,12 +54,42 @@ final class HostGuests {
     lost.addAll(guestIds);
   }
 
-  void adopt(MigratableGuest g) {
+  /** A guest that arrived by a migration: in question until the coordinator says it is settled. */
+  void adopt(String migrationId, MigratableGuest g) {
     guests.put(g.description().getGuestId(), g);
+    arrived.put(g.description().getGuestId(), migrationId);
   }
 
   void release(String guestId) {
     guests.remove(guestId);
+    arrived.remove(guestId);
+    fenced.remove(guestId);
+  }
+
+  /**
+   * The host is cut off from the cluster's majority: every running guest whose ownership is in
+   * question (a source role before Confirm, an arrival not yet settled) is paused, since the
+   * majority may run it elsewhere once this host is downed. Returns their ids.
+   */
+  List<String> fence() {
+    Set<String> inQuestion = new TreeSet<>(migrating.keySet());
+    inQuestion.addAll(arrived.keySet());
+    List<String> paused = inQuestion.stream().filter(id -> guests.containsKey(id)
+        && guests.get(id).state() == RunState.RUNNING).toList();
+    for (String id : paused) {
+      guests.get(id).pause();
+      fenced.add(id);
+    }
+    return paused;
+  }
+
+  /** The coordinator says the guest's migration is settled here: no longer in question; runs again if fenced. */
+  boolean settled(String guestId) {
+    arrived.remove(guestId);
+    MigratableGuest g = guests.get(guestId);
+    if (!fenced.remove(guestId) || g == null || g.state() != RunState.PAUSED) return false;
+    g.run(g.ownerToken());
+    return true;
   }
 
   /** A new guest, running when start is true; refused with a kind when it cannot be. */
@@ -144,7 +178,12 @@ final class HostGuests {
 
   /** The migration no longer holds its guest here (its role ended, or Begin was refused). */
   void migrationOver(String migrationId) {
-    migrating.values().removeIf(migrationId::equals);
+    // A rollback resumes a fenced source itself (Confirm); a success destroys it.
+    migrating.entrySet().removeIf(e -> {
+      if (!e.getValue().equals(migrationId)) return false;
+      fenced.remove(e.getKey());
+      return true;
+    });
   }
 
   /** Pauses every running guest; returns their ids. */

@@ -18,7 +18,8 @@ public record HostSettings(
     Duration finishWait,
     Duration cleanupStopTimeout,
     Duration ledgerLoadTimeout,
-    Duration defaultPostcopyKeepalive) {
+    Duration defaultPostcopyKeepalive,
+    Duration fenceLease) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -62,6 +63,7 @@ public record HostSettings(
         h.getDuration("finish-wait"),
         h.getDuration("cleanup-stop-timeout"),
         h.getDuration("ledger-load-timeout"),
-        config.getDuration("livemig.migration.postcopy-keepalive"));
+        config.getDuration("livemig.migration.postcopy-keepalive"),
+        h.getDuration("fence-lease"));
   }
 }
