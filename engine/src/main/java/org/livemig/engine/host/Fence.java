@@ -17,6 +17,7 @@ import java.time.Duration;
  * longer than the lease) may down this node and act on its absence.
  */
 public final class Fence {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Fence.class);
   public interface Command {}
 
   /** What this node sees of the cluster: Up members, and how many of them it can reach (itself included). */
@@ -40,30 +41,45 @@ public final class Fence {
       ActorRef<Object> events = ctx.messageAdapter(Object.class, ClusterChanged::new);
       cluster.subscriptions().tell(Subscribe.create(events.narrow(), ClusterEvent.ReachabilityEvent.class));
       cluster.subscriptions().tell(Subscribe.create(events.narrow(), ClusterEvent.MemberEvent.class));
-      return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, cluster));
+      return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, new View()));
     });
   }
 
   /** Without the cluster: only Observed drives it (tests). */
   static Behavior<Command> observing(Duration lease, ActorRef<HostAgent.Command> agent) {
-    return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, null));
+    return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, new View()));
+  }
+
+  /** The Up members and the unreachable ones, as the cluster's events tell them (in order). */
+  private static final class View {
+    final java.util.Set<akka.actor.Address> up = new java.util.HashSet<>();
+    final java.util.Set<akka.actor.Address> unreachable = new java.util.HashSet<>();
+
+    Observed apply(Object event) {
+      if (event instanceof ClusterEvent.CurrentClusterState s) {
+        up.clear();
+        unreachable.clear();
+        for (var m : s.getMembers()) if (m.status() == MemberStatus.up()) up.add(m.address());
+        for (var m : s.getUnreachable()) unreachable.add(m.address());
+      } else if (event instanceof ClusterEvent.UnreachableMember u) {
+        unreachable.add(u.member().address());
+      } else if (event instanceof ClusterEvent.ReachableMember r) {
+        unreachable.remove(r.member().address());
+      } else if (event instanceof ClusterEvent.MemberEvent e) {
+        if (e.member().status() == MemberStatus.up()) up.add(e.member().address());
+        else up.remove(e.member().address());
+        if (event instanceof ClusterEvent.MemberRemoved) unreachable.remove(e.member().address());
+      }
+      int reachable = (int) up.stream().filter(a -> !unreachable.contains(a)).count();
+      return new Observed(up.size(), reachable);
+    }
   }
 
   private static Behavior<Command> watching(Duration lease, ActorRef<HostAgent.Command> agent,
-      TimerScheduler<Command> timers, boolean cut, Cluster cluster) {
+      TimerScheduler<Command> timers, boolean cut, View view) {
     return Behaviors.receive(Command.class)
-        .onMessage(ClusterChanged.class, m -> {
-          var state = cluster.state();
-          int up = 0;
-          int reachable = 0;
-          for (var member : state.getMembers()) {
-            if (member.status() != MemberStatus.up()) continue;
-            up++;
-            if (!state.getUnreachable().contains(member)) reachable++;
-          }
-          return observed(new Observed(up, reachable), lease, agent, timers, cut, cluster);
-        })
-        .onMessage(Observed.class, m -> observed(m, lease, agent, timers, cut, cluster))
+        .onMessage(ClusterChanged.class, m -> observed(view.apply(m.event()), lease, agent, timers, cut, view))
+        .onMessage(Observed.class, m -> observed(m, lease, agent, timers, cut, view))
         .onMessage(LeaseExpired.class, m -> {
           agent.tell(new HostAgent.FenceGuests("cut off from the majority of the cluster for " + lease.toMillis()
               + " ms (fence lease)"));
@@ -73,11 +89,17 @@ public final class Fence {
   }
 
   private static Behavior<Command> observed(Observed o, Duration lease, ActorRef<HostAgent.Command> agent,
-      TimerScheduler<Command> timers, boolean wasCut, Cluster cluster) {
+      TimerScheduler<Command> timers, boolean wasCut, View view) {
     boolean cut = cutOff(o.upMembers(), o.reachableUp());
     if (cut == wasCut) return Behaviors.same();
-    if (cut) timers.startSingleTimer(LeaseExpired.INSTANCE, lease);
-    else timers.cancel(LeaseExpired.INSTANCE);
-    return watching(lease, agent, timers, cut, cluster);
+    if (cut) {
+      log.warn("this node reaches {} of {} Up members, no majority: fencing in {} ms unless that changes",
+          o.reachableUp(), o.upMembers(), lease.toMillis());
+      timers.startSingleTimer(LeaseExpired.INSTANCE, lease);
+    } else {
+      log.info("this node reaches {} of {} Up members again: no fencing", o.reachableUp(), o.upMembers());
+      timers.cancel(LeaseExpired.INSTANCE);
+    }
+    return watching(lease, agent, timers, cut, view);
   }
 }
