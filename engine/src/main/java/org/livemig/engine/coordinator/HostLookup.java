@@ -28,8 +28,12 @@ final class HostLookup {
   /** Not found yet, or nothing waited: the lookup goes on (steps are re-sent after a pause). */
   record Retrying() implements Outcome {}
 
-  /** Not found within the lookup timeout: the steps that waited for it, and why. */
-  record GaveUp(List<Step> steps, String why) implements Outcome {}
+  /**
+   * Not found within the lookup timeout: the steps that waited for it, why, and whether that is
+   * a definite answer: every member of the cluster is reachable, so the host is not among them
+   * (the receptionist also leaves out hosts it cannot reach, and those may be running).
+   */
+  record GaveUp(List<Step> steps, String why, boolean notInCluster) implements Outcome {}
 
   private final ActorContext<MigrationCoordinator.Command> ctx;
   private final TimerScheduler<MigrationCoordinator.Command> timers;
@@ -78,6 +82,16 @@ final class HostLookup {
     if (waitingSteps.containsKey(host)) ask(host);
   }
 
+  /**
+   * This actor restarted (a journal failure) and its timers went: lookups that waited for a
+   * retry timer start again when asked; hosts that commands wait for are looked up again.
+   */
+  void timersLost() {
+    waitingSteps.clear();
+    lookupStartedNanos.clear();
+    for (String host : List.copyOf(waitingCommands.keySet())) locate(host);
+  }
+
   void lost(String host) {
     agents.remove(host);
   }
@@ -105,7 +119,15 @@ final class HostLookup {
       return new Retrying();
     }
     lookupStartedNanos.remove(host);
-    return new GaveUp(waiting, "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout());
+    return new GaveUp(waiting, (everyMemberReachable() ? "" : "host not found while some member is unreachable: ")
+        + "unknown host " + host + ": not registered in the cluster within " + settings.hostLookupTimeout(),
+        everyMemberReachable());
+  }
+
+  /** No member is unreachable (a node without the cluster, as in tests, counts as whole). */
+  private boolean everyMemberReachable() {
+    if (!ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) return true;
+    return akka.cluster.typed.Cluster.get(ctx.getSystem()).state().getUnreachable().isEmpty();
   }
 
   private void ask(String host) {

@@ -144,6 +144,10 @@ public final class MigrationCoordinator
   public SignalHandler<MigrationState> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
+          // After a journal failure the same actor replays again, its timers cancelled by the
+          // restart: what it kept unpersisted goes, as at a takeover (see Unpersisted).
+          unpersisted.reset();
+          hosts.timersLost();
           // Signal handlers cannot persist: the takeover is a command, handled before anything new.
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
           if (state.ended()) passivateLater();
@@ -234,7 +238,7 @@ public final class MigrationCoordinator
       for (HostCommand command : found.commands()) tell(found.agent(), command);
       for (Step st : found.steps()) send(s, st);
     } else if (outcome instanceof HostLookup.GaveUp gaveUp) {
-      return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.steps(), gaveUp.why()));
+      return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.steps(), gaveUp.why(), gaveUp.notInCluster()));
     }
     return Effect().noReply();
   }
@@ -314,10 +318,10 @@ public final class MigrationCoordinator
       } else if (a instanceof Decision.TellSource tell) {
         tellSource(s, tell.command());
       } else if (a instanceof Decision.TellDestination tell) {
+        HostCommand cmd = tell.command().setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
         ActorRef<HostAgent.Command> destination = hosts.agent(s.destinationHost());
-        if (destination != null) {
-          tell(destination, tell.command().setMigrationId(s.migrationId()).setEpoch(s.epoch()).build());
-        }
+        if (destination != null) tell(destination, cmd);
+        else hosts.awaitHost(s.destinationHost(), cmd); // a fenced arrival must hear it, however late
       } else if (a instanceof Decision.PushEstimate) {
         execute(s, Switchover.pushEstimate(new Decision(unpersisted), s, unpersisted).afterWrite);
       } else if (a instanceof Decision.Locate locate) {

@@ -181,21 +181,35 @@ final class Phases {
   }
 
   /**
-   * The lookup of a host that steps wait for gave up. A lookup that finds nothing is silence, not
-   * a no: once the destination may run the guest (a new incarnation starts with an empty address
-   * book, and the receptionist lists only reachable hosts), the steps are asked again.
+   * The lookup of a host that steps wait for gave up. While some member is unreachable that is
+   * silence, not a no (a new incarnation starts with an empty address book, and the receptionist
+   * lists only reachable hosts): in postcopy, once the destination may run the guest, and for
+   * Confirm after it runs there, the steps are asked again. With every member reachable the host
+   * is not in the cluster: a definite answer, as when its node is removed.
    */
-  static Decision onHostNotFound(MigrationState s, Unpersisted u, List<Step> steps, String why) {
+  static Decision onHostNotFound(MigrationState s, Unpersisted u, List<Step> steps, String why,
+      boolean notInCluster) {
     Decision d = new Decision(u);
     if (s.rollingBack()) return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why));
     if (s.ended()) return d;
-    if (Ownership.askAgainOnSilence(s, u)) {
+    if (notInCluster) {
+      // Every member is reachable and none is this host: it left the cluster, a definite answer.
+      return fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
+    }
+    if (s.inPostcopy()) {
+      // Postcopy is never timed out, by a timer or by a lookup: it waits for the host.
+      d.log(Decision.Level.WARN, why + "; postcopy waits for it, looking again");
+    } else if (steps.stream().anyMatch(st -> Ownership.confirmAgainOnSilence(s, st))) {
+      u.sourceUnconfirmed = why + "; the source copy on " + s.sourceHost() + " is not confirmed destroyed";
+      d.log(Decision.Level.ERROR, u.sourceUnconfirmed + ": looking again");
+    } else if (Ownership.askAgainOnSilence(s, u)) {
       d.log(Decision.Level.ERROR, why + "; the destination may already run the guest: the source is not resumed, "
           + "looking again");
-      for (Step st : steps) d.send(st);
-      return d;
+    } else {
+      return fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
     }
-    return fail(s, u, why, ErrorKind.ERROR_HOST_UNREACHABLE);
+    for (Step st : steps) d.send(st);
+    return d;
   }
 
   /** A host's agent terminated (its node left the cluster): a definite answer, unlike silence. */

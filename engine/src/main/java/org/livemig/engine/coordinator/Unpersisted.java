@@ -59,6 +59,26 @@ final class Unpersisted {
   PostcopyReport lastSourcePostcopy;
   PostcopyReport lastDestinationPostcopy;
 
+  /**
+   * Forgets everything but the hosts found (their agents are still known): at every replay, also
+   * when this actor is restarted after a journal failure (its timers are gone then). A takeover's
+   * new instance starts empty anyway.
+   */
+  void reset() {
+    awaiting.clear();
+    runPermitted = false;
+    performed = null;
+    finishAskedEarly = false;
+    finishedEarly = null;
+    markedHere = false;
+    sourceFailure = null;
+    lastRoundRecordedNanos = 0;
+    sourceUnconfirmed = null;
+    lastProgress = null;
+    lastSourcePostcopy = null;
+    lastDestinationPostcopy = null;
+  }
+
   /** The coordinator sent this command: an Activate or a Finish that activates permits the run. */
   void sent(HostCommand command) {
     if (command.hasActivate() || (command.hasFinish() && command.getFinish().getActivateWhenComplete())) {

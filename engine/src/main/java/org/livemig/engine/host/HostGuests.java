@@ -160,6 +160,11 @@ final class HostGuests {
     MigratableGuest g = guests.get(guestId);
     if (g == null) return new GuestRefused(ErrorKind.ERROR_UNKNOWN_GUEST, "", "unknown guest " + guestId + " on host "
         + hostId);
+    if (arrived.containsKey(guestId)) {
+      // In question until settled: a check's pause and resume must not race the fence.
+      return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " arrived by migration "
+          + arrived.get(guestId) + ", not settled yet: verify it once that is over");
+    }
     if (migrating.containsKey(guestId) || verifying.contains(guestId)) {
       return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is "
           + (verifying.contains(guestId) ? "already being verified" : "migrating (migration " + migrating.get(guestId)

@@ -180,10 +180,17 @@ class OwnershipRulesTest {
                 : FinishResult.newBuilder().setComplete(false).setReason("pages missing")).build()));
   }
 
-  static final Input NOT_FOUND = new Input("the lookup of the awaited step's host gave up", (s, u) -> {
-    List<Step> waiting = List.copyOf(u.awaiting);
-    return Phases.onHostNotFound(s, u, waiting, "unknown host " + waiting.get(0).host(s));
-  });
+  static final Input NOT_FOUND = notFound(false);
+  static final Input NOT_IN_CLUSTER = notFound(true);
+
+  /** The lookup of the awaited step's host gave up, some member unreachable or (notInCluster) none. */
+  static Input notFound(boolean notInCluster) {
+    return new Input(notInCluster ? "the awaited step's host is not in the cluster (every member reachable)"
+        : "the lookup of the awaited step's host gave up while a member is unreachable", (s, u) -> {
+          List<Step> waiting = List.copyOf(u.awaiting);
+          return Phases.onHostNotFound(s, u, waiting, "unknown host " + waiting.get(0).host(s), notInCluster);
+        });
+  }
   static final Input CANCEL = new Input("an operator cancels", (s, u) -> OperatorCommands.cancel(s, u, "stop"));
   static final Input TAKEOVER = new Input("the coordinator takes over", (s, u) ->
       Ownership.rollBackOnTakeover(s, SETTINGS.continuePerformAfterRestart()));
@@ -195,6 +202,7 @@ class OwnershipRulesTest {
         // Before the destination may run: any failure, silence included, resumes the source.
         row(BEGIN, error(Step.BEGIN), Outcome.SOURCE_RESUMES),
         row(BEGIN, NOT_FOUND, Outcome.SOURCE_RESUMES),
+        row(BEGIN, NOT_IN_CLUSTER, Outcome.SOURCE_RESUMES),
         row(PREPARE, timeout(Step.PREPARE), Outcome.SOURCE_RESUMES),
         row(PRECOPY, timeout(Step.PERFORM), Outcome.SOURCE_RESUMES),
         row(PRECOPY, error(Step.PERFORM), Outcome.SOURCE_RESUMES),
@@ -226,11 +234,16 @@ class OwnershipRulesTest {
         row(OWNED_NOT_RUNNING, CANCEL, Outcome.CANCEL_REFUSED),
         row(OWNED_NOT_RUNNING, TAKEOVER_ROLLBACK_SETTING, Outcome.CONTINUES),
         row(RUNNING_ON_DESTINATION, timeout(Step.CONFIRM), Outcome.ASKED_AGAIN),
+        row(RUNNING_ON_DESTINATION, NOT_FOUND, Outcome.ASKED_AGAIN),
+        row(RUNNING_ON_DESTINATION, NOT_IN_CLUSTER, Outcome.DESTINATION_KEEPS),
+        row(FINISH_AWAITED, NOT_IN_CLUSTER, Outcome.SOURCE_RESUMES),
+        row(POSTCOPY, NOT_IN_CLUSTER, Outcome.SOURCE_STAYS_PAUSED),
         row(RUNNING_ON_DESTINATION, lost(SOURCE), Outcome.DESTINATION_KEEPS),
         // Postcopy: the source's copy is stale once the destination runs.
         row(POSTCOPY, lost(DESTINATION), Outcome.SOURCE_STAYS_PAUSED),
         row(POSTCOPY, lost(SOURCE), Outcome.POSTCOPY_PAUSED),
         row(POSTCOPY, timeout(Step.PAGES_COMPLETE), Outcome.WAITS),
+        row(POSTCOPY, NOT_FOUND, Outcome.ASKED_AGAIN),
         row(POSTCOPY, CANCEL, Outcome.CANCEL_REFUSED),
         // A rollback that meets silence ends: nothing was ever handed over.
         row(ROLLING_BACK, timeout(Step.DISCARD), Outcome.ROLLBACK_ENDS),
