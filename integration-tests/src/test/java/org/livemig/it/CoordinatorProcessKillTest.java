@@ -2,9 +2,6 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,20 +47,8 @@ class CoordinatorProcessKillTest {
         "akka.cluster.split-brain-resolver.stable-after = 3s",
         "livemig.coordinator.step-timeout = 5s",
         "livemig.journal.url = \"" + journal + "\"", ""));
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx256m", "-cp", System.getProperty("java.class.path"), "org.livemig.config.HostMain", conf.toString())
-        .redirectErrorStream(true).start();
+    Process p = HostProcess.start(conf, name).process();
     processes.add(p);
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    String line;
-    while ((line = out.readLine()) != null && System.nanoTime() < deadline) {
-      if (line.startsWith("livemig node ")) break;
-    }
-    assertNotNull(line, name + " printed its start line");
-    Thread drain = new Thread(() -> out.lines().forEach(l -> { }), name + "-out");
-    drain.setDaemon(true);
-    drain.start();
     return p;
   }
 

@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.*;
 import akka.actor.AddressFromURIString;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Down;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,17 +41,9 @@ class HostMainDownedTest {
         "akka.remote.artery.canonical.port = 0",
         "akka.cluster.seed-nodes = [\"" + seed.address() + "\"]",
         "livemig.journal.url = \"jdbc:h2:file:" + dir.resolve("host-d-ledger") + "\"", ""));
-    host = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-        "-cp", System.getProperty("java.class.path"), "org.livemig.config.HostMain", conf.toString())
-        .redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(host.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = out.readLine()) != null && !line.startsWith("livemig node ")) { }
-    assertNotNull(line, "the host printed its start line");
-    Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "host-d-out");
-    drain.setDaemon(true);
-    drain.start();
-    String address = line.split(" ")[2];
+    HostProcess started = HostProcess.start(conf, "host-d");
+    host = started.process();
+    String address = started.address();
     ClusterWait.upMembers(seed.system(), 3, Duration.ofSeconds(60)); // the coordinator node, host-a, host-d
 
     Cluster.get(seed.system()).manager().tell(new Down(AddressFromURIString.parse(address)));

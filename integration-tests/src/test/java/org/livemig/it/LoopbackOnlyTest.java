@@ -2,8 +2,6 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,16 +44,7 @@ class LoopbackOnlyTest {
         "akka.remote.artery.canonical.port = " + artery,
         "akka.cluster.seed-nodes = [\"akka://livemig@127.0.0.1:" + artery + "\"]",
         "livemig.journal.url = \"jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE\"", ""));
-    host = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-        "-cp", System.getProperty("java.class.path"), "org.livemig.config.HostMain", conf.toString())
-        .redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(host.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = out.readLine()) != null && !line.startsWith("livemig node ")) { }
-    assertNotNull(line, "the host printed its start line");
-    Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "host-l-out");
-    drain.setDaemon(true);
-    drain.start();
+    host = HostProcess.start(conf, "host-l").process();
 
     Process ss = new ProcessBuilder("ss", "-ltnpH").redirectErrorStream(true).start();
     String all = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -2,8 +2,6 @@ package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -16,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -42,7 +39,6 @@ class PartitionFencingTest {
   TestCluster cluster;
   Process hostB;
   String rule;
-  final List<String> hostBLog = new CopyOnWriteArrayList<>();
 
   @AfterEach
   void down() throws Exception {
@@ -121,16 +117,9 @@ class PartitionFencingTest {
         "livemig.host.data-plane.port = 0",
         "livemig.http.port = " + httpB,
         "livemig.journal.url = \"jdbc:h2:file:" + dir.resolve("host-b-ledger") + "\"", ""));
-    hostB = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-        "-cp", System.getProperty("java.class.path"), "org.livemig.config.HostMain", conf.toString())
-        .redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(hostB.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = out.readLine()) != null && !line.startsWith("livemig node ")) hostBLog.add(line);
-    assertNotNull(line, "host-b printed its start line: " + hostBLog);
-    Thread drain = new Thread(() -> out.lines().forEach(hostBLog::add), "host-b-out");
-    drain.setDaemon(true);
-    drain.start();
+    HostProcess b = HostProcess.start(conf, "host-b");
+    hostB = b.process();
+    List<String> hostBLog = b.log();
     ClusterWait.upMembers(seed.system(), 3, Duration.ofSeconds(60));
     String httpBase = "http://127.0.0.1:" + httpB;
     post(httpBase + "/guests", guestJson("b-moving", 16, 1000));
