@@ -1,0 +1,92 @@
+package org.livemig.it;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.livemig.config.ClusterWait;
+import org.livemig.config.LivemigNode;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.Phase;
+
+/**
+ * How long a migration stands still when its coordinator's node dies: the coordinator JVM that
+ * runs it gets kill -9 in Perform, and the time to the new incarnation's first progress (a
+ * status in the new epoch with more bytes transferred) is measured, with the given
+ * split-brain-resolver stable-after and failure-detector acceptable-heartbeat-pause on every node.
+ * Run: mvn -q -pl integration-tests -am test-compile exec:java -Dexec.classpathScope=test
+ *   -Dexec.mainClass=org.livemig.it.TakeoverBenchmark -Dexec.args="20s 3s"   (the shipped settings)
+ */
+public final class TakeoverBenchmark {
+  private TakeoverBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    String stableAfter = args.length > 0 ? args[0] : "20s";
+    String heartbeatPause = args.length > 1 ? args[1] : "3s";
+    Path dir = Files.createTempDirectory("livemig-takeover");
+    String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
+    Map<String, Object> settings = Map.of("akka.cluster.split-brain-resolver.stable-after", stableAfter,
+        "akka.cluster.failure-detector.acceptable-heartbeat-pause", heartbeatPause,
+        "livemig.coordinator.ask-timeout", "1s");
+    TestCluster hosts = new TestCluster(dir, 0, Map.of("host-a", settings, "host-b", settings), journal);
+    try {
+      LivemigNode seed = hosts.hosts.get("host-a");
+      HostProcess first = coordinator(dir, "coordinator-1", seed, journal, stableAfter, heartbeatPause);
+      ClusterWait.upMembers(seed.system(), 3, Duration.ofSeconds(60));
+      GuestDescription d = TestCluster.guest("takeover", 64, 3000);
+      hosts.createGuest("host-a", d);
+      String id = "takeover-1";
+      for (int attempt = 1; ; attempt++) { // a short ask timeout: the first start may wait for the shard
+        try {
+          hosts.client.start(id, d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
+              .setMaxBandwidthBytesPerSecond(1_000_000).build()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+          break;
+        } catch (Exception e) {
+          if (attempt == 30) throw e;
+        }
+      }
+      hosts.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getTransferredBytes() > 0,
+          Duration.ofSeconds(30));
+      HostProcess second = coordinator(dir, "coordinator-2", seed, journal, stableAfter, heartbeatPause);
+      ClusterWait.upMembers(seed.system(), 4, Duration.ofSeconds(60));
+      long before = hosts.awaitStatus(id, i -> true, Duration.ofSeconds(30)).getTransferredBytes();
+
+      long killedAt = System.nanoTime();
+      new ProcessBuilder("kill", "-9", Long.toString(first.pid())).start().waitFor(10, TimeUnit.SECONDS);
+      MigrationInfo after = null;
+      while (System.nanoTime() - killedAt < TimeUnit.SECONDS.toNanos(180)) {
+        try {
+          after = hosts.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS);
+          if (after.getEpoch() >= 2 && after.getTransferredBytes() > before) break;
+        } catch (Exception unanswered) {
+          // the shard is moving: no coordinator answers yet
+        }
+        Thread.sleep(50);
+      }
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+      System.out.printf("stable-after %s, acceptable-heartbeat-pause %s: kill -9 of the coordinator's JVM to "
+          + "progress in epoch %d: %d ms%n", stableAfter, heartbeatPause, after == null ? 0 : after.getEpoch(), ms);
+      second.process().destroyForcibly();
+    } finally {
+      hosts.close();
+    }
+    System.exit(0);
+  }
+
+  private static HostProcess coordinator(Path dir, String name, LivemigNode seed, String journal, String stableAfter,
+      String heartbeatPause) throws Exception {
+    Path conf = dir.resolve(name + ".conf");
+    Files.writeString(conf, String.join("\n",
+        "include \"livemig-node.conf\"",
+        "akka.cluster.roles = [coordinator]",
+        "akka.remote.artery.canonical.port = 0",
+        "akka.cluster.seed-nodes = [\"" + seed.address() + "\"]",
+        "akka.cluster.split-brain-resolver.stable-after = " + stableAfter,
+        "akka.cluster.failure-detector.acceptable-heartbeat-pause = " + heartbeatPause,
+        "livemig.journal.url = \"" + journal + "\"", ""));
+    return HostProcess.start(conf, name);
+  }
+}
