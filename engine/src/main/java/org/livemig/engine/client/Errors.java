@@ -13,12 +13,8 @@ import org.livemig.messages.Refusal;
 final class Errors {
   private Errors() {}
 
-  static MigrationException of(ErrorKind kind, String field, String message) {
-    return MigrationException.of(kind, field, message);
-  }
-
   static MigrationException of(Refusal r) {
-    return of(r.getKind(), r.getField(), r.getMessage());
+    return MigrationException.of(r.getKind(), r.getField(), r.getMessage());
   }
 
   /**

@@ -87,7 +87,7 @@ public final class MigrationClient {
     // Only setup is waited for, so an error here is a refusal of Begin or Prepare (the phase
     // itself may already show the rollback's Confirm).
     if (Errors.refusesRequest(info.getErrorKind())) {
-      return CompletableFuture.failedFuture(Errors.of(info.getErrorKind(), "", info.getError()));
+      return CompletableFuture.failedFuture(MigrationException.of(info.getErrorKind(), "", info.getError()));
     }
     boolean setUp = info.getPhase().getNumber() >= Phase.PERFORM_VALUE || ended(info) || !info.getError().isEmpty();
     if (setUp || System.nanoTime() > deadline) return CompletableFuture.completedFuture(info);

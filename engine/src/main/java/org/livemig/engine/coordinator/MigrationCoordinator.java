@@ -318,10 +318,7 @@ public final class MigrationCoordinator
       } else if (a instanceof Decision.TellSource tell) {
         tellSource(s, tell.command());
       } else if (a instanceof Decision.TellDestination tell) {
-        HostCommand cmd = tell.command().setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
-        ActorRef<HostAgent.Command> destination = hosts.agent(s.destinationHost());
-        if (destination != null) tell(destination, cmd);
-        else hosts.awaitHost(s.destinationHost(), cmd); // a fenced arrival must hear it, however late
+        tellHost(s, s.destinationHost(), tell.command(), true); // a fenced arrival must hear it, however late
       } else if (a instanceof Decision.PushEstimate) {
         execute(s, Switchover.pushEstimate(new Decision(unpersisted), s, unpersisted).afterWrite);
       } else if (a instanceof Decision.Locate locate) {
@@ -363,10 +360,15 @@ public final class MigrationCoordinator
 
   /** A command that is not a phase step: no timer, no answer awaited; a recovery waits for its host. */
   private void tellSource(MigrationState s, HostCommand.Builder command) {
+    tellHost(s, s.sourceHost(), command, command.hasRecover()); // a recovery after a takeover: once found
+  }
+
+  /** Tells a host a command that is not a step; one that must arrive waits for the host to be found. */
+  private void tellHost(MigrationState s, String host, HostCommand.Builder command, boolean mustArrive) {
     HostCommand cmd = command.setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
-    ActorRef<HostAgent.Command> source = hosts.agent(s.sourceHost());
-    if (source != null) tell(source, cmd);
-    else if (cmd.hasRecover()) hosts.awaitHost(s.sourceHost(), cmd); // after a takeover: once found
+    ActorRef<HostAgent.Command> agent = hosts.agent(host);
+    if (agent != null) tell(agent, cmd);
+    else if (mustArrive) hosts.awaitHost(host, cmd);
   }
 
   private void tell(ActorRef<HostAgent.Command> agent, HostCommand command) {
