@@ -62,6 +62,10 @@ public final class JournalSchema {
   public static int ensure(String url, String user, String password) {
     Dialect dialect = Dialect.of(url);
     try (Connection c = DriverManager.getConnection(url, user, password)) {
+      // Nodes of a cluster start together against one fresh database: they take turns, or two
+      // of them create the same table or record the same version (seen: a duplicate key).
+      // The lock is the session's: closing the connection releases it whatever happens.
+      if (dialect == Dialect.POSTGRES) advisoryLock(c);
       c.setAutoCommit(false);
       try (Statement st = c.createStatement()) {
         st.execute("CREATE TABLE IF NOT EXISTS livemig_schema_version ("
@@ -81,6 +85,15 @@ public final class JournalSchema {
       return CURRENT_VERSION;
     } catch (SQLException e) {
       throw new JournalUnavailableException("cannot prepare the journal schema at " + url + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** An arbitrary key of livemig's own for the schema step ("LIVEMIGS" in ASCII). */
+  private static final long SCHEMA_LOCK_KEY = 0x4c4956454d494753L;
+
+  private static void advisoryLock(Connection c) throws SQLException {
+    try (Statement st = c.createStatement()) {
+      st.execute("SELECT pg_advisory_lock(" + SCHEMA_LOCK_KEY + ")");
     }
   }
 
