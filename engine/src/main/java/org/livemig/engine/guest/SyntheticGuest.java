@@ -4,6 +4,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import org.livemig.engine.common.EpochMicros;
 import org.livemig.messages.GuestDescription;
 
 /**
@@ -31,6 +32,7 @@ public final class SyntheticGuest implements MigratableGuest {
   private final DirtyBitmap dirty;
   /** Postcopy page presence while pages are missing; the workload clears it once none is. */
   private final AtomicReference<PostcopyPages> postcopy = new AtomicReference<>();
+  private final RunStateListener runStates;
 
   // Guarded by this.
   private String ownerToken;
@@ -43,8 +45,9 @@ public final class SyntheticGuest implements MigratableGuest {
   /** Written only by the workload thread while running, or under this while it is stopped. */
   private volatile long steps;
 
-  private SyntheticGuest(GuestDescription d, String ownerToken) {
+  private SyntheticGuest(GuestDescription d, String ownerToken, RunStateListener runStates) {
     this.description = d;
+    this.runStates = runStates;
     this.content = new PageContent(d); // validates d
     this.memory = new GuestMemory(d.getPageSize(), d.getPageCount());
     this.dirty = new DirtyBitmap(d.getPageCount());
@@ -53,14 +56,24 @@ public final class SyntheticGuest implements MigratableGuest {
 
   /** A fresh source guest: memory in its initial fill, never run, step 0. */
   public static SyntheticGuest create(GuestDescription d, String ownerToken) {
-    SyntheticGuest g = new SyntheticGuest(d, ownerToken);
+    return create(d, ownerToken, RunStateListener.NONE);
+  }
+
+  /** A fresh source guest whose run-state changes are told to runStates. */
+  public static SyntheticGuest create(GuestDescription d, String ownerToken, RunStateListener runStates) {
+    SyntheticGuest g = new SyntheticGuest(d, ownerToken, runStates);
     g.content.writeInitialFill(g.memory);
     return g;
   }
 
   /** A destination copy: zero memory, no owner; pages and device state arrive by migration. */
   public static SyntheticGuest empty(GuestDescription d) {
-    return new SyntheticGuest(d, null);
+    return empty(d, RunStateListener.NONE);
+  }
+
+  /** A destination copy whose run-state changes are told to runStates. */
+  public static SyntheticGuest empty(GuestDescription d, RunStateListener runStates) {
+    return new SyntheticGuest(d, null, runStates);
   }
 
   @Override public GuestDescription description() { return description; }
@@ -95,6 +108,7 @@ public final class SyntheticGuest implements MigratableGuest {
     }
     if (state == RunState.RUNNING) return;
     state = RunState.RUNNING;
+    runStates.changed(id(), RunState.RUNNING, EpochMicros.now()); // before the workload can take a step
     if (workload == null) {
       workload = new Thread(this::workloadLoop, "guest-" + id() + "-workload");
       workload.setDaemon(true);
@@ -108,7 +122,10 @@ public final class SyntheticGuest implements MigratableGuest {
     if (token == null || !token.equals(ownerToken)) {
       throw new IllegalStateException("token does not own guest " + id());
     }
-    if (state == RunState.CREATED) state = RunState.PAUSED;
+    if (state == RunState.CREATED) {
+      state = RunState.PAUSED;
+      runStates.changed(id(), RunState.PAUSED, EpochMicros.now());
+    }
   }
 
   @Override
@@ -139,6 +156,7 @@ public final class SyntheticGuest implements MigratableGuest {
       state = RunState.DESTROYED;
       t = workload;
       if (t != null) requestStop();
+      else runStates.changed(id(), RunState.DESTROYED, EpochMicros.now()); // never ran: nothing to wait for
       notifyAll();
     }
     if (t == null || t == Thread.currentThread()) return;
@@ -229,6 +247,8 @@ public final class SyntheticGuest implements MigratableGuest {
         stop = pendingStop;
         pendingStop = null;
         exit = state == RunState.DESTROYED;
+        // The workload has taken its last step: this, not the pause request, ends the run.
+        if ((stop != null || exit) && state != RunState.RUNNING) runStates.changed(id(), state, EpochMicros.now());
       }
       // Completed outside the lock: dependents run here and may call back into the guest.
       if (stop != null) stop.complete(null);

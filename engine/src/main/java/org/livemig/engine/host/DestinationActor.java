@@ -21,6 +21,7 @@ import org.livemig.engine.dataplane.InboundListener;
 import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunStateListener;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.messages.ActivateResult;
 import org.livemig.messages.DiscardResult;
@@ -62,10 +63,11 @@ public final class DestinationActor {
   private static final SecureRandom TOKENS = new SecureRandom();
 
   static Behavior<Command> create(String migrationId, HostSettings settings, boolean failFinish,
-      DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+      DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent,
+      RunStateListener runStates) {
     return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
         Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
-            settings, failFinish, dataPlane, replies, hostAgent).preparing())));
+            settings, failFinish, dataPlane, replies, hostAgent, runStates).preparing())));
   }
 
   private final ActorContext<Command> ctx;
@@ -76,6 +78,7 @@ public final class DestinationActor {
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
   private final ActorRef<HostAgent.Command> hostAgent;
+  private final RunStateListener runStates;
 
   private MigratableGuest guest;
   private DirtyBitmap received;
@@ -93,8 +96,9 @@ public final class DestinationActor {
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
-      ActorRef<HostAgent.Command> hostAgent) {
+      ActorRef<HostAgent.Command> hostAgent, RunStateListener runStates) {
     this.ctx = ctx;
+    this.runStates = runStates;
     this.failFinish = failFinish;
     this.timers = timers;
     this.migrationId = migrationId;
@@ -119,7 +123,7 @@ public final class DestinationActor {
     GuestDescription d = cmd.getPrepare().getBegin().getGuest();
     Executor blockingIo = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
-      MigratableGuest g = SyntheticGuest.empty(d);
+      MigratableGuest g = SyntheticGuest.empty(d, runStates);
       g.memory().prefault();
       return g;
     }, blockingIo), GuestReserved::new);

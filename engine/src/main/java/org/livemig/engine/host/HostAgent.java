@@ -160,6 +160,7 @@ public final class HostAgent {
   private final ActorRef<HostLedger.Command> ledger;
   private HostSettings.Faults faults;
   private final HostGuests guests;
+  private final RunStateLog runStates;
   private final HostMigrations migrations = new HostMigrations();
   private final CleanupRuns cleanups = new CleanupRuns();
 
@@ -173,7 +174,8 @@ public final class HostAgent {
     this.replies = ctx.messageAdapter(HostReply.class, RoleReplied::new);
     this.recorded = ctx.messageAdapter(HostLedger.Recorded.class, r -> new AnswerRecorded(r.reply()));
     this.faults = settings.faults();
-    this.guests = new HostGuests(settings.hostId());
+    this.runStates = RunStateLog.of(settings);
+    this.guests = new HostGuests(settings.hostId(), runStates);
 
   }
 
@@ -292,6 +294,8 @@ public final class HostAgent {
     } else if (admission instanceof HostMigrations.Rerecord rerecord) {
       ledger.tell(new HostLedger.RecordAnswer(rerecord.reply(), recorded));
     } else if (admission instanceof HostMigrations.NotAStep && cmd.hasSettled()) {
+      ctx.getLog().info("{}: settled; guest {} is no longer in question on {}", cmd.getMigrationId(),
+          cmd.getSettled().getGuestId(), settings.hostId());
       if (guests.settled(cmd.getSettled().getGuestId())) {
         ctx.getLog().warn("{}: guest {} runs again on {}: its migration is settled", cmd.getMigrationId(),
             cmd.getSettled().getGuestId(), settings.hostId());
@@ -394,7 +398,7 @@ public final class HostAgent {
           reply(refused);
         } else {
           rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.failFinish(), dataPlane, replies,
-              ctx.getSelf()), "destination-" + id);
+              ctx.getSelf(), runStates), "destination-" + id);
           rec.destination.tell(new DestinationActor.Execute(cmd));
         }
       }

@@ -9,6 +9,7 @@ import java.util.TreeSet;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
+import org.livemig.engine.guest.RunStateListener;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
@@ -24,6 +25,7 @@ import org.livemig.messages.HostReply;
  */
 final class HostGuests {
   private final String hostId;
+  private final RunStateListener runStates;
   private final Map<String, MigratableGuest> guests = new HashMap<>();
   private final Set<String> lost = new TreeSet<>();
   private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
@@ -33,8 +35,9 @@ final class HostGuests {
   /** Guests this host paused when it fenced itself: they run again once their migration is settled. */
   private final Set<String> fenced = new TreeSet<>();
 
-  HostGuests(String hostId) {
+  HostGuests(String hostId, RunStateListener runStates) {
     this.hostId = hostId;
+    this.runStates = runStates;
   }
 
   MigratableGuest get(String guestId) {
@@ -102,7 +105,7 @@ final class HostGuests {
     }
     try {
       String token = "host:" + hostId + ":" + id;
-      MigratableGuest guest = SyntheticGuest.create(d, token);
+      MigratableGuest guest = SyntheticGuest.create(d, token, runStates);
       if (start) guest.run(token);
       guests.put(id, guest);
       lost.remove(id);

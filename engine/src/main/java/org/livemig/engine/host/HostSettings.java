@@ -19,7 +19,8 @@ public record HostSettings(
     Duration cleanupStopTimeout,
     Duration ledgerLoadTimeout,
     Duration defaultPostcopyKeepalive,
-    Duration fenceLease) {
+    Duration fenceLease,
+    String runStateLog) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -64,6 +65,7 @@ public record HostSettings(
         h.getDuration("cleanup-stop-timeout"),
         h.getDuration("ledger-load-timeout"),
         config.getDuration("livemig.migration.postcopy-keepalive"),
-        h.getDuration("fence-lease"));
+        h.getDuration("fence-lease"),
+        h.getString("run-state-log"));
   }
 }
