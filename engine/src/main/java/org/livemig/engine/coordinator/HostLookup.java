@@ -69,6 +69,11 @@ final class HostLookup {
     locate(host);
   }
 
+  /** Commands wait for a host to be found. */
+  boolean commandsWaiting() {
+    return !waitingCommands.isEmpty();
+  }
+
   /** Looks a host up (and watches it) without sending it a step. */
   void locate(String host) {
     if (agents.containsKey(host) || waitingSteps.containsKey(host)) return;

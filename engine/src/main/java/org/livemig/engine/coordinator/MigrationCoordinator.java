@@ -178,9 +178,13 @@ public final class MigrationCoordinator
         .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Idle.class, (s, c) -> {
-          if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
+          if (hosts.commandsWaiting()) passivateLater(); // the settled notice still looks for its host
+          else if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
           return Effect().noReply();
         })
+        // Ended, but a command that must arrive (the settled notice) may still wait for its host's lookup.
+        .onCommand(HostFound.class, this::onHostFound)
+        .onCommand(Locate.class, this::onLocate)
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
@@ -212,11 +216,13 @@ public final class MigrationCoordinator
           if (!s.ended()) send(s, c.step());
           return Effect().noReply();
         })
-        .onCommand(Locate.class, (s, c) -> {
-          hosts.retry(c.host());
-          return Effect().noReply();
-        });
+        .onCommand(Locate.class, this::onLocate);
     return b.build();
+  }
+
+  private ReplyEffect<CoordinatorEvent, MigrationState> onLocate(MigrationState s, Locate c) {
+    hosts.retry(c.host());
+    return Effect().noReply();
   }
 
   private ReplyEffect<CoordinatorEvent, MigrationState> fromHost(MigrationState s, FromHost c) {
@@ -236,8 +242,8 @@ public final class MigrationCoordinator
     if (outcome instanceof HostLookup.Found found) {
       unpersisted.found(c.host());
       for (HostCommand command : found.commands()) tell(found.agent(), command);
-      for (Step st : found.steps()) send(s, st);
-    } else if (outcome instanceof HostLookup.GaveUp gaveUp) {
+      if (!s.ended()) for (Step st : found.steps()) send(s, st);
+    } else if (outcome instanceof HostLookup.GaveUp gaveUp && !s.ended()) {
       return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.steps(), gaveUp.why(), gaveUp.notInCluster()));
     }
     return Effect().noReply();
