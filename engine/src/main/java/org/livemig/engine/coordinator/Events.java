@@ -110,6 +110,12 @@ final class Events {
         .setPagesMissing(pagesMissing)).build();
   }
 
+  /** Postcopy paused for good: the source's host left the cluster with the pages the destination lacks. */
+  static CoordinatorEvent postcopySourceLost(String host, String reason, long pagesMissing) {
+    return event().setPostcopyPaused(org.livemig.messages.PostcopyPaused.newBuilder().setHost(host).setReason(reason)
+        .setPagesMissing(pagesMissing).setSourceLost(true)).build();
+  }
+
   static CoordinatorEvent recoveryStarted(String dataHost, int dataPort, int attempt) {
     return event().setRecoveryStarted(org.livemig.messages.RecoveryStarted.newBuilder().setDataHost(dataHost)
         .setDataPort(dataPort).setAttempt(attempt)).build();

@@ -154,7 +154,7 @@ public record MigrationState(
       case POSTCOPY_PAUSED -> change(n -> {
         n.status = MigrationStatus.POSTCOPY_PAUSED;
         var p = e.getPostcopyPaused();
-        n.postcopy = postcopy.paused(p.getHost() + ": " + p.getReason(), p.getPagesMissing());
+        n.postcopy = postcopy.paused(p.getHost() + ": " + p.getReason(), p.getPagesMissing(), p.getSourceLost());
       });
       case RECOVERY_STARTED -> change(n -> {
         n.status = MigrationStatus.POSTCOPY_RECOVER;

@@ -114,6 +114,11 @@ final class OperatorCommands {
       return Outcome.refused(ErrorKind.ERROR_CONFLICT, "migration " + s.migrationId() + " is " + s.status()
           + ": only a paused postcopy (POSTCOPY_PAUSED) can recover");
     }
+    if (s.postcopy().sourceLost()) {
+      return Outcome.refused(ErrorKind.ERROR_CONFLICT, "migration " + s.migrationId() + " cannot recover: source host "
+          + s.sourceHost() + " left the cluster with the " + s.postcopy().pagesMissing() + " pages "
+          + s.destinationHost() + " still lacks");
+    }
     String host = dataHost.isBlank() ? s.prepare().getDataHost() : dataHost;
     int port = dataPort == 0 ? s.prepare().getDataPort() : dataPort;
     int attempt = s.postcopy().recoveries() + 1;

@@ -60,7 +60,7 @@ final class PostcopyRules {
     String why = "source host " + host + " left the cluster: the pages still missing on " + s.destinationHost()
         + " can never arrive; it stays paused for an operator's decision";
     return new Decision(u).log(Decision.Level.ERROR, why)
-        .persist(Events.postcopyPaused(host, why, pagesMissing(s, u)));
+        .persist(Events.postcopySourceLost(host, why, pagesMissing(s, u)));
   }
 
   /** Pages the destination lacks: its latest report, else the last persisted count. */

@@ -98,6 +98,33 @@ class JournalReplayTest {
     assertEquals(s, back);
   }
 
+  /**
+   * The source's host left during postcopy: the pages the destination lacks are gone. The flag
+   * survives replay and snapshots, and recover is refused (it was accepted, and the migration
+   * then sat in POSTCOPY_RECOVER for good, found by the chaos harness).
+   */
+  @Test
+  void aPostcopyWhoseSourceLeftRefusesRecovery() {
+    MigrationState s = MigrationState.EMPTY.apply(Events.requested(
+        org.livemig.messages.StartMigration.newBuilder().setMigrationId("m-lost").setGuestId("g").setSourceHost("a")
+            .setDestinationHost("b").build(), org.livemig.messages.MigrationParameters.getDefaultInstance(), 1))
+        .apply(Events.postcopyStarted(1200))
+        .apply(Events.postcopyPaused("b", "nothing received for 2000 ms", 900));
+    Unpersisted u = new Unpersisted();
+    assertNull(OperatorCommands.recover(s, u, "127.0.0.1", 7000).refusal(), "a paused postcopy with its source recovers");
+    MigrationState lost = PostcopyRules.hostLost(s, u, "a").events.stream().reduce(s, MigrationState::apply,
+        (x, y) -> y);
+    assertTrue(lost.postcopy().sourceLost());
+    assertEquals(MigrationStatus.POSTCOPY_PAUSED, lost.status());
+    var refused = OperatorCommands.recover(lost, u, "", 0).refusal();
+    assertNotNull(refused, "no recovery without the source");
+    assertTrue(refused.getMessage().contains("source host a left the cluster"), refused.getMessage());
+    Serialization ser = SerializationExtension.get(kit.system());
+    byte[] bytes = ser.serialize(lost).get();
+    assertEquals(lost, ser.deserialize(bytes, ser.findSerializerFor(lost).identifier(),
+        akka.serialization.Serializers.manifestFor(ser.findSerializerFor(lost), lost)).get());
+  }
+
   @Test
   void aPausedPostcopyReplaysPausedAndItsSnapshotKeepsThePostcopyRecord() {
     MigrationState s = MigrationState.EMPTY.apply(Events.requested(
@@ -109,7 +136,7 @@ class JournalReplayTest {
         .apply(Events.postcopyPaused("a", "connection refused", 900));
     assertEquals(MigrationStatus.POSTCOPY_PAUSED, s.status());
     assertTrue(s.inPostcopy());
-    assertEquals(new PostcopyState(true, 1, false, 900, "a: connection refused", null), s.postcopy());
+    assertEquals(new PostcopyState(true, 1, false, 900, "a: connection refused", null, false), s.postcopy());
     MigrationState resumed = s.apply(Events.recoveryStarted("127.0.0.1", 7000, 2)).apply(Events.postcopyResumed(2));
     assertEquals(MigrationStatus.POSTCOPY_ACTIVE, resumed.status());
     assertEquals(2, resumed.postcopy().recoveries());
