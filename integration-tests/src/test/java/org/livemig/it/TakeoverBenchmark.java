@@ -3,6 +3,8 @@ package org.livemig.it;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.livemig.config.ClusterWait;
@@ -16,9 +18,12 @@ import org.livemig.messages.Phase;
  * How long a migration stands still when its coordinator's node dies: the coordinator JVM that
  * runs it gets kill -9 in Perform, and the time to the new incarnation's first progress (a
  * status in the new epoch with more bytes transferred) is measured, with the given
- * split-brain-resolver stable-after and failure-detector acceptable-heartbeat-pause on every node.
+ * split-brain-resolver stable-after and failure-detector acceptable-heartbeat-pause on every node,
+ * and any further settings given as key=value (e.g. akka.cluster.down-removal-margin=1s).
  * Run: mvn -q -pl integration-tests -am test-compile exec:java -Dexec.classpathScope=test
  *   -Dexec.mainClass=org.livemig.it.TakeoverBenchmark -Dexec.args="20s 3s"   (the shipped settings)
+ * and with the README's fast settings (livemig-fast-takeover.conf):
+ *   -Dexec.args="2s 1s akka.cluster.down-removal-margin=1s akka.cluster.sharding.retry-interval=200ms" 
  */
 public final class TakeoverBenchmark {
   private TakeoverBenchmark() {}
@@ -28,13 +33,19 @@ public final class TakeoverBenchmark {
     String heartbeatPause = args.length > 1 ? args[1] : "3s";
     Path dir = Files.createTempDirectory("livemig-takeover");
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
-    Map<String, Object> settings = Map.of("akka.cluster.split-brain-resolver.stable-after", stableAfter,
+    Map<String, Object> settings = new java.util.LinkedHashMap<>(Map.of(
+        "akka.cluster.split-brain-resolver.stable-after", stableAfter,
         "akka.cluster.failure-detector.acceptable-heartbeat-pause", heartbeatPause,
-        "livemig.coordinator.ask-timeout", "1s");
+        "livemig.coordinator.ask-timeout", "1s"));
+    for (int i = 2; i < args.length; i++) {
+      String[] kv = args[i].split("=", 2);
+      if (kv.length != 2) throw new IllegalArgumentException("expected key=value, not '" + args[i] + "'");
+      settings.put(kv[0], kv[1]);
+    }
     TestCluster hosts = new TestCluster(dir, 0, Map.of("host-a", settings, "host-b", settings), journal);
     try {
       LivemigNode seed = hosts.hosts.get("host-a");
-      HostProcess first = coordinator(dir, "coordinator-1", seed, journal, stableAfter, heartbeatPause);
+      HostProcess first = coordinator(dir, "coordinator-1", seed, journal, settings);
       ClusterWait.upMembers(seed.system(), 3, Duration.ofSeconds(60));
       GuestDescription d = TestCluster.guest("takeover", 64, 3000);
       hosts.createGuest("host-a", d);
@@ -50,7 +61,7 @@ public final class TakeoverBenchmark {
       }
       hosts.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getTransferredBytes() > 0,
           Duration.ofSeconds(30));
-      HostProcess second = coordinator(dir, "coordinator-2", seed, journal, stableAfter, heartbeatPause);
+      HostProcess second = coordinator(dir, "coordinator-2", seed, journal, settings);
       ClusterWait.upMembers(seed.system(), 4, Duration.ofSeconds(60));
       long before = hosts.awaitStatus(id, i -> true, Duration.ofSeconds(30)).getTransferredBytes();
 
@@ -67,8 +78,8 @@ public final class TakeoverBenchmark {
         Thread.sleep(50);
       }
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
-      System.out.printf("stable-after %s, acceptable-heartbeat-pause %s: kill -9 of the coordinator's JVM to "
-          + "progress in epoch %d: %d ms%n", stableAfter, heartbeatPause, after == null ? 0 : after.getEpoch(), ms);
+      System.out.printf("%s: kill -9 of the coordinator's JVM to progress in epoch %d: %d ms%n", settings,
+          after == null ? 0 : after.getEpoch(), ms);
       second.process().destroyForcibly();
     } finally {
       hosts.close();
@@ -76,17 +87,18 @@ public final class TakeoverBenchmark {
     System.exit(0);
   }
 
-  private static HostProcess coordinator(Path dir, String name, LivemigNode seed, String journal, String stableAfter,
-      String heartbeatPause) throws Exception {
+  private static HostProcess coordinator(Path dir, String name, LivemigNode seed, String journal,
+      Map<String, Object> settings) throws Exception {
     Path conf = dir.resolve(name + ".conf");
-    Files.writeString(conf, String.join("\n",
+    List<String> lines = new ArrayList<>(List.of(
         "include \"livemig-node.conf\"",
         "akka.cluster.roles = [coordinator]",
         "akka.remote.artery.canonical.port = 0",
         "akka.cluster.seed-nodes = [\"" + seed.address() + "\"]",
-        "akka.cluster.split-brain-resolver.stable-after = " + stableAfter,
-        "akka.cluster.failure-detector.acceptable-heartbeat-pause = " + heartbeatPause,
-        "livemig.journal.url = \"" + journal + "\"", ""));
+        "livemig.journal.url = \"" + journal + "\""));
+    settings.forEach((k, v) -> lines.add(k + " = " + v));
+    lines.add("");
+    Files.writeString(conf, String.join("\n", lines));
     return HostProcess.start(conf, name);
   }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.locks.LockSupport;
  * A TCP proxy on loopback between a migration's source and destination data endpoints (QEMU's
  * tests use socat the same way) that breaks the link on purpose: cut (close both sides),
  * blackhole (stop forwarding, sockets stay open: nobody sees a FIN), a return direction that goes
- * dark, new connections refused, and a bandwidth cap towards the target. Held bytes stay held
+ * dark, new connections refused, bytes corrupted, and a bandwidth cap towards the target. Held bytes stay held
  * until {@link #heal} or close. Fault injection for tests and benchmarks, never in a host.
  */
 public final class LinkProxy implements AutoCloseable {
@@ -39,6 +39,7 @@ public final class LinkProxy implements AutoCloseable {
   private volatile long forwardRate; // bytes per second towards the target, 0 = unlimited
   private volatile long returnLimit = -1; // for new connections: return bytes passed before it goes dark
   private volatile boolean refuseNew;
+  private volatile long corruptEvery; // towards the target: one byte flipped per this many bytes, 0 = none
 
   /**
    * Listens on listenPort (0 = any free port) and forwards to targetPort on loopback.
@@ -115,6 +116,15 @@ public final class LinkProxy implements AutoCloseable {
     forwardRate = bytesPerSecond;
   }
 
+  /**
+   * Flips one byte in every everyBytes forwarded towards the target (0 = none), as a link whose
+   * checksums let damage through would. heal stops it.
+   */
+  public void corrupt(long everyBytes) {
+    if (everyBytes < 0) throw new IllegalArgumentException("everyBytes must be >= 0, was " + everyBytes);
+    corruptEvery = everyBytes;
+  }
+
   /** Closes every connection so far, both sides: both ends see the close. */
   public void cut() {
     links.forEach(Link::close);
@@ -144,6 +154,7 @@ public final class LinkProxy implements AutoCloseable {
   /** Forwards everything again (held bytes included) and accepts new connections; the cap stays. */
   public void heal() {
     refuseNew = false;
+    corruptEvery = 0;
     returnLimit = -1;
     links.forEach(l -> {
       l.dark = false;
@@ -231,6 +242,13 @@ public final class LinkProxy implements AutoCloseable {
             next = Math.max(next, System.nanoTime() - 10_000_000L) + buf.remaining() * 1_000_000_000L / rate;
             long wait = next - System.nanoTime();
             if (wait > 0) LockSupport.parkNanos(wait);
+          }
+          long every = forward ? corruptEvery : 0;
+          if (every > 0) { // flip the bytes at the multiples of every that fall in this chunk
+            for (long at = (passed / every + 1) * every; at < passed + buf.remaining(); at += every) {
+              int i = buf.position() + (int) (at - passed);
+              buf.put(i, (byte) (buf.get(i) ^ 0x5A));
+            }
           }
           passed += buf.remaining();
           write(to, buf);

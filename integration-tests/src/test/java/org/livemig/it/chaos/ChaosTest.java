@@ -1,0 +1,110 @@
+package org.livemig.it.chaos;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.it.chaos.ChaosCell.Fault;
+import org.livemig.it.chaos.ChaosCell.Moment;
+
+/**
+ * The chaos harness: each cell starts four JVMs ({@link ChaosCluster}), injects one fault at one
+ * moment of a migration and checks the invariants ({@link ChaosCell}). {@code mvn test} runs a
+ * representative set; {@code -Pchaos} (chaos.matrix=full) every fault at every moment with
+ * chaos.seeds seeds each, and prints the table of cells. -Dchaos.cells=FAULT@MOMENT#seed,...
+ * repeats chosen cells (a failing cell prints its own).
+ */
+class ChaosTest {
+  /** The default run: one cell per kind of fault that matters most, short fault durations. */
+  static final List<String> REPRESENTATIVE = List.of(
+      "KILL_COORDINATOR@NEAR_SWITCHOVER#1",
+      "FREEZE_DESTINATION@FINISH#2",
+      "KILL_DESTINATION@FINISH#3",
+      "PARTITION_SOURCE@EARLY_PERFORM#4",
+      "JOURNAL_BLOCKED@FINISH#5",
+      "KILL_SOURCE@CONFIRM#6",
+      "KILL_COORDINATOR@CONFIRM#1",
+      "CUT_DATA_LINK@POSTCOPY_ACTIVE#7");
+
+  @TempDir static Path dir;
+  static final List<ChaosCell.Outcome> outcomes = new ArrayList<>();
+
+  @BeforeAll
+  static void requireTheParts() {
+    boolean ci = "true".equals(System.getenv("CI"));
+    String pg = ChaosCluster.postgresProblem();
+    String missing = pg != null ? pg : !ChaosCluster.iptablesWorks() ? "iptables is not available" : null;
+    if (missing != null) {
+      assertFalse(ci, missing + ": the chaos harness needs it under CI=true (.ci/run installs iptables)");
+      Assumptions.abort(missing);
+    }
+  }
+
+  static List<ChaosCell> cells() {
+    String chosen = System.getProperty("chaos.cells", "");
+    if (!chosen.isBlank()) return Arrays.stream(chosen.split(",")).map(ChaosCell::parse).toList();
+    if (!"full".equals(System.getProperty("chaos.matrix", ""))) {
+      return REPRESENTATIVE.stream().map(ChaosCell::parse).toList();
+    }
+    int seeds = Integer.getInteger("chaos.seeds", 10);
+    List<ChaosCell> all = new ArrayList<>();
+    for (Fault f : Fault.values()) {
+      for (Moment m : Moment.values()) for (long s = 1; s <= seeds; s++) all.add(new ChaosCell(f, m, s));
+    }
+    return all;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everyCellKeepsExactlyOneCopy() {
+    // The full matrix lets faults last as the field sees them (frozen for up to 30 s); the default run stays short.
+    int maxFaultSeconds = "full".equals(System.getProperty("chaos.matrix", "")) ? 30 : 4;
+    Stream<DynamicTest> tests = cells().stream().map(cell -> DynamicTest.dynamicTest(cell.toString(), () -> {
+      long t0 = System.nanoTime();
+      ChaosCell.Outcome o = cell.run(dir.resolve(cell.toString().replace('#', '-').replace('@', '-')), maxFaultSeconds);
+      synchronized (outcomes) {
+        outcomes.add(o);
+      }
+      System.out.println(cell + ": " + (o.passed() ? "ok" : "FAILED") + " (" + o.finalStatus() + ", "
+          + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0) + " s)"
+          + (o.passed() ? "" : ": " + o.violations()));
+      assertTrue(o.passed(), cell + " broke: " + o.violations() + "\nrepeat with -Dchaos.cells=" + cell + "\n"
+          + o.details());
+    }));
+    return Stream.concat(tests, Stream.of(DynamicTest.dynamicTest("table", ChaosTest::printTable)));
+  }
+
+  /** Rows: faults; columns: moments; a cell: passed/run. */
+  static void printTable() {
+    Map<Fault, Map<Moment, int[]>> table = new EnumMap<>(Fault.class);
+    synchronized (outcomes) {
+      for (ChaosCell.Outcome o : outcomes) {
+        int[] n = table.computeIfAbsent(o.cell().fault(), f -> new EnumMap<>(Moment.class))
+            .computeIfAbsent(o.cell().moment(), m -> new int[2]);
+        n[1]++;
+        if (o.passed()) n[0]++;
+      }
+    }
+    StringBuilder out = new StringBuilder(String.format("%-22s", "chaos: passed/run"));
+    for (Moment m : Moment.values()) out.append(String.format(" %16s", m));
+    out.append('\n');
+    for (var row : table.entrySet()) {
+      out.append(String.format("%-22s", row.getKey()));
+      for (Moment m : Moment.values()) {
+        int[] n = row.getValue().get(m);
+        out.append(String.format(" %16s", n == null ? "-" : n[0] + "/" + n[1]));
+      }
+      out.append('\n');
+    }
+    System.out.print(out);
+  }
+}
