@@ -8,7 +8,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +41,7 @@ class PartitionFencingTest {
 
   @AfterEach
   void down() throws Exception {
-    if (rule != null) iptables("-D", rule);
+    if (rule != null) Iptables.output("-D", rule);
     if (hostB != null) hostB.destroyForcibly();
     if (cluster != null) cluster.close();
   }
@@ -52,24 +51,6 @@ class PartitionFencingTest {
       s.bind(new InetSocketAddress(host, 0));
       return s.getLocalPort();
     }
-  }
-
-  private static boolean iptablesWorks() {
-    try {
-      Process p = new ProcessBuilder("iptables", "-S", "OUTPUT").redirectErrorStream(true).start();
-      p.getInputStream().readAllBytes();
-      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (Exception e) {
-      return false;
-    }
-  }
-
-  private static void iptables(String action, String rule) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of("iptables", action, "OUTPUT"));
-    cmd.addAll(List.of(rule.split(" ")));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
   }
 
   private static String get(String url) throws Exception {
@@ -94,7 +75,7 @@ class PartitionFencingTest {
   @Test
   void aSourceCutOffFromTheMajorityFencesItsMigratingGuest() throws Exception {
     boolean ci = "true".equals(System.getenv("CI"));
-    if (!iptablesWorks()) {
+    if (!Iptables.works()) {
       assertFalse(ci, "iptables is required under CI=true (.ci/run installs it)");
       Assumptions.abort("iptables is not available here");
     }
@@ -132,7 +113,7 @@ class PartitionFencingTest {
     cluster.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getTransferredBytes() > 0, Duration.ofSeconds(30));
 
     rule = "-d 127.0.0.2 -p tcp --dport " + arteryB + " -j DROP";
-    iptables("-I", rule);
+    Iptables.output("-I", rule);
 
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (hostBLog.stream().noneMatch(l -> l.contains("fenced itself"))) {

@@ -105,11 +105,7 @@ class JournalReplayTest {
    */
   @Test
   void aPostcopyWhoseSourceLeftRefusesRecovery() {
-    MigrationState s = MigrationState.EMPTY.apply(Events.requested(
-        org.livemig.messages.StartMigration.newBuilder().setMigrationId("m-lost").setGuestId("g").setSourceHost("a")
-            .setDestinationHost("b").build(), org.livemig.messages.MigrationParameters.getDefaultInstance(), 1))
-        .apply(Events.postcopyStarted(1200))
-        .apply(Events.postcopyPaused("b", "nothing received for 2000 ms", 900));
+    MigrationState s = inPostcopy("m-lost").apply(Events.postcopyPaused("b", "nothing received for 2000 ms", 900));
     Unpersisted u = new Unpersisted();
     assertNull(OperatorCommands.recover(s, u, "127.0.0.1", 7000).refusal(), "a paused postcopy with its source recovers");
     MigrationState lost = PostcopyRules.hostLost(s, u, "a").events.stream().reduce(s, MigrationState::apply,
@@ -125,12 +121,17 @@ class JournalReplayTest {
         akka.serialization.Serializers.manifestFor(ser.findSerializerFor(lost), lost)).get());
   }
 
+  /** A migration from a to b whose destination runs the guest with 1200 pages missing. */
+  private static MigrationState inPostcopy(String id) {
+    return MigrationState.EMPTY.apply(Events.requested(
+        org.livemig.messages.StartMigration.newBuilder().setMigrationId(id).setGuestId("g").setSourceHost("a")
+            .setDestinationHost("b").build(), org.livemig.messages.MigrationParameters.getDefaultInstance(), 1))
+        .apply(Events.postcopyStarted(1200));
+  }
+
   @Test
   void aPausedPostcopyReplaysPausedAndItsSnapshotKeepsThePostcopyRecord() {
-    MigrationState s = MigrationState.EMPTY.apply(Events.requested(
-        org.livemig.messages.StartMigration.newBuilder().setMigrationId("m-pc").setGuestId("g").setSourceHost("a")
-            .setDestinationHost("b").build(), org.livemig.messages.MigrationParameters.getDefaultInstance(), 1))
-        .apply(Events.postcopyStarted(1200))
+    MigrationState s = inPostcopy("m-pc")
         .apply(Events.postcopyPaused("b", "connection closed by peer", 900))
         .apply(Events.recoveryStarted("127.0.0.1", 7000, 1))
         .apply(Events.postcopyPaused("a", "connection refused", 900));

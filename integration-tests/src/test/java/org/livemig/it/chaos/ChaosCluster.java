@@ -6,7 +6,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -22,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.common.EpochMicros;
 import org.livemig.it.HostProcess;
+import org.livemig.it.Iptables;
 import org.livemig.messages.MigrationInfo;
 
 /**
@@ -226,34 +226,14 @@ final class ChaosCluster implements AutoCloseable {
   void partition(String node) throws Exception {
     Node n = nodes.get(node);
     n.partitionRule = "-p tcp -d 127.0.0.1 --dport " + n.artery + " -j DROP";
-    iptables("-I", n.partitionRule);
+    Iptables.output("-I", n.partitionRule);
   }
 
   void heal(String node) throws Exception {
     Node n = nodes.get(node);
     if (n.partitionRule == null) return;
-    iptables("-D", n.partitionRule);
+    Iptables.output("-D", n.partitionRule);
     n.partitionRule = null;
-  }
-
-  static boolean iptablesWorks() {
-    try {
-      Process p = new ProcessBuilder("iptables", "-S", "OUTPUT").redirectErrorStream(true).start();
-      p.getInputStream().readAllBytes();
-      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (IOException | InterruptedException e) {
-      return false;
-    }
-  }
-
-  private static void iptables(String action, String rule) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("iptables", "-w", action, "OUTPUT"));
-    cmd.addAll(List.of(rule.split(" ")));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-      throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
-    }
   }
 
   /** Every host's run-state log lines (the files survive the processes). */

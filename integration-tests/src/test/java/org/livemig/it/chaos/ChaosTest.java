@@ -43,7 +43,7 @@ class ChaosTest {
   static void requireTheParts() {
     boolean ci = "true".equals(System.getenv("CI"));
     String pg = ChaosCluster.postgresProblem();
-    String missing = pg != null ? pg : !ChaosCluster.iptablesWorks() ? "iptables is not available" : null;
+    String missing = pg != null ? pg : !org.livemig.it.Iptables.works() ? "iptables is not available" : null;
     if (missing != null) {
       assertFalse(ci, missing + ": the chaos harness needs it under CI=true (.ci/run installs iptables)");
       Assumptions.abort(missing);
