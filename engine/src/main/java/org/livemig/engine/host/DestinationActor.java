@@ -64,10 +64,10 @@ public final class DestinationActor {
 
   static Behavior<Command> create(String migrationId, HostSettings settings, boolean failFinish,
       DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent,
-      RunStateListener runStates) {
+      RunStateListener runStates, HostLease lease) {
     return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
         Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
-            settings, failFinish, dataPlane, replies, hostAgent, runStates).preparing())));
+            settings, failFinish, dataPlane, replies, hostAgent, runStates, lease).preparing())));
   }
 
   private final ActorContext<Command> ctx;
@@ -79,6 +79,7 @@ public final class DestinationActor {
   private final ActorRef<HostReply> replies;
   private final ActorRef<HostAgent.Command> hostAgent;
   private final RunStateListener runStates;
+  private final HostLease lease;
 
   private MigratableGuest guest;
   private DirtyBitmap received;
@@ -96,8 +97,9 @@ public final class DestinationActor {
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
-      ActorRef<HostAgent.Command> hostAgent, RunStateListener runStates) {
+      ActorRef<HostAgent.Command> hostAgent, RunStateListener runStates, HostLease lease) {
     this.ctx = ctx;
+    this.lease = lease;
     this.runStates = runStates;
     this.failFinish = failFinish;
     this.timers = timers;
@@ -239,12 +241,13 @@ public final class DestinationActor {
     if (reason == null && postcopyDiscard != null) {
       // The postcopy channel is accepted from now on: the source may start pushing before Activate.
       Behavior<Command> next = new DestinationPostcopy(ctx, migrationId, guest, received, settings, parameters, dataPlane,
-          hostAgent, replies, this::discard, this::cleaningUp, arrivesPaused).ready();
+          hostAgent, replies, this::discard, this::cleaningUp, arrivesPaused, lease).ready();
       replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
       return next;
     }
-    if (reason == null && cmd.getFinish().getActivateWhenComplete()) {
+    if (reason == null && cmd.getFinish().getActivateWhenComplete() && lease.valid()) {
       // The coordinator's switchover marker is in its journal: run now, Finish's answer says so.
+      // Without a valid lease, Finish answers complete without running and Activate waits for one.
       long runningAt = run(cmd.getFinish().getOwnerToken());
       r.setActivated(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt));
       return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId()).setFinish(r).build());
@@ -265,6 +268,7 @@ public final class DestinationActor {
   }
 
   private Behavior<Command> activate(HostCommand cmd) {
+    if (!lease.held(ctx, new Execute(cmd), migrationId)) return Behaviors.same();
     long runningAt = run(cmd.getActivate().getOwnerToken());
     return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId())
         .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());

@@ -52,6 +52,7 @@ final class DestinationPostcopy {
   private final Function<HostCommand, Behavior<DestinationActor.Command>> discard;
   private final Cleanup cleanup;
   private final boolean arrivesPaused;
+  private final HostLease lease;
   private final PostcopyPages pages;
   private final PostcopyReceiver receiver;
   private HostCommand pagesCompleteAsked;
@@ -60,8 +61,10 @@ final class DestinationPostcopy {
   DestinationPostcopy(ActorContext<DestinationActor.Command> ctx, String migrationId, MigratableGuest guest,
       DirtyBitmap present, HostSettings settings, MigrationParameters params, DataPlaneServer dataPlane,
       ActorRef<HostAgent.Command> hostAgent, ActorRef<HostReply> replies,
-      Function<HostCommand, Behavior<DestinationActor.Command>> discard, Cleanup cleanup, boolean arrivesPaused) {
+      Function<HostCommand, Behavior<DestinationActor.Command>> discard, Cleanup cleanup, boolean arrivesPaused,
+      HostLease lease) {
     this.ctx = ctx;
+    this.lease = lease;
     this.migrationId = migrationId;
     this.guest = guest;
     this.settings = settings;
@@ -101,6 +104,7 @@ final class DestinationPostcopy {
   }
 
   private Behavior<DestinationActor.Command> activate(HostCommand cmd) {
+    if (!lease.held(ctx, new DestinationActor.Execute(cmd), migrationId)) return Behaviors.same();
     String token = cmd.getActivate().getOwnerToken();
     guest.assignOwner(token);
     if (arrivesPaused) guest.holdPaused(token); // paused at Begin, it stays paused; its pages still arrive

@@ -25,6 +25,10 @@ public final class Fence {
 
   private record ClusterChanged(Object event) implements Command {}
 
+  private record Ponged(HostLease.Pong pong) implements Command {}
+
+  private enum LeaseTick implements Command { INSTANCE }
+
   private enum LeaseExpired implements Command { INSTANCE }
 
   private Fence() {}
@@ -34,14 +38,26 @@ public final class Fence {
     return upMembers > 0 && 2 * reachableUp <= upMembers;
   }
 
-  /** With the cluster's events (a host node). */
-  static Behavior<Command> create(Duration lease, ActorRef<HostAgent.Command> agent) {
+  /**
+   * With the cluster's events (a host node); renews hostLease from the pings every node answers,
+   * a ping every quarter of the lease.
+   */
+  static Behavior<Command> create(Duration lease, ActorRef<HostAgent.Command> agent, HostLease hostLease) {
     return Behaviors.setup(ctx -> {
       Cluster cluster = Cluster.get(ctx.getSystem());
       ActorRef<Object> events = ctx.messageAdapter(Object.class, ClusterChanged::new);
       cluster.subscriptions().tell(Subscribe.create(events.narrow(), ClusterEvent.ReachabilityEvent.class));
       cluster.subscriptions().tell(Subscribe.create(events.narrow(), ClusterEvent.MemberEvent.class));
-      return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, new View()));
+      View view = new View();
+      view.self = cluster.selfMember().address();
+      view.lease = hostLease;
+      view.pongs = ctx.messageAdapter(HostLease.Pong.class, Ponged::new);
+      view.resolver = akka.actor.typed.ActorRefResolver.get(ctx.getSystem());
+      return Behaviors.withTimers(timers -> {
+        timers.startTimerWithFixedDelay(LeaseTick.INSTANCE, LeaseTick.INSTANCE, Duration.ZERO,
+            Duration.ofNanos(Math.max(50_000_000L, lease.toNanos() / 4)));
+        return watching(lease, agent, timers, false, view);
+      });
     });
   }
 
@@ -50,10 +66,38 @@ public final class Fence {
     return Behaviors.withTimers(timers -> watching(lease, agent, timers, false, new View()));
   }
 
-  /** The Up members and the unreachable ones, as the cluster's events tell them (in order). */
+  /**
+   * The Up members and the unreachable ones, as the cluster's events tell them (in order); and
+   * for the lease, the nodes that answer pings and the newest ping each one answered.
+   */
   private static final class View {
     final java.util.Set<akka.actor.Address> up = new java.util.HashSet<>();
     final java.util.Set<akka.actor.Address> unreachable = new java.util.HashSet<>();
+    final java.util.Map<akka.actor.Address, Long> acked = new java.util.HashMap<>();
+    final java.util.Map<akka.actor.Address, ActorRef<HostLease.Ping>> responders = new java.util.HashMap<>();
+    akka.actor.typed.ActorRefResolver resolver;
+    akka.actor.Address self;
+    HostLease lease;
+    ActorRef<HostLease.Pong> pongs;
+    long lastPingNanos;
+
+    /** Pings every other Up member's responder (at a fixed path on each node). */
+    void ping() {
+      lastPingNanos = System.nanoTime();
+      for (akka.actor.Address a : up) {
+        if (a.equals(self)) continue;
+        responders.computeIfAbsent(a, x -> resolver.resolveActorRef(x + HostLease.RESPONDER_PATH))
+            .tell(new HostLease.Ping(pongs, lastPingNanos));
+      }
+      responders.keySet().retainAll(up);
+      renewLease(); // a cluster of this node alone needs no answer
+    }
+
+    void renewLease() {
+      if (lease != null && lastPingNanos != 0) {
+        lease.renew(HostLease.validUntil(up, self, acked, lastPingNanos, lease.leaseNanos()));
+      }
+    }
 
     Observed apply(Object event) {
       if (event instanceof ClusterEvent.CurrentClusterState s) {
@@ -78,8 +122,24 @@ public final class Fence {
   private static Behavior<Command> watching(Duration lease, ActorRef<HostAgent.Command> agent,
       TimerScheduler<Command> timers, boolean cut, View view) {
     return Behaviors.receive(Command.class)
-        .onMessage(ClusterChanged.class, m -> observed(view.apply(m.event()), lease, agent, timers, cut, view))
+        .onMessage(ClusterChanged.class, m -> {
+          Observed o = view.apply(m.event());
+          // A member that came up is asked at once: a lease from a cluster just formed is due now.
+          if (m.event() instanceof ClusterEvent.MemberUp || m.event() instanceof ClusterEvent.CurrentClusterState) {
+            if (view.lease != null) view.ping();
+          }
+          return observed(o, lease, agent, timers, cut, view);
+        })
         .onMessage(Observed.class, m -> observed(m, lease, agent, timers, cut, view))
+        .onMessage(LeaseTick.class, m -> {
+          if (view.lease != null) view.ping();
+          return Behaviors.same();
+        })
+        .onMessage(Ponged.class, m -> {
+          view.acked.merge(akka.actor.AddressFromURIString.parse(m.pong().address()), m.pong().sentNanos(), Math::max);
+          view.renewLease();
+          return Behaviors.same();
+        })
         .onMessage(LeaseExpired.class, m -> {
           agent.tell(new HostAgent.FenceGuests("cut off from the majority of the cluster for " + lease.toMillis()
               + " ms (fence lease)"));

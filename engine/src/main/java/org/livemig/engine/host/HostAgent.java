@@ -116,9 +116,11 @@ public final class HostAgent {
     return Behaviors.setup(ctx -> Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> {
       ActorRef<HostLedger.Command> ledger = ctx.spawn(HostLedger.create(settings.hostId()), "ledger");
       ctx.ask(HostLedger.State.class, ledger, settings.ledgerLoadTimeout(), HostLedger.Load::new, LedgerLoaded::new);
-      HostAgent agent = new HostAgent(ctx, timers, settings, dataPlane, ledger);
-      if (ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
-        ctx.spawn(Fence.create(settings.fenceLease(), ctx.getSelf()), "fence");
+      boolean clustered = ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster");
+      HostAgent agent = new HostAgent(ctx, timers, settings, dataPlane, ledger,
+          clustered ? HostLease.of(settings.fenceLease()) : HostLease.always());
+      if (clustered) {
+        ctx.spawn(Fence.create(settings.fenceLease(), ctx.getSelf(), agent.lease), "fence");
       } else {
         ctx.getLog().warn("host {} runs without a cluster: no fencing lease", settings.hostId());
       }
@@ -161,12 +163,15 @@ public final class HostAgent {
   private HostSettings.Faults faults;
   private final HostGuests guests;
   private final RunStateLog runStates;
+  /** Renewed by the fence; the destination runs a migrated guest only while it is valid. */
+  private final HostLease lease;
   private final HostMigrations migrations = new HostMigrations();
   private final CleanupRuns cleanups = new CleanupRuns();
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
-      DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger) {
+      DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
     this.ctx = ctx;
+    this.lease = lease;
     this.ledger = ledger;
     this.timers = timers;
     this.settings = settings;
@@ -398,7 +403,7 @@ public final class HostAgent {
           reply(refused);
         } else {
           rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.failFinish(), dataPlane, replies,
-              ctx.getSelf(), runStates), "destination-" + id);
+              ctx.getSelf(), runStates, lease), "destination-" + id);
           rec.destination.tell(new DestinationActor.Execute(cmd));
         }
       }

@@ -73,6 +73,10 @@ public final class EngineNode {
       agent = ctx.spawn(HostAgent.create(settings, dataPlane), "host");
       hostId = settings.hostId();
     }
+    // Every node answers the hosts' lease pings: a host's lease needs a majority of all members.
+    if (system.settings().config().getString("akka.actor.provider").equals("cluster")) {
+      ctx.spawn(org.livemig.engine.host.HostLease.responder(), org.livemig.engine.host.HostLease.RESPONDER_NAME);
+    }
     MigrationCoordinator.init(system);
     return new EngineNode(dataPlane, agent, hostId);
   }

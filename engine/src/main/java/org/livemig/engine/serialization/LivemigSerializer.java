@@ -42,6 +42,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String RECOVER = "RC";
   private static final String POSTCOPY_REPORT = "PCR";
   private static final String VERIFY_GUEST = "VG";
+  private static final String LEASE_PING = "LPI";
+  private static final String LEASE_PONG = "LPO";
 
   private final ActorRefResolver resolver;
 
@@ -73,6 +75,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationCoordinator.Recover) return RECOVER;
     if (o instanceof HostAgent.PostcopyReported) return POSTCOPY_REPORT;
     if (o instanceof HostAgent.VerifyGuest) return VERIFY_GUEST;
+    if (o instanceof org.livemig.engine.host.HostLease.Ping) return LEASE_PING;
+    if (o instanceof org.livemig.engine.host.HostLease.Pong) return LEASE_PONG;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -119,6 +123,14 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof HostAgent.PostcopyReported p) return p.report().toByteArray();
     if (o instanceof HostAgent.VerifyGuest v) {
       return org.livemig.messages.VerifyGuestEnvelope.newBuilder().setGuestId(v.guestId()).setReplyTo(ref(v.replyTo()))
+          .build().toByteArray();
+    }
+    if (o instanceof org.livemig.engine.host.HostLease.Ping p) {
+      return org.livemig.messages.LeasePingEnvelope.newBuilder().setReplyTo(ref(p.replyTo())).setSentNanos(p.sentNanos())
+          .build().toByteArray();
+    }
+    if (o instanceof org.livemig.engine.host.HostLease.Pong p) {
+      return org.livemig.messages.LeasePongEnvelope.newBuilder().setSentNanos(p.sentNanos()).setAddress(p.address())
           .build().toByteArray();
     }
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
@@ -191,6 +203,14 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         case VERIFY_GUEST -> {
           var e = org.livemig.messages.VerifyGuestEnvelope.parseFrom(bytes);
           return new HostAgent.VerifyGuest(e.getGuestId(), resolve(e.getReplyTo()));
+        }
+        case LEASE_PING -> {
+          var e = org.livemig.messages.LeasePingEnvelope.parseFrom(bytes);
+          return new org.livemig.engine.host.HostLease.Ping(resolve(e.getReplyTo()), e.getSentNanos());
+        }
+        case LEASE_PONG -> {
+          var e = org.livemig.messages.LeasePongEnvelope.parseFrom(bytes);
+          return new org.livemig.engine.host.HostLease.Pong(e.getSentNanos(), e.getAddress());
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }
