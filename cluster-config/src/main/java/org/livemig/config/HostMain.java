@@ -31,11 +31,7 @@ public final class HostMain {
         System.exit(2);
         return;
       }
-      // A node that is downed (or leaves) must not live on as a process: its host agent pauses its
-      // guests as the actor system stops, and then the JVM exits (tests and the demo run several
-      // nodes in one JVM, so the shared node config keeps exit-jvm off).
-      node = LivemigNode.start(com.typesafe.config.ConfigFactory.parseString(
-          "akka.coordinated-shutdown.exit-jvm = on").withFallback(config));
+      node = LivemigNode.start(config);
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("livemig: bad node config " + args[0] + ": " + e.getMessage());
       System.exit(2);
@@ -52,5 +48,15 @@ public final class HostMain {
         + " data-port=" + (node.dataPlane() == null ? "-" : node.dataPlane().port()) + " up");
     System.out.flush();
     stopped.await();
+    // A node that is downed (or leaves) must not live on as a process: its host agent paused its
+    // guests as the actor system stopped. The exit is here, not Akka's exit-jvm: that calls
+    // System.exit inside the termination callback, and the shutdown hooks then wait 30 s for
+    // callbacks queued behind it.
+    var reason = akka.actor.CoordinatedShutdown.get(node.system()).getShutdownReason();
+    boolean asked = reason.isEmpty() || reason.get() == akka.actor.CoordinatedShutdown.jvmExitReason()
+        || reason.get() == akka.actor.CoordinatedShutdown.clusterLeavingReason();
+    System.out.println("livemig node " + node.address() + " stopped" + reason.map(r -> " (" + r + ")").orElse(""));
+    System.out.flush();
+    System.exit(asked ? 0 : 1); // downed: non-zero, so a supervisor restarts it as a new incarnation
   }
 }

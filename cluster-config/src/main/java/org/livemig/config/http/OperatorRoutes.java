@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * The operator's HTTP API, served by Akka Management next to its /cluster routes (see
  * livemig.http in livemig-node.conf): /migrations, /hosts, /guests. JSON bodies are the protobuf
  * API messages (Json). 400 for a bad body or field, 404 for an unknown migration or guest, 409
- * for a conflict (e.g. recover while postcopy is not paused), 501 for what is not supported, 503 when a host or coordinator does not
- * answer. A body is checked whole before anything is asked of the cluster.
+ * for a conflict (e.g. recover while postcopy is not paused), 501 for what is not supported, 503 when a host or
+ * coordinator does not answer or this node is leaving the cluster. A body is checked whole before anything is asked of the cluster.
  */
 public final class OperatorRoutes extends AllDirectives implements ManagementRouteProvider {
   private static final Logger log = LoggerFactory.getLogger(OperatorRoutes.class);
@@ -54,6 +54,26 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
 
   @Override
   public Route routes(ManagementRouteProviderSettings settings) {
+    Route api = api();
+    // A node on its way out (downed, leaving, shutting down) answers nothing about hosts or
+    // guests: its agent is stopping them, and what it would say is already untrue.
+    return extractRequestContext(r -> leaving().map(why -> complete(error(StatusCodes.SERVICE_UNAVAILABLE,
+        "NODE_LEAVING", "this node is leaving the cluster (" + why + "): ask another node", null))).orElse(api));
+  }
+
+  /** Why this node is on its way out, if it is. */
+  private java.util.Optional<String> leaving() {
+    var reason = akka.actor.CoordinatedShutdown.get(system).getShutdownReason();
+    if (reason.isPresent()) return java.util.Optional.of("shutting down: " + reason.get());
+    akka.cluster.MemberStatus status = Cluster.get(system).selfMember().status();
+    if (status == akka.cluster.MemberStatus.down() || status == akka.cluster.MemberStatus.leaving()
+        || status == akka.cluster.MemberStatus.exiting() || status == akka.cluster.MemberStatus.removed()) {
+      return java.util.Optional.of("member status " + status);
+    }
+    return java.util.Optional.empty();
+  }
+
+  private Route api() {
     return concat(
         pathPrefix("migrations", () -> concat(
             pathEndOrSingleSlash(() -> concat(
