@@ -93,9 +93,16 @@ class PostcopyFailoverTest {
     assertEquals(MigrationStatus.FAILED, done.getStatus());
     assertTrue(done.getError().contains("destination host host-b") && done.getError().contains("never resumed"),
         done.getError());
+    // The source closes its postcopy channel (nobody is left to serve), once, and keeps its copy paused.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (cluster.cleanupRuns("host-a").get(id) == null && System.nanoTime() < deadline) {
+      Thread.sleep(50); // the cleanup runs on the source host after the journal write
+    }
+    assertEquals(1, cluster.cleanupRuns("host-a").get(id), "the source's postcopy role was cleaned up once");
     MigratableGuest source = cluster.guestOn("host-a", d.getGuestId()).orElseThrow();
-    Thread.sleep(500);
     assertEquals(RunState.PAUSED, source.state(), "the stale source stays paused");
+    assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.getName().startsWith("postcopy-")
+        && t.getName().contains(id)), "no postcopy thread of the migration is left");
   }
 
   @Test

@@ -366,7 +366,8 @@ public final class MigrationCoordinator
 
   /** A command that is not a phase step: no timer, no answer awaited; a recovery waits for its host. */
   private void tellSource(MigrationState s, HostCommand.Builder command) {
-    tellHost(s, s.sourceHost(), command, command.hasRecover()); // a recovery after a takeover: once found
+    // A recovery after a takeover, or the end of a failed postcopy: once the host is found.
+    tellHost(s, s.sourceHost(), command, command.hasRecover() || command.hasAbandoned());
   }
 
   /** Tells a host a command that is not a step; one that must arrive waits for the host to be found. */

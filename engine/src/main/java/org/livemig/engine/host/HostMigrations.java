@@ -90,7 +90,7 @@ final class HostMigrations {
     Record rec = record(cmd.getMigrationId());
     rec.epoch = cmd.getEpoch();
     rec.coordinator = asker;
-    if (cmd.hasSetParameters() || cmd.hasRecover() || cmd.hasSettled()) return new NotAStep(rec);
+    if (cmd.hasSetParameters() || cmd.hasRecover() || cmd.hasSettled() || cmd.hasAbandoned()) return new NotAStep(rec);
     HostReply earlier = rec.answered.get(cmd.getStep());
     if (earlier != null && rec.durable.contains(cmd.getStep())) {
       return new Repeat(earlier.toBuilder().setEpoch(cmd.getEpoch()).build());

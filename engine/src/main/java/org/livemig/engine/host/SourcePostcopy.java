@@ -28,6 +28,8 @@ final class SourcePostcopy {
 
   private enum Complete implements SourceActor.Command { INSTANCE }
 
+  private record Abandoned(CleanupActor.Finished finished) implements SourceActor.Command {}
+
   private final ActorContext<SourceActor.Command> ctx;
   private final String migrationId;
   private final MigratableGuest guest;
@@ -95,6 +97,7 @@ final class SourcePostcopy {
         })
         .onMessage(SourceActor.Execute.class, m -> m.command().hasRecover(), m -> recover(m.command().getRecover()))
         .onMessage(SourceActor.Execute.class, m -> m.command().hasConfirm(), m -> confirm.apply(m.command()))
+        .onMessage(SourceActor.Execute.class, m -> m.command().hasAbandoned(), m -> abandon(m.command()))
         .onMessage(SourceActor.Execute.class, m -> {
           ctx.getLog().debug("{}: {} ignored in postcopy", migrationId, m.command().getCommandCase());
           return Behaviors.same();
@@ -102,6 +105,26 @@ final class SourcePostcopy {
         .onMessage(SourceActor.Command.class, m -> Behaviors.same()) // late precopy channel events
         .onSignal(akka.actor.typed.PostStop.class, s -> {
           source.close(); // the host is going down: its threads and socket go with it
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /**
+   * Postcopy failed (its destination is gone): the channel has nobody left to serve and closes;
+   * the copy here is stale, so it is neither destroyed nor resumed but stays paused for an operator.
+   */
+  private Behavior<SourceActor.Command> abandon(HostCommand cmd) {
+    ctx.getLog().error("{}: postcopy abandoned ({}); the stale source copy of {} stays paused for an operator",
+        migrationId, cmd.getAbandoned().getReason(), guest.description().getGuestId());
+    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, Abandoned::new);
+    hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
+        new CleanupActor.Plan("source", java.util.List.of(), source::close, null), done));
+    return Behaviors.receive(SourceActor.Command.class)
+        .onMessage(Abandoned.class, m -> Behaviors.stopped())
+        .onMessage(SourceActor.Command.class, m -> Behaviors.same()) // late channel events: already decided
+        .onSignal(akka.actor.typed.PostStop.class, sig -> {
+          source.close(); // idempotent: the host may go down before the cleanup ran
           return Behaviors.same();
         })
         .build();

@@ -121,6 +121,25 @@ class JournalReplayTest {
         akka.serialization.Serializers.manifestFor(ser.findSerializerFor(lost), lost)).get());
   }
 
+  /**
+   * The destination's host left during postcopy: FAILED, and the source is told to close its
+   * postcopy channel and keep its stale copy paused (it served nobody, for good: found by the
+   * chaos harness as a thread left on the source host).
+   */
+  @Test
+  void aPostcopyWhoseDestinationLeftFailsAndTheSourceAbandonsItsChannel() {
+    MigrationState s = inPostcopy("m-gone");
+    Decision d = PostcopyRules.hostLost(s, new Unpersisted(), "b");
+    MigrationState after = d.events.stream().reduce(s, MigrationState::apply, (x, y) -> y);
+    assertEquals(MigrationStatus.FAILED, after.status());
+    var told = d.afterWrite.stream().filter(a -> a instanceof Decision.TellSource).map(a -> ((Decision.TellSource) a)
+        .command().build()).toList();
+    assertEquals(1, told.size(), d.afterWrite.toString());
+    assertTrue(told.get(0).hasAbandoned(), told.get(0).toString());
+    assertTrue(told.get(0).getAbandoned().getReason().contains("stays paused"), told.get(0).toString());
+    assertTrue(d.afterWrite.stream().noneMatch(a -> a instanceof Decision.Send), "no Confirm: the source is stale");
+  }
+
   /** A migration from a to b whose destination runs the guest with 1200 pages missing. */
   private static MigrationState inPostcopy(String id) {
     return MigrationState.EMPTY.apply(Events.requested(
