@@ -9,8 +9,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationStatus;
@@ -98,6 +96,8 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
           + "\"page_count\":" + GUEST_MIB * 256 + ",\"seed\":" + seed + ",\"dirty_pages_per_second\":500,"
           + "\"hot_pages\":64,\"hot_per_mille\":800,\"initial_fill\":\"FILL_PATTERN\"}");
       if (created.statusCode() != 201) throw new IllegalStateException("guest not created: " + created.body());
+      Map<String, ProcessLeaks> before = new java.util.HashMap<>();
+      for (String h : ChaosCluster.HOSTS) before.put(h, ProcessLeaks.of(c.node(h).process.pid()));
       String params = "\"max_bandwidth_bytes_per_second\":" + CAP_BYTES_PER_SECOND
           + (moment.postcopy() ? ",\"postcopy_after_rounds\":1" : "");
       // Start answers once both hosts accepted (held phases delay it): it runs beside the wait for the moment.
@@ -122,7 +122,7 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
         violations.add("the migration did not end (last status " + (end == null ? "none" : status + "/"
             + end.getPhase()) + ")");
       }
-      checkCopies(c, guest, end, violations, details);
+      CellInvariants.copies(c, guest, end, violations, details);
       List<String> overlaps = RunStateCheck.overlaps(RunStateCheck.intervals(c.runStateLines(), c.observedUntil()));
       violations.addAll(overlaps);
       // The logs must have seen what surely happened, or the overlap check proves nothing.
@@ -134,9 +134,10 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
           && lines.stream().noneMatch(l -> l.endsWith(" host-b " + guest + " RUNNING"))) {
         violations.add("the migration completed but host-b's run-state log never shows the guest running: " + lines);
       }
-      checkDataConnections(c, violations);
+      CellInvariants.dataConnections(c, violations);
+      if (TERMINAL.matcher(status).matches()) CellInvariants.leaks(c, guest, before, violations);
       details.append("run-state log:\n  ").append(String.join("\n  ", c.runStateLines())).append('\n');
-      if (!violations.isEmpty()) appendLogs(c, details);
+      if (!violations.isEmpty()) CellInvariants.appendLogs(c, details);
       return new Outcome(this, status, violations, details.toString());
     }
   }
@@ -150,7 +151,6 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
   private void awaitMoment(ChaosCluster c, String id, String[] held) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     boolean cutForRecovery = false;
-    boolean recoverAsked = false;
     while (System.nanoTime() < deadline) {
       if (held != null) {
         if (c.node(held[0]).log().stream().anyMatch(l -> l.contains("holds " + held[1]))) return;
@@ -176,9 +176,9 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
               if (i.getStatus() == MigrationStatus.POSTCOPY_ACTIVE && !cutForRecovery) {
                 c.dataLink.cut();
                 cutForRecovery = true;
-              } else if (i.getStatus() == MigrationStatus.POSTCOPY_PAUSED && !recoverAsked) {
-                HttpResponse<String> r = c.post("host-b", "/migrations/" + id + "/recover", "");
-                recoverAsked = r.statusCode() == 200;
+              } else if (i.getStatus() == MigrationStatus.POSTCOPY_PAUSED) {
+                // Accepted means persisted: the recovery runs from now on (it may be over in milliseconds).
+                if (c.post("host-b", "/migrations/" + id + "/recover", "").statusCode() == 200) return;
               } else if (i.getStatus() == MigrationStatus.POSTCOPY_RECOVER) {
                 return;
               }
@@ -275,103 +275,5 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
       Thread.sleep(100); // polling another process's status
     }
     return last;
-  }
-
-  /**
-   * The copies the hosts hold once things settle: never two running; where both hosts live and
-   * the migration ended, exactly one, on the destination if it completed; the running copy
-   * matches its oracle.
-   */
-  private void checkCopies(ChaosCluster c, String guest, MigrationInfo end, List<String> violations,
-      StringBuilder details) throws Exception {
-    boolean ended = end != null && TERMINAL.matcher(end.getStatus().name()).matches();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    List<String> running;
-    String states;
-    boolean bothAlive;
-    while (true) {
-      // A host frozen long enough to be downed exits after SIGCONT: it may die while this looks.
-      bothAlive = c.node("host-a").alive() && c.node("host-b").alive();
-      running = new ArrayList<>();
-      StringBuilder seen = new StringBuilder();
-      for (String h : ChaosCluster.HOSTS) {
-        if (!c.node(h).alive()) {
-          seen.append(h).append(": dead; ");
-          continue;
-        }
-        String state;
-        try {
-          state = stateOn(c, h, guest);
-        } catch (java.io.IOException e) {
-          state = c.node(h).alive() ? "unreachable (" + e + ")" : "dead";
-        }
-        seen.append(h).append(": ").append(state).append("; ");
-        if ("RUNNING".equals(state)) running.add(h);
-      }
-      states = seen.toString();
-      boolean settled = !states.contains("unreachable") && (running.size() == 1 || !(bothAlive && ended));
-      if (settled || System.nanoTime() > deadline) break;
-      Thread.sleep(200); // a fenced source runs again once its host hears the migration settled
-    }
-    details.append("copies: ").append(states).append('\n');
-    if (running.size() > 1) violations.add("guest " + guest + " runs on " + running + " at the end");
-    if (bothAlive && ended && running.size() != 1) {
-      violations.add("both hosts live and the migration ended " + end.getStatus() + ", but the guest runs on "
-          + running + " (" + states + ")");
-    }
-    if (end != null && end.getStatus() == MigrationStatus.COMPLETED && !running.isEmpty()
-        && !running.equals(List.of("host-b"))) {
-      violations.add("the migration completed but the guest runs on " + running);
-    }
-    if (running.size() == 1 && ended) {
-      // An arrival is verified once its host heard that the migration is settled (409 until then);
-      // a notice that never comes would leave a fenced guest paused for good.
-      HttpResponse<String> v;
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      do {
-        v = c.get(running.get(0), "/guests/" + guest + "/verify");
-        if (v.statusCode() != 409) break;
-        Thread.sleep(200); // the settled notice is on its way (the new incarnation may still look the host up)
-      } while (System.nanoTime() < until);
-      details.append("verify: ").append(v.body()).append('\n');
-      if (v.statusCode() == 409) {
-        violations.add("the destination never heard that the migration is settled: " + v.body());
-      } else if (v.statusCode() != 200 || !Pattern.compile("\"verified\":\\s*true").matcher(v.body()).find()) {
-        violations.add("the running copy on " + running.get(0) + " does not match its oracle: " + v.body());
-      }
-    } else if (running.size() == 1) {
-      details.append("not verified: the migration did not end (a postcopy copy lacks pages)\n");
-    }
-  }
-
-  /** The guest's state on the host as the host itself reports it, or "none". */
-  private static String stateOn(ChaosCluster c, String host, String guest) throws Exception {
-    HttpResponse<String> r = c.get(host, "/guests");
-    Matcher m = Pattern.compile("\"guest_id\":\"" + Pattern.quote(guest) + "\",\"state\":\"(\\w+)\",\"host\":\""
-        + Pattern.quote(host) + "\"").matcher(r.body());
-    return m.find() ? m.group(1) : "none";
-  }
-
-  /** Nothing of the migration's data plane stays connected once it ended: no leaked channel. */
-  private static void checkDataConnections(ChaosCluster c, List<String> violations) throws Exception {
-    Predicate<String> dataPort = l -> l.contains(":" + c.dataLink.port() + " ") || l.contains(":" + c.dataLink.targetPort() + " ");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    List<String> open;
-    do {
-      Process p = new ProcessBuilder("ss", "-Htn", "state", "established").redirectErrorStream(true).start();
-      open = new String(p.getInputStream().readAllBytes()).lines().map(l -> l + " ").filter(dataPort).toList();
-      p.waitFor(10, TimeUnit.SECONDS);
-      if (open.isEmpty()) return;
-      Thread.sleep(200); // channels close as cleanup runs
-    } while (System.nanoTime() < deadline);
-    violations.add("data-plane connections still open after the end: " + open);
-  }
-
-  private static void appendLogs(ChaosCluster c, StringBuilder details) {
-    for (var n : c.nodes.values()) {
-      List<String> log = n.log();
-      details.append("---- ").append(n.name).append(" (last 60 lines) ----\n");
-      log.subList(Math.max(0, log.size() - 60), log.size()).forEach(l -> details.append(l).append('\n'));
-    }
   }
 }
