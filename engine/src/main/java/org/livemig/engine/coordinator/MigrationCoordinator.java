@@ -150,7 +150,10 @@ public final class MigrationCoordinator
           hosts.timersLost();
           // Signal handlers cannot persist: the takeover is a command, handled before anything new.
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
-          if (state.ended()) passivateLater();
+          if (state.ended()) {
+            execute(state, Phases.endNotices(state, unpersisted).afterWrite);
+            passivateLater();
+          }
         })
         .build();
   }

@@ -91,6 +91,19 @@ final class Phases {
     };
   }
 
+  /**
+   * An ended migration's notices to its hosts, told again whenever its coordinator starts after
+   * the end: one told just before a crash may never have arrived, and a fenced arrival would
+   * then stay paused for good. Hosts act on a notice once and ignore it after that.
+   */
+  static Decision endNotices(MigrationState s, Unpersisted u) {
+    Decision d = new Decision(u);
+    if (s.status() == org.livemig.messages.MigrationStatus.COMPLETED) return settled(d, s);
+    boolean postcopyFailed = s.status() == org.livemig.messages.MigrationStatus.FAILED && s.postcopy().started()
+        && !s.postcopy().complete();
+    return postcopyFailed ? PostcopyRules.abandon(d, s.error()) : d;
+  }
+
   /** Once completed, the destination's guest is no longer in question (hosts fence only those). */
   private static Decision settled(Decision d, MigrationState s) {
     return d.then(new Decision.TellDestination(org.livemig.messages.HostCommand.newBuilder().setSettled(

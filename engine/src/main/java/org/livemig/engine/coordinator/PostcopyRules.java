@@ -48,11 +48,14 @@ final class PostcopyRules {
     String why = reason + "; the guest ran on " + s.destinationHost() + " with " + pagesMissing(s, u)
         + " pages still missing, so the source's copy on " + s.sourceHost()
         + " is stale: it stays paused and is never resumed automatically";
-    // The source's postcopy channel has nobody left to serve: it closes, its copy stays paused.
-    return new Decision(u).log(Decision.Level.ERROR, "postcopy failed: " + why)
-        .persist(Events.failedIn(Phase.CONFIRM, why))
-        .then(new Decision.TellSource(org.livemig.messages.HostCommand.newBuilder().setAbandoned(
-            org.livemig.messages.PostcopyAbandoned.newBuilder().setReason(why))));
+    return abandon(new Decision(u).log(Decision.Level.ERROR, "postcopy failed: " + why)
+        .persist(Events.failedIn(Phase.CONFIRM, why)), why);
+  }
+
+  /** The source's postcopy channel has nobody left to serve: it closes, its copy stays paused. */
+  static Decision abandon(Decision d, String why) {
+    return d.then(new Decision.TellSource(org.livemig.messages.HostCommand.newBuilder().setAbandoned(
+        org.livemig.messages.PostcopyAbandoned.newBuilder().setReason(why))));
   }
 
   static Decision hostLost(MigrationState s, Unpersisted u, String host) {

@@ -299,11 +299,13 @@ public final class HostAgent {
     } else if (admission instanceof HostMigrations.Rerecord rerecord) {
       ledger.tell(new HostLedger.RecordAnswer(rerecord.reply(), recorded));
     } else if (admission instanceof HostMigrations.NotAStep && cmd.hasSettled()) {
-      ctx.getLog().info("{}: settled; guest {} is no longer in question on {}", cmd.getMigrationId(),
-          cmd.getSettled().getGuestId(), settings.hostId());
-      if (guests.settled(cmd.getSettled().getGuestId())) {
-        ctx.getLog().warn("{}: guest {} runs again on {}: its migration is settled", cmd.getMigrationId(),
+      switch (guests.settled(cmd.getSettled().getGuestId(), cmd.getMigrationId())) {
+        case SETTLED -> ctx.getLog().info("{}: settled; guest {} is no longer in question on {}",
+            cmd.getMigrationId(), cmd.getSettled().getGuestId(), settings.hostId());
+        case RUNS_AGAIN -> ctx.getLog().warn("{}: settled; guest {} runs again on {}", cmd.getMigrationId(),
             cmd.getSettled().getGuestId(), settings.hostId());
+        case NOT_IN_QUESTION -> ctx.getLog().debug("{}: settled notice for guest {}: not in question here",
+            cmd.getMigrationId(), cmd.getSettled().getGuestId());
       }
     } else if (admission instanceof HostMigrations.NotAStep notAStep) {
       toSource(m, notAStep.record());

@@ -86,14 +86,23 @@ final class HostGuests {
     return paused;
   }
 
-  /** The coordinator says the guest's migration is settled here: no longer in question; runs again if fenced. */
-  boolean settled(String guestId) {
+  /**
+   * The coordinator says the migration by which the guest arrived is settled: no longer in
+   * question; runs again if fenced. A notice of another migration (a late one, or one re-sent
+   * after a takeover) changes nothing, nor does it free a guest a newer migration's source holds.
+   */
+  Settled settled(String guestId, String migrationId) {
+    if (!migrationId.equals(arrived.get(guestId))) return Settled.NOT_IN_QUESTION;
     arrived.remove(guestId);
+    if (migrating.containsKey(guestId)) return Settled.SETTLED;
     MigratableGuest g = guests.get(guestId);
-    if (!fenced.remove(guestId) || g == null || g.state() != RunState.PAUSED) return false;
+    if (!fenced.remove(guestId) || g == null || g.state() != RunState.PAUSED) return Settled.SETTLED;
     g.run(g.ownerToken());
-    return true;
+    return Settled.RUNS_AGAIN;
   }
+
+  /** What a settled notice changed: nothing, the arrival's question, or that and a fenced guest runs again. */
+  enum Settled { NOT_IN_QUESTION, SETTLED, RUNS_AGAIN }
 
   /** A new guest, running when start is true; refused with a kind when it cannot be. */
   MigratableGuest create(GuestDescription d, boolean start) {

@@ -140,6 +140,32 @@ class JournalReplayTest {
     assertTrue(d.afterWrite.stream().noneMatch(a -> a instanceof Decision.Send), "no Confirm: the source is stale");
   }
 
+  /**
+   * A coordinator that starts after its migration ended tells its hosts the end again (a notice
+   * told just before a crash may be lost, and a fenced arrival would stay paused for good).
+   */
+  @Test
+  void anEndedMigrationTellsItsEndAgainWhenItsCoordinatorStarts() {
+    Unpersisted u = new Unpersisted();
+    MigrationState failedPostcopy = inPostcopy("m-pf").apply(Events.failedIn(Phase.CONFIRM, "destination gone"));
+    assertEquals(List.of("abandoned"), told(Phases.endNotices(failedPostcopy, u)));
+    MigrationState completed = inPostcopy("m-done").apply(Events.completed(1000, 2000));
+    assertEquals(MigrationStatus.COMPLETED, completed.status());
+    assertEquals(List.of("settled"), told(Phases.endNotices(completed, u)));
+    MigrationState rolledBack = MigrationState.EMPTY.apply(Events.requested(org.livemig.messages.StartMigration
+        .newBuilder().setMigrationId("m-rb").setGuestId("g").setSourceHost("a").setDestinationHost("b").build(),
+        org.livemig.messages.MigrationParameters.getDefaultInstance(), 1)).apply(Events.failedIn(Phase.PREPARE, "no"));
+    assertEquals(MigrationStatus.FAILED, rolledBack.status());
+    assertEquals(List.of(), told(Phases.endNotices(rolledBack, u)), "a rollback's hosts heard Confirm and Discard");
+  }
+
+  /** The non-step commands a decision tells hosts, by kind. */
+  private static List<String> told(Decision d) {
+    return d.afterWrite.stream().map(a -> a instanceof Decision.TellSource t ? t.command().getCommandCase()
+        : a instanceof Decision.TellDestination t ? t.command().getCommandCase() : null)
+        .filter(java.util.Objects::nonNull).map(c -> c.name().toLowerCase()).toList();
+  }
+
   /** A migration from a to b whose destination runs the guest with 1200 pages missing. */
   private static MigrationState inPostcopy(String id) {
     return MigrationState.EMPTY.apply(Events.requested(

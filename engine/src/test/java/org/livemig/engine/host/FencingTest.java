@@ -80,7 +80,12 @@ class FencingTest {
     assertEquals(RunState.PAUSED, leaving.state());
     assertEquals(RunState.PAUSED, arrivedGuest.state());
 
-    assertTrue(guests.settled("arrived"), "the coordinator says the arrival is settled: it runs again");
+    assertEquals(HostGuests.Settled.NOT_IN_QUESTION, guests.settled("arrived", "m-earlier"),
+        "another migration's notice settles nothing");
+    assertEquals(RunState.PAUSED, arrivedGuest.state());
+    assertEquals(HostGuests.Settled.RUNS_AGAIN, guests.settled("arrived", "m-in"),
+        "the coordinator says the arrival is settled: it runs again");
+    assertEquals(HostGuests.Settled.NOT_IN_QUESTION, guests.settled("arrived", "m-in"), "a repeated notice");
     assertEquals(RunState.RUNNING, arrivedGuest.state());
     assertEquals(List.of(), guests.fence().stream().filter(id -> !id.equals("leaving")).toList(),
         "a settled arrival is no longer in question");
