@@ -43,6 +43,16 @@ class NodeConfigCheckTest {
   }
 
   @Test
+  void theFastTakeoverSettingsAreAcceptedAndKeepTheLeaseShorterThanTheResolversWait() {
+    String file = "livemig.host.id = a\nakka.remote.artery.canonical.port = 0\ninclude \"livemig-fast-takeover.conf\"";
+    assertEquals(List.of(), check(file));
+    Config fast = ConfigFactory.load(ConfigFactory.parseString(file)
+        .withFallback(ConfigFactory.parseResources("livemig-node.conf")));
+    assertEquals(1500, fast.getDuration("akka.cluster.split-brain-resolver.stable-after").toMillis());
+    assertEquals(1000, fast.getDuration("livemig.host.fence-lease").toMillis());
+  }
+
+  @Test
   void anUnreachableJournalIsNamed() {
     List<String> p = check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
         + "include \"livemig-journal-postgres.conf\"\nlivemig.journal.url = \"jdbc:postgresql://127.0.0.1:1/none\"");
