@@ -91,7 +91,7 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
     String guest = "g-" + seed;
     String id = "chaos-" + fault.name().toLowerCase().replace('_', '-') + "-" + moment.name().toLowerCase()
         .replace('_', '-') + "-" + seed;
-    try (ChaosCluster c = new ChaosCluster(dir, seed, hostFaults)) {
+    try (ChaosCluster c = ChaosCluster.start(dir, seed, hostFaults)) {
       HttpResponse<String> created = c.post("host-a", "/guests", "{\"guest_id\":\"" + guest + "\",\"page_size\":4096,"
           + "\"page_count\":" + GUEST_MIB * 256 + ",\"seed\":" + seed + ",\"dirty_pages_per_second\":500,"
           + "\"hot_pages\":64,\"hot_per_mille\":800,\"initial_fill\":\"FILL_PATTERN\"}");
