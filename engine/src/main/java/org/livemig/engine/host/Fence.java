@@ -89,7 +89,8 @@ public final class Fence {
         responders.computeIfAbsent(a, x -> resolver.resolveActorRef(x + HostLease.RESPONDER_PATH))
             .tell(new HostLease.Ping(pongs, lastPingNanos));
       }
-      responders.keySet().retainAll(up);
+      responders.keySet().retainAll(up); // a removed member is asked no more, and its answers no longer count
+      acked.keySet().retainAll(up);
       renewLease(); // a cluster of this node alone needs no answer
     }
 
