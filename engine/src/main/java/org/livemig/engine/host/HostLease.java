@@ -34,6 +34,7 @@ public final class HostLease {
   private final long leaseNanos;
   private volatile long validUntilNanos;
   private final boolean always;
+  private volatile long lastWaitLogNanos = System.nanoTime() - 2_000_000_000L;
 
   private HostLease(long leaseNanos, boolean always) {
     this.leaseNanos = leaseNanos;
@@ -71,8 +72,6 @@ public final class HostLease {
     times.sort((x, y) -> Long.compare(y, x)); // newest first (nanoTime differences, no overflow here)
     return times.get(majority - 1) + leaseNanos;
   }
-
-  private volatile long lastWaitLogNanos = System.nanoTime() - 2_000_000_000L;
 
   /**
    * May the guest of this command run now? If not, the command comes back to the actor in a
