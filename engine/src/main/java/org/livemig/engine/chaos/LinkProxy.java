@@ -10,8 +10,10 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
@@ -33,6 +35,7 @@ public final class LinkProxy implements AutoCloseable {
   private final ServerSocketChannel server;
   private final List<Link> links = new CopyOnWriteArrayList<>();
   private final AtomicLong forwarded = new AtomicLong();
+  private final AtomicInteger accepted = new AtomicInteger();
   /** Held pumps wait on it until heal or close. */
   private final Object light = new Object();
   private volatile boolean closed;
@@ -40,6 +43,7 @@ public final class LinkProxy implements AutoCloseable {
   private volatile long returnLimit = -1; // for new connections: return bytes passed before it goes dark
   private volatile boolean refuseNew;
   private volatile long corruptEvery; // towards the target: one byte flipped per this many bytes, 0 = none
+  private volatile long corruptSeed; // 0: at the multiples of corruptEvery; else at random gaps of that mean
 
   /**
    * Listens on listenPort (0 = any free port) and forwards to targetPort on loopback.
@@ -121,7 +125,17 @@ public final class LinkProxy implements AutoCloseable {
    * checksums let damage through would. heal stops it.
    */
   public void corrupt(long everyBytes) {
+    corrupt(everyBytes, 0);
+  }
+
+  /**
+   * Flips bytes towards the target at random offsets, on average one per everyBytes (gaps drawn
+   * uniformly from 1 .. 2 * everyBytes - 1), reproducible from seed (not 0) and the order in which
+   * connections were accepted; whatever the byte is (length, header, payload, checksum).
+   */
+  public void corrupt(long everyBytes, long seed) {
     if (everyBytes < 0) throw new IllegalArgumentException("everyBytes must be >= 0, was " + everyBytes);
+    corruptSeed = seed;
     corruptEvery = everyBytes;
   }
 
@@ -192,7 +206,7 @@ public final class LinkProxy implements AutoCloseable {
         SocketChannel upstream = SocketChannel.open();
         if (socketBuffer > 0) upstream.setOption(StandardSocketOptions.SO_SNDBUF, socketBuffer);
         upstream.connect(new InetSocketAddress("127.0.0.1", targetPort));
-        Link l = new Link(client, upstream, returnLimit);
+        Link l = new Link(client, upstream, returnLimit, accepted.incrementAndGet());
         links.add(l);
         start("link-proxy-forward", () -> l.pump(client, upstream, true));
         start("link-proxy-return", () -> l.pump(upstream, client, false));
@@ -208,13 +222,15 @@ public final class LinkProxy implements AutoCloseable {
     private final SocketChannel client;
     private final SocketChannel upstream;
     private final long returnLimit;
+    private final int linkNumber;
     volatile boolean dark;
     volatile boolean returnDark;
 
-    Link(SocketChannel client, SocketChannel upstream, long returnLimit) {
+    Link(SocketChannel client, SocketChannel upstream, long returnLimit, int linkNumber) {
       this.client = client;
       this.upstream = upstream;
       this.returnLimit = returnLimit;
+      this.linkNumber = linkNumber;
     }
 
     void pump(SocketChannel from, SocketChannel to, boolean forward) {
@@ -222,6 +238,9 @@ public final class LinkProxy implements AutoCloseable {
       long limit = forward ? -1 : returnLimit;
       long passed = 0;
       long next = System.nanoTime();
+      long flipEvery = 0; // the corruption in force when flipAt was drawn
+      long flipAt = -1;
+      SplittableRandom gaps = null;
       try {
         while (true) {
           buf.clear();
@@ -244,11 +263,16 @@ public final class LinkProxy implements AutoCloseable {
             if (wait > 0) LockSupport.parkNanos(wait);
           }
           long every = forward ? corruptEvery : 0;
-          if (every > 0) { // flip the bytes at the multiples of every that fall in this chunk
-            for (long at = (passed / every + 1) * every; at < passed + buf.remaining(); at += every) {
-              int i = buf.position() + (int) (at - passed);
-              buf.put(i, (byte) (buf.get(i) ^ 0x5A));
-            }
+          if (every != flipEvery) { // (re)started or stopped: where the first flip falls
+            flipEvery = every;
+            long seed = corruptSeed;
+            gaps = seed == 0 ? null : new SplittableRandom(seed * 31 + linkNumber);
+            flipAt = every == 0 ? -1 : gaps == null ? (passed / every + 1) * every : passed + 1 + gaps.nextLong(2 * every - 1);
+          }
+          while (flipAt >= 0 && flipAt < passed + buf.remaining()) {
+            int i = buf.position() + (int) (flipAt - passed);
+            buf.put(i, (byte) (buf.get(i) ^ 0x5A));
+            flipAt += gaps == null ? every : 1 + gaps.nextLong(2 * every - 1);
           }
           passed += buf.remaining();
           write(to, buf);

@@ -1,5 +1,6 @@
 package org.livemig.engine.dataplane;
 
+import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 import org.livemig.engine.guest.DirtyBitmap;
@@ -7,6 +8,7 @@ import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.Pages;
+import org.livemig.messages.PagesRejected;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +25,8 @@ final class ChannelReceiver {
   private ByteBuffer staging; // re-sent pages of one Pages frame, reused for every frame
   private long[] stagedRuns = new long[0]; // (first page, count) pairs of the frame's staged runs
   private ByteBuffer[] chunkViews; // one reusable view per guest memory chunk
+  private long[] rejected; // pages of this round whose payload failed its checksum
+  private int rejectedBatches;
   private volatile String stallReason;
   private volatile boolean forgotten;
 
@@ -67,11 +71,17 @@ final class ChannelReceiver {
         case DEVICE_STATE -> precopy.listener.onDeviceState(frame.getDeviceState().getState().toByteArray());
         case ITERATION_END -> {
           // Echoed: the sender learns that every page of the round is in guest memory, not just
-          // in socket buffers, before it decides on a switchover.
+          // in socket buffers, before it decides on a switchover. Rejected pages go first.
+          if (rejectedBatches > 0) askToResend(frame.getIterationEnd().getRound());
           codec.writeMessage(frame);
           precopy.listener.onIterationEnd(frame.getIterationEnd().getRound(), frame.getIterationEnd().getPages());
         }
         case EOS -> {
+          if (rejectedBatches > 0) {
+            // The final copy is not echoed, so nothing can be sent again: the migration fails and the source runs on.
+            throw new DataPlaneException(rejectedBatches + " page batch(es) of the final copy failed their checksum: "
+                + "the link corrupts data");
+          }
           EndOfStream eos = frame.getEos();
           if (!eos.getPostcopyDiscard().isEmpty()) precopy.listener.onPostcopyDiscard(discard(eos.getPostcopyDiscard().toByteArray()));
           log.debug("data channel {} of migration {} reached end of stream", channel, precopy.migrationId);
@@ -81,6 +91,15 @@ final class ChannelReceiver {
         default -> throw new DataPlaneException("unexpected " + frame.getKindCase() + " frame on data channel");
       }
     }
+  }
+
+  private void askToResend(int round) {
+    log.info("data channel {} of migration {}: {} page batch(es) of round {} failed their checksum; asking for them again",
+        channel, precopy.migrationId, rejectedBatches, round);
+    codec.writeMessage(Frame.newBuilder().setPagesRejected(PagesRejected.newBuilder()
+        .setBitmap(ByteString.copyFrom(DirtyBitmap.toBytes(rejected))).setBatches(rejectedBatches)).build());
+    java.util.Arrays.fill(rejected, 0);
+    rejectedBatches = 0;
   }
 
   private long[] discard(byte[] bytes) {
@@ -130,8 +149,20 @@ final class ChannelReceiver {
       i += run;
     }
     staging.flip();
-    for (int r = 0; r < staged; r += 2) memory.writePages(stagedRuns[r], (int) stagedRuns[r + 1], staging);
-    for (int i = 0; i < count; i++) precopy.received.mark(pages.getIndices(i));
+    if (codec.payloadIntact()) {
+      for (int r = 0; r < staged; r += 2) memory.writePages(stagedRuns[r], (int) stagedRuns[r + 1], staging);
+      for (int i = 0; i < count; i++) precopy.received.mark(pages.getIndices(i));
+    } else {
+      // Pages read straight into memory stay unreceived (a torn first copy is as good as none);
+      // staged copies of arrived pages are dropped. The source sends them all again.
+      if (rejected == null) rejected = new long[(int) ((memory.pageCount() + 63) >>> 6)];
+      for (int i = 0; i < count; i++) {
+        long page = pages.getIndices(i);
+        rejected[(int) (page >>> 6)] |= 1L << page;
+      }
+      rejectedBatches++;
+    }
+    // Zero pages travel in the frame, which passed its own checksum.
     for (int i = 0; i < pages.getZeroIndicesCount(); i++) {
       long page = pages.getZeroIndices(i);
       memory.zeroPage(page);

@@ -19,10 +19,12 @@ public final class DataChannel implements AutoCloseable {
 
   private final Connection connection;
   private final FrameCodec codec;
+  private final boolean checksums;
 
   private DataChannel(Connection connection, DataPlaneSettings settings) {
     this.connection = connection;
     this.codec = new FrameCodec(connection, settings);
+    this.checksums = !settings.transport().protectsIntegrity();
   }
 
   /**
@@ -40,6 +42,7 @@ public final class DataChannel implements AutoCloseable {
       channel.codec.writeMessage(header);
       ChannelAccept accept = channel.readAccept(settings.handshakeTimeout(), where);
       if (!accept.getAccepted()) throw new ChannelRefusedException(name + " refused by " + where, accept.getReason());
+      if (channel.checksums) channel.codec.startChecksums();
       return channel;
     } catch (RuntimeException e) {
       channel.close();
@@ -87,6 +90,7 @@ public final class DataChannel implements AutoCloseable {
   /** Answers the header with acceptance; the stream's handler takes over. */
   void accept() {
     codec.writeMessage(ChannelAccept.newBuilder().setAccepted(true).build());
+    if (checksums) codec.startChecksums();
   }
 
   /** Answers the header with a refusal and half-closes; the caller closes. Quiet if the peer is gone. */

@@ -6,8 +6,10 @@ import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
+import java.util.zip.CRC32C;
 import org.livemig.messages.Frame;
 
 /**
@@ -16,9 +18,17 @@ import org.livemig.messages.Frame;
  * Payloads are read into and gather-written from the caller's buffers, i.e. guest memory.
  * Not thread-safe: one reading thread and one writing thread at most. Only the activity
  * counters are read from other threads (stall watchdogs).
+ *
+ * <p>Once {@link #startChecksums} was called (after the handshake, on a transport that does not
+ * protect integrity itself), every message is followed by the CRC32C of its bytes, and every
+ * Pages payload, even an empty one, by the CRC32C of the payload: a flipped bit in a frame fails
+ * the channel before the frame is used, and a flipped bit in a payload is reported to the
+ * receiver before any page of it counts as received.
  */
 public final class FrameCodec {
   private static final int READ_BUFFER = 64 * 1024;
+  /** A CRC32C, little-endian. */
+  public static final int TRAILER = 4;
 
   // One object: the transport's connection (or a raw socket in tests).
   private final ReadableByteChannel input;
@@ -29,6 +39,12 @@ public final class FrameCodec {
   private final ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER).flip();
   // Write side: varint + encoded message, grown on demand up to the frame limit.
   private ByteBuffer out = ByteBuffer.allocateDirect(4096);
+  private boolean checksums;
+  private final CRC32C frameCrc = new CRC32C(); // reader thread: the message being read
+  private final CRC32C readCrc = new CRC32C(); // reader thread: the payload being read
+  private final CRC32C writeCrc = new CRC32C(); // writer thread
+  private final ByteBuffer payloadTrailer = ByteBuffer.allocateDirect(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
+  private final ByteBuffer trailerIn = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
 
   private volatile long lastActivityNanos = System.nanoTime();
   private volatile long lastReadNanos = lastActivityNanos;
@@ -40,6 +56,19 @@ public final class FrameCodec {
     this.output = channel;
     this.maxFrameBytes = settings.maxFrameBytes();
     this.maxPayloadBytes = settings.maxPayloadBytes();
+  }
+
+  /**
+   * From now on both directions carry checksums. Called by both ends right after the handshake,
+   * which itself goes without (the header is authenticated by its token, and a torn header
+   * fails to parse or is refused).
+   */
+  public void startChecksums() {
+    checksums = true;
+  }
+
+  public boolean checksums() {
+    return checksums;
   }
 
   public int maxFrameBytes() {
@@ -79,15 +108,27 @@ public final class FrameCodec {
     int len = readLength(what);
     if (len > limit) throw new DataPlaneException(what + " of " + len + " bytes exceeds limit " + limit);
     ByteBuffer body;
-    if (len <= in.capacity()) {
-      ensure(len, what);
+    // The trailer is buffered with the body: reading it must not compact the body's bytes away.
+    if (len + (checksums ? TRAILER : 0) <= in.capacity()) {
+      ensure(len + (checksums ? TRAILER : 0), what);
       body = in.slice(in.position(), len);
       in.position(in.position() + len);
     } else {
       // Rare: a frame larger than the read buffer (e.g. a big device state); bounded by limit.
       body = ByteBuffer.allocate(len);
+      int buffered = Math.min(in.remaining(), len);
+      body.put(0, in, in.position(), buffered).position(buffered);
+      in.position(in.position() + buffered);
       readInto(body, what);
       body.flip();
+    }
+    readCrc.reset();
+    if (checksums) {
+      frameCrc.reset();
+      frameCrc.update(body.duplicate());
+      if (readTrailer(what) != (int) frameCrc.getValue()) {
+        throw new DataPlaneException(what + " of " + len + " bytes failed its checksum: the link corrupts data");
+      }
     }
     try {
       return parser.parseFrom(body);
@@ -105,10 +146,29 @@ public final class FrameCodec {
 
   /** Reads exactly dst.remaining() payload bytes into dst from its position (which ends at its limit). */
   public void readPayloadInto(ByteBuffer dst) {
+    int start = dst.position();
     int buffered = Math.min(in.remaining(), dst.remaining());
     dst.put(dst.position(), in, in.position(), buffered).position(dst.position() + buffered);
     in.position(in.position() + buffered);
     readInto(dst, "payload");
+    if (checksums) readCrc.update(dst.duplicate().position(start).limit(dst.position()));
+  }
+
+  /**
+   * Ends the payload of the frame read last: true when it arrived intact (always, without
+   * checksums). Call it after the payload's last byte and before any page of it counts.
+   */
+  public boolean payloadIntact() {
+    return !checksums || readTrailer("payload checksum") == (int) readCrc.getValue();
+  }
+
+  private int readTrailer(String what) {
+    trailerIn.clear();
+    int buffered = Math.min(in.remaining(), TRAILER);
+    trailerIn.put(0, in, in.position(), buffered).position(buffered);
+    in.position(in.position() + buffered);
+    readInto(trailerIn, what + " checksum");
+    return trailerIn.getInt(0);
   }
 
   private int readLength(String what) {
@@ -177,7 +237,7 @@ public final class FrameCodec {
   public ByteBuffer encode(MessageLite message) {
     int size = message.getSerializedSize();
     if (size > maxFrameBytes) throw new DataPlaneException("frame of " + size + " bytes exceeds limit " + maxFrameBytes);
-    int total = CodedOutputStream.computeUInt32SizeNoTag(size) + size;
+    int total = CodedOutputStream.computeUInt32SizeNoTag(size) + size + (checksums ? TRAILER : 0);
     if (out.capacity() < total) out = ByteBuffer.allocateDirect(Math.max(total, out.capacity() * 2));
     out.clear();
     try {
@@ -185,11 +245,29 @@ public final class FrameCodec {
       cos.writeUInt32NoTag(size);
       message.writeTo(cos);
       cos.flush();
+      if (checksums) {
+        writeCrc.reset();
+        int bodyStart = total - TRAILER - size;
+        writeCrc.update(out.duplicate().position(bodyStart).limit(bodyStart + size));
+        out.putInt(out.position(), Integer.reverseBytes((int) writeCrc.getValue())); // little-endian
+        out.position(out.position() + TRAILER);
+      }
     } catch (IOException e) {
       throw new DataPlaneException("cannot encode " + message.getClass().getSimpleName() + ": " + e, e);
     }
     out.flip();
     return out;
+  }
+
+  /**
+   * The trailer of a payload made of buffers[from .. to) (their remaining bytes, not consumed):
+   * its CRC32C, ready to write after it; null without checksums. Valid until the next call.
+   */
+  public ByteBuffer payloadTrailer(ByteBuffer[] buffers, int from, int to) {
+    if (!checksums) return null;
+    writeCrc.reset();
+    for (int i = from; i < to; i++) writeCrc.update(buffers[i].duplicate());
+    return payloadTrailer.clear().putInt(0, (int) writeCrc.getValue());
   }
 
   /** Writes one message (header, accept or a frame without payload). */

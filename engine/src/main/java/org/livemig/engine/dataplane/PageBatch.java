@@ -16,7 +16,7 @@ public final class PageBatch {
   private final int maxZeros;
   private final long[] pages;
   private final long[] zeros;
-  /** Slot 0 is the frame head; slots 1..runs are the payload views. */
+  /** Slot 0 is the frame head; slots 1..runs are the payload views, then the checksum trailer if any. */
   private final ByteBuffer[] buffers;
   private final int[] viewChunk;
   private int n;
@@ -25,14 +25,15 @@ public final class PageBatch {
   private long runStart = -1;
   private int runLength;
   private int pageSize;
+  private boolean trailer;
 
   public PageBatch(int capacity, int maxZeros) {
     this.capacity = capacity;
     this.maxZeros = maxZeros;
     this.pages = new long[capacity];
     this.zeros = new long[maxZeros];
-    this.buffers = new ByteBuffer[capacity + 1];
-    this.viewChunk = new int[capacity + 1];
+    this.buffers = new ByteBuffer[capacity + 2];
+    this.viewChunk = new int[capacity + 2];
   }
 
   public int capacity() {
@@ -83,14 +84,20 @@ public final class PageBatch {
     return p.build();
   }
 
-  /** Head in slot 0, then the payload views; valid until clear. */
-  public ByteBuffer[] buffers(ByteBuffer head) {
+  /** Head in slot 0, then the payload views, then the codec's payload checksum if it has checksums; valid until clear. */
+  public ByteBuffer[] buffers(ByteBuffer head, FrameCodec codec) {
     buffers[0] = head;
+    ByteBuffer t = codec.payloadTrailer(buffers, 1, runs + 1);
+    trailer = t != null;
+    if (trailer) {
+      buffers[runs + 1] = t;
+      viewChunk[runs + 1] = -1; // not a view: the next batch must not reuse it as one
+    }
     return buffers;
   }
 
   public int bufferCount() {
-    return runs + 1;
+    return runs + 1 + (trailer ? 1 : 0);
   }
 
   public void clear() {
@@ -99,5 +106,6 @@ public final class PageBatch {
     runs = 0;
     runLength = 0;
     runStart = -1;
+    trailer = false;
   }
 }

@@ -13,6 +13,7 @@ import org.livemig.messages.EndOfStream;
 import org.livemig.messages.Frame;
 import org.livemig.messages.IterationEnd;
 import org.livemig.messages.Pages;
+import org.livemig.messages.PagesRejected;
 import org.livemig.messages.StreamKind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -138,18 +139,39 @@ public final class PageSender implements AutoCloseable {
    * Ends a round: sends IterationEnd and waits for the destination's echo, so the round counts as
    * sent only once its pages are in the destination's memory. Without this the tail of a round
    * (megabytes in socket buffers) would be drained during the next stun, i.e. in the downtime.
+   * Returns the dirty words of pages the destination rejected (their payload failed its
+   * checksum), which must be sent again, or null.
    */
-  public void endRound(int round, long pages) {
+  public long[] endRound(int round, long pages, long pageCount) {
     sendIterationEnd(round, pages);
     try {
+      long[] resend = null;
       Frame echo = codec.readFrame();
+      if (echo.hasPagesRejected()) {
+        PagesRejected r = echo.getPagesRejected();
+        resend = rejected(r, pageCount);
+        // Also a page the guest wrote while it was being sent: it was dirty and goes again anyway.
+        log.info("channel {} of migration {}: the destination rejected {} page batch(es) of round {} ({} pages) whose "
+            + "payload failed its checksum; they are sent again", channel, migrationId, r.getBatches(), round,
+            DirtyBitmap.count(resend));
+        echo = codec.readFrame();
+      }
       if (!echo.hasIterationEnd() || echo.getIterationEnd().getRound() != round) {
         throw new DataPlaneException("expected the echo of round " + round + ", got " + echo.getKindCase());
       }
+      return resend;
     } catch (DataPlaneException e) {
       String reason = abortReason;
       if (reason != null) throw new DataPlaneException("channel " + channel + " aborted: " + reason, e);
       throw new DataPlaneException("channel " + channel + " of migration " + migrationId + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static long[] rejected(PagesRejected r, long pageCount) {
+    try {
+      return DirtyBitmap.fromBytes(r.getBitmap().toByteArray(), pageCount);
+    } catch (IllegalArgumentException e) {
+      throw new DataPlaneException("malformed pages-rejected bitmap: " + e.getMessage(), e);
     }
   }
 
@@ -173,7 +195,7 @@ public final class PageSender implements AutoCloseable {
         codec.writeFully(head);
         return;
       }
-      ByteBuffer[] buffers = payload.buffers(head);
+      ByteBuffer[] buffers = payload.buffers(head, codec);
       int count = payload.bufferCount();
       if (maxBandwidth <= 0) {
         codec.writeFully(buffers, 0, count); // one gather write: frame head + guest memory views

@@ -16,6 +16,14 @@ public interface Transport {
   /** Binds a listening port (0 = any free one); options apply to every accepted connection. */
   Acceptor listen(String host, int port, LinkOptions options) throws IOException;
 
+  /**
+   * True when the transport itself detects any change of the bytes in flight (TLS's AEAD);
+   * otherwise every frame and payload carries a CRC32C (see {@link FrameCodec}).
+   */
+  default boolean protectsIntegrity() {
+    return false;
+  }
+
   /** A bound port. */
   interface Acceptor extends Closeable {
     /**

@@ -54,9 +54,10 @@ public final class CopyActor {
   /**
    * A round is in the destination's memory. fixedNanos: what the round cost beyond writing its
    * pages, waiting for a blocking-I/O thread and for the destination to drain and echo; a final
-   * copy pays the same, so the switchover decision counts it.
+   * copy pays the same, so the switchover decision counts it. resend: dirty words of pages the
+   * destination rejected (payload checksum failed), to be sent again; null when none.
    */
-  public record RoundSent(int channel, int round, SendStats stats, long fixedNanos) implements Event {}
+  public record RoundSent(int channel, int round, SendStats stats, long fixedNanos, long[] resend) implements Event {}
 
   public record FinalSent(int channel, SendStats stats) implements Event {}
 
@@ -121,16 +122,17 @@ public final class CopyActor {
         .onMessage(SendRound.class, m -> {
           long asked = System.nanoTime();
           long[] fixed = new long[1]; // written by the transfer, read after its completion
+          long[][] resend = new long[1][]; // likewise
           run(() -> {
             long started = System.nanoTime();
             SendStats stats = sender.sendPages(memory, m.dirtyWords(), channels, channel);
             long written = System.nanoTime();
-            sender.endRound(m.round(), stats.pages());
+            resend[0] = sender.endRound(m.round(), stats.pages(), memory.pageCount());
             fixed[0] = (started - asked) + (System.nanoTime() - written);
             return stats;
           });
           return transferring(r -> {
-            parent.tell(new RoundSent(channel, m.round(), (SendStats) r, fixed[0]));
+            parent.tell(new RoundSent(channel, m.round(), (SendStats) r, fixed[0], resend[0]));
             return idle();
           }, "round " + m.round());
         })

@@ -147,6 +147,7 @@ public final class SourceActor {
           if (!(m.event() instanceof CopyActor.RoundSent sent)) return onCopyFailure(m.event());
           precopy.add(sent.stats());
           precopy.fixedCostSampled(sent.fixedNanos());
+          if (sent.resend() != null) guest.dirtyBitmap().orIn(sent.resend()); // the next round or the final copy takes them
           return pending > 1 ? precopying(round, pending - 1) : roundDone(round);
         })
         .build();

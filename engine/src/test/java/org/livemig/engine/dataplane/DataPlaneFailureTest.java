@@ -53,8 +53,8 @@ class DataPlaneFailureTest {
       // Page 2 arrives whole first.
       ByteBuffer whole = ByteBuffer.allocate(Guests.PAGE);
       while (whole.hasRemaining()) whole.put((byte) 0x11);
-      codec.writeFully(codec.encode(Frame.newBuilder().setPages(Pages.newBuilder().addIndices(2)
-          .setPayloadBytes(Guests.PAGE)).build()), whole.flip());
+      Guests.writePages(codec, Frame.newBuilder().setPages(Pages.newBuilder().addIndices(2)
+          .setPayloadBytes(Guests.PAGE)).build(), whole.flip());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (!received.isSet(2) && System.nanoTime() < deadline) Thread.sleep(10);
       assertTrue(received.isSet(2), "page 2 arrived");
@@ -117,6 +117,7 @@ class DataPlaneFailureTest {
           FrameCodec codec = new FrameCodec(c, settings);
           codec.readMessage(ChannelHeader.parser(), "header", DataPlane.HANDSHAKE_LIMIT);
           codec.writeMessage(ChannelAccept.newBuilder().setAccepted(true).build());
+          codec.startChecksums();
           return c; // and never read again
         } catch (Exception e) {
           throw new RuntimeException(e);

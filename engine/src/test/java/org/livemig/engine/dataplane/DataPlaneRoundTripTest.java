@@ -2,6 +2,7 @@ package org.livemig.engine.dataplane;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -84,7 +85,7 @@ class DataPlaneRoundTripTest {
     server.expect("m-round", "t", 1, new RecordingListener(), dest, received);
     try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-round", "t", 0, settings)) {
       SendStats stats = s.sendPages(source, Guests.allPages(pages));
-      s.endRound(1, stats.pages());
+      assertNull(s.endRound(1, stats.pages(), pages), "no page rejected on an intact link");
       // No waiting here: the echo came after the receiver had written the whole round.
       assertEquals(pages, received.count(), "every page of the round is in memory when endRound returns");
       Guests.assertSameMemory(source, dest);
@@ -101,11 +102,11 @@ class DataPlaneRoundTripTest {
     DirtyBitmap first = new DirtyBitmap(pages);
     for (long p = 0; p < pages; p += 2) first.mark(p); // even pages arrive in round 1
     try (PageSender s = PageSender.connect("127.0.0.1", server.port(), "m-two", "t", 0, settings)) {
-      s.endRound(1, s.sendPages(source, first.syncAndClear()).pages());
+      s.endRound(1, s.sendPages(source, first.syncAndClear()).pages(), pages);
       // The guest dirties every page: round 2 mixes pages that had arrived (read into the
       // staging buffer, then applied) with pages arriving first (read straight into memory).
       for (long p = 0; p < pages; p++) source.putLong(p, 8, ~source.getLong(p, 8));
-      s.endRound(2, s.sendPages(source, Guests.allPages(pages)).pages());
+      s.endRound(2, s.sendPages(source, Guests.allPages(pages)).pages(), pages);
     }
     assertEquals(pages, received.count());
     Guests.assertSameMemory(source, dest);

@@ -72,6 +72,7 @@ class DataPlaneStreamRoutingTest {
       FrameCodec codec = new FrameCodec(c, DataPlaneSettings.defaults());
       codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, "m-1", "t", 0).toBuilder().setKind(StreamKind.CHECKPOINT).build());
       assertTrue(codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT).getAccepted());
+      codec.startChecksums();
       codec.writeMessage(Frame.newBuilder().setEos(EndOfStream.newBuilder().setTotalPages(1)).build());
       assertEquals("CHECKPOINT m-1 EOS", checkpoint.seen.poll(10, TimeUnit.SECONDS));
     }

@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.SplittableRandom;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.Frame;
 
 /** Test helpers: guests with known content, raw sockets that speak (or break) the protocol. */
 public final class Guests {
@@ -65,7 +67,16 @@ public final class Guests {
     codec.writeMessage(header(DataPlane.PROTOCOL_VERSION, migrationId, token, channel));
     ChannelAccept a = codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT);
     if (!a.getAccepted()) fail("raw handshake refused: " + a.getReason());
+    codec.startChecksums(); // as the real ends do on plain TCP
     return codec;
+  }
+
+  /** Writes a Pages frame and its whole payload, with the payload's checksum when the codec has checksums. */
+  public static void writePages(FrameCodec codec, Frame frame, ByteBuffer payload) {
+    ByteBuffer head = codec.encode(frame);
+    ByteBuffer trailer = codec.payloadTrailer(new ByteBuffer[] {payload}, 0, 1);
+    if (trailer == null) codec.writeFully(head, payload);
+    else codec.writeFully(head, payload, trailer);
   }
 
   public static ChannelHeader header(int version, String migrationId, String token, int channel) {

@@ -103,12 +103,17 @@ final class PostcopyLink {
   /** One Pages frame with its payload gather-written straight from guest memory. */
   void writePages(PageBatch batch, GuestMemory memory) {
     ByteBuffer head = codec.encode(Frame.newBuilder().setPages(batch.header(memory)).build());
-    codec.writeFully(batch.buffers(head), 0, batch.bufferCount());
+    codec.writeFully(batch.buffers(head, codec), 0, batch.bufferCount());
     lastWriteNanos = System.nanoTime();
   }
 
   void readPayload(ByteBuffer dst, int len) {
     codec.readPayload(dst, len);
+  }
+
+  /** After readPayload: whether the payload arrived as sent. */
+  boolean payloadIntact() {
+    return codec.payloadIntact();
   }
 
   long nanosSinceWrite() {

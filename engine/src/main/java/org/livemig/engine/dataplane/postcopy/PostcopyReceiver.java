@@ -256,6 +256,8 @@ public final class PostcopyReceiver implements StreamHandler, AutoCloseable {
     ByteBuffer b = buffer != null && buffer.capacity() >= len ? buffer
         : ByteBuffer.allocateDirect(Math.max(len, PostcopySource.PUSH_BATCH * memory.pageSize()));
     l.readPayload(b, len);
+    // A torn batch pauses the link like any broken connection; the recovery resends what is missing.
+    if (!l.payloadIntact()) throw new DataPlaneException("a batch of " + count + " page(s) failed its checksum: the link corrupts data");
     synchronized (writeLock) {
       if (l != link) throw new DataPlaneException("superseded by a newer connection");
       for (int i = 0; i < count; i++) {

@@ -103,7 +103,7 @@ class PostcopyDataPlaneTest {
       java.util.Arrays.fill(newer, (byte) 0x5A);
       rig.dst.memory().writePage(page, newer); // what the running guest may do once the page is present
       sendPage(codec, page, copy.flip()); // the same page again, e.g. resent after a lost connection
-      codec.writeMessage(Frame.newBuilder().setPages(Pages.newBuilder().addZeroIndices(page)).build());
+      Guests.writePages(codec, Frame.newBuilder().setPages(Pages.newBuilder().addZeroIndices(page)).build(), ByteBuffer.allocate(0));
       for (int i = 0; i < 500 && rig.receiver.duplicatePages() < 2; i++) Thread.sleep(10);
       assertEquals(2, rig.receiver.duplicatePages());
       byte[] actual = new byte[Guests.PAGE];
@@ -124,6 +124,7 @@ class PostcopyDataPlaneTest {
     FrameCodec codec = new FrameCodec(c, DataPlaneSettings.defaults());
     codec.writeMessage(Guests.header(DataPlane.PROTOCOL_VERSION, PostcopyRig.ID, PostcopyRig.TOKEN, 0).toBuilder().setKind(StreamKind.POSTCOPY_PAGES).build());
     assertTrue(codec.readMessage(ChannelAccept.parser(), "accept", DataPlane.HANDSHAKE_LIMIT).getAccepted());
+    codec.startChecksums();
     codec.writeMessage(Frame.newBuilder().setRecvBitmapRequest(RecvBitmapRequest.getDefaultInstance()).build());
     assertTrue(codec.readFrame().hasRecvBitmap());
     codec.writeMessage(Frame.newBuilder().setResume(Resume.getDefaultInstance()).build());
@@ -133,6 +134,6 @@ class PostcopyDataPlaneTest {
 
   private static void sendPage(FrameCodec codec, long page, ByteBuffer content) {
     Pages p = Pages.newBuilder().addIndices(page).setPayloadBytes(Guests.PAGE).build();
-    codec.writeFully(codec.encode(Frame.newBuilder().setPages(p).build()), content);
+    Guests.writePages(codec, Frame.newBuilder().setPages(p).build(), content);
   }
 }
