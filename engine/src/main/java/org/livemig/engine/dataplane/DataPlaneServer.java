@@ -152,14 +152,21 @@ public final class DataPlaneServer implements AutoCloseable {
       try {
         header = c.readHeader(watchdog, settings.handshakeTimeout());
       } catch (DataPlaneException e) {
-        refuse(c, peer, e.getMessage());
+        refuse(c, peer, e.getMessage(), e.getMessage());
         return;
       }
       Registration reg = registrations.get(header.getMigrationId());
       String reason = check(header, reg);
-      StreamHandler.Admission admission = reason != null ? StreamHandler.Admission.refuse(reason) : reg.admit(header, c);
+      if (reason != null) {
+        // An unknown migration and a wrong token get the same answer: without the token a peer
+        // learns nothing about which migrations exist. The log keeps the difference.
+        boolean versionOnly = header.getProtocolVersion() != DataPlane.PROTOCOL_VERSION;
+        refuse(c, peer, reason, versionOnly ? reason : "unknown migration " + header.getMigrationId() + " or wrong token");
+        return;
+      }
+      StreamHandler.Admission admission = reg.admit(header, c);
       if (admission.refused()) {
-        refuse(c, peer, admission.refusal());
+        refuse(c, peer, admission.refusal(), admission.refusal());
         return;
       }
       c.accept();
@@ -184,7 +191,8 @@ public final class DataPlaneServer implements AutoCloseable {
     return null;
   }
 
-  private void refuse(DataChannel c, SocketAddress peer, String reason) {
+  /** reason is logged and kept; answer is what the peer is told. */
+  private void refuse(DataChannel c, SocketAddress peer, String reason, String answer) {
     // The source's first postcopy connection usually beats the destination's Finish and retries.
     if (reason.contains(DataPlane.NOT_IN_POSTCOPY)) log.debug("refused data channel from {}: {}", peer, reason);
     else log.warn("refused data channel from {}: {}", peer, reason);
@@ -193,7 +201,7 @@ public final class DataPlaneServer implements AutoCloseable {
       if (reasons.size() == MAX_KEPT_REASONS) reasons.remove(0);
       reasons.add(reason);
     }
-    c.refuse(reason);
+    c.refuse(answer);
   }
 
   private static void closeQuietly(java.io.Closeable c, String what) {

@@ -224,7 +224,7 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
       case BLACKHOLE_DATA_LINK, SLOW_DATA_LINK, CORRUPT_DATA_LINK -> {
         if (fault == Fault.BLACKHOLE_DATA_LINK) c.dataLink.blackhole();
         else if (fault == Fault.SLOW_DATA_LINK) c.dataLink.throttle(100_000);
-        else c.dataLink.corrupt(64 << 10);
+        else c.dataLink.corrupt(64 << 10, seed); // random offsets: frames, payloads and checksums alike
         details.append(fault).append(" for ").append(seconds).append(" s\n");
         Thread.sleep(ms);
         c.dataLink.throttle(0);
