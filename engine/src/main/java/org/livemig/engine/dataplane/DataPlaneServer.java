@@ -2,6 +2,8 @@ package org.livemig.engine.dataplane;
 
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -21,9 +23,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The destination host's data port, shared by all incoming migrations. Each connection gets its
- * own daemon thread: it reads the header (bounded by the handshake timeout), either refuses
- * (answer + close, nothing else changes) or hands it to the migration's {@link StreamHandler}
+ * The destination host's data port, shared by all incoming migrations. A new connection waits in
+ * the {@link HandshakeGate} (no thread of its own, a bounded number at once) until its header is
+ * in; then it gets its own daemon thread, which checks the header and either refuses (answer +
+ * close, nothing else changes) or hands it to the migration's {@link StreamHandler}
  * for the header's stream kind: precopy channels to the one {@link #expect} registers, other
  * kinds to those of {@link #expectStream}. A kind without a handler is refused.
  */
@@ -43,6 +46,8 @@ public final class DataPlaneServer implements AutoCloseable {
   private final AtomicInteger connectionSeq = new AtomicInteger();
   private final Watchdog watchdog;
   private volatile Transport.Acceptor server;
+  private volatile HandshakeGate gate;
+  private final AtomicLong lastGateLog = new AtomicLong(System.nanoTime() - 2_000_000_000L);
   private volatile boolean closed;
 
   public DataPlaneServer(String bindHost, int port, DataPlaneSettings settings) {
@@ -60,6 +65,14 @@ public final class DataPlaneServer implements AutoCloseable {
     } catch (IOException e) {
       throw new DataPlaneException("cannot bind data port " + bindHost + ":" + requestedPort + ": " + e, e);
     }
+    try {
+      gate = new HandshakeGate(settings.transport(), settings.maxPendingHandshakes(), settings.handshakeTimeout(),
+          this::headerArrived, this::refusedAtGate);
+    } catch (IOException e) {
+      closeQuietly(server, "data port");
+      throw new DataPlaneException("cannot open the data port's selector: " + e, e);
+    }
+    gate.start("dataplane-handshakes-" + port());
     Thread acceptor = new Thread(this::acceptLoop, "dataplane-acceptor-" + port());
     acceptor.setDaemon(true);
     acceptor.start();
@@ -120,28 +133,59 @@ public final class DataPlaneServer implements AutoCloseable {
     closed = true;
     Transport.Acceptor s = server;
     if (s != null) closeQuietly(s, "data port");
+    HandshakeGate g = gate;
+    if (g != null) g.close();
     for (String id : List.copyOf(registrations.keySet())) forget(id);
     for (DataChannel c : connections) c.close();
     watchdog.close();
   }
 
+  /**
+   * Takes sockets off the port and leaves them to the gate until their header is in. Survives
+   * every error but the port's close: a failed accept (out of file descriptors, say) is retried.
+   */
   private void acceptLoop() {
     while (!closed) {
-      DataChannel c;
       try {
-        c = DataChannel.accepted(server.accept(), settings);
+        gate.admit(server.accept());
       } catch (ClosedChannelException e) {
         if (!closed) log.error("data port closed unexpectedly", e);
         return;
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) {
         log.warn("accept on data port failed: {}", e.toString());
         sleepAfterAcceptFailure();
-        continue;
       }
+    }
+  }
+
+  /** On the gate's thread: the header is in; the connection gets its buffers and its own thread. */
+  private void headerArrived(SocketChannel socket, ByteBuffer prefix) {
+    DataChannel c = null;
+    try {
+      c = DataChannel.accepted(settings.transport().accepted(socket, prefix), settings);
       connections.add(c);
-      Thread t = new Thread(() -> handle(c), "dataplane-conn-" + connectionSeq.incrementAndGet());
+      DataChannel channel = c;
+      Thread t = new Thread(() -> handle(channel), "dataplane-conn-" + connectionSeq.incrementAndGet());
       t.setDaemon(true);
       t.start();
+    } catch (IOException | RuntimeException | OutOfMemoryError e) {
+      // e.g. "unable to create native thread": this connection is lost, the port goes on.
+      log.warn("data connection from {} dropped: {}", remoteAddress(socket), e.toString());
+      if (c != null) {
+        connections.remove(c);
+        c.close();
+      } else {
+        closeQuietly(socket, "data connection");
+      }
+      counted("dropped: " + e);
+    }
+  }
+
+  private static Object remoteAddress(SocketChannel s) {
+    try {
+      return s.getRemoteAddress();
+    } catch (IOException e) {
+      return "?";
     }
   }
 
@@ -196,12 +240,26 @@ public final class DataPlaneServer implements AutoCloseable {
     // The source's first postcopy connection usually beats the destination's Finish and retries.
     if (reason.contains(DataPlane.NOT_IN_POSTCOPY)) log.debug("refused data channel from {}: {}", peer, reason);
     else log.warn("refused data channel from {}: {}", peer, reason);
+    counted(reason);
+    c.refuse(answer);
+  }
+
+  private void counted(String reason) {
     refused.incrementAndGet();
     synchronized (reasons) {
       if (reasons.size() == MAX_KEPT_REASONS) reasons.remove(0);
       reasons.add(reason);
     }
-    c.refuse(answer);
+  }
+
+  /** The gate closed a connection before its header was in: every one counted, logged at most once a second. */
+  private void refusedAtGate(String reason) {
+    counted(reason);
+    long now = System.nanoTime();
+    long last = lastGateLog.get();
+    if (now - last > 1_000_000_000L && lastGateLog.compareAndSet(last, now)) {
+      log.warn("closed a data connection before its header: {} ({} refused so far)", reason, refused.get());
+    }
   }
 
   private static void closeQuietly(java.io.Closeable c, String what) {

@@ -12,6 +12,7 @@ import java.time.Duration;
  * @param stallTimeout how long an accepted channel may receive nothing before it is failed
  * @param connectTimeout TCP connect timeout of the sending side
  * @param transport how channels are dialled and accepted (plain TCP unless set)
+ * @param maxPendingHandshakes connections that may wait for their header at once; more are closed at once
  */
 public record DataPlaneSettings(
     int maxFrameBytes,
@@ -20,7 +21,8 @@ public record DataPlaneSettings(
     Duration handshakeTimeout,
     Duration stallTimeout,
     Duration connectTimeout,
-    Transport transport) {
+    Transport transport,
+    int maxPendingHandshakes) {
 
   public DataPlaneSettings {
     if (maxFrameBytes < 1024) throw new IllegalArgumentException("maxFrameBytes too small: " + maxFrameBytes);
@@ -30,6 +32,7 @@ public record DataPlaneSettings(
     requirePositive(stallTimeout, "stallTimeout");
     requirePositive(connectTimeout, "connectTimeout");
     if (transport == null) throw new IllegalArgumentException("transport is required");
+    if (maxPendingHandshakes < 1) throw new IllegalArgumentException("maxPendingHandshakes must be positive: " + maxPendingHandshakes);
   }
 
   private static void requirePositive(Duration d, String name) {
@@ -39,7 +42,7 @@ public record DataPlaneSettings(
   public static DataPlaneSettings defaults() {
     return new DataPlaneSettings(
         1 << 20, 64 << 20, 256, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(5),
-        TcpTransport.INSTANCE);
+        TcpTransport.INSTANCE, 256);
   }
 
   /** From livemig.host.data-plane, with the stall timeout of livemig.migration. */
@@ -51,22 +54,27 @@ public record DataPlaneSettings(
         dataPlane.getDuration("handshake-timeout"),
         migration.getDuration("stall-timeout"),
         dataPlane.getDuration("connect-timeout"),
-        TcpTransport.INSTANCE);
+        TcpTransport.INSTANCE,
+        dataPlane.getInt("max-pending-handshakes"));
   }
 
   public DataPlaneSettings withStallTimeout(Duration d) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout, transport);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, d, connectTimeout, transport, maxPendingHandshakes);
   }
 
   public DataPlaneSettings withHandshakeTimeout(Duration d) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, d, stallTimeout, connectTimeout, transport);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, d, stallTimeout, connectTimeout, transport, maxPendingHandshakes);
   }
 
   public DataPlaneSettings withBatchPages(int n) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, n, handshakeTimeout, stallTimeout, connectTimeout, transport);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, n, handshakeTimeout, stallTimeout, connectTimeout, transport, maxPendingHandshakes);
+  }
+
+  public DataPlaneSettings withMaxPendingHandshakes(int n) {
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, stallTimeout, connectTimeout, transport, n);
   }
 
   public DataPlaneSettings withTransport(Transport t) {
-    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, stallTimeout, connectTimeout, t);
+    return new DataPlaneSettings(maxFrameBytes, maxPayloadBytes, batchPages, handshakeTimeout, stallTimeout, connectTimeout, t, maxPendingHandshakes);
   }
 }

@@ -44,6 +44,24 @@ public final class TcpTransport implements Transport {
     return new TcpAcceptor(server, options);
   }
 
+  /** The channel header: a varint length and that many bytes. */
+  @Override
+  public int firstMessageBytes(ByteBuffer start) {
+    int length = 0;
+    for (int i = 0; i < 5; i++) {
+      if (i == start.remaining()) return 0;
+      byte b = start.get(start.position() + i);
+      length |= (b & 0x7f) << (7 * i);
+      if (b >= 0) return length < 0 ? -1 : i + 1 + length;
+    }
+    return -1;
+  }
+
+  @Override
+  public Connection accepted(SocketChannel socket, ByteBuffer prefix) {
+    return new TcpConnection(socket, prefix);
+  }
+
   private static void closeAfterFailure(java.io.Closeable c, Exception failure) {
     try {
       c.close();
@@ -62,7 +80,7 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public Connection accept() throws IOException {
+    public SocketChannel accept() throws IOException {
       SocketChannel socket = server.accept();
       try {
         if (options.sendBufferBytes() > 0) socket.socket().setSendBufferSize(options.sendBufferBytes());
@@ -71,7 +89,7 @@ public final class TcpTransport implements Transport {
         closeAfterFailure(socket, e);
         throw e;
       }
-      return new TcpConnection(socket);
+      return socket;
     }
 
     @Override
@@ -86,25 +104,40 @@ public final class TcpTransport implements Transport {
   }
 
   private static final class TcpConnection implements Connection {
+    private static final ByteBuffer NONE = ByteBuffer.allocate(0);
     private final SocketChannel socket;
+    private ByteBuffer prefix; // bytes read before this connection existed (the handshake gate's); reader thread
 
     TcpConnection(SocketChannel socket) {
+      this(socket, NONE);
+    }
+
+    TcpConnection(SocketChannel socket, ByteBuffer prefix) {
       this.socket = socket;
+      this.prefix = prefix;
     }
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-      return socket.read(dst);
+      if (!prefix.hasRemaining()) return socket.read(dst);
+      int n = Math.min(prefix.remaining(), dst.remaining());
+      dst.put(dst.position(), prefix, prefix.position(), n).position(dst.position() + n);
+      prefix.position(prefix.position() + n);
+      if (!prefix.hasRemaining()) prefix = NONE;
+      return n;
     }
 
     @Override
     public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-      return socket.read(dsts, offset, length);
+      if (!prefix.hasRemaining()) return socket.read(dsts, offset, length);
+      long n = 0;
+      for (int i = offset; i < offset + length && prefix.hasRemaining(); i++) n += read(dsts[i]);
+      return n;
     }
 
     @Override
     public long read(ByteBuffer[] dsts) throws IOException {
-      return socket.read(dsts);
+      return read(dsts, 0, dsts.length);
     }
 
     @Override

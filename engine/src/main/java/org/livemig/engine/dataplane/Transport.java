@@ -2,6 +2,8 @@ package org.livemig.engine.dataplane;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 
 /**
@@ -17,6 +19,16 @@ public interface Transport {
   Acceptor listen(String host, int port, LinkOptions options) throws IOException;
 
   /**
+   * How many bytes make the whole first message of a new connection, judged from its first
+   * bytes (start, in read mode): 0 = cannot tell yet, -1 = not a valid start. The server spends
+   * a thread on the connection only once that many have arrived.
+   */
+  int firstMessageBytes(ByteBuffer start);
+
+  /** The connection over an accepted socket (blocking again) whose first bytes the server has read already. */
+  Connection accepted(SocketChannel socket, ByteBuffer prefix) throws IOException;
+
+  /**
    * True when the transport itself detects any change of the bytes in flight (TLS's AEAD);
    * otherwise every frame and payload carries a CRC32C (see {@link FrameCodec}).
    */
@@ -27,10 +39,11 @@ public interface Transport {
   /** A bound port. */
   interface Acceptor extends Closeable {
     /**
-     * Blocks for the next connection. Throws ClosedChannelException once closed (also when
-     * closed while waiting); any other IOException is a failed accept the caller may retry.
+     * Blocks for the next socket, before any byte of it was read; {@link #accepted} makes it a
+     * connection. Throws ClosedChannelException once closed (also when closed while waiting);
+     * any other IOException is a failed accept the caller may retry.
      */
-    Connection accept() throws IOException;
+    SocketChannel accept() throws IOException;
 
     int port();
   }
