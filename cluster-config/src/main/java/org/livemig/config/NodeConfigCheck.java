@@ -44,8 +44,21 @@ public final class NodeConfigCheck {
     }
     port(problems, config, "akka.remote.artery.canonical.hostname", "akka.remote.artery.canonical.port");
     port(problems, config, "livemig.http.hostname", "livemig.http.port");
+    tokens(problems, config);
     journal(problems, config);
     return problems;
+  }
+
+  /** An existing tokens file must be readable and well formed; a missing one is created at start. */
+  private static void tokens(List<String> problems, Config c) {
+    if (c.getInt("livemig.http.port") == 0 || !c.getBoolean("livemig.http.auth.enabled")) return;
+    java.nio.file.Path file = java.nio.file.Path.of(c.getString("livemig.http.auth.tokens-file"));
+    if (!java.nio.file.Files.exists(file)) return;
+    try {
+      org.livemig.config.http.OperatorTokens.load(file);
+    } catch (IOException | IllegalArgumentException e) {
+      problems.add("livemig.http.auth.tokens-file: " + e.getMessage());
+    }
   }
 
   /** A database journal must answer now; an H2 file is created on first use, so it is not probed. */

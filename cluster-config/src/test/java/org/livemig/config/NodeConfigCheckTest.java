@@ -36,6 +36,23 @@ class NodeConfigCheckTest {
   }
 
   @Test
+  void aMalformedTokensFileIsNamedBeforeTheNodeStarts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    var file = java.nio.file.Files.writeString(dir.resolve("tokens"), "operator not-a-hash alice\n");
+    String all = String.join("\n", check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
+        + "livemig.http.port = " + freePort() + "\nlivemig.http.auth.tokens-file = \"" + file + "\""));
+    assertTrue(all.contains("livemig.http.auth.tokens-file: " + file + " line 1: the second field must be a SHA-256"),
+        all);
+    assertFalse(all.contains("not-a-hash"), "a token pasted by mistake is not echoed: " + all);
+  }
+
+  private static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Test
   void aFenceLeaseNotShorterThanTheResolversWaitIsRefused() {
     String all = String.join("\n", check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
         + "livemig.host.fence-lease = 30s\nakka.cluster.split-brain-resolver.stable-after = 20s"));

@@ -54,7 +54,8 @@ class ConfirmRetryTest {
     assertNotEquals(MigrationStatus.COMPLETED, pending.getStatus(), "not complete while the source copy exists");
     assertTrue(pending.getSourceUnconfirmed().contains("did not answer CONFIRM"), pending.getSourceUnconfirmed());
     var hosts = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-        URI.create(cluster.hosts.get("host-a").httpUri() + "/hosts")).timeout(Duration.ofSeconds(30)).build(),
+        URI.create(cluster.hosts.get("host-a").httpUri() + "/hosts")).timeout(Duration.ofSeconds(30))
+        .header("Authorization", "Bearer " + OperatorCredentials.readOnly(dir)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, hosts.statusCode(), hosts.body());
     assertTrue(hosts.body().matches(".*\"host_id\":\"host-a\"[^}]*\"unconfirmed_source_copies\":1.*"), hosts.body());

@@ -41,6 +41,7 @@ class LoopbackOnlyTest {
         "livemig.host.id = \"host-l\"",
         "livemig.host.data-plane.port = 0",
         "livemig.http.port = " + freePort(),
+        "livemig.http.auth.tokens-file = \"" + OperatorCredentials.tokensFile(dir) + "\"",
         "akka.remote.artery.canonical.port = " + artery,
         "akka.cluster.seed-nodes = [\"akka://livemig@127.0.0.1:" + artery + "\"]",
         "livemig.journal.url = \"jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE\"", ""));

@@ -39,6 +39,15 @@ class MigratectlTest {
     if (cluster != null) cluster.close();
   }
 
+  /** The operator's token from a file, as --token-file. */
+  static String[] withToken(String... args) {
+    String[] all = new String[args.length + 2];
+    all[0] = "--token-file";
+    all[1] = dir.resolve("operator-credentials").toString();
+    System.arraycopy(args, 0, all, 2, args.length);
+    return all;
+  }
+
   static Run ctl(String... args) {
     var out = new ByteArrayOutputStream();
     var err = new ByteArrayOutputStream();
@@ -46,7 +55,8 @@ class MigratectlTest {
     all[0] = "--url";
     all[1] = url;
     System.arraycopy(args, 0, all, 2, args.length);
-    int exit = Migratectl.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), all);
+    int exit = Migratectl.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+        Map.of(), dir.resolve("none"), withToken(all));
     Run r = new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     System.out.println("$ migratectl " + String.join(" ", args) + "  -> exit " + exit + "\n" + r.out() + r.err());
     return r;
@@ -131,17 +141,19 @@ class MigratectlTest {
   /** The real thing: migratectl in its own JVM, as an operator runs it. */
   @Test
   void runsAsItsOwnProcess() throws Exception {
-    Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    ProcessBuilder builder = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "org.livemig.config.cli.Migratectl", "--url", url, "status",
-        "no-such-migration").redirectErrorStream(true).start();
+        "no-such-migration").redirectErrorStream(true);
+    builder.environment().put("LIVEMIG_TOKEN", OperatorCredentials.readOnly(dir));
+    Process p = builder.start();
     String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "migratectl exits");
     assertEquals(Migratectl.EXIT_NOT_FOUND, p.exitValue(), out);
     assertTrue(out.contains("no-such-migration"), out);
 
     Process hosts = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "org.livemig.config.cli.Migratectl", "--url", url, "hosts")
-        .redirectErrorStream(true).start();
+        "-cp", System.getProperty("java.class.path"), "org.livemig.config.cli.Migratectl", "--url", url,
+        "--token-file", dir.resolve("operator-credentials").toString(), "hosts").redirectErrorStream(true).start();
     String listed = new String(hosts.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     assertTrue(hosts.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "migratectl exits");
     assertEquals(0, hosts.exitValue(), listed);

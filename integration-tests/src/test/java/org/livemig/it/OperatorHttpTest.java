@@ -25,6 +25,7 @@ class OperatorHttpTest {
   @TempDir static Path dir;
   static TestCluster cluster;
   static String base;
+  static String token;
   static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   static int freePort() throws Exception {
@@ -38,6 +39,7 @@ class OperatorHttpTest {
     cluster = new TestCluster(dir, Map.of("host-a", Map.of("livemig.http.port", freePort()), "host-b", Map.of()));
     base = cluster.hosts.get("host-a").httpUri();
     assertNotNull(base, "host-a serves HTTP");
+    token = OperatorCredentials.operator(dir);
   }
 
   @AfterAll
@@ -47,7 +49,7 @@ class OperatorHttpTest {
 
   static HttpResponse<String> send(String method, String path, String body) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(40))
-        .header("Content-Type", "application/json");
+        .header("Content-Type", "application/json").header("Authorization", "Bearer " + token);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -142,7 +144,7 @@ class OperatorHttpTest {
     assertEquals("RUNNING", v.getState(), "a running guest runs again after the check");
     var cli = new java.io.ByteArrayOutputStream();
     assertEquals(0, org.livemig.config.cli.Migratectl.run(new java.io.PrintStream(cli, true), System.err,
-        "--url", base, "verify", "verify-me"));
+        Map.of("LIVEMIG_TOKEN", token), dir.resolve("none"), "--url", base, "verify", "verify-me"));
     assertTrue(cli.toString().contains("verified"), cli.toString());
 
     // A page changed behind the workload's back: the check says which.
@@ -159,7 +161,7 @@ class OperatorHttpTest {
     assertEquals(List.of(page), bad.getFirstMismatchesList());
     assertEquals("PAUSED", bad.getState(), "a paused guest stays paused");
     assertEquals(9, org.livemig.config.cli.Migratectl.run(new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
-        System.err, "--url", base, "verify", "verify-me"));
+        System.err, Map.of("LIVEMIG_TOKEN", token), dir.resolve("none"), "--url", base, "verify", "verify-me"));
 
     assertStatus(404, send("GET", "/guests/nobody/verify", null));
     assertStatus(400, send("GET", "/guests/a%20b/verify", null));

@@ -53,13 +53,15 @@ class PartitionFencingTest {
     }
   }
 
-  private static String get(String url) throws Exception {
+  private String get(String url) throws Exception {
     return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
-        .build(), HttpResponse.BodyHandlers.ofString()).body();
+        .header("Authorization", "Bearer " + OperatorCredentials.readOnly(dir)).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
   }
 
-  private static String post(String url, String body) throws Exception {
+  private String post(String url, String body) throws Exception {
     var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+        .header("Authorization", "Bearer " + OperatorCredentials.operator(dir))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(201, r.statusCode(), r.body());
@@ -97,6 +99,7 @@ class PartitionFencingTest {
         "livemig.host.data-plane.bind-host = \"127.0.0.2\"",
         "livemig.host.data-plane.port = 0",
         "livemig.http.port = " + httpB,
+        "livemig.http.auth.tokens-file = \"" + OperatorCredentials.tokensFile(dir) + "\"",
         "livemig.journal.url = \"jdbc:h2:file:" + dir.resolve("host-b-ledger") + "\"", ""));
     HostProcess b = HostProcess.start(conf, "host-b");
     hostB = b.process();

@@ -57,7 +57,11 @@ final class TestCluster implements AutoCloseable {
     }
     manager = coordinators.isEmpty() ? null : coordinators.get(0);
     for (var e : new java.util.TreeMap<>(hostOverrides).entrySet()) {
-      LivemigNode n = LivemigNode.start(LivemigNode.localConfig(e.getKey(), List.of("host"), journal, fast(e.getValue())));
+      // A host serving HTTP creates the tokens in dir (OperatorCredentials), not in the working directory.
+      Map<String, Object> overrides = new HashMap<>(Map.of("livemig.http.auth.tokens-file",
+          OperatorCredentials.tokensFile(dir).toString()));
+      overrides.putAll(e.getValue());
+      LivemigNode n = LivemigNode.start(LivemigNode.localConfig(e.getKey(), List.of("host"), journal, fast(overrides)));
       LivemigNode seed = manager != null ? manager : hosts.isEmpty() ? n : hosts.values().iterator().next();
       n.join(seed.address());
       hosts.put(e.getKey(), n);

@@ -6,6 +6,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.livemig.config.http.Json;
 import org.livemig.messages.MigrationInfo;
@@ -26,7 +27,8 @@ import picocli.CommandLine.ParentCommand;
         "3:not found (migration, guest)", "4:conflict (guest already migrating, migration ended, id taken)",
         "5:unreachable (node, host or coordinator did not answer)", "6:invalid request (the message names the field)",
         "7:not supported yet", "8:the watched migration ended FAILED or CANCELLED",
-        "9:verify: the guest's memory does not match its oracle"},
+        "9:verify: the guest's memory does not match its oracle",
+        "10:not authenticated (no or an unknown token) or not allowed (the token's role is too small)"},
     subcommands = {Migratectl.Start.class, Migratectl.ListCmd.class, Migratectl.Status.class, Migratectl.Cancel.class,
         Migratectl.SetParams.class, Migratectl.Postcopy.class, Migratectl.Recover.class, Migratectl.Hosts.class, Migratectl.Guests.class, Migratectl.Verify.class,
         Migratectl.Report.class})
@@ -41,6 +43,7 @@ public final class Migratectl {
   public static final int EXIT_NOT_SUPPORTED = 7;
   public static final int EXIT_MIGRATION_FAILED = 8;
   public static final int EXIT_VERIFY_MISMATCH = 9;
+  public static final int EXIT_AUTH = 10;
 
   @Option(names = "--url", description = "a node's HTTP address (default: $MIGRATECTL_URL or ${DEFAULT-VALUE})",
       defaultValue = "${env:MIGRATECTL_URL:-http://127.0.0.1:8558}")
@@ -49,8 +52,15 @@ public final class Migratectl {
   @Option(names = "--timeout", description = "per request, e.g. 60s (default ${DEFAULT-VALUE})", defaultValue = "60s")
   String timeout;
 
+  @Option(names = "--token-file", paramLabel = "FILE", description = "the bearer token: alone on a line, or ROLE TOKEN "
+      + "lines as a node writes them (the first is used). Default: $LIVEMIG_TOKEN, else ./data/operator-credentials "
+      + "if it exists (what a node started here with the shipped configs wrote)")
+  Path tokenFile;
+
   PrintStream out;
   PrintStream err;
+  Map<String, String> env;
+  Path defaultCredentials;
 
   public static void main(String[] args) {
     System.exit(run(System.out, System.err, args));
@@ -58,9 +68,17 @@ public final class Migratectl {
 
   /** Runs one command; the exit code is returned (tests call this in-process). */
   public static int run(PrintStream out, PrintStream err, String... args) {
+    return run(out, err, System.getenv(), Credentials.DEFAULT_FILE, args);
+  }
+
+  /** With the environment and the default credentials file given (tests). */
+  public static int run(PrintStream out, PrintStream err, Map<String, String> env, Path defaultCredentials,
+      String... args) {
     Migratectl root = new Migratectl();
     root.out = out;
     root.err = err;
+    root.env = env;
+    root.defaultCredentials = defaultCredentials;
     CommandLine cl = new CommandLine(root);
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
@@ -68,7 +86,8 @@ public final class Migratectl {
   }
 
   OperatorApi api() {
-    return new OperatorApi(url, Duration.parse("PT" + timeout.toUpperCase()));
+    return new OperatorApi(url, Duration.parse("PT" + timeout.toUpperCase()),
+        Credentials.find(tokenFile, env, defaultCredentials));
   }
 
   /** Runs a command body: a failed request prints its reason and gives its exit code. */
@@ -79,8 +98,15 @@ public final class Migratectl {
 
     @Override
     public Integer call() throws Exception {
+      OperatorApi api;
       try {
-        return execute(root.api());
+        api = root.api();
+      } catch (IllegalArgumentException badTokenFile) {
+        root.err.println("migratectl: " + badTokenFile.getMessage());
+        return EXIT_USAGE;
+      }
+      try {
+        return execute(api);
       } catch (OperatorApi.Failure f) {
         root.err.println("migratectl: " + f.getMessage());
         return f.exitCode;

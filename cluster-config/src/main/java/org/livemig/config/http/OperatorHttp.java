@@ -1,16 +1,75 @@
 package org.livemig.config.http;
 
 import akka.actor.typed.ActorSystem;
+import akka.http.javadsl.ConnectionContext;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import akka.http.javadsl.server.Route;
 import akka.management.javadsl.AkkaManagement;
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Starts Akka Management (its routes plus livemig's OperatorRoutes) when livemig.http.port is set. */
+/**
+ * The operator HTTP server, when livemig.http.port is set: Akka Management's routes (its /cluster
+ * routes and health checks, plus livemig's OperatorRoutes, a route provider) behind
+ * OperatorAuth's bearer tokens. The server is bound here, not by AkkaManagement.start: its
+ * withAuth knows HTTP Basic only, has no roles, and in 1.1.4 its javadsl variant lets a request
+ * without credentials through (the authenticator is applied with .optional).
+ */
 public final class OperatorHttp {
+  private static final Logger log = LoggerFactory.getLogger(OperatorHttp.class);
+
   private OperatorHttp() {}
 
-  /** The bound address, or null when HTTP is off. Blocks until bound: called at node start, not in an actor. */
+  /** Plain HTTP; see {@link #start(ActorSystem, Optional)}. */
   public static String start(ActorSystem<?> system) throws Exception {
-    if (system.settings().config().getInt("livemig.http.port") == 0) return null;
-    return AkkaManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS).toString();
+    return start(system, Optional.empty());
+  }
+
+  /**
+   * The bound address (http[s]://host:port), or null when HTTP is off. With an SSLContext the
+   * server speaks HTTPS only. Blocks until bound: called at node start, not in an actor.
+   */
+  public static String start(ActorSystem<?> system, Optional<SSLContext> tls) throws Exception {
+    Config config = system.settings().config();
+    int port = config.getInt("livemig.http.port");
+    if (port == 0) return null;
+    String hostname = config.getString("livemig.http.hostname");
+    Route management = tls.isPresent()
+        ? AkkaManagement.get(system).getRoutes(s -> s.withHttpsConnectionContext(ConnectionContext.httpsServer(tls.get())))
+        : AkkaManagement.get(system).getRoutes();
+    Route route = authenticated(config, hostname, port).map(a -> a.protect(management)).orElse(management);
+
+    var server = Http.get(system).newServerAt(hostname, port);
+    if (tls.isPresent()) server = server.enableHttps(ConnectionContext.httpsServer(tls.get()));
+    ServerBinding binding = server.bind(route).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    // Open connections get this long to finish when the node stops.
+    binding.addToCoordinatedShutdown(Duration.ofSeconds(5), system);
+    String uri = (tls.isPresent() ? "https" : "http") + "://" + hostname + ":" + binding.localAddress().getPort();
+    log.info("operator HTTP on {}", uri);
+    return uri;
+  }
+
+  /** The auth in front of every route, or empty (with a warning) when livemig.http.auth.enabled is off. */
+  private static Optional<OperatorAuth> authenticated(Config config, String hostname, int port) throws Exception {
+    if (!config.getBoolean("livemig.http.auth.enabled")) {
+      log.warn("operator HTTP on {}:{} answers every request without authentication, cluster routes that down "
+          + "members included (livemig.http.auth.enabled = off)", hostname, port);
+      return Optional.empty();
+    }
+    Path file = Path.of(config.getString("livemig.http.auth.tokens-file"));
+    OperatorTokens.Loaded loaded = OperatorTokens.loadOrCreate(file);
+    // The path only: the tokens themselves never reach a log.
+    loaded.credentials().ifPresent(c -> log.warn("operator HTTP: created {} with a new operator and read-only token; "
+        + "their plaintext is in {} (owner-only), where migratectl finds it", file.toAbsolutePath(), c.toAbsolutePath()));
+    log.info("operator HTTP accepts the {} token(s) of {}", loaded.tokens().size(), file.toAbsolutePath());
+    String basePath = config.getString("akka.management.http.base-path");
+    return Optional.of(new OperatorAuth(loaded.tokens(), basePath));
   }
 }

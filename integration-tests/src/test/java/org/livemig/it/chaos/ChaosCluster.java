@@ -22,6 +22,7 @@ import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.common.EpochMicros;
 import org.livemig.it.HostProcess;
 import org.livemig.it.Iptables;
+import org.livemig.it.OperatorCredentials;
 import org.livemig.messages.MigrationInfo;
 
 /**
@@ -115,7 +116,8 @@ final class ChaosCluster implements AutoCloseable {
           "livemig.coordinator.step-timeout = 5s",
           "livemig.coordinator.ask-timeout = 5s",
           "livemig.migration.stall-timeout = 5s",
-          "livemig.http.port = " + n.http));
+          "livemig.http.port = " + n.http,
+          "livemig.http.auth.tokens-file = \"" + OperatorCredentials.tokensFile(dir) + "\""));
       if (COORDINATORS.contains(n.name)) {
         conf.addAll(List.of(
             "akka.cluster.roles = [coordinator]",
@@ -179,13 +181,14 @@ final class ChaosCluster implements AutoCloseable {
   }
 
   HttpResponse<String> get(String node, String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(10)).build(),
+    return http.send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(10))
+        .header("Authorization", "Bearer " + OperatorCredentials.operator(dir)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> post(String node, String path, String json) throws IOException, InterruptedException {
     return http.send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+        .header("Authorization", "Bearer " + OperatorCredentials.operator(dir)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
