@@ -23,6 +23,7 @@ public final class Wire {
     private static final SocketAddress PEER = new InetSocketAddress("127.0.0.1", 1);
     private final ByteBuffer input;
     private final java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
+    private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean open = true;
     private volatile boolean outputShut;
 
@@ -96,6 +97,12 @@ public final class Wire {
     @Override
     public void close() {
       open = false;
+      closed.countDown();
+    }
+
+    /** Waits until whoever holds the connection closes it; false if that takes longer than timeout. */
+    public boolean awaitClosed(Duration timeout) throws InterruptedException {
+      return closed.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** Bytes of input not read yet. */
