@@ -27,11 +27,11 @@ import org.livemig.messages.Pages;
  * receiver writes only pages that a Pages frame named (all others stay as they were: zero).
  * Seeds are real streams built with the sender's own encoder, so the fuzzer starts from valid frames.
  */
-class FrameDecoderFuzzTest {
+public class FrameDecoderFuzzTest {
   static final int PAGE = 512;
   static final long PAGES = 200; // not a multiple of 64: the last bitmap word is partial
   /** Small limits, so that a frame or payload at the limit costs the fuzzer little. */
-  static final DataPlaneSettings SETTINGS = new DataPlaneSettings(64 << 10, 64 << 10, 8, Duration.ofSeconds(5),
+  public static final DataPlaneSettings SETTINGS = new DataPlaneSettings(64 << 10, 64 << 10, 8, Duration.ofSeconds(5),
       Duration.ofSeconds(10), Duration.ofSeconds(5), TcpTransport.INSTANCE);
   private static final byte[] ZERO_PAGE = new byte[PAGE];
   private static final ByteBuffer SCRATCH = ByteBuffer.allocate(SETTINGS.maxPayloadBytes()); // one fuzzing thread
@@ -144,7 +144,7 @@ class FrameDecoderFuzzTest {
   }
 
   /** Frames (and Pages payloads, given as {frame, payload}) encoded the way FrameCodec writes them. */
-  static byte[] stream(Object... parts) {
+  public static byte[] stream(Object... parts) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     FrameCodec codec = new FrameCodec(new Wire.Link(new byte[0]), SETTINGS);
     for (Object part : parts) {
