@@ -63,7 +63,8 @@ final class ChannelReceiver {
     }
   }
 
-  private void receiveUntilEndOfStream() {
+  /** The frame loop alone (package-private for the decoder fuzz test); throws on any failure. */
+  void receiveUntilEndOfStream() {
     while (true) {
       Frame frame = codec.readFrame();
       switch (frame.getKindCase()) {

@@ -165,7 +165,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
           return CoordinatorEvent.parseFrom(bytes);
         }
         case SNAPSHOT -> {
-          return Snapshots.fromProto(MigrationSnapshot.parseFrom(bytes));
+          try {
+            return Snapshots.fromProto(MigrationSnapshot.parseFrom(bytes));
+          } catch (IllegalArgumentException e) {
+            throw new NotSerializableException("unusable migration snapshot: " + e.getMessage());
+          }
         }
         case LEDGER_EVENT -> {
           return org.livemig.messages.HostLedgerEvent.parseFrom(bytes);

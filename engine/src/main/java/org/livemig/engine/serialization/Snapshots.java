@@ -33,7 +33,18 @@ final class Snapshots {
     return b.build();
   }
 
+  /**
+   * The state in a snapshot. An enum value this version does not know (a newer writer, or a corrupt
+   * store) is refused: the state could never be written again (toProto cannot encode it).
+   *
+   * @throws IllegalArgumentException naming the field and its number
+   */
   static MigrationState fromProto(MigrationSnapshot p) {
+    known("status", p.getStatusValue(), p.getStatus());
+    known("phase", p.getPhaseValue(), p.getPhase());
+    known("resume_owner", p.getResumeOwnerValue(), p.getResumeOwner());
+    known("failed_phase", p.getFailedPhaseValue(), p.getFailedPhase());
+    known("error_kind", p.getErrorKindValue(), p.getErrorKind());
     return new MigrationState(p.getMigrationId(), p.getGuestId(), p.getSourceHost(), p.getDestinationHost(),
         p.getParameters(), p.getEpoch(), p.getStatus(), p.getPhase(),
         p.hasBegin() ? p.getBegin() : null, p.hasPrepare() ? p.getPrepare() : null,
@@ -43,5 +54,11 @@ final class Snapshots {
         p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()), new PostcopyState(p.getPostcopy(), p.getRecoveries(),
             p.getPostcopyComplete(), p.getPostcopyPagesMissing(), p.getPostcopyPausedReason(),
             p.hasPostcopyResult() ? p.getPostcopyResult() : null, p.getPostcopySourceLost()));
+  }
+
+  private static void known(String field, int number, Enum<?> value) {
+    if (value.name().equals("UNRECOGNIZED")) {
+      throw new IllegalArgumentException("snapshot " + field + " " + number + " is unknown to this version");
+    }
   }
 }
