@@ -73,8 +73,8 @@ final class HandshakeGate implements AutoCloseable {
   void admit(SocketChannel socket) {
     if (pending.incrementAndGet() > maxPending) {
       pending.decrementAndGet();
+      refused.accept("too many connections in handshake (" + maxPending + ")"); // counted before the peer sees the close
       closeQuietly(socket);
-      refused.accept("too many connections in handshake (" + maxPending + ")");
       return;
     }
     synchronized (arrivals) {
@@ -161,8 +161,8 @@ final class HandshakeGate implements AutoCloseable {
   private void drop(SocketChannel s, SelectionKey k, String reason) {
     if (k != null) k.cancel();
     pending.decrementAndGet();
+    refused.accept(reason); // counted before the peer sees the close
     closeQuietly(s);
-    refused.accept(reason);
   }
 
   /** Closes every waiting connection (the gate's thread does, as it ends). */

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import java.time.Duration;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,17 +20,15 @@ import org.livemig.messages.StreamKind;
 
 /**
  * The first bytes of a connection to the data port, from anyone: a real DataPlaneServer with one
- * registered migration, over in-memory connections. Every connection gets exactly one answer (a
- * refusal with a reason, or the acceptance of a correct header) and is closed; the server keeps
- * serving. Seeds are headers as a source sends them, right and wrong.
+ * registered migration, over loopback sockets. Every connection is closed and counted: bytes that
+ * are not a whole header (by its length) are closed by the handshake gate without an answer; a
+ * whole header gets exactly one answer (a refusal with a reason, or the acceptance of a correct
+ * header). The server keeps serving. Seeds are headers as a source sends them, right and wrong.
  */
 class ChannelHeaderFuzzTest {
   private static final String MIGRATION = "m-1";
   private static final String TOKEN = "token-of-m-1";
-  private static final Wire.Transport TRANSPORT = new Wire.Transport(() -> {
-    throw new IllegalStateException("the server never dials");
-  });
-  private static final DataPlaneSettings SETTINGS = FrameDecoderFuzzTest.SETTINGS.withTransport(TRANSPORT);
+  private static final DataPlaneSettings SETTINGS = FrameDecoderFuzzTest.SETTINGS;
   private static final DataPlaneServer SERVER = start();
 
   private static DataPlaneServer start() {
@@ -46,12 +46,24 @@ class ChannelHeaderFuzzTest {
 
   @MethodSource("headers")
   @FuzzTest(maxDuration = "10s")
-  void firstBytes(byte[] wire) throws InterruptedException {
+  void firstBytes(byte[] wire) throws Exception {
     long refusedBefore = SERVER.refusedChannels();
-    Wire.Link link = new Wire.Link(wire);
-    TRANSPORT.connect(link);
-    if (!link.awaitClosed(Duration.ofSeconds(10))) fail("connection still open 10 s after its last byte");
-    byte[] answer = link.written();
+    byte[] answer;
+    try (SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", SERVER.port()))) {
+      c.write(ByteBuffer.wrap(wire));
+      c.shutdownOutput();
+      c.socket().setSoTimeout(10_000);
+      answer = c.socket().getInputStream().readAllBytes(); // until the server closes
+    } catch (java.net.SocketTimeoutException e) {
+      fail("connection still open 10 s after its last byte");
+      return;
+    }
+    if (answer.length == 0) {
+      // The gate closed it (counted before the close): not a whole header.
+      assertEquals(refusedBefore + 1, SERVER.refusedChannels(), "a connection closed without an answer and not counted");
+      assertFalse(wholeHeader(wire), "a whole header got no answer");
+      return;
+    }
     ChannelAccept accept;
     try {
       accept = new FrameCodec(new Wire.Link(answer), SETTINGS).readMessage(ChannelAccept.parser(), "answer",
@@ -67,6 +79,12 @@ class ChannelHeaderFuzzTest {
       assertFalse(accept.getReason().isBlank(), "refused without a reason");
       assertEquals(refusedBefore + 1, SERVER.refusedChannels(), "a refusal not counted");
     }
+  }
+
+  /** Whether the bytes hold a whole first message by its varint length (what the gate waits for). */
+  private static boolean wholeHeader(byte[] wire) {
+    int needed = TcpTransport.INSTANCE.firstMessageBytes(ByteBuffer.wrap(wire));
+    return needed > 0 && needed <= DataPlane.HANDSHAKE_LIMIT + 16 && wire.length >= needed;
   }
 
   /** Whether the bytes start with a header of the registered migration, its token and a precopy channel. */

@@ -32,7 +32,7 @@ public class FrameDecoderFuzzTest {
   static final long PAGES = 200; // not a multiple of 64: the last bitmap word is partial
   /** Small limits, so that a frame or payload at the limit costs the fuzzer little. */
   public static final DataPlaneSettings SETTINGS = new DataPlaneSettings(64 << 10, 64 << 10, 8, Duration.ofSeconds(5),
-      Duration.ofSeconds(10), Duration.ofSeconds(5), TcpTransport.INSTANCE);
+      Duration.ofSeconds(10), Duration.ofSeconds(5), TcpTransport.INSTANCE, 256);
   private static final byte[] ZERO_PAGE = new byte[PAGE];
   private static final ByteBuffer SCRATCH = ByteBuffer.allocate(SETTINGS.maxPayloadBytes()); // one fuzzing thread
 

@@ -6,8 +6,6 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Supplier;
 
 /**
@@ -115,18 +113,12 @@ public final class Wire {
     }
   }
 
-  /** Hands accepted connections to a listener and dials whatever the supplier gives. */
+  /** Dials whatever the supplier gives; it never listens (the data port's tests use real sockets). */
   public static final class Transport implements org.livemig.engine.dataplane.Transport {
-    private final BlockingQueue<Connection> incoming = new LinkedBlockingQueue<>();
     private final Supplier<Connection> dialled;
 
     public Transport(Supplier<Connection> dialled) {
       this.dialled = dialled;
-    }
-
-    /** The next accept() returns c. */
-    public void connect(Connection c) {
-      incoming.add(c);
     }
 
     @Override
@@ -136,33 +128,17 @@ public final class Wire {
 
     @Override
     public Acceptor listen(String host, int port, LinkOptions options) {
-      return new Acceptor() {
-        private volatile boolean closed;
+      throw new UnsupportedOperationException("an in-memory transport does not listen");
+    }
 
-        @Override
-        public Connection accept() throws IOException {
-          while (!closed) {
-            try {
-              Connection c = incoming.poll(50, java.util.concurrent.TimeUnit.MILLISECONDS);
-              if (c != null) return c;
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new ClosedChannelException();
-            }
-          }
-          throw new ClosedChannelException();
-        }
+    @Override
+    public int firstMessageBytes(ByteBuffer start) {
+      throw new UnsupportedOperationException("an in-memory transport does not listen");
+    }
 
-        @Override
-        public int port() {
-          return 1;
-        }
-
-        @Override
-        public void close() {
-          closed = true;
-        }
-      };
+    @Override
+    public Connection accepted(java.nio.channels.SocketChannel socket, ByteBuffer prefix) {
+      throw new UnsupportedOperationException("an in-memory transport does not listen");
     }
   }
 }
