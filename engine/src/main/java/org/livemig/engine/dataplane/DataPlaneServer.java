@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -72,10 +73,21 @@ public final class DataPlaneServer implements AutoCloseable {
     return s.port();
   }
 
-  /** Registers an incoming migration; its precopy channels may connect from now on. */
+  /** Registers an incoming migration from any source host; its precopy channels may connect from now on. */
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
+    expect(migrationId, token, channels, listener, memory, received, null);
+  }
+
+  /**
+   * Registers an incoming migration; its precopy channels may connect from now on. On a transport
+   * that authenticates peers (TLS), every channel of it (all stream kinds) is refused unless the
+   * peer proved to be sourceHost; null accepts any peer. Plain TCP proves nobody: there the token
+   * alone authorizes, as before.
+   */
+  public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received,
+      String sourceHost) {
     PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
-    Registration reg = new Registration(migrationId, token);
+    Registration reg = new Registration(migrationId, token, sourceHost);
     reg.register(StreamKind.PRECOPY_PAGES, precopy);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");
@@ -156,7 +168,7 @@ public final class DataPlaneServer implements AutoCloseable {
         return;
       }
       Registration reg = registrations.get(header.getMigrationId());
-      String reason = check(header, reg);
+      String reason = check(header, reg, c.peerIdentity());
       StreamHandler.Admission admission = reason != null ? StreamHandler.Admission.refuse(reason) : reg.admit(header, c);
       if (admission.refused()) {
         refuse(c, peer, admission.refusal());
@@ -172,7 +184,7 @@ public final class DataPlaneServer implements AutoCloseable {
     }
   }
 
-  private static String check(ChannelHeader h, Registration reg) {
+  private static String check(ChannelHeader h, Registration reg, Optional<String> peer) {
     if (h.getProtocolVersion() != DataPlane.PROTOCOL_VERSION) {
       return "unsupported protocol version " + h.getProtocolVersion() + " (expected " + DataPlane.PROTOCOL_VERSION + ")";
     }
@@ -180,6 +192,9 @@ public final class DataPlaneServer implements AutoCloseable {
     // Constant-time compare: the token is the only secret on this port.
     if (!MessageDigest.isEqual(reg.token.getBytes(StandardCharsets.UTF_8), h.getToken().getBytes(StandardCharsets.UTF_8))) {
       return "wrong token for migration " + reg.migrationId;
+    }
+    if (reg.sourceHost != null && peer.isPresent() && !peer.get().equals(reg.sourceHost)) {
+      return "peer " + peer.get() + " is not the source host of migration " + reg.migrationId;
     }
     return null;
   }
