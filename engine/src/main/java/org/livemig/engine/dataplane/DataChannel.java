@@ -3,6 +3,7 @@ package org.livemig.engine.dataplane;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.Optional;
 import org.livemig.messages.ChannelAccept;
 import org.livemig.messages.ChannelHeader;
 import org.slf4j.Logger;
@@ -106,6 +107,11 @@ public final class DataChannel implements AutoCloseable {
 
   public FrameCodec codec() {
     return codec;
+  }
+
+  /** The host id the peer proved to the transport; empty on plain TCP. */
+  public Optional<String> peerIdentity() {
+    return connection.peerIdentity();
   }
 
   public SocketAddress remoteAddress() {

@@ -10,6 +10,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -85,10 +86,21 @@ public final class DataPlaneServer implements AutoCloseable {
     return s.port();
   }
 
-  /** Registers an incoming migration; its precopy channels may connect from now on. */
+  /** Registers an incoming migration from any source host; its precopy channels may connect from now on. */
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received) {
+    expect(migrationId, token, channels, listener, memory, received, null);
+  }
+
+  /**
+   * Registers an incoming migration; its precopy channels may connect from now on. On a transport
+   * that authenticates peers (TLS), every channel of it (all stream kinds) is refused unless the
+   * peer proved to be sourceHost; null accepts any peer. Plain TCP proves nobody: there the token
+   * alone authorizes, as before.
+   */
+  public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received,
+      String sourceHost) {
     PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
-    Registration reg = new Registration(migrationId, token);
+    Registration reg = new Registration(migrationId, token, sourceHost);
     reg.register(StreamKind.PRECOPY_PAGES, precopy);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");
@@ -162,7 +174,7 @@ public final class DataPlaneServer implements AutoCloseable {
   private void headerArrived(SocketChannel socket, ByteBuffer prefix) {
     DataChannel c = null;
     try {
-      c = DataChannel.accepted(settings.transport().accepted(socket, prefix), settings);
+      c = DataChannel.accepted(server.open(socket, prefix), settings);
       connections.add(c);
       DataChannel channel = c;
       Thread t = new Thread(() -> handle(channel), "dataplane-conn-" + connectionSeq.incrementAndGet());
@@ -200,12 +212,12 @@ public final class DataPlaneServer implements AutoCloseable {
         return;
       }
       Registration reg = registrations.get(header.getMigrationId());
-      String reason = check(header, reg);
+      String reason = check(header, reg, c.peerIdentity());
       if (reason != null) {
         // An unknown migration and a wrong token get the same answer: without the token a peer
         // learns nothing about which migrations exist. The log keeps the difference.
-        boolean versionOnly = header.getProtocolVersion() != DataPlane.PROTOCOL_VERSION;
-        refuse(c, peer, reason, versionOnly ? reason : "unknown migration " + header.getMigrationId() + " or wrong token");
+        boolean probe = header.getProtocolVersion() == DataPlane.PROTOCOL_VERSION && (reg == null || reason.startsWith("wrong token"));
+        refuse(c, peer, reason, probe ? "unknown migration " + header.getMigrationId() + " or wrong token" : reason);
         return;
       }
       StreamHandler.Admission admission = reg.admit(header, c);
@@ -223,7 +235,7 @@ public final class DataPlaneServer implements AutoCloseable {
     }
   }
 
-  private static String check(ChannelHeader h, Registration reg) {
+  private static String check(ChannelHeader h, Registration reg, Optional<String> peer) {
     if (h.getProtocolVersion() != DataPlane.PROTOCOL_VERSION) {
       return "unsupported protocol version " + h.getProtocolVersion() + " (expected " + DataPlane.PROTOCOL_VERSION + ")";
     }
@@ -231,6 +243,9 @@ public final class DataPlaneServer implements AutoCloseable {
     // Constant-time compare: the token is the only secret on this port.
     if (!MessageDigest.isEqual(reg.token.getBytes(StandardCharsets.UTF_8), h.getToken().getBytes(StandardCharsets.UTF_8))) {
       return "wrong token for migration " + reg.migrationId;
+    }
+    if (reg.sourceHost != null && peer.isPresent() && !peer.get().equals(reg.sourceHost)) {
+      return "peer " + peer.get() + " is not the source host of migration " + reg.migrationId;
     }
     return null;
   }

@@ -1,6 +1,11 @@
 package org.livemig.engine.dataplane;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import org.livemig.engine.security.DevPki;
+import org.livemig.engine.security.TlsCredentials;
 
 /**
  * Limits and timeouts of the data plane.
@@ -11,7 +16,8 @@ import java.time.Duration;
  * @param handshakeTimeout how long either side waits for the other's handshake message
  * @param stallTimeout how long an accepted channel may receive nothing before it is failed
  * @param connectTimeout TCP connect timeout of the sending side
- * @param transport how channels are dialled and accepted (plain TCP unless set)
+ * @param transport how channels are dialled and accepted (plain TCP unless set; {@link TlsTransport} with
+ *     data-plane.tls.enabled)
  * @param maxPendingHandshakes connections that may wait for their header at once; more are closed at once
  */
 public record DataPlaneSettings(
@@ -45,17 +51,35 @@ public record DataPlaneSettings(
         TcpTransport.INSTANCE, 256);
   }
 
-  /** From livemig.host.data-plane, with the stall timeout of livemig.migration. */
-  public static DataPlaneSettings fromConfig(com.typesafe.config.Config dataPlane, com.typesafe.config.Config migration) {
+  /**
+   * From livemig.host.data-plane, with the stall timeout of livemig.migration; hostId names this
+   * host's certificate when data-plane.tls.enabled is on. Reads the TLS files now, so a missing or
+   * broken key directory fails the start, not the first migration.
+   */
+  public static DataPlaneSettings fromConfig(com.typesafe.config.Config dataPlane, com.typesafe.config.Config migration, String hostId) {
+    Duration handshakeTimeout = dataPlane.getDuration("handshake-timeout");
     return new DataPlaneSettings(
         dataPlane.getInt("max-frame-bytes"),
         dataPlane.getInt("max-payload-bytes"),
         dataPlane.getInt("batch-pages"),
-        dataPlane.getDuration("handshake-timeout"),
+        handshakeTimeout,
         migration.getDuration("stall-timeout"),
         dataPlane.getDuration("connect-timeout"),
-        TcpTransport.INSTANCE,
+        transportFromConfig(dataPlane.getConfig("tls"), hostId, handshakeTimeout),
         dataPlane.getInt("max-pending-handshakes"));
+  }
+
+  private static Transport transportFromConfig(com.typesafe.config.Config tls, String hostId, Duration handshakeTimeout) {
+    if (!tls.getBoolean("enabled")) return TcpTransport.INSTANCE;
+    String dir = tls.getString("key-dir");
+    if (dir.isBlank()) throw new IllegalArgumentException("livemig.host.data-plane.tls.key-dir must be set when TLS is enabled");
+    Path keyDir = Path.of(dir);
+    try {
+      if (tls.getBoolean("create-dev-certificates")) DevPki.ensure(keyDir, hostId);
+      return new TlsTransport(new TlsCredentials(keyDir, hostId), handshakeTimeout);
+    } catch (IOException e) {
+      throw new UncheckedIOException("data-plane TLS of " + hostId + " cannot start: " + e.getMessage(), e);
+    }
   }
 
   public DataPlaneSettings withStallTimeout(Duration d) {

@@ -11,14 +11,17 @@ import org.livemig.messages.StreamKind;
 final class Registration {
   final String migrationId;
   final String token;
+  /** The host id the source must prove on an authenticating transport; null = any. */
+  final String sourceHost;
 
   // Guarded by this.
   private final Map<StreamKind, StreamHandler> handlers = new EnumMap<>(StreamKind.class);
   private boolean forgotten;
 
-  Registration(String migrationId, String token) {
+  Registration(String migrationId, String token, String sourceHost) {
     this.migrationId = migrationId;
     this.token = token;
+    this.sourceHost = sourceHost;
   }
 
   /** From now on streams of kind go to handler; registering the same handler again changes nothing. */

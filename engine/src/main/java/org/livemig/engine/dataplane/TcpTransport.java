@@ -57,11 +57,6 @@ public final class TcpTransport implements Transport {
     return -1;
   }
 
-  @Override
-  public Connection accepted(SocketChannel socket, ByteBuffer prefix) {
-    return new TcpConnection(socket, prefix);
-  }
-
   private static void closeAfterFailure(java.io.Closeable c, Exception failure) {
     try {
       c.close();
@@ -90,6 +85,11 @@ public final class TcpTransport implements Transport {
         throw e;
       }
       return socket;
+    }
+
+    @Override
+    public Connection open(SocketChannel socket, ByteBuffer prefix) {
+      return new TcpConnection(socket, prefix);
     }
 
     @Override

@@ -25,9 +25,6 @@ public interface Transport {
    */
   int firstMessageBytes(ByteBuffer start);
 
-  /** The connection over an accepted socket (blocking again) whose first bytes the server has read already. */
-  Connection accepted(SocketChannel socket, ByteBuffer prefix) throws IOException;
-
   /**
    * True when the transport itself detects any change of the bytes in flight (TLS's AEAD);
    * otherwise every frame and payload carries a CRC32C (see {@link FrameCodec}).
@@ -39,11 +36,19 @@ public interface Transport {
   /** A bound port. */
   interface Acceptor extends Closeable {
     /**
-     * Blocks for the next socket, before any byte of it was read; {@link #accepted} makes it a
+     * Blocks for the next socket, before any byte of it was read; {@link #open} makes it a
      * connection. Throws ClosedChannelException once closed (also when closed while waiting);
      * any other IOException is a failed accept the caller may retry.
      */
     SocketChannel accept() throws IOException;
+
+    /** The connection over an accepted socket (blocking again) whose first bytes were read already. */
+    Connection open(SocketChannel socket, ByteBuffer prefix) throws IOException;
+
+    /** Blocks for the next connection, for callers that wait for no header first. */
+    default Connection acceptConnection() throws IOException {
+      return open(accept(), ByteBuffer.allocate(0));
+    }
 
     int port();
   }

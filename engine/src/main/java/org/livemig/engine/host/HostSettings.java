@@ -59,7 +59,7 @@ public record HostSettings(
         d.getString("advertised-host"),
         d.getInt("advertised-port"),
         h.getBytes("memory-capacity").longValue(),
-        DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration")),
+        DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration"), id),
         new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish")),
         h.getDuration("finish-wait"),
         h.getDuration("cleanup-stop-timeout"),

@@ -135,10 +135,5 @@ public final class Wire {
     public int firstMessageBytes(ByteBuffer start) {
       throw new UnsupportedOperationException("an in-memory transport does not listen");
     }
-
-    @Override
-    public Connection accepted(java.nio.channels.SocketChannel socket, ByteBuffer prefix) {
-      throw new UnsupportedOperationException("an in-memory transport does not listen");
-    }
   }
 }

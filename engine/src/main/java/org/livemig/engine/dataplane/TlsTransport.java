@@ -1,0 +1,173 @@
+package org.livemig.engine.dataplane;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import org.livemig.engine.security.TlsCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Data channels over TLS 1.3 with mutual authentication: both ends present a certificate from
+ * the cluster's CA ({@link TlsCredentials}, reread when its files change) and a connection's
+ * {@link Connection#peerIdentity()} is the host id the peer's certificate names. A dialler
+ * that sets {@link LinkOptions#expectedPeer()} gets an error, and sends nothing, when it reached
+ * another host.
+ *
+ * <p>Handshake timing: the dialler runs the handshake inside {@link #dial}. An accepted
+ * connection is handed out at once and does its handshake on its first read or write, i.e. on
+ * the thread that serves it, so a slow or silent peer never holds the accept loop. On both sides
+ * the shared watchdog closes the socket when the handshake is not done within the timeout.
+ */
+public final class TlsTransport implements Transport {
+  private static final Logger log = LoggerFactory.getLogger(TlsTransport.class);
+  private static final int BACKLOG = 128;
+  // AES-128-GCM first: with AES-NI the cheapest of the TLS 1.3 suites per byte, and strong enough.
+  private static final String[] SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
+
+  private final TlsCredentials credentials;
+  private final Duration handshakeTimeout;
+
+  public TlsTransport(TlsCredentials credentials, Duration handshakeTimeout) {
+    if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) throw new IllegalArgumentException("handshake timeout must be positive");
+    this.credentials = credentials;
+    this.handshakeTimeout = handshakeTimeout;
+  }
+
+  /** Connects within connectTimeout, then completes the handshake within the handshake timeout. */
+  @Override
+  public Connection dial(String host, int port, LinkOptions options, Duration connectTimeout) throws IOException {
+    String where = host + ":" + port;
+    SocketChannel socket = SocketChannel.open();
+    try {
+      if (options.sendBufferBytes() > 0) socket.socket().setSendBufferSize(options.sendBufferBytes());
+      if (options.receiveBufferBytes() > 0) socket.socket().setReceiveBufferSize(options.receiveBufferBytes());
+      socket.socket().connect(new InetSocketAddress(host, port), (int) connectTimeout.toMillis());
+      if (options.tcpNoDelay()) socket.socket().setTcpNoDelay(true);
+      TlsConnection c = connection(socket, true, where);
+      c.handshake();
+      String peer = c.peerIdentity().orElseThrow();
+      if (options.expectedPeer() != null && !options.expectedPeer().equals(peer)) {
+        throw new SSLPeerUnverifiedException("TLS peer at " + where + " is " + peer + ", not the expected " + options.expectedPeer());
+      }
+      log.debug("TLS connection to {} at {} ({})", peer, where, c.cipherSuite());
+      return c;
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(socket, e);
+      throw e;
+    }
+  }
+
+  @Override
+  public Acceptor listen(String host, int port, LinkOptions options) throws IOException {
+    ServerSocketChannel server = ServerSocketChannel.open();
+    try {
+      if (options.receiveBufferBytes() > 0) server.socket().setReceiveBufferSize(options.receiveBufferBytes());
+      server.bind(new InetSocketAddress(host, port), BACKLOG);
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(server, e);
+      throw e;
+    }
+    return new TlsAcceptor(server, options);
+  }
+
+  /** AEAD: a changed byte fails the record, so frames need no checksums of their own. */
+  @Override
+  public boolean protectsIntegrity() {
+    return true;
+  }
+
+  /**
+   * The client's first TLS record (its ClientHello): content type 22, then a 2-byte version and a
+   * 2-byte length. Nothing else may start a connection.
+   */
+  @Override
+  public int firstMessageBytes(ByteBuffer start) {
+    int p = start.position();
+    if (start.remaining() >= 1 && start.get(p) != 22) return -1;
+    if (start.remaining() >= 2 && start.get(p + 1) != 3) return -1;
+    if (start.remaining() < 5) return 0;
+    return 5 + (((start.get(p + 3) & 0xff) << 8) | (start.get(p + 4) & 0xff));
+  }
+
+  /** A new engine from the current credentials: a changed certificate is used from the next connection on. */
+  private TlsConnection connection(SocketChannel socket, boolean client, String where) {
+    // No peer host given: JSSE then never resumes a session, so every connection verifies a
+    // certificate, and a reloaded one takes effect at once.
+    SSLEngine engine = credentials.current().context().createSSLEngine();
+    engine.setUseClientMode(client);
+    SSLParameters p = engine.getSSLParameters();
+    p.setProtocols(new String[] {TlsCredentials.PROTOCOL});
+    p.setCipherSuites(SUITES);
+    p.setUseCipherSuitesOrder(true);
+    if (!client) p.setNeedClientAuth(true);
+    engine.setSSLParameters(p);
+    long start = System.nanoTime();
+    Watchdog.Watch deadline = Watchdog.shared().watch(() -> start, handshakeTimeout.toNanos(), late -> closeLate(socket, where));
+    return new TlsConnection(socket, engine, where, deadline, handshakeTimeout.toMillis());
+  }
+
+  private static void closeLate(SocketChannel socket, String where) {
+    try {
+      socket.close(); // the handshaking thread fails with "not finished within"
+    } catch (IOException e) {
+      log.debug("closing late TLS handshake with {}: {}", where, e.toString());
+    }
+  }
+
+  private static void closeAfterFailure(java.io.Closeable c, Exception failure) {
+    try {
+      c.close();
+    } catch (IOException e) {
+      failure.addSuppressed(e);
+    }
+  }
+
+  private final class TlsAcceptor implements Acceptor {
+    private final ServerSocketChannel server;
+    private final LinkOptions options;
+
+    TlsAcceptor(ServerSocketChannel server, LinkOptions options) {
+      this.server = server;
+      this.options = options;
+    }
+
+    /** The raw socket; {@link #open} makes it a connection once the peer's first record is in. */
+    @Override
+    public SocketChannel accept() throws IOException {
+      SocketChannel socket = server.accept();
+      try {
+        if (options.sendBufferBytes() > 0) socket.socket().setSendBufferSize(options.sendBufferBytes());
+        if (options.tcpNoDelay()) socket.socket().setTcpNoDelay(true);
+        return socket;
+      } catch (IOException | RuntimeException e) {
+        closeAfterFailure(socket, e);
+        throw e;
+      }
+    }
+
+    /** Returns at once; the rest of the handshake runs on the connection's first read or write, on its own thread. */
+    @Override
+    public Connection open(SocketChannel socket, ByteBuffer prefix) throws IOException {
+      TlsConnection c = connection(socket, false, String.valueOf(socket.getRemoteAddress()));
+      c.prefix(prefix);
+      return c;
+    }
+
+    @Override
+    public int port() {
+      return server.socket().getLocalPort();
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+    }
+  }
+}
