@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
@@ -14,6 +13,7 @@ import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.livemig.engine.security.PeerIdentity;
 
@@ -41,13 +41,11 @@ final class TlsConnection implements Connection {
   private final long handshakeTimeoutMs;
   private final Object handshakeLock = new Object();
   private final ReentrantLock readLock = new ReentrantLock();
-  // Also taken by a reader that must answer a post-handshake message (TLS 1.3 KeyUpdate); the
-  // writer never takes readLock, so there is no lock-order cycle.
+  // Also taken by a reader answering a KeyUpdate; the writer never takes readLock: no lock cycle.
   private final ReentrantLock writeLock = new ReentrantLock();
 
   private volatile boolean handshaken;
   private IOException handshakeFailure; // guarded by handshakeLock
-  private volatile X509Certificate peerCertificate;
   private volatile String peerIdentity;
 
   // Read side (readLock; the handshake before it): records received, and plaintext not yet
@@ -143,9 +141,7 @@ final class TlsConnection implements Connection {
       sendAlertAfter(e);
       throw e;
     }
-    Certificate[] chain = engine.getSession().getPeerCertificates(); // throws if the peer sent none
-    peerCertificate = (X509Certificate) chain[0];
-    peerIdentity = PeerIdentity.of(peerCertificate)
+    peerIdentity = PeerIdentity.of(peerCertificate()) // throws if the peer sent no certificate
         .orElseThrow(() -> new SSLHandshakeException("certificate of " + where + " names no host"));
   }
 
@@ -370,18 +366,13 @@ final class TlsConnection implements Connection {
 
   // ---- the rest ----
 
-  /** The negotiated suite, for logs; the handshake must be done. */
-  String cipherSuite() {
-    return engine.getSession().getCipherSuite();
+  /** The negotiated session (protocol, suite); meaningful once the handshake is done. */
+  SSLSession session() {
+    return engine.getSession();
   }
 
-  /** The negotiated protocol version; the handshake must be done. */
-  String protocol() {
-    return engine.getSession().getProtocol();
-  }
-
-  X509Certificate peerCertificate() {
-    return peerCertificate;
+  X509Certificate peerCertificate() throws SSLPeerUnverifiedException {
+    return (X509Certificate) engine.getSession().getPeerCertificates()[0];
   }
 
   @Override

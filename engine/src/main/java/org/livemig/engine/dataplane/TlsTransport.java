@@ -56,7 +56,7 @@ public final class TlsTransport implements Transport {
       if (options.expectedPeer() != null && !options.expectedPeer().equals(peer)) {
         throw new SSLPeerUnverifiedException("TLS peer at " + where + " is " + peer + ", not the expected " + options.expectedPeer());
       }
-      log.debug("TLS connection to {} at {} ({})", peer, where, c.cipherSuite());
+      log.debug("TLS connection to {} at {} ({})", peer, where, c.session().getCipherSuite());
       return c;
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(socket, e);

@@ -59,7 +59,7 @@ class TlsTransportTest {
       });
       try (Connection c = r.transport("host-a").dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS.expecting("host-b"), TlsRig.TIMEOUT)) {
         assertEquals("host-b", c.peerIdentity().orElseThrow());
-        assertEquals("TLSv1.3", ((TlsConnection) c).protocol());
+        assertEquals("TLSv1.3", ((TlsConnection) c).session().getProtocol());
         Future<Long> send = r.async(() -> send(c, toServer, 1));
         assertEquals(toClient, receive(c, 2), "every byte from the server, then its close_notify");
         assertEquals(toServer, send.get(60, TimeUnit.SECONDS));
