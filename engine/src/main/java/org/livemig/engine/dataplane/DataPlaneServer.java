@@ -100,7 +100,7 @@ public final class DataPlaneServer implements AutoCloseable {
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received,
       String sourceHost) {
     PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
-    Registration reg = new Registration(migrationId, token, sourceHost);
+    Registration reg = new Registration(migrationId, token, sourceHost == null || sourceHost.isEmpty() ? null : sourceHost);
     reg.register(StreamKind.PRECOPY_PAGES, precopy);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");

@@ -60,6 +60,15 @@ public final class PageSender implements AutoCloseable {
 
   /** Connects, sends the channel header and waits for the destination's answer. */
   public static PageSender connect(String host, int port, String migrationId, String token, int channel, DataPlaneSettings settings) {
+    return connect(host, port, migrationId, token, channel, settings, null);
+  }
+
+  /**
+   * As above, to destinationHost only: on an authenticating transport a peer that cannot prove it
+   * is that host gets nothing, not even the header with the token (null or empty = any peer).
+   */
+  public static PageSender connect(String host, int port, String migrationId, String token, int channel, DataPlaneSettings settings,
+      String destinationHost) {
     String where = host + ":" + port;
     ChannelHeader header = ChannelHeader.newBuilder()
         .setProtocolVersion(DataPlane.PROTOCOL_VERSION)
@@ -69,7 +78,8 @@ public final class PageSender implements AutoCloseable {
         .setKind(StreamKind.PRECOPY_PAGES)
         .build();
     try {
-      DataChannel link = DataChannel.dial(host, port, LINK, header, settings, "channel " + channel + " of migration " + migrationId);
+      LinkOptions options = destinationHost == null || destinationHost.isEmpty() ? LINK : LINK.expecting(destinationHost);
+      DataChannel link = DataChannel.dial(host, port, options, header, settings, "channel " + channel + " of migration " + migrationId);
       log.info("data channel {} of migration {} connected to {}", channel, migrationId, where);
       return new PageSender(link, settings, migrationId, channel);
     } catch (IOException e) {

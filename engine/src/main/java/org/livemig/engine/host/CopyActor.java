@@ -105,7 +105,7 @@ public final class CopyActor {
   private Behavior<Command> connecting(PrepareCookie cookie) {
     run(() -> {
       PageSender s = PageSender.connect(cookie.getDataHost(), cookie.getDataPort(), migrationId, cookie.getToken(),
-          channel, settings);
+          channel, settings, cookie.getDestinationHost());
       s.setMaxBandwidth(perChannel(maxBandwidth));
       sender = s;
       return s;

@@ -162,7 +162,7 @@ public final class DestinationActor {
       @Override public void onEndOfStream(int channel, long totalPages) { self.tell(new StreamEnded(channel, totalPages)); }
       @Override public void onChannelFailed(int channel, String reason) { self.tell(new ChannelFailed(channel, reason)); }
       @Override public void onPostcopyDiscard(long[] words) { self.tell(new PostcopyDiscardArrived(words)); }
-    }, guest.memory(), received);
+    }, guest.memory(), received, cmd.getPrepare().getBegin().getSourceHost());
     String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
     int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
     replies.tell(Replies.ok(cmd, settings.hostId()).setPrepare(PrepareCookie.newBuilder()

@@ -56,7 +56,7 @@ final class SourcePostcopy {
           @Override public void onActive(int connection) { self.tell(new Active(connection)); }
           @Override public void onPaused(String reason) { self.tell(new Paused(reason)); }
           @Override public void onComplete() { self.tell(Complete.INSTANCE); }
-        });
+        }, cookie.getDestinationHost());
     source.setMaxBandwidth(params.getMaxBandwidthBytesPerSecond());
   }
 

@@ -19,7 +19,6 @@ import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
@@ -46,7 +45,10 @@ import org.slf4j.LoggerFactory;
 /**
  * A development PKI in one key directory: a self-signed CA ({@code ca.crt}, {@code ca.key}) and
  * per-node certificates signed by it ({@code <node>.crt}, {@code <node>.key}). A node's identity
- * (its host id) is the certificate's CN and its only dNSName SAN. Keys are PKCS#8 PEM, mode 0600.
+ * (its host id) is the certificate's CN and its first dNSName SAN; then come {@link #CLUSTER_NAME}
+ * (Akka's TLS provider lets only peers that share a subject name with it talk to it),
+ * "localhost" and 127.0.0.1 (an operator's HTTPS client on the node itself checks the name).
+ * Keys are RSA (Akka's provider reads no other), PKCS#8 PEM, mode 0600.
  *
  * <p>For demos and tests: every node sharing the directory trusts the same CA. Production keeps
  * {@code ca.key} off the hosts and supplies real certificates under the same file names.
@@ -56,7 +58,9 @@ public final class DevPki {
   public static final String CA_CERT = "ca.crt";
   public static final String CA_KEY = "ca.key";
   private static final String LOCK_FILE = ".devpki.lock";
-  private static final String SIGNATURE = "SHA256withECDSA";
+  private static final String SIGNATURE = "SHA256withRSA";
+  /** The subject name every node certificate shares. */
+  public static final String CLUSTER_NAME = "livemig-cluster";
   private static final Duration CA_VALIDITY = Duration.ofDays(3650);
   private static final Duration NODE_VALIDITY = Duration.ofDays(825);
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -141,7 +145,9 @@ public final class DevPki {
         // Every host both dials (client) and listens (server) on the data plane.
         .addExtension(Extension.extendedKeyUsage, false,
             new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
-        .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName(GeneralName.dNSName, node)))
+        .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
+            new GeneralName(GeneralName.dNSName, node), new GeneralName(GeneralName.dNSName, CLUSTER_NAME),
+            new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")}))
         .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca.certificate()))
         .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(pair.getPublic()));
     X509Certificate cert = sign(b, ca.key());
@@ -151,8 +157,8 @@ public final class DevPki {
   }
 
   private static KeyPair newKeyPair() throws GeneralSecurityException {
-    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-    g.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
+    KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+    g.initialize(2048, RANDOM);
     return g.generateKeyPair();
   }
 

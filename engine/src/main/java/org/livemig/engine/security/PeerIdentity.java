@@ -8,7 +8,7 @@ import javax.naming.InvalidNameException;
 import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 
-/** The host id a verified certificate names: its first dNSName SAN, else its CN. */
+/** The host id a verified certificate names: its first dNSName SAN (others may follow), else its CN. */
 public final class PeerIdentity {
   private static final int DNS_NAME = 2;
 

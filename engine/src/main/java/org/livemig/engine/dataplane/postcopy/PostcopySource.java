@@ -58,6 +58,7 @@ public final class PostcopySource implements AutoCloseable {
   private final DataPlaneSettings settings;
   private final Duration keepalive;
   private final Listener listener;
+  private final LinkOptions options;
   private final PagesToSend toSend;
   private final DirtyBitmap sentOnce;
   private final Watchdog watchdog;
@@ -73,12 +74,22 @@ public final class PostcopySource implements AutoCloseable {
   private PostcopyLink link;
 
   public PostcopySource(String migrationId, GuestMemory memory, DataPlaneSettings settings, Duration keepalive, Listener listener) {
+    this(migrationId, memory, settings, keepalive, listener, null);
+  }
+
+  /**
+   * destinationHost: on an authenticating transport every connection, a recovery's to a new
+   * address too, must reach that host, or it sends nothing (null or empty = any peer).
+   */
+  public PostcopySource(String migrationId, GuestMemory memory, DataPlaneSettings settings, Duration keepalive, Listener listener,
+      String destinationHost) {
     if (keepalive.toMillis() < 30) throw new IllegalArgumentException("keepalive too short: " + keepalive);
     this.migrationId = migrationId;
     this.memory = memory;
     this.settings = settings;
     this.keepalive = keepalive;
     this.listener = listener;
+    this.options = destinationHost == null || destinationHost.isEmpty() ? LINK : LINK.expecting(destinationHost);
     this.toSend = new PagesToSend(memory.pageCount());
     this.sentOnce = new DirtyBitmap(memory.pageCount());
     this.watchdog = new Watchdog("postcopy-watchdog-src-" + migrationId, Watchdog.tickFor(keepalive));
@@ -180,7 +191,7 @@ public final class PostcopySource implements AutoCloseable {
         .setMigrationId(migrationId).setToken(token).setKind(StreamKind.POSTCOPY_PAGES).build();
     while (true) {
       try {
-        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, LINK, connections::incrementAndGet);
+        PostcopyLink l = PostcopyLink.dial(host, port, header, settings, options, connections::incrementAndGet);
         synchronized (this) {
           if (a == attempt && state == State.RECOVER) {
             link = l;
