@@ -72,7 +72,8 @@ public final class LivemigNode implements AutoCloseable {
         .withFallback(ConfigFactory.parseResources("livemig-node.conf")));
   }
 
-  public static LivemigNode start(Config config) {
+  public static LivemigNode start(Config loaded) {
+    Config config = NodeSecurity.apply(loaded);
     // Coordinators keep their journal there, hosts their ledger.
     journalServerOnLoopback();
     JournalSchema.ensure(config);
@@ -80,7 +81,7 @@ public final class LivemigNode implements AutoCloseable {
     ActorSystem<Void> system = ActorSystem.create(EngineNode.guardian(engine), SYSTEM_NAME, config);
     try {
       LivemigNode node = new LivemigNode(system, engine.get(30, TimeUnit.SECONDS));
-      node.httpUri = OperatorHttp.start(system);
+      node.httpUri = OperatorHttp.start(system, NodeSecurity.https(config));
       return node;
     } catch (ExecutionException e) {
       system.terminate();

@@ -2,13 +2,18 @@ package org.livemig.config.cli;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import javax.net.ssl.SSLContext;
 import org.livemig.config.http.Json;
+import org.livemig.engine.security.TlsCredentials;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationList;
 import org.livemig.messages.MigrationParameters;
@@ -46,7 +51,7 @@ public final class Migratectl {
   public static final int EXIT_AUTH = 10;
 
   @Option(names = "--url", description = "a node's HTTP address (default: $MIGRATECTL_URL or ${DEFAULT-VALUE})",
-      defaultValue = "${env:MIGRATECTL_URL:-http://127.0.0.1:8558}")
+      defaultValue = "${env:MIGRATECTL_URL:-https://127.0.0.1:8558}")
   String url;
 
   @Option(names = "--timeout", description = "per request, e.g. 60s (default ${DEFAULT-VALUE})", defaultValue = "60s")
@@ -56,6 +61,14 @@ public final class Migratectl {
       + "lines as a node writes them (the first is used). Default: $LIVEMIG_TOKEN, else ./data/operator-credentials "
       + "if it exists (what a node started here with the shipped configs wrote)")
   Path tokenFile;
+
+  @Option(names = "--ca-file", paramLabel = "FILE", description = "for https: the CA certificate (PEM) to trust. Default: "
+      + "$LIVEMIG_CA_FILE, else ./data/keys/ca.crt if it exists (the development CA of nodes started here), else "
+      + "the JDK's trusted CAs")
+  Path caFile;
+
+  static final String CA_ENV = "LIVEMIG_CA_FILE";
+  static final Path DEFAULT_CA = Path.of("data", "keys", "ca.crt");
 
   PrintStream out;
   PrintStream err;
@@ -87,7 +100,20 @@ public final class Migratectl {
 
   OperatorApi api() {
     return new OperatorApi(url, Duration.parse("PT" + timeout.toUpperCase()),
-        Credentials.find(tokenFile, env, defaultCredentials));
+        Credentials.find(tokenFile, env, defaultCredentials), trust());
+  }
+
+  /** The CA an https URL is checked against; empty = the JDK's. IllegalArgumentException for a bad file. */
+  private Optional<SSLContext> trust() {
+    if (!url.startsWith("https:")) return Optional.empty();
+    Path ca = caFile != null ? caFile : env.get(CA_ENV) != null ? Path.of(env.get(CA_ENV))
+        : Files.isRegularFile(DEFAULT_CA) ? DEFAULT_CA : null;
+    if (ca == null) return Optional.empty();
+    try {
+      return Optional.of(TlsCredentials.trusting(ca));
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot use CA file " + ca + ": " + e.getMessage(), e);
+    }
   }
 
   /** Runs a command body: a failed request prints its reason and gives its exit code. */

@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
+import javax.net.ssl.SSLContext;
 import org.livemig.config.http.Json;
 
 /** migratectl's side of the operator HTTP API: one request, the answer or a failure with its exit code. */
@@ -27,11 +28,13 @@ final class OperatorApi {
   private final Duration timeout;
   private final Optional<Credentials> credentials;
 
-  OperatorApi(String base, Duration timeout, Optional<Credentials> credentials) {
+  OperatorApi(String base, Duration timeout, Optional<Credentials> credentials, Optional<SSLContext> trust) {
     this.base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
     this.timeout = timeout;
     this.credentials = credentials;
-    this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout);
+    trust.ifPresent(b::sslContext);
+    this.http = b.build();
   }
 
   String get(String path) throws Failure {

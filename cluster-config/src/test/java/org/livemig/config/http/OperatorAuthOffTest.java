@@ -33,7 +33,8 @@ class OperatorAuthOffTest {
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
     try (LivemigNode node = LivemigNode.start(LivemigNode.localConfig("host-o", List.of("host"), journal, Map.of(
         "livemig.http.port", OperatorAuthTest.freePort(), "livemig.http.auth.enabled", "off",
-        "livemig.http.auth.tokens-file", tokens.toString())))) {
+        "livemig.http.auth.tokens-file", tokens.toString(), "livemig.security.tls", "off")))) {
+      assertTrue(node.httpUri().startsWith("http://"), "security off: plain HTTP " + node.httpUri());
       node.join(node.address());
       org.livemig.config.ClusterWait.upMembers(node.system(), 1, Duration.ofSeconds(30));
       var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(node.httpUri() + "/guests"))

@@ -40,7 +40,7 @@ class OperatorAuthTest {
   static String operator;
   static String readOnly;
   static final ListAppender<ILoggingEvent> logs = new ListAppender<>();
-  static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static HttpClient http; // trusts the node's development CA, made at its start
 
   static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0)) {
@@ -56,7 +56,10 @@ class OperatorAuthTest {
     httpLogger.addAppender(logs);
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
     node = LivemigNode.start(LivemigNode.localConfig("host-t", List.of("host", "coordinator"), journal, Map.of(
-        "livemig.http.port", freePort(), "livemig.http.auth.tokens-file", dir.resolve("keys/operator-tokens").toString())));
+        "livemig.http.port", freePort(), "livemig.http.auth.tokens-file", dir.resolve("keys/operator-tokens").toString(),
+        "livemig.security.key-dir", dir.resolve("pki").toString())));
+    http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+        .sslContext(org.livemig.engine.security.TlsCredentials.trusting(dir.resolve("pki/ca.crt"))).build();
     node.join(node.address());
     ClusterWait.upMembers(node.system(), 1, Duration.ofSeconds(30));
     base = node.httpUri();
@@ -156,10 +159,12 @@ class OperatorAuthTest {
   static Run ctl(Map<String, String> env, Path defaultCredentials, String... args) {
     var out = new ByteArrayOutputStream();
     var err = new ByteArrayOutputStream();
-    String[] all = new String[args.length + 2];
+    String[] all = new String[args.length + 4];
     all[0] = "--url";
     all[1] = base;
-    System.arraycopy(args, 0, all, 2, args.length);
+    all[2] = "--ca-file";
+    all[3] = dir.resolve("pki/ca.crt").toString();
+    System.arraycopy(args, 0, all, 4, args.length);
     int exit = Migratectl.run(new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8), env, defaultCredentials, all);
     return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));

@@ -174,7 +174,6 @@ final class HandshakeGate implements AutoCloseable {
       arrivals.forEach(HandshakeGate::closeQuietly);
       arrivals.clear();
     }
-    closeQuietly(selector);
   }
 
   private static void closeQuietly(java.io.Closeable c) {

@@ -113,6 +113,26 @@ public final class TlsCredentials {
     }
   }
 
+  /**
+   * A client context that trusts only the CA in caFile and presents no certificate: an
+   * operator's HTTPS client (migratectl), which authenticates with a bearer token instead.
+   */
+  public static SSLContext trusting(Path caFile) throws IOException {
+    try {
+      KeyStore trust = KeyStore.getInstance("PKCS12");
+      trust.load(null, null);
+      List<X509Certificate> cas = Pem.readCertificates(caFile);
+      for (int i = 0; i < cas.size(); i++) trust.setCertificateEntry("ca-" + i, cas.get(i));
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+      tmf.init(trust);
+      SSLContext context = SSLContext.getInstance(PROTOCOL);
+      context.init(null, tmf.getTrustManagers(), null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IOException("cannot trust the CA of " + caFile + ": " + e, e);
+    }
+  }
+
   private Loaded load() throws IOException {
     List<X509Certificate> cas = Pem.readCertificates(caFile);
     List<X509Certificate> chain = new ArrayList<>(Pem.readCertificates(certFile));
