@@ -53,7 +53,7 @@ class ConfirmRetryTest {
     assertEquals(Phase.CONFIRM, pending.getPhase(), pending.toString());
     assertNotEquals(MigrationStatus.COMPLETED, pending.getStatus(), "not complete while the source copy exists");
     assertTrue(pending.getSourceUnconfirmed().contains("did not answer CONFIRM"), pending.getSourceUnconfirmed());
-    var hosts = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+    var hosts = OperatorCredentials.https(Duration.ofSeconds(10)).send(HttpRequest.newBuilder(
         URI.create(cluster.hosts.get("host-a").httpUri() + "/hosts")).timeout(Duration.ofSeconds(30))
         .header("Authorization", "Bearer " + OperatorCredentials.readOnly(dir)).build(),
         HttpResponse.BodyHandlers.ofString());

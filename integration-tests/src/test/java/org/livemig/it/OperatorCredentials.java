@@ -3,6 +3,9 @@ package org.livemig.it;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import org.livemig.engine.security.TlsCredentials;
 
 /**
  * The operator API's tokens of the nodes a test starts: every node of a test uses one tokens file
@@ -11,6 +14,20 @@ import java.nio.file.Path;
  */
 public final class OperatorCredentials {
   private OperatorCredentials() {}
+
+  /**
+   * An HTTPS client trusting the CA of the nodes this test run starts: their default key
+   * directory, ./data/keys, which subprocess hosts share (same working directory). Call it once a
+   * node has started: the first one creates the CA.
+   */
+  public static HttpClient https(Duration connectTimeout) {
+    try {
+      return HttpClient.newBuilder().connectTimeout(connectTimeout)
+          .sslContext(TlsCredentials.trusting(Path.of("data", "keys", "ca.crt"))).build();
+    } catch (IOException e) {
+      throw new IllegalStateException("no development CA yet: " + e.getMessage(), e);
+    }
+  }
 
   /** The value of livemig.http.auth.tokens-file for the nodes of a test in dir. */
   public static Path tokensFile(Path dir) {

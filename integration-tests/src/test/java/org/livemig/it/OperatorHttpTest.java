@@ -26,7 +26,7 @@ class OperatorHttpTest {
   static TestCluster cluster;
   static String base;
   static String token;
-  static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static HttpClient http;
 
   static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0)) {
@@ -40,6 +40,7 @@ class OperatorHttpTest {
     base = cluster.hosts.get("host-a").httpUri();
     assertNotNull(base, "host-a serves HTTP");
     token = OperatorCredentials.operator(dir);
+    http = OperatorCredentials.https(Duration.ofSeconds(5));
   }
 
   @AfterAll

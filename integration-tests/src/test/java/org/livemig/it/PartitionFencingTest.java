@@ -54,13 +54,13 @@ class PartitionFencingTest {
   }
 
   private String get(String url) throws Exception {
-    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+    return OperatorCredentials.https(Duration.ofSeconds(10)).send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
         .header("Authorization", "Bearer " + OperatorCredentials.readOnly(dir)).build(),
         HttpResponse.BodyHandlers.ofString()).body();
   }
 
   private String post(String url, String body) throws Exception {
-    var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+    var r = OperatorCredentials.https(Duration.ofSeconds(10)).send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
         .header("Authorization", "Bearer " + OperatorCredentials.operator(dir))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
         HttpResponse.BodyHandlers.ofString());
@@ -105,7 +105,7 @@ class PartitionFencingTest {
     hostB = b.process();
     List<String> hostBLog = b.log();
     ClusterWait.upMembers(seed.system(), 3, Duration.ofSeconds(60));
-    String httpBase = "http://127.0.0.1:" + httpB;
+    String httpBase = "https://127.0.0.1:" + httpB;
     post(httpBase + "/guests", guestJson("b-moving", 16, 1000));
     post(httpBase + "/guests", guestJson("b-staying", 1, 100));
 

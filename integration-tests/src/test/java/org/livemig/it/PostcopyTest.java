@@ -237,11 +237,14 @@ class PostcopyTest {
     proxy.heal();
 
     // A wrong channel at reconnect: the source's own host, which knows nothing of this migration.
+    // Its certificate names host-a, not the destination: the source sends it nothing, not even the token.
     int wrongPort = cluster.hosts.get("host-a").dataPlane().port();
     cluster.client.recover(id, "127.0.0.1", wrongPort).toCompletableFuture().get(10, TimeUnit.SECONDS);
     MigrationInfo wrong = cluster.awaitStatus(id, i -> i.getStatus() == MigrationStatus.POSTCOPY_PAUSED
         && i.getRecoveries() == 2, Duration.ofSeconds(30));
-    assertTrue(wrong.getPostcopyPausedReason().contains("unknown migration"), wrong.getPostcopyPausedReason());
+    assertTrue(wrong.getPostcopyPausedReason().contains("is host-a, not the expected host-b"), wrong.getPostcopyPausedReason());
+    assertTrue(cluster.hosts.get("host-a").dataPlane().refusalReasons().stream().noneMatch(r -> r.contains(id)),
+        "the wrong host never saw a header of this migration: " + cluster.hosts.get("host-a").dataPlane().refusalReasons());
 
     // Recovery that works, then a second break and a second working recovery.
     cluster.client.recover(id).toCompletableFuture().get(10, TimeUnit.SECONDS);

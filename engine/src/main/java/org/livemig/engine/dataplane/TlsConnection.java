@@ -180,7 +180,7 @@ final class TlsConnection implements Connection {
     readLock.lock();
     try {
       if (appIn.hasRemaining()) return drainAppIn(dsts, offset, length);
-      if (remaining(dsts, offset, length) == 0) return 0;
+      if (Sockets.remaining(dsts, offset, length) == 0) return 0;
       while (true) {
         if (inboundDone) return -1;
         long n = unwrapAvailable(dsts, offset, length);
@@ -203,7 +203,7 @@ final class TlsConnection implements Connection {
     boolean overflowed = false;
     while (netIn.hasRemaining()) {
       SSLEngineResult r;
-      boolean direct = !overflowed && remaining(dsts, offset, length) >= appBufferSize;
+      boolean direct = !overflowed && Sockets.remaining(dsts, offset, length) >= appBufferSize;
       if (direct) {
         r = engine.unwrap(netIn, dsts, offset, length);
         delivered += r.bytesProduced();
@@ -225,7 +225,7 @@ final class TlsConnection implements Connection {
           return delivered > 0 ? delivered : -1;
         }
       }
-      if (appIn.hasRemaining() || (delivered > 0 && remaining(dsts, offset, length) == 0)) return delivered;
+      if (appIn.hasRemaining() || (delivered > 0 && Sockets.remaining(dsts, offset, length) == 0)) return delivered;
     }
     return delivered;
   }
@@ -312,7 +312,7 @@ final class TlsConnection implements Connection {
       if (outputShut) throw new IOException("output of TLS connection to " + where + " is shut down");
       long consumed = 0;
       netOut.clear();
-      while (remaining(srcs, offset, length) > 0) {
+      while (Sockets.remaining(srcs, offset, length) > 0) {
         SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
         consumed += r.bytesConsumed();
         switch (r.getStatus()) {
@@ -382,11 +382,7 @@ final class TlsConnection implements Connection {
 
   @Override
   public SocketAddress remoteAddress() {
-    try {
-      return socket.getRemoteAddress();
-    } catch (IOException e) {
-      return null;
-    }
+    return Sockets.remoteAddress(socket);
   }
 
   @Override
@@ -398,11 +394,5 @@ final class TlsConnection implements Connection {
   @Override
   public void close() throws IOException {
     socket.close();
-  }
-
-  private static long remaining(ByteBuffer[] buffers, int offset, int length) {
-    long n = 0;
-    for (int i = offset; i < offset + length; i++) n += buffers[i].remaining();
-    return n;
   }
 }

@@ -1,9 +1,7 @@
 package org.livemig.engine.dataplane;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import javax.net.ssl.SSLEngine;
@@ -27,7 +25,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TlsTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(TlsTransport.class);
-  private static final int BACKLOG = 128;
   // AES-128-GCM first: with AES-NI the cheapest of the TLS 1.3 suites per byte, and strong enough.
   private static final String[] SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
 
@@ -44,12 +41,8 @@ public final class TlsTransport implements Transport {
   @Override
   public Connection dial(String host, int port, LinkOptions options, Duration connectTimeout) throws IOException {
     String where = host + ":" + port;
-    SocketChannel socket = SocketChannel.open();
+    SocketChannel socket = Sockets.connect(host, port, options, connectTimeout);
     try {
-      if (options.sendBufferBytes() > 0) socket.socket().setSendBufferSize(options.sendBufferBytes());
-      if (options.receiveBufferBytes() > 0) socket.socket().setReceiveBufferSize(options.receiveBufferBytes());
-      socket.socket().connect(new InetSocketAddress(host, port), (int) connectTimeout.toMillis());
-      if (options.tcpNoDelay()) socket.socket().setTcpNoDelay(true);
       TlsConnection c = connection(socket, true, where);
       c.handshake();
       String peer = c.peerIdentity().orElseThrow();
@@ -59,22 +52,19 @@ public final class TlsTransport implements Transport {
       log.debug("TLS connection to {} at {} ({})", peer, where, c.session().getCipherSuite());
       return c;
     } catch (IOException | RuntimeException e) {
-      closeAfterFailure(socket, e);
+      Sockets.closeAfterFailure(socket, e);
       throw e;
     }
   }
 
+  /** Accepted connections are handed out at once; the rest of the handshake runs on the connection's first read or write, on its own thread. */
   @Override
   public Acceptor listen(String host, int port, LinkOptions options) throws IOException {
-    ServerSocketChannel server = ServerSocketChannel.open();
-    try {
-      if (options.receiveBufferBytes() > 0) server.socket().setReceiveBufferSize(options.receiveBufferBytes());
-      server.bind(new InetSocketAddress(host, port), BACKLOG);
-    } catch (IOException | RuntimeException e) {
-      closeAfterFailure(server, e);
-      throw e;
-    }
-    return new TlsAcceptor(server, options);
+    return Sockets.listen(host, port, options, (socket, prefix) -> {
+      TlsConnection c = connection(socket, false, String.valueOf(socket.getRemoteAddress()));
+      c.prefix(prefix);
+      return c;
+    });
   }
 
   /** AEAD: a changed byte fails the record, so frames need no checksums of their own. */
@@ -118,56 +108,6 @@ public final class TlsTransport implements Transport {
       socket.close(); // the handshaking thread fails with "not finished within"
     } catch (IOException e) {
       log.debug("closing late TLS handshake with {}: {}", where, e.toString());
-    }
-  }
-
-  private static void closeAfterFailure(java.io.Closeable c, Exception failure) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      failure.addSuppressed(e);
-    }
-  }
-
-  private final class TlsAcceptor implements Acceptor {
-    private final ServerSocketChannel server;
-    private final LinkOptions options;
-
-    TlsAcceptor(ServerSocketChannel server, LinkOptions options) {
-      this.server = server;
-      this.options = options;
-    }
-
-    /** The raw socket; {@link #open} makes it a connection once the peer's first record is in. */
-    @Override
-    public SocketChannel accept() throws IOException {
-      SocketChannel socket = server.accept();
-      try {
-        if (options.sendBufferBytes() > 0) socket.socket().setSendBufferSize(options.sendBufferBytes());
-        if (options.tcpNoDelay()) socket.socket().setTcpNoDelay(true);
-        return socket;
-      } catch (IOException | RuntimeException e) {
-        closeAfterFailure(socket, e);
-        throw e;
-      }
-    }
-
-    /** Returns at once; the rest of the handshake runs on the connection's first read or write, on its own thread. */
-    @Override
-    public Connection open(SocketChannel socket, ByteBuffer prefix) throws IOException {
-      TlsConnection c = connection(socket, false, String.valueOf(socket.getRemoteAddress()));
-      c.prefix(prefix);
-      return c;
-    }
-
-    @Override
-    public int port() {
-      return server.socket().getLocalPort();
-    }
-
-    @Override
-    public void close() throws IOException {
-      server.close();
     }
   }
 }

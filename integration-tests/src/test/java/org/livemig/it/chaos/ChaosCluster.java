@@ -72,7 +72,7 @@ final class ChaosCluster implements AutoCloseable {
   final LinkProxy dataLink;
   final LinkProxy journalLink;
   private final String schema;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private HttpClient http; // once the first node has made the CA
 
   /**
    * A cluster for one cell. Ports are chosen free and bound later by the nodes; one taken in
@@ -177,17 +177,22 @@ final class ChaosCluster implements AutoCloseable {
   }
 
   String url(String node, String path) {
-    return "http://127.0.0.1:" + nodes.get(node).http + path;
+    return "https://127.0.0.1:" + nodes.get(node).http + path;
+  }
+
+  private HttpClient http() {
+    if (http == null) http = OperatorCredentials.https(Duration.ofSeconds(2));
+    return http;
   }
 
   HttpResponse<String> get(String node, String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(10))
+    return http().send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(10))
         .header("Authorization", "Bearer " + OperatorCredentials.operator(dir)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> post(String node, String path, String json) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(30))
+    return http().send(HttpRequest.newBuilder(URI.create(url(node, path))).timeout(Duration.ofSeconds(30))
         .header("Authorization", "Bearer " + OperatorCredentials.operator(dir)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
         HttpResponse.BodyHandlers.ofString());
   }

@@ -49,7 +49,8 @@ record ProcessLeaks(Set<String> files, Set<String> listening, List<String> threa
           continue; // the thread ended while we listed it
         }
         // Linux keeps 15 characters of a thread's name: "dataplane-rx-ch", "guest-g-1-workl". The
-        // acceptor and the watchdogs of the data-plane server and the senders live as long as the node.
+        // acceptor, the handshake gate and the watchdogs of the data-plane server and the senders
+        // live as long as the node.
         if (migrationThread(comm) || comm.startsWith("guest-")) {
           threads.add(comm);
         }
@@ -59,7 +60,8 @@ record ProcessLeaks(Set<String> files, Set<String> listening, List<String> threa
   }
 
   private static boolean migrationThread(String comm) {
-    return (comm.startsWith("dataplane-") && !comm.startsWith("dataplane-accep") && !comm.startsWith("dataplane-watch"))
+    return (comm.startsWith("dataplane-") && !comm.startsWith("dataplane-accep") && !comm.startsWith("dataplane-hands")
+        && !comm.startsWith("dataplane-watch"))
         || comm.startsWith("postcopy-");
   }
 
