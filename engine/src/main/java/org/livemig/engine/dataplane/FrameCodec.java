@@ -151,7 +151,12 @@ public final class FrameCodec {
     dst.put(dst.position(), in, in.position(), buffered).position(dst.position() + buffered);
     in.position(in.position() + buffered);
     readInto(dst, "payload");
-    if (checksums) readCrc.update(dst.duplicate().position(start).limit(dst.position()));
+    if (checksums) {
+      int end = dst.position();
+      int limit = dst.limit();
+      readCrc.update(dst.limit(end).position(start)); // moves position back to end; no view per run
+      dst.limit(limit);
+    }
   }
 
   /**
@@ -266,7 +271,11 @@ public final class FrameCodec {
   public ByteBuffer payloadTrailer(ByteBuffer[] buffers, int from, int to) {
     if (!checksums) return null;
     writeCrc.reset();
-    for (int i = from; i < to; i++) writeCrc.update(buffers[i].duplicate());
+    for (int i = from; i < to; i++) {
+      int position = buffers[i].position();
+      writeCrc.update(buffers[i]); // consumes it: put the position back rather than make a view per buffer
+      buffers[i].position(position);
+    }
     return payloadTrailer.clear().putInt(0, (int) writeCrc.getValue());
   }
 

@@ -310,9 +310,10 @@ final class TlsConnection implements Connection {
     writeLock.lock();
     try {
       if (outputShut) throw new IOException("output of TLS connection to " + where + " is shut down");
+      long total = Sockets.remaining(srcs, offset, length); // counted once, not per record
       long consumed = 0;
       netOut.clear();
-      while (Sockets.remaining(srcs, offset, length) > 0) {
+      while (consumed < total) {
         SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
         consumed += r.bytesConsumed();
         switch (r.getStatus()) {
