@@ -15,6 +15,9 @@ import java.util.concurrent.CountDownLatch;
 public final class HostMain {
   private HostMain() {}
 
+  /** How long a stopping node may take to terminate before the process exits regardless. */
+  static final java.time.Duration TERMINATION_GRACE = java.time.Duration.ofSeconds(30);
+
   public static void main(String[] args) throws Exception {
     LivemigNode.journalServerOnLoopback();
     if (args.length != 1) {
@@ -41,13 +44,28 @@ public final class HostMain {
       System.exit(1);
       return;
     }
-    CountDownLatch stopped = new CountDownLatch(1);
-    node.system().getWhenTerminated().thenRun(stopped::countDown);
+    CountDownLatch stopping = new CountDownLatch(1);
+    node.system().getWhenTerminated().thenRun(stopping::countDown);
+    // Artery's stream shutdown over TLS has no deadline in Akka 2.6 (akka/akka-core#29162): a
+    // downed node whose termination stalls there must still exit, so the wait starts when the
+    // shutdown reaches its last phase and is bounded.
+    akka.actor.CoordinatedShutdown.get(node.system()).addTask(
+        akka.actor.CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "livemig-exit-watch", () -> {
+          stopping.countDown();
+          return java.util.concurrent.CompletableFuture.completedFuture(akka.Done.getInstance());
+        });
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "livemig-shutdown"));
     System.out.println("livemig node " + node.address() + " host=" + (node.hostId() == null ? "-" : node.hostId())
         + " data-port=" + (node.dataPlane() == null ? "-" : node.dataPlane().port()) + " up");
     System.out.flush();
-    stopped.await();
+    stopping.await();
+    try {
+      node.system().getWhenTerminated().toCompletableFuture().get(TERMINATION_GRACE.toSeconds(),
+          java.util.concurrent.TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      System.err.println("livemig node " + node.address() + " did not terminate within " + TERMINATION_GRACE.toSeconds()
+          + " s (remoting shutdown stalled); exiting anyway");
+    }
     // A node that is downed (or leaves) must not live on as a process: its host agent paused its
     // guests as the actor system stopped. The exit is here, not Akka's exit-jvm: that calls
     // System.exit inside the termination callback, and the shutdown hooks then wait 30 s for

@@ -37,6 +37,8 @@ final class TestCluster implements AutoCloseable {
   MigrationClient client;
   private LivemigNode clientNode;
   final String journal;
+  /** Crashed nodes: terminated, or still stopping but lost by every other (never asked again). */
+  private final java.util.Set<LivemigNode> crashed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   TestCluster(Path dir, Map<String, Map<String, Object>> hostOverrides) throws Exception {
     this(dir, 1, hostOverrides, null);
@@ -166,7 +168,7 @@ final class TestCluster implements AutoCloseable {
     List<String> runningOn = new ArrayList<>();
     MigratableGuest found = null;
     for (String h : hosts.keySet()) {
-      if (hosts.get(h).system().whenTerminated().isCompleted()) continue;
+      if (crashed.contains(hosts.get(h)) || hosts.get(h).system().whenTerminated().isCompleted()) continue;
       Optional<MigratableGuest> g = guestOn(h, d.getGuestId());
       if (g.isPresent() && g.get().state() == RunState.RUNNING) {
         runningOn.add(h);
@@ -196,7 +198,7 @@ final class TestCluster implements AutoCloseable {
   /** The coordinator node that runs the migration's coordinator right now, if any. */
   Optional<LivemigNode> coordinatorOf(String migrationId) throws Exception {
     for (LivemigNode c : coordinators) {
-      if (c.system().whenTerminated().isCompleted()) continue;
+      if (crashed.contains(c) || c.system().whenTerminated().isCompleted()) continue;
       var state = AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery,
           akka.cluster.sharding.ShardRegion.CurrentShardRegionState>ask(
           akka.cluster.sharding.typed.javadsl.ClusterSharding.get(c.system()).shardState(),
@@ -210,19 +212,53 @@ final class TestCluster implements AutoCloseable {
     return Optional.empty();
   }
 
-  /** A crash: the node stops without leaving; the others must find out and down it. */
+  /**
+   * The node stops at once (no leaving). It counts as crashed once it has terminated or every
+   * other live node no longer hears it: its own termination can stall in Artery's TLS stream
+   * shutdown, which has no deadline in Akka 2.6 (akka/akka-core#29162); a crashed process would
+   * be gone, so what the survivors see is what matters. Crashed nodes are never asked again.
+   */
   void crash(LivemigNode node) throws Exception {
+    akka.actor.Address gone = node.address();
     node.system().terminate();
-    node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!node.system().whenTerminated().isCompleted() && !lostByEveryOther(node, gone) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    crashed.add(node);
+    if (node.system().whenTerminated().isCompleted()) return;
+    if (lostByEveryOther(node, gone)) {
+      System.out.println("crashed node " + gone + " has not terminated (remoting shutdown stalled); every other node lost it");
+      return;
+    }
+    for (var t : Thread.getAllStackTraces().entrySet()) {
+      System.out.println("at the crash timeout: " + t.getKey() + java.util.Arrays.toString(t.getValue()));
+    }
+    throw new AssertionError("node " + gone + " neither terminated nor lost by the others within 60 s");
+  }
+
+  private boolean lostByEveryOther(LivemigNode node, akka.actor.Address gone) {
+    List<LivemigNode> all = new ArrayList<>(coordinators);
+    all.addAll(hosts.values());
+    for (LivemigNode n : all) {
+      if (n == node || crashed.contains(n) || n.system().whenTerminated().isCompleted()) continue;
+      var state = akka.cluster.typed.Cluster.get(n.system()).state();
+      boolean member = false;
+      for (akka.cluster.Member m : state.getMembers()) member |= m.address().equals(gone);
+      boolean unreachable = false;
+      for (akka.cluster.Member m : state.getUnreachable()) unreachable |= m.address().equals(gone);
+      if (member && !unreachable) return false;
+    }
+    return true;
   }
 
   @Override
   public void close() {
     for (LivemigNode n : hosts.values()) {
-      if (!n.system().whenTerminated().isCompleted()) n.close();
+      if (!crashed.contains(n) && !n.system().whenTerminated().isCompleted()) n.close();
     }
     for (LivemigNode c : coordinators) {
-      if (!c.system().whenTerminated().isCompleted()) c.close();
+      if (!crashed.contains(c) && !c.system().whenTerminated().isCompleted()) c.close();
     }
   }
 }
