@@ -14,6 +14,7 @@ import org.livemig.messages.Phase;
 import org.livemig.messages.PhaseCompleted;
 import org.livemig.messages.PrecopyRoundCompleted;
 import org.livemig.messages.PrepareCookie;
+import org.livemig.engine.security.DataToken;
 import org.livemig.messages.ResumeOwner;
 import org.livemig.messages.ResumeOwnerChosen;
 import org.livemig.messages.RoundStats;
@@ -41,8 +42,10 @@ final class Events {
     return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.BEGIN).setBegin(c)).build();
   }
 
+  /** The journal keeps the data token's hash only; the token stays in Unpersisted. */
   static CoordinatorEvent prepared(PrepareCookie c) {
-    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.PREPARE).setPrepare(c)).build();
+    return event().setPhaseCompleted(PhaseCompleted.newBuilder().setPhase(Phase.PREPARE)
+        .setPrepare(DataToken.persistable(c))).build();
   }
 
   static CoordinatorEvent performed(PerformResult r) {

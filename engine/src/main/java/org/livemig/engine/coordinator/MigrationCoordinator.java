@@ -323,7 +323,7 @@ public final class MigrationCoordinator
         timers.cancel(cancel.step());
       } else if (a instanceof Decision.SendEarly early) {
         ActorRef<HostAgent.Command> agent = hosts.agent(early.step().host(s));
-        if (agent != null) tell(agent, early.step().command(s));
+        if (agent != null) tell(agent, early.step().command(s, unpersisted));
       } else if (a instanceof Decision.TellSource tell) {
         tellSource(s, tell.command());
       } else if (a instanceof Decision.TellDestination tell) {
@@ -363,7 +363,7 @@ public final class MigrationCoordinator
       hosts.awaitHost(step.host(s), step); // sent again once found
       return;
     }
-    tell(agent, step.command(s));
+    tell(agent, step.command(s, unpersisted));
     if (step == Step.PERFORM) execute(s, List.of(new Decision.PushEstimate())); // the first round may converge
   }
 

@@ -1,6 +1,7 @@
 package org.livemig.engine.coordinator;
 
 import java.util.List;
+import org.livemig.engine.security.DataToken;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.ProgressReport;
@@ -27,7 +28,11 @@ final class Phases {
     return switch (s.phase()) {
       case BEGIN -> d.send(Step.BEGIN);
       case PREPARE -> d.send(Step.PREPARE);
-      case PERFORM -> d.send(Step.PERFORM);
+      case PERFORM -> u.dataToken == null && !Ownership.marked(s)
+          // The source may never have had Perform, and the journal has only the token's hash.
+          ? d.log(Decision.Level.INFO, "asking " + s.destinationHost() + " for its Prepare answer again: the data "
+              + "token is not journaled").send(Step.PREPARE)
+          : d.send(Step.PERFORM); // once stunned, the source has Perform and its token
       case FINISH -> d.send(s.resumeOwner() == ResumeOwner.DESTINATION ? Step.ACTIVATE : Step.FINISH);
       case CONFIRM -> s.inPostcopy()
           ? d.then(new Decision.Locate(s.sourceHost())).send(Step.PAGES_COMPLETE) // watched: its loss pauses postcopy
@@ -65,7 +70,7 @@ final class Phases {
     Decision d = none;
     return switch (step) {
       case BEGIN -> d.persist(Events.begun(r.getBegin())).send(Step.PREPARE);
-      case PREPARE -> d.persist(Events.prepared(r.getPrepare())).send(Step.PERFORM);
+      case PREPARE -> join(d, prepared(s, u, r));
       case PERFORM -> join(d, Switchover.onPerformed(s, u, r));
       case FINISH -> join(d, Switchover.onFinished(s, u, r));
       case ACTIVATE -> r.getActivate().getPostcopy()
@@ -89,6 +94,24 @@ final class Phases {
       }
       case DISCARD -> d;
     };
+  }
+
+  /**
+   * Prepare's answer: the data token is kept in memory, the rest journaled. Answered again after
+   * a takeover in Perform, its token must be the one whose hash the journal holds: a destination
+   * that answers without it (restarted, its endpoint gone) or with another has nothing for the
+   * source to send to.
+   */
+  static Decision prepared(MigrationState s, Unpersisted u, HostReply r) {
+    String token = r.getPrepare().getToken();
+    boolean again = s.prepare() != null;
+    if (token.isEmpty() || (again && !DataToken.matches(s.prepare(), token))) {
+      return fail(s, u, r.getHost() + " answered Prepare " + (token.isEmpty() ? "without a data token" : "with another "
+          + "data token") + ": its data endpoint for this migration is gone (host restarted?)");
+    }
+    u.dataToken = token;
+    Decision d = new Decision(u);
+    return (again ? d : d.persist(Events.prepared(r.getPrepare()))).send(Step.PERFORM);
   }
 
   /**

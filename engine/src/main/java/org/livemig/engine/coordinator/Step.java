@@ -51,15 +51,19 @@ enum Step {
     return s.migrationId() + ":" + s.epoch() + ":destination";
   }
 
-  /** This step's command for the migration as the journal has it (so a re-send is the same command). */
-  HostCommand command(MigrationState s) {
+  /**
+   * This step's command for the migration as the journal has it (so a re-send is the same
+   * command), with the data token only this incarnation knows (Perform's cookie).
+   */
+  HostCommand command(MigrationState s, Unpersisted u) {
     HostCommand.Builder c = HostCommand.newBuilder().setMigrationId(s.migrationId()).setEpoch(s.epoch())
         .setStep(number);
     return switch (this) {
       case BEGIN -> c.setBegin(BeginRequest.newBuilder().setGuestId(s.guestId())).build();
       case PREPARE -> c.setPrepare(PrepareRequest.newBuilder().setBegin(s.begin()).setParameters(s.parameters())).build();
-      case PERFORM -> c.setPerform(PerformRequest.newBuilder().setPrepare(s.prepare()).setParameters(s.parameters()))
-          .build();
+      case PERFORM -> c.setPerform(PerformRequest.newBuilder()
+          .setPrepare(u.dataToken == null ? s.prepare() : s.prepare().toBuilder().setToken(u.dataToken).build())
+          .setParameters(s.parameters())).build();
       // Once the switchover marker is in the journal, a complete destination runs without Activate.
       case FINISH -> c.setFinish(Ownership.marked(s) && !s.inPostcopy()
           ? FinishRequest.newBuilder().setActivateWhenComplete(true).setOwnerToken(destinationToken(s))

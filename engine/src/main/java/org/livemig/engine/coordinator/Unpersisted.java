@@ -50,6 +50,14 @@ final class Unpersisted {
   long lastRoundRecordedNanos;
   final SwitchoverEstimate estimate = new SwitchoverEstimate();
 
+  /**
+   * The destination's one-time data token from its Prepare answer. The journal keeps only its
+   * hash, so a new incarnation in Perform asks Prepare again (the destination repeats its answer)
+   * before it can send Perform to a source that may not have it. Kept across reset(): a replay
+   * does not change the destination's endpoint.
+   */
+  String dataToken;
+
   /** Why the source's copy is not confirmed destroyed yet (shown; Confirm is asked again regardless). */
   String sourceUnconfirmed;
 

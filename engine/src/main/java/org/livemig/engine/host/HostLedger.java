@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.livemig.engine.common.LivemigMessage;
+import org.livemig.engine.security.DataToken;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostLedgerEvent;
 import org.livemig.messages.HostReply;
@@ -63,8 +64,9 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
     }
   }
 
+  /** The answer as written: Prepare's data token only as its hash (a restarted host has no endpoint for it anyway). */
   static HostLedgerEvent answered(HostReply r) {
-    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setAnswered(r).build();
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setAnswered(DataToken.persistable(r)).build();
   }
 
   static HostLedgerEvent owned(GuestDescription d) {

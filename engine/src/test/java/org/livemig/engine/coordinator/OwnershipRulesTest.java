@@ -113,14 +113,14 @@ class OwnershipRulesTest {
         u.awaiting.add(Step.PERFORM);
         u.markedHere = true;
         u.finishAskedEarly = true;
-        u.sent(Step.FINISH.command(journalState(MARKER)));
+        u.sent(Step.FINISH.command(journalState(MARKER), u));
       });
   static final Situation FINISH_AWAITED = new Situation("Perform answered, activating Finish awaited",
       journal(MARKER), u -> {
         u.awaiting.add(Step.FINISH);
         u.markedHere = true;
         u.performed = PerformResult.newBuilder().setStunnedAtEpochUs(1_000_000).build();
-        u.sent(Step.FINISH.command(journalState(MARKER)));
+        u.sent(Step.FINISH.command(journalState(MARKER), u));
       });
   static final Situation MARKED_BEFORE_TAKEOVER = new Situation("marker replayed (written by a predecessor)",
       journal(MARKER), u -> u.awaiting.add(Step.PERFORM));

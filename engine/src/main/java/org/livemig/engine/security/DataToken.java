@@ -1,0 +1,42 @@
+package org.livemig.engine.security;
+
+import com.google.protobuf.ByteString;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import org.livemig.messages.HostReply;
+import org.livemig.messages.PrepareCookie;
+
+/**
+ * The data plane's one-time token authorizes one migration's channels. It lives only in the
+ * memory of the destination (which made it), the coordinator and the source: what is written to a
+ * journal or ledger keeps its SHA-256 instead, so a database dump cannot claim a channel.
+ */
+public final class DataToken {
+  private DataToken() {}
+
+  public static ByteString sha256(String token) {
+    try {
+      return ByteString.copyFrom(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
+    }
+  }
+
+  /** The cookie as it may be persisted: the token replaced by its hash. */
+  public static PrepareCookie persistable(PrepareCookie c) {
+    if (c.getToken().isEmpty()) return c;
+    return c.toBuilder().clearToken().setTokenSha256(sha256(c.getToken())).build();
+  }
+
+  /** The answer as it may be persisted (only Prepare's carries a token). */
+  public static HostReply persistable(HostReply r) {
+    return r.hasPrepare() && !r.getPrepare().getToken().isEmpty()
+        ? r.toBuilder().setPrepare(persistable(r.getPrepare())).build() : r;
+  }
+
+  /** The token is the one whose hash was persisted (constant time). */
+  public static boolean matches(PrepareCookie persisted, String token) {
+    return !token.isEmpty() && MessageDigest.isEqual(persisted.getTokenSha256().toByteArray(), sha256(token).toByteArray());
+  }
+}
