@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import javax.net.ssl.SSLContext;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
 import org.slf4j.Logger;
@@ -86,11 +85,14 @@ public final class NodeSecurity {
     return artery.withFallback(config);
   }
 
-  /** The operator HTTPS server's context, or empty with tls off. */
-  public static Optional<SSLContext> https(Config config) {
+  /**
+   * The operator HTTPS server's credentials, or empty with tls off. Each connection's engine comes
+   * from their current context, so a rotated certificate is served from the next connection on.
+   */
+  public static Optional<TlsCredentials> https(Config config) {
     if (!tls(config)) return Optional.empty();
     try {
-      return Optional.of(new TlsCredentials(keyDir(config), nodeName(config)).current().context());
+      return Optional.of(new TlsCredentials(keyDir(config), nodeName(config)));
     } catch (IOException e) {
       throw new UncheckedIOException("operator HTTPS cannot start: " + e.getMessage(), e);
     }

@@ -32,11 +32,14 @@ final class OperatorAuth extends AllDirectives {
   static final String REALM = "livemig";
   private static final Set<String> READABLE = Set.of("migrations", "hosts", "guests", "ready", "alive");
 
-  private final OperatorTokens tokens;
+  private final java.util.function.Supplier<OperatorTokens> tokens;
   private final List<String> basePath;
 
-  /** basePath: akka.management.http.base-path, which prefixes every route ("" for none). */
-  OperatorAuth(OperatorTokens tokens, String basePath) {
+  /**
+   * tokens: the tokens as they are now (a TokensFile rereads its file when it changes); basePath:
+   * akka.management.http.base-path, which prefixes every route ("" for none).
+   */
+  OperatorAuth(java.util.function.Supplier<OperatorTokens> tokens, String basePath) {
     this.tokens = tokens;
     this.basePath = segments(basePath);
   }
@@ -45,7 +48,7 @@ final class OperatorAuth extends AllDirectives {
     return extractRequest(request -> {
       Optional<String> token = bearer(request);
       if (token.isEmpty()) return complete(unauthenticated(false));
-      Optional<Caller> caller = tokens.authenticate(token.get());
+      Optional<Caller> caller = tokens.get().authenticate(token.get());
       String what = request.method().value() + " " + request.getUri().path();
       if (caller.isEmpty()) {
         log.debug("refused {}: unknown bearer token", what);

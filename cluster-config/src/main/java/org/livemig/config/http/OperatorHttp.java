@@ -3,6 +3,7 @@ package org.livemig.config.http;
 import akka.actor.typed.ActorSystem;
 import akka.http.javadsl.ConnectionContext;
 import akka.http.javadsl.Http;
+import akka.http.javadsl.HttpsConnectionContext;
 import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.server.Route;
 import akka.management.javadsl.AkkaManagement;
@@ -11,7 +12,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import org.livemig.engine.security.TlsCredentials;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,6 +28,9 @@ import org.slf4j.LoggerFactory;
 public final class OperatorHttp {
   private static final Logger log = LoggerFactory.getLogger(OperatorHttp.class);
 
+  /** How often, at most, a request makes the tokens file be looked at for changes. */
+  static final Duration TOKENS_CHECK_INTERVAL = Duration.ofSeconds(1);
+
   private OperatorHttp() {}
 
   /** Plain HTTP; see {@link #start(ActorSystem, Optional)}. */
@@ -33,27 +39,40 @@ public final class OperatorHttp {
   }
 
   /**
-   * The bound address (http[s]://host:port), or null when HTTP is off. With an SSLContext the
-   * server speaks HTTPS only. Blocks until bound: called at node start, not in an actor.
+   * The bound address (http[s]://host:port), or null when HTTP is off. With credentials the server
+   * speaks HTTPS only, each connection with their current certificate (rotated files are served
+   * from the next connection on). Blocks until bound: called at node start, not in an actor.
    */
-  public static String start(ActorSystem<?> system, Optional<SSLContext> tls) throws Exception {
+  public static String start(ActorSystem<?> system, Optional<TlsCredentials> tls) throws Exception {
     Config config = system.settings().config();
     int port = config.getInt("livemig.http.port");
     if (port == 0) return null;
     String hostname = config.getString("livemig.http.hostname");
-    Route management = tls.isPresent()
-        ? AkkaManagement.get(system).getRoutes(s -> s.withHttpsConnectionContext(ConnectionContext.httpsServer(tls.get())))
+    Optional<HttpsConnectionContext> https = tls.map(OperatorHttp::https);
+    Route management = https.isPresent()
+        ? AkkaManagement.get(system).getRoutes(s -> s.withHttpsConnectionContext(https.get()))
         : AkkaManagement.get(system).getRoutes();
     Route route = authenticated(config, hostname, port).map(a -> a.protect(management)).orElse(management);
 
     var server = Http.get(system).newServerAt(hostname, port);
-    if (tls.isPresent()) server = server.enableHttps(ConnectionContext.httpsServer(tls.get()));
+    if (https.isPresent()) server = server.enableHttps(https.get());
     ServerBinding binding = server.bind(route).toCompletableFuture().get(30, TimeUnit.SECONDS);
     // Open connections get this long to finish when the node stops.
     binding.addToCoordinatedShutdown(Duration.ofSeconds(5), system);
     String uri = (tls.isPresent() ? "https" : "http") + "://" + hostname + ":" + binding.localAddress().getPort();
     log.info("operator HTTP on {}", uri);
     return uri;
+  }
+
+  private static HttpsConnectionContext https(TlsCredentials credentials) {
+    return ConnectionContext.httpsServer(() -> {
+      SSLEngine engine = credentials.current().context().createSSLEngine();
+      engine.setUseClientMode(false);
+      SSLParameters p = engine.getSSLParameters();
+      p.setProtocols(new String[] {TlsCredentials.PROTOCOL});
+      engine.setSSLParameters(p);
+      return engine;
+    });
   }
 
   /** The auth in front of every route, or empty (with a warning) when livemig.http.auth.enabled is off. */
@@ -70,6 +89,7 @@ public final class OperatorHttp {
         + "their plaintext is in {} (owner-only), where migratectl finds it", file.toAbsolutePath(), c.toAbsolutePath()));
     log.info("operator HTTP accepts the {} token(s) of {}", loaded.tokens().size(), file.toAbsolutePath());
     String basePath = config.getString("akka.management.http.base-path");
-    return Optional.of(new OperatorAuth(loaded.tokens(), basePath));
+    TokensFile current = new TokensFile(loaded.tokens(), TOKENS_CHECK_INTERVAL.toNanos(), System::nanoTime);
+    return Optional.of(new OperatorAuth(current::current, basePath));
   }
 }

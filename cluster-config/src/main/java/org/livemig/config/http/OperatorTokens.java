@@ -148,7 +148,7 @@ public final class OperatorTokens {
     Path credentialsTemp = ownerOnly(dir, CREDENTIALS_FILE_NAME + ".");
     try {
       Files.writeString(tokensTemp, "# livemig operator HTTP tokens: ROLE SHA256HEX NAME per line (ROLE read-only or "
-          + "operator; SHA256HEX = printf %s \"$TOKEN\" | sha256sum). Read at start.\n"
+          + "operator; SHA256HEX = printf %s \"$TOKEN\" | sha256sum). Reread when changed.\n"
           + Role.OPERATOR.label + " " + hex(operator) + " operator-1\n"
           + Role.READ_ONLY.label + " " + hex(readOnly) + " read-only-1\n", StandardCharsets.UTF_8);
       Files.writeString(credentialsTemp, "# livemig operator HTTP credentials, created with " + file.getFileName()

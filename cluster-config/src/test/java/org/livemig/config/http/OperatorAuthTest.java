@@ -219,4 +219,73 @@ class OperatorAuthTest {
       for (String secret : List.of(operator, readOnly, "guessed-token")) assertFalse(line.contains(secret), line);
     }
   }
+
+  /** Requests until the answer is expected (the file is looked at no more than once a second). */
+  static void awaitStatus(int expected, String method, String path, String token) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    HttpResponse<String> r = send(method, path, token);
+    while (r.statusCode() != expected && System.nanoTime() < deadline) {
+      Thread.sleep(100); // the condition is the server's answer; nothing to be told of
+      r = send(method, path, token);
+    }
+    assertStatus(expected, r);
+  }
+
+  @Test
+  void tokensAddedToOrRemovedFromTheFileCountWithoutARestart() throws Exception {
+    Path file = dir.resolve("keys/operator-tokens");
+    String before = Files.readString(file);
+    String carol = OperatorTokens.newToken();
+    try {
+      assertStatus(401, send("GET", "/migrations", carol));
+      Files.writeString(file, before + OperatorTokens.line(OperatorTokens.Role.READ_ONLY, carol, "carol") + "\n");
+      awaitStatus(200, "GET", "/migrations", carol);
+      assertStatus(403, send("POST", "/migrations/x/cancel", carol)); // with the role its line gives
+      Files.writeString(file, before + "operator nothex carol\n"); // broken: the tokens loaded before stay
+      long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      while (!brokenFileLogged() && System.nanoTime() < deadline) assertStatus(200, send("GET", "/migrations", carol));
+      assertTrue(brokenFileLogged(), "a broken file is named in the log");
+      assertStatus(200, send("GET", "/migrations", carol));
+      Files.writeString(file, before); // revoked
+      awaitStatus(401, "GET", "/migrations", carol);
+      assertStatus(200, send("GET", "/migrations", readOnly));
+    } finally {
+      Files.writeString(file, before);
+    }
+  }
+
+  private static boolean brokenFileLogged() {
+    return logs.list.stream().anyMatch(e -> e.getFormattedMessage().contains("the changed operator tokens file does not "
+        + "load") && e.getFormattedMessage().contains("line 4"));
+  }
+
+  @Test
+  void aRotatedCertificateIsServedFromTheNextConnection() throws Exception {
+    Path pki = dir.resolve("pki");
+    java.math.BigInteger old = served();
+    assertEquals(old, fileSerial(pki));
+    Files.delete(org.livemig.engine.security.DevPki.certFile(pki, "host-t"));
+    Files.delete(org.livemig.engine.security.DevPki.keyFile(pki, "host-t"));
+    org.livemig.engine.security.DevPki.ensure(pki, "host-t"); // a new key and certificate from the same CA
+    java.math.BigInteger rotated = fileSerial(pki);
+    assertNotEquals(old, rotated);
+    assertEquals(rotated, served(), "a new connection is served the new certificate, without a restart");
+  }
+
+  /** The serial of the certificate the server presents to a new connection. */
+  private static java.math.BigInteger served() throws Exception {
+    HttpClient fresh = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+        .sslContext(org.livemig.engine.security.TlsCredentials.trusting(dir.resolve("pki/ca.crt"))).build();
+    HttpResponse<String> r = fresh.send(HttpRequest.newBuilder(URI.create(base + "/alive")).timeout(Duration.ofSeconds(30))
+        .header("Authorization", "Bearer " + readOnly).build(), HttpResponse.BodyHandlers.ofString());
+    assertStatus(200, r);
+    return ((java.security.cert.X509Certificate) r.sslSession().orElseThrow().getPeerCertificates()[0]).getSerialNumber();
+  }
+
+  private static java.math.BigInteger fileSerial(Path pki) throws Exception {
+    try (var in = Files.newInputStream(org.livemig.engine.security.DevPki.certFile(pki, "host-t"))) {
+      return ((java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+          .generateCertificate(in)).getSerialNumber();
+    }
+  }
 }
