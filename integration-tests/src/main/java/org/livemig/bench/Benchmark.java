@@ -20,7 +20,7 @@ import org.livemig.messages.MigrationStatus;
  * against the engine migrating a paused random guest between two host JVMs, back to back per
  * repetition, then live guests at several dirty rates and downtime limits. Properties:
  * bench.quick (256 MiB, 1 repetition), bench.size-mib (1024), bench.reps (3), bench.channels
- * (0 = the engine default), bench.paused, bench.live, bench.memory (each case on or off),
+ * (0 = the engine default), bench.data-plane (tls,plain: the paused case once per mode), bench.paused, bench.live, bench.memory (each case on or off),
  * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
  * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.warmup (uncounted migrations
  * per case first, back and forth, default 2: each host once source, once destination), bench.host-jvm (extra host JVM options).
@@ -63,17 +63,27 @@ public final class Benchmark {
       String seed = coordinator.address().toString();
       MigrationClient client = new MigrationClient(coordinator.system());
 
-      // (a) + (b): raw then engine, back to back per repetition, paused guest.
-      if (paused) try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
-          guestConf("paused", sizeMib, 0, false), hostJvm)) {
-        String from = warmUp(client, "paused", warmups, params(300, channels));
-        for (int r = 0; r < reps; r++) {
-          long rawNanos = RawTransfer.send(sinkPort, sizeMib << 20);
-          MigrationInfo i = migrate(client, "paused", from, other(from), params(300, channels));
-          report.pair(rawNanos, i);
-          from = other(from);
+      // (a) + (b): raw then engine, back to back per repetition, paused guest, once per data-plane
+      // mode (bench.data-plane), each with its own hosts; the raw socket is paired with the first.
+      List<String> modes = dataPlaneModes(prop("bench.data-plane", "tls,plain"));
+      for (int m = 0; paused && m < modes.size(); m++) {
+        String mode = modes.get(m);
+        String modeConf = dataPlaneConf(mode);
+        System.out.println("paused guest, data plane " + mode);
+        try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal,
+            guestConf("paused", sizeMib, 0, false) + "\n" + modeConf, modeConf, hostJvm)) {
+          String from = warmUp(client, "paused", warmups, params(300, channels));
+          for (int r = 0; r < reps; r++) {
+            long rawNanos = m == 0 ? RawTransfer.send(sinkPort, sizeMib << 20) : 0;
+            double cpuBefore = hosts.cpuSeconds();
+            MigrationInfo i = migrate(client, "paused", from, other(from), params(300, channels));
+            double cpu = hosts.cpuSeconds() - cpuBefore;
+            if (m == 0) report.pair(rawNanos, i);
+            report.dataPlane(mode, i, cpu);
+            from = other(from);
+          }
+          if (m == 0) report.peakRss("paused", hosts.peakRssMib());
         }
-        report.peakRss("paused", hosts.peakRssMib());
       }
       // (d) + (e): the engine's own memory at a quarter of the size, bandwidth caps with that guest,
       // then the memory again at the full size (the heap must not grow with it).
@@ -136,6 +146,26 @@ public final class Benchmark {
       c.createStatement().execute("create schema " + schema);
     }
     return base + (base.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+  }
+
+  /**
+   * bench.data-plane: tls (the default: TLS 1.3, mutual authentication) and plain (TLS off: TCP,
+   * every frame and page batch with a CRC32C), comma-separated; "none" runs no paused case.
+   */
+  static List<String> dataPlaneModes(String csv) {
+    if (csv.equals("none")) return List.of();
+    List<String> modes = java.util.Arrays.stream(csv.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+    for (String m : modes) dataPlaneConf(m);
+    return modes;
+  }
+
+  /** The hosts' config lines for a data-plane mode. */
+  static String dataPlaneConf(String mode) {
+    return switch (mode) {
+      case "tls" -> "livemig.host.data-plane.tls.enabled = on";
+      case "plain" -> "livemig.host.data-plane.tls.enabled = off";
+      default -> throw new IllegalArgumentException("bench.data-plane: unknown mode '" + mode + "' (tls, plain)");
+    };
   }
 
   /** A -D property, or the default when absent or blank (Maven passes unset ones as empty). */

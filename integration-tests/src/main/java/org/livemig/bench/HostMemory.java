@@ -11,12 +11,24 @@ import java.util.regex.Pattern;
 /**
  * Memory of a host JVM as the kernel and the JVM see it: resident set and its peak from
  * /proc (the peak can be reset, so one migration's peak is measured on its own), and the
- * heap in use after a full collection (jcmd), which must not grow with the guest size.
+ * heap in use after a full collection (jcmd), which must not grow with the guest size; and the
+ * CPU time it used.
  */
 final class HostMemory {
   private static final Pattern HEAP_USED = Pattern.compile("total \\d+K, used (\\d+)K");
 
   private HostMemory() {}
+
+  /** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
+  private static final double USER_HZ = 100.0;
+
+  /** User plus system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
+  static double cpuSeconds(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / USER_HZ;
+  }
 
   static long rssKib(long pid) throws IOException {
     return status(pid, "VmRSS:");

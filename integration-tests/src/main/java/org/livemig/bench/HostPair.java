@@ -104,6 +104,11 @@ final class HostPair implements AutoCloseable {
     return new long[] {a.pid(), b.pid()};
   }
 
+  /** CPU seconds (user and system) host-a and host-b have used so far, together. */
+  double cpuSeconds() throws IOException {
+    return HostMemory.cpuSeconds(a.pid()) + HostMemory.cpuSeconds(b.pid());
+  }
+
   /** Peak resident memory of host-a and host-b in MiB (VmHWM), -1 where unknown. */
   long[] peakRssMib() {
     return new long[] {peakRssMib(a), peakRssMib(b)};

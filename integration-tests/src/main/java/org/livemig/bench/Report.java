@@ -37,6 +37,10 @@ final class Report {
   private final Map<String, List<MigrationInfo>> live = new LinkedHashMap<>();
   private final Map<String, Long> limits = new LinkedHashMap<>();
   private final Map<String, long[]> rss = new LinkedHashMap<>();
+  /** Paused-guest migrations per data-plane mode, with the CPU seconds both hosts used for each. */
+  private final Map<String, List<Sample>> dataPlane = new LinkedHashMap<>();
+
+  private record Sample(MigrationInfo info, double cpuSeconds) {}
 
   Report(long guestBytes) {
     this.guestBytes = guestBytes;
@@ -46,6 +50,16 @@ final class Report {
     pairs.add(new Pair(rawNanos, engine));
     System.out.printf(Locale.ROOT, "  raw %.2f GB/s, engine %.2f GB/s, ratio %.2f%n", rawGbps(rawNanos),
         engineGbps(engine), engineGbps(engine) / rawGbps(rawNanos));
+  }
+
+  void dataPlane(String mode, MigrationInfo info, double cpuSeconds) {
+    dataPlane.computeIfAbsent(mode, k -> new ArrayList<>()).add(new Sample(info, cpuSeconds));
+    System.out.printf(Locale.ROOT, "  data plane %s: %.2f GB/s, %.2f CPU s/GB (both hosts)%n", mode, engineGbps(info),
+        cpuPerGb(cpuSeconds));
+  }
+
+  private double cpuPerGb(double cpuSeconds) {
+    return cpuSeconds / (guestBytes / 1e9);
   }
 
   void live(long dirtyMbPerS, long limitMs, MigrationInfo info) {
@@ -96,6 +110,18 @@ final class Report {
     out.println(line("paused engine GB/s   ", pairs, p -> engineGbps(p.engine()), "%.2f"));
     out.println(line("paused engine downtime ms", pairs, p -> p.engine().getDowntimeMs(), "%.0f"));
     out.println(line("ratio engine/raw (per pair)", pairs, p -> engineGbps(p.engine()) / rawGbps(p.rawNanos()), "%.2f"));
+    for (var e : dataPlane.entrySet()) {
+      out.println("paused, data plane " + e.getKey() + ":");
+      out.println(line("  GB/s", e.getValue(), x -> engineGbps(x.info()), "%.2f"));
+      out.println(line("  CPU s/GB (both hosts)", e.getValue(), x -> cpuPerGb(x.cpuSeconds()), "%.2f"));
+    }
+    List<Sample> plain = dataPlane.get("plain");
+    for (var e : dataPlane.entrySet()) {
+      if (plain == null || e.getKey().equals("plain")) continue;
+      out.printf(Locale.ROOT, "data plane %s / plain, median GB/s: %.2f; median CPU s/GB: %.2f%n", e.getKey(),
+          median(e.getValue(), x -> engineGbps(x.info())) / median(plain, x -> engineGbps(x.info())),
+          median(e.getValue(), Sample::cpuSeconds) / median(plain, Sample::cpuSeconds));
+    }
     for (var e : live.entrySet()) {
       List<MigrationInfo> s = e.getValue();
       long over = s.stream().filter(i -> i.getDowntimeMs() > limits.get(e.getKey()) * 1.2).count();
@@ -119,6 +145,11 @@ final class Report {
       out.printf(Locale.ROOT, "peak RSS of the host JVMs, case %s: host-a %d MiB, host-b %d MiB%n", e.getKey(),
           e.getValue()[0], e.getValue()[1]);
     }
+  }
+
+  private static <T> double median(List<T> samples, ToDoubleFunction<T> f) {
+    double[] v = samples.stream().mapToDouble(f).sorted().toArray();
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
 
   private static <T> String line(String label, List<T> samples, ToDoubleFunction<T> f, String fmt) {
