@@ -15,7 +15,6 @@ import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.common.LivemigMessage;
-import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.GuestVerification;
 import org.livemig.messages.HostCommand;
@@ -25,8 +24,8 @@ import org.livemig.messages.ProgressReport;
 
 /**
  * One per host: owns the host's guests and spawns a SourceActor or DestinationActor per
- * migration. Every coordinator command passes here, so this is where commands from an older
- * epoch are refused and repeated commands (same migration, step) get their earlier answer.
+ * migration. Every coordinator command passes here and goes to HostSteps, where commands from an
+ * older epoch are refused and repeated commands (same migration, step) get their earlier answer.
  */
 public final class HostAgent {
 
@@ -92,10 +91,10 @@ public final class HostAgent {
 
   private record CleanupCompleted(CleanupActor.Finished finished) implements Command {}
 
-  private record HeldCommandReleased(Control control) implements Command {}
+  record HeldCommandReleased(Control control) implements Command {}
 
   /** The ledger holds this answer now: it may be told. */
-  private record AnswerRecorded(HostReply reply) implements Command {}
+  record AnswerRecorded(HostReply reply) implements Command {}
 
   /** Operators' view of this host, across nodes. */
   public record DescribeHost(ActorRef<org.livemig.messages.HostDescription> replyTo) implements Command, LivemigMessage {}
@@ -167,6 +166,7 @@ public final class HostAgent {
   private final HostLease lease;
   private final HostMigrations migrations = new HostMigrations();
   private final CleanupRuns cleanups = new CleanupRuns();
+  private final HostSteps steps;
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
@@ -181,15 +181,16 @@ public final class HostAgent {
     this.faults = settings.faults();
     this.runStates = RunStateLog.of(settings);
     this.guests = new HostGuests(settings.hostId(), runStates);
-
+    this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
+        lease, migrations, cleanups);
   }
 
   private Behavior<Command> serving() {
     return Behaviors.receive(Command.class)
-        .onMessage(Control.class, this::onControl)
-        .onMessage(HeldCommandReleased.class, this::onHeldCommandReleased)
-        .onMessage(AnswerRecorded.class, this::onAnswerRecorded)
-        .onMessage(RoleReplied.class, this::onRoleReplied)
+        .onMessage(Control.class, m -> same(() -> steps.onControl(m)))
+        .onMessage(HeldCommandReleased.class, m -> same(() -> steps.onHeldCommandReleased(m)))
+        .onMessage(AnswerRecorded.class, m -> same(() -> steps.onAnswerRecorded(m)))
+        .onMessage(RoleReplied.class, m -> same(() -> steps.onRoleReplied(m)))
         .onMessage(CreateGuest.class, this::onCreateGuest)
         .onMessage(VerifyGuest.class, this::onVerifyGuest)
         .onMessage(GuestVerified.class, m -> {
@@ -287,197 +288,6 @@ public final class HostAgent {
     return Behaviors.same();
   }
 
-  private Behavior<Command> onControl(Control m) {
-    HostCommand cmd = m.command();
-    HostMigrations.Admission admission = migrations.admit(cmd, m.replyTo(), settings.hostId());
-    if (admission instanceof HostMigrations.Refuse refuse) {
-      ctx.getLog().warn("{} refused {}: {}", settings.hostId(), cmd.getCommandCase(), refuse.reply().getError());
-      m.replyTo().tell(new Answered(refuse.reply()));
-    } else if (admission instanceof HostMigrations.Repeat repeat) {
-      ctx.getLog().debug("{} repeats answer to {} step {}", settings.hostId(), cmd.getMigrationId(), cmd.getStep());
-      m.replyTo().tell(new Answered(repeat.reply()));
-    } else if (admission instanceof HostMigrations.Rerecord rerecord) {
-      ledger.tell(new HostLedger.RecordAnswer(rerecord.reply(), recorded));
-    } else if (admission instanceof HostMigrations.NotAStep && cmd.hasSettled()) {
-      switch (guests.settled(cmd.getSettled().getGuestId(), cmd.getMigrationId())) {
-        case SETTLED -> ctx.getLog().info("{}: settled; guest {} is no longer in question on {}",
-            cmd.getMigrationId(), cmd.getSettled().getGuestId(), settings.hostId());
-        case RUNS_AGAIN -> ctx.getLog().warn("{}: settled; guest {} runs again on {}", cmd.getMigrationId(),
-            cmd.getSettled().getGuestId(), settings.hostId());
-        case NOT_IN_QUESTION -> ctx.getLog().debug("{}: settled notice for guest {}: not in question here",
-            cmd.getMigrationId(), cmd.getSettled().getGuestId());
-      }
-    } else if (admission instanceof HostMigrations.NotAStep notAStep) {
-      toSource(m, notAStep.record());
-    } else if (admission instanceof HostMigrations.InProgress inProgress) {
-      // A new coordinator incarnation re-sending Perform also takes over the source's progress reports.
-      HostMigrations.Record rec = inProgress.record();
-      if (rec.held.containsKey(cmd.getStep())) rec.held.put(cmd.getStep(), m); // the newest runs when released
-      if (cmd.hasPerform() && rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-    } else if (!faults.holdPhase().isEmpty() && cmd.getCommandCase().name().equals(faults.holdPhase())) {
-      ctx.getLog().warn("fault injection: {} holds {} of {} for {}", settings.hostId(), faults.holdPhase(),
-          cmd.getMigrationId(), faults.holdFor());
-      ((HostMigrations.Execute) admission).record().held.put(cmd.getStep(), m);
-      timers.startSingleTimer(new HeldCommandReleased(m), faults.holdFor());
-    } else {
-      return contained(m);
-    }
-    return Behaviors.same();
-  }
-
-  /** New limits or a recovery go to the running source role; a recovery without one is refused as a report. */
-  private void toSource(Control m, HostMigrations.Record rec) {
-    HostCommand cmd = m.command();
-    if (rec.source != null && !rec.ended) {
-      rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-    } else if (cmd.hasRecover()) {
-      ctx.getLog().warn("{} cannot recover {}: no running source role here", settings.hostId(), cmd.getMigrationId());
-      m.replyTo().tell(new PostcopyReported(org.livemig.messages.PostcopyReport.newBuilder()
-          .setMigrationId(cmd.getMigrationId()).setEpoch(cmd.getEpoch()).setHost(settings.hostId()).setSource(true)
-          .setState(org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED)
-          .setReason("recovery refused: host " + settings.hostId() + " has no running source role for migration "
-              + cmd.getMigrationId()).build()));
-    }
-  }
-
-  /** A held command executes later: by then a newer incarnation may have spoken, so the epoch is checked again. */
-  private Behavior<Command> onHeldCommandReleased(HeldCommandReleased m) {
-    HostCommand cmd = m.control().command();
-    HostMigrations.Record rec = migrations.record(cmd.getMigrationId());
-    Control newest = rec.held.remove(cmd.getStep());
-    Control control = newest == null ? m.control() : newest;
-    if (refusedAsStale(control)) {
-      rec.waiting.remove(cmd.getStep());
-      return Behaviors.same();
-    }
-    return contained(control);
-  }
-
-  /** A command from an older epoch than this host follows is refused (an incarnation believed dead). */
-  private boolean refusedAsStale(Control m) {
-    long current = migrations.staleBy(m.command());
-    if (current < 0) return false;
-    HostReply refusal = HostMigrations.staleRefusal(m.command(), settings.hostId(), current);
-    ctx.getLog().warn("{} refused {}: {}", settings.hostId(), m.command().getCommandCase(), refusal.getError());
-    m.replyTo().tell(new Answered(refusal));
-    return true;
-  }
-
-  /**
-   * Executes a command so that a failure in one migration's part never stops this agent (and
-   * with it every guest of the host): the failure is logged and answered as an error.
-   */
-  private Behavior<Command> contained(Control m) {
-    try {
-      return execute(m);
-    } catch (RuntimeException e) {
-      HostCommand cmd = m.command();
-      ctx.getLog().error("{}: {} of {} failed on {}; the host agent goes on", cmd.getMigrationId(),
-          cmd.getCommandCase(), cmd.getMigrationId(), settings.hostId(), e);
-      reply(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " failed on " + settings.hostId() + ": " + e));
-      return Behaviors.same();
-    }
-  }
-
-  private Behavior<Command> execute(Control m) {
-    HostCommand cmd = m.command();
-    HostMigrations.Record rec = migrations.get(cmd.getMigrationId());
-    String id = cmd.getMigrationId();
-    boolean rollback = cmd.hasDiscard() || (cmd.hasConfirm() && !cmd.getConfirm().getSuccess());
-    if (rec.ended && !rollback) {
-      reply(Replies.error(cmd, settings.hostId(), "migration " + id + " already ended on host " + settings.hostId()));
-      return Behaviors.same();
-    }
-    switch (cmd.getCommandCase()) {
-      case BEGIN -> {
-        HostReply refused = guests.refuseBegin(cmd);
-        if (refused != null) {
-          reply(refused);
-        } else {
-          MigratableGuest guest = guests.get(cmd.getBegin().getGuestId());
-          rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf()), "source-" + id);
-          rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-        }
-      }
-      case PREPARE -> {
-        HostReply refused = guests.refusePrepare(cmd, settings.memoryCapacityBytes());
-        if (refused != null) {
-          reply(refused);
-        } else {
-          rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.failFinish(), dataPlane, replies,
-              ctx.getSelf(), runStates, lease), "destination-" + id);
-          rec.destination.tell(new DestinationActor.Execute(cmd));
-        }
-      }
-      case PERFORM, CONFIRM -> {
-        if (rec.source != null) rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
-        else if (rollback) rollbackWithoutRole(cmd, rec);
-        else reply(Replies.error(cmd, settings.hostId(), "no source role for migration " + id + " on " + settings.hostId()));
-      }
-      // Handled in onControl before any step; answered, never thrown: a throw would stop this agent.
-      case RECOVER, SET_PARAMETERS -> reply(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " is not a phase step"));
-      case FINISH, ACTIVATE, DISCARD, PAGES_COMPLETE -> {
-        if (rec.destination != null) rec.destination.tell(new DestinationActor.Execute(cmd));
-        else if (rollback) rollbackWithoutRole(cmd, rec);
-        else reply(Replies.error(cmd, settings.hostId(), "no destination role for migration " + id + " on " + settings.hostId()));
-      }
-      case COMMAND_NOT_SET -> reply(Replies.error(cmd, settings.hostId(), "empty command"));
-    }
-    return Behaviors.same();
-  }
-
-  /** A rollback for a migration this host never took a role in (its phase was never reached). */
-  private void rollbackWithoutRole(HostCommand cmd, HostMigrations.Record rec) {
-    rec.ended = true;
-    HostReply.Builder b = Replies.ok(cmd, settings.hostId());
-    if (cmd.hasConfirm()) {
-      b.getConfirmBuilder().setSourceRunning(true); // Begin never ran here: the guest was never touched
-    } else {
-      b.getDiscardBuilder().setDiscarded(true);
-    }
-    // Nothing was set up, but cleanup still runs (and is counted) once on this path too.
-    cleanups.answerWhenDone(cmd.getMigrationId(), b.build());
-    ctx.getSelf().tell(new CleanupRequested(cmd.getMigrationId(),
-        new CleanupActor.Plan("none", List.of(), null, null), null));
-  }
-
-  private void reply(HostReply reply) {
-    ctx.getSelf().tell(new RoleReplied(reply));
-  }
-
-  private Behavior<Command> onRoleReplied(RoleReplied m) {
-    HostMigrations.Record rec = migrations.get(m.reply().getMigrationId());
-    if (rec == null) {
-      ctx.getLog().error("answer for unknown migration {} dropped", m.reply().getMigrationId());
-      return Behaviors.same();
-    }
-    HostReply reply = HostMigrations.inCurrentEpoch(rec, m.reply());
-    HostReply kept = rec.answered.putIfAbsent(reply.getStep(), reply);
-    if (kept != null) {
-      // The first answer to a step is the one given and repeated; a later one never replaces it.
-      ctx.getLog().warn("{}: a second answer to step {} on {} is dropped (ok={}): {}", reply.getMigrationId(),
-          reply.getStep(), settings.hostId(), reply.getOk(), reply.getError());
-      return Behaviors.same();
-    }
-    boolean roleEnded = HostMigrations.endsRole(reply);
-    if (roleEnded) rec.ended = true;
-    boolean beginRefused = !reply.getOk() && reply.getStep() == 1; // an error carries no payload, only its step
-    if (roleEnded || beginRefused) guests.migrationOver(reply.getMigrationId());
-    // Told only once the ledger holds it: a restarted host must repeat exactly what it said.
-    ledger.tell(new HostLedger.RecordAnswer(reply, recorded));
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> onAnswerRecorded(AnswerRecorded m) {
-    HostMigrations.Record rec = migrations.get(m.reply().getMigrationId());
-    if (rec == null) return Behaviors.same();
-    rec.durable.add(m.reply().getStep());
-    ActorRef<Reply> to = rec.waiting.remove(m.reply().getStep());
-    HostReply answer = rec.answered.get(m.reply().getStep());
-    if (to != null) to.tell(new Answered(answer.toBuilder().setEpoch(rec.epoch).build()));
-    return Behaviors.same();
-  }
-
   private Behavior<Command> onCleanupRequested(CleanupRequested m) {
     String id = m.migrationId();
     CleanupActor.Finished earlier = cleanups.done(id);
@@ -497,6 +307,15 @@ public final class HostAgent {
     cleanups.enter(id, ctx.spawn(CleanupActor.create(id, settings.hostId(), m.plan(), settings.cleanupStopTimeout(),
         done), "cleanup-" + id));
     return Behaviors.same();
+  }
+
+  private static Behavior<Command> same(Runnable handler) {
+    handler.run();
+    return Behaviors.same();
+  }
+
+  private void reply(HostReply reply) {
+    ctx.getSelf().tell(new RoleReplied(reply));
   }
 
   private Behavior<Command> onCleanupCompleted(CleanupCompleted m) {
