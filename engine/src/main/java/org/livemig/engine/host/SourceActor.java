@@ -156,58 +156,16 @@ public final class SourceActor {
   private Behavior<Command> roundDone(int round) {
     long dirtyNow = guest.dirtyBitmap().count();
     RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
-    long copyMs = copyOnly.getExpectedDowntimeMs();
-    long fixedMs = precopy.fixedCostMs();
-    // The guest runs on the destination once its last page is in (the copy and what each round
-    // pays beyond its pages) and the coordinator's Finish has reached it, whichever comes last.
-    RoundStats stats = copyOnly.toBuilder()
-        .setExpectedDowntimeMs(Math.max(saturatedAdd(copyMs, fixedMs), switchoverOverheadMs)).build();
-    if (params.getPostcopyNow() || (params.getPostcopyAfterRounds() > 0 && round >= params.getPostcopyAfterRounds())) {
-      ctx.getLog().info("{}: switching to postcopy after round {} ({} pages dirty{})", migrationId, round, dirtyNow,
-          params.getPostcopyNow() ? ", as requested" : "");
-      return stunAfter(stats, true);
-    }
-    // Until a round of scattered dirty pages has measured their rate, the estimate rests on the
-    // sequential first pass, which is faster per byte: then only a copy within the floor (a tenth
-    // of the limit) switches over, and a larger one takes a round that measures it.
-    long copyFloorMs = Math.max(1, params.getDowntimeLimitMs() / 10);
-    boolean rateKnown = precopy.dirtyRateMeasured() || copyMs <= copyFloorMs;
-    if (stats.getExpectedDowntimeMs() <= params.getDowntimeLimitMs() && rateKnown) {
-      ctx.getLog().info("{}: converged after round {} ({} pages dirty, expected downtime {} ms: copy {} ms + fixed "
-          + "costs {} ms, control path {} ms); stunning guest", migrationId, round, dirtyNow,
-          stats.getExpectedDowntimeMs(), copyMs, fixedMs, switchoverOverheadMs);
-      return stunAfter(stats, false);
-    }
-    long floorMs = Math.max(fixedMs, switchoverOverheadMs);
-    if (floorMs >= params.getDowntimeLimitMs() && copyMs <= copyFloorMs) {
-      // The fixed costs or the control path alone exceed the limit and the copy left is already at
-      // its floor: more rounds or a throttled guest could shorten the switchover by a few ms at most.
-      ctx.getLog().warn("{}: downtime limit {} ms cannot be met: the switchover's fixed costs ({} ms) or control path "
-          + "({} ms) alone exceed it; switching over after round {} with {} ms of copy left", migrationId,
-          params.getDowntimeLimitMs(), fixedMs, switchoverOverheadMs, round, copyMs);
-      return stunAfter(stats, false);
-    }
-    if (guest.throttlePercent() >= params.getThrottleMaxPercent() && ++roundsAtMaxThrottle >= 3) {
-      if (params.getPostcopyIfNotConverging()) {
-        ctx.getLog().info("{}: not converging at {}% throttle (expected downtime {} ms > {} ms); switching to postcopy",
-            migrationId, guest.throttlePercent(), stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs());
-        return stunAfter(stats, true);
-      }
-      // The limit cannot be met even with the guest all but stopped: switch over rather than copy forever.
-      ctx.getLog().warn("{}: downtime limit {} ms cannot be met (expected {} ms at {}% throttle, control path {} ms); "
-          + "switching over anyway", migrationId, params.getDowntimeLimitMs(), stats.getExpectedDowntimeMs(),
-          guest.throttlePercent(), switchoverOverheadMs);
-      return stunAfter(stats, false);
-    }
-    if (round >= params.getMaxRoundsBeforeThrottle()) {
-      int next = guest.throttlePercent() == 0 ? params.getThrottleInitialPercent()
-          : Math.min(params.getThrottleMaxPercent(), guest.throttlePercent() + params.getThrottleIncrementPercent());
-      if (next != guest.throttlePercent()) {
-        guest.setThrottlePercent(next);
-        ctx.getLog().info("{}: not converging after round {} (expected downtime {} ms > {} ms); throttle {}%",
-            migrationId, round, stats.getExpectedDowntimeMs(), params.getDowntimeLimitMs(), next);
-      }
-    }
+    int throttle = guest.throttlePercent();
+    if (throttle >= params.getThrottleMaxPercent()) roundsAtMaxThrottle++;
+    Convergence.Round r = new Convergence.Round(round, dirtyNow, copyOnly.getExpectedDowntimeMs(),
+        precopy.fixedCostMs(), switchoverOverheadMs, precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
+    RoundStats stats = copyOnly.toBuilder().setExpectedDowntimeMs(r.expectedDowntimeMs()).build();
+    Convergence.Decision d = Convergence.after(r, params);
+    if (d.warn()) ctx.getLog().warn("{}: {}", migrationId, d.why());
+    else if (!d.why().isEmpty()) ctx.getLog().info("{}: {}", migrationId, d.why());
+    if (d.action() != Convergence.Action.NEXT_ROUND) return stunAfter(stats, d.action() == Convergence.Action.POSTCOPY);
+    if (d.throttlePercent() != throttle) guest.setThrottlePercent(d.throttlePercent());
     coordinator.tell(new HostAgent.ProgressReported(progress(stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
@@ -354,11 +312,6 @@ public final class SourceActor {
     ctx.getLog().info("{}: limits now: max bandwidth {} B/s, downtime limit {} ms", migrationId,
         params.getMaxBandwidthBytesPerSecond(), params.getDowntimeLimitMs());
     return Behaviors.same();
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long r = a + b;
-    return r < a ? Long.MAX_VALUE : r;
   }
 
   /** A mid-round sample for the live progress line. */
