@@ -19,7 +19,6 @@ import akka.persistence.typed.javadsl.ReplyEffect;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.livemig.engine.common.LivemigMessage;
@@ -113,6 +112,7 @@ public final class MigrationCoordinator
   private final HostLookup hosts;
   private final EventPublisher publisher;
   private final Unpersisted unpersisted = new Unpersisted();
+  private final Outbox outbox;
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -128,6 +128,7 @@ public final class MigrationCoordinator
     this.hostReplies = ctx.messageAdapter(HostAgent.Reply.class, FromHost::new);
     this.hosts = new HostLookup(ctx, timers, settings);
     this.publisher = new EventPublisher(ctx.getSystem());
+    this.outbox = new Outbox(ctx, timers, settings, migrationId, hostReplies, hosts, unpersisted);
   }
 
   @Override
@@ -151,7 +152,7 @@ public final class MigrationCoordinator
           // Signal handlers cannot persist: the takeover is a command, handled before anything new.
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
           if (state.ended()) {
-            execute(state, Phases.endNotices(state, unpersisted).afterWrite);
+            outbox.execute(state, Phases.endNotices(state, unpersisted).afterWrite);
             passivateLater();
           }
         })
@@ -216,7 +217,7 @@ public final class MigrationCoordinator
           return act(s, Phases.onHostLost(s, u, c.host(), settings));
         })
         .onCommand(Resend.class, (s, c) -> {
-          if (!s.ended()) send(s, c.step());
+          if (!s.ended()) outbox.send(s, c.step());
           return Effect().noReply();
         })
         .onCommand(Locate.class, this::onLocate);
@@ -244,8 +245,8 @@ public final class MigrationCoordinator
     HostLookup.Outcome outcome = hosts.found(c.host(), c.agent());
     if (outcome instanceof HostLookup.Found found) {
       unpersisted.found(c.host());
-      for (HostCommand command : found.commands()) tell(found.agent(), command);
-      if (!s.ended()) for (Step st : found.steps()) send(s, st);
+      for (HostCommand command : found.commands()) outbox.tell(found.agent(), command);
+      if (!s.ended()) for (Step st : found.steps()) outbox.send(s, st);
     } else if (outcome instanceof HostLookup.GaveUp gaveUp && !s.ended()) {
       return act(s, Phases.onHostNotFound(s, unpersisted, gaveUp.steps(), gaveUp.why(), gaveUp.notInCluster()));
     }
@@ -254,7 +255,7 @@ public final class MigrationCoordinator
 
   /** The start is persisted: Begin goes out. */
   private void started(MigrationState st) {
-    execute(st, Phases.start(st, unpersisted).afterWrite);
+    outbox.execute(st, Phases.start(st, unpersisted).afterWrite);
     published(st);
   }
 
@@ -270,7 +271,7 @@ public final class MigrationCoordinator
     ctx.getLog().warn("{}: coordinator took over in {} with epoch {}{}", migrationId, s.phase(), epoch,
         rollback ? "; rolling back" : "");
     return Effect().persist(d.events).thenRun(st -> {
-      execute(st, Phases.resume(st, unpersisted).afterWrite);
+      outbox.execute(st, Phases.resume(st, unpersisted).afterWrite);
       published(st);
     }).thenNoReply();
   }
@@ -281,12 +282,12 @@ public final class MigrationCoordinator
     if (o.refusal() != null) return refuse(replyTo, o.refusal());
     Decision d = o.decision();
     if (d.events.isEmpty()) {
-      execute(s, d.actions());
+      outbox.execute(s, d.actions());
       return Effect().reply(replyTo, CommandReply.newBuilder().setInfo(info(s)).build());
     }
-    execute(s, d.beforeWrite);
+    outbox.execute(s, d.beforeWrite);
     return Effect().persist(d.events).thenRun(st -> {
-      execute(st, d.afterWrite);
+      outbox.execute(st, d.afterWrite);
       then.accept(st);
     }).thenReply(replyTo, st -> CommandReply.newBuilder().setInfo(info(st)).build());
   }
@@ -298,92 +299,19 @@ public final class MigrationCoordinator
   /** Persist, then act: nothing is sent on an unpersisted decision, save what it marks safe to send before. */
   private ReplyEffect<CoordinatorEvent, MigrationState> act(MigrationState s, Decision d) {
     if (d.events.isEmpty()) {
-      execute(s, d.actions());
+      outbox.execute(s, d.actions());
       return Effect().noReply();
     }
     MigrationState next = s;
     for (CoordinatorEvent e : d.events) next = next.apply(e);
-    execute(next, d.beforeWrite);
+    outbox.execute(next, d.beforeWrite);
     long started = System.nanoTime();
     return Effect().persist(d.events).thenRun(st -> {
       unpersisted.estimate.journalWriteSampled(System.nanoTime() - started);
-      execute(st, d.afterWrite);
+      outbox.execute(st, d.afterWrite);
       published(st);
       if (st.ended()) passivateLater();
     }).thenNoReply();
-  }
-
-  private void execute(MigrationState s, List<Decision.Action> actions) {
-    for (Decision.Action a : actions) {
-      if (a instanceof Decision.Send send) {
-        send(s, send.step());
-      } else if (a instanceof Decision.ArmTimer arm) {
-        armTimer(s, arm.step());
-      } else if (a instanceof Decision.CancelTimer cancel) {
-        timers.cancel(cancel.step());
-      } else if (a instanceof Decision.SendEarly early) {
-        ActorRef<HostAgent.Command> agent = hosts.agent(early.step().host(s));
-        if (agent != null) tell(agent, early.step().command(s, unpersisted));
-      } else if (a instanceof Decision.TellSource tell) {
-        tellSource(s, tell.command());
-      } else if (a instanceof Decision.TellDestination tell) {
-        tellHost(s, s.destinationHost(), tell.command(), true); // a fenced arrival must hear it, however late
-      } else if (a instanceof Decision.PushEstimate) {
-        execute(s, Switchover.pushEstimate(new Decision(unpersisted), s, unpersisted).afterWrite);
-      } else if (a instanceof Decision.Locate locate) {
-        hosts.locate(locate.host());
-      } else if (a instanceof Decision.ReplayPostcopyReports) {
-        if (unpersisted.lastSourcePostcopy != null) {
-          hostReplies.tell(new HostAgent.PostcopyReported(unpersisted.lastSourcePostcopy));
-        }
-        if (unpersisted.lastDestinationPostcopy != null) {
-          hostReplies.tell(new HostAgent.PostcopyReported(unpersisted.lastDestinationPostcopy));
-        }
-      } else if (a instanceof Decision.Log log) {
-        switch (log.level()) {
-          case INFO -> ctx.getLog().info("{}: {}", migrationId, log.message());
-          case WARN -> ctx.getLog().warn("{}: {}", migrationId, log.message());
-          case ERROR -> ctx.getLog().error("{}: {}", migrationId, log.message());
-        }
-      }
-    }
-  }
-
-  private void armTimer(MigrationState s, Step step) {
-    Duration timeout = step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout();
-    unpersisted.awaiting.add(step);
-    timers.startSingleTimer(step, new StepTimedOut(step, s.epoch()), timeout.plus(settings.hostLookupTimeout()));
-  }
-
-  /** A phase step: its timer, then its command (or a lookup, and the command once the host is found). */
-  private void send(MigrationState s, Step step) {
-    armTimer(s, step);
-    ActorRef<HostAgent.Command> agent = hosts.agent(step.host(s));
-    if (agent == null) {
-      hosts.awaitHost(step.host(s), step); // sent again once found
-      return;
-    }
-    tell(agent, step.command(s, unpersisted));
-    if (step == Step.PERFORM) execute(s, List.of(new Decision.PushEstimate())); // the first round may converge
-  }
-
-  /** A command that is not a phase step: no timer, no answer awaited; a recovery waits for its host. */
-  private void tellSource(MigrationState s, HostCommand.Builder command) {
-    // A recovery after a takeover, or the end of a failed postcopy: once the host is found.
-    tellHost(s, s.sourceHost(), command, command.hasRecover() || command.hasAbandoned());
-  }
-
-  /** Tells a host a command that is not a step; one that must arrive waits for the host to be found. */
-  private void tellHost(MigrationState s, String host, HostCommand.Builder command, boolean mustArrive) {
-    HostCommand cmd = command.setMigrationId(s.migrationId()).setEpoch(s.epoch()).build();
-    ActorRef<HostAgent.Command> agent = hosts.agent(host);
-    if (agent != null) tell(agent, cmd);
-    else if (mustArrive) hosts.awaitHost(host, cmd);
-  }
-
-  private void tell(ActorRef<HostAgent.Command> agent, HostCommand command) {
-    unpersisted.sent(command);
-    agent.tell(new HostAgent.Control(command, hostReplies));
   }
 
   private MigrationInfo info(MigrationState s) {
