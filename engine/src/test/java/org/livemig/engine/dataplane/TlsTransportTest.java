@@ -132,6 +132,38 @@ class TlsTransportTest {
     }
   }
 
+  /**
+   * Gathers of buffers larger than a record, tiny ones, heap and direct, in varying order: every
+   * byte arrives once and in order (records are cut across buffer boundaries either way).
+   */
+  @Test
+  void gathersOfMixedSizesArriveByteForByte() throws Exception {
+    TlsRig r = rig();
+    int[][] shapes = {{(16 << 10) + 5, 3, 40 << 10, 1}, {1, 1, 2, 16 << 10}, {100_000}, {4096, 4096, 4096, 4096, 4096, 13}};
+    try (Transport.Acceptor acceptor = r.transport("host-b").listen("127.0.0.1", 0, TlsRig.OPTIONS)) {
+      Future<Long> server = r.async(() -> {
+        try (Connection c = acceptor.acceptConnection()) {
+          return receive(c, 5);
+        }
+      });
+      long sent = 0;
+      try (Connection c = r.transport("host-a").dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS, TlsRig.TIMEOUT)) {
+        for (int round = 0; round < 64; round++) {
+          int[] shape = shapes[round % shapes.length];
+          ByteBuffer[] batch = new ByteBuffer[shape.length];
+          for (int i = 0; i < shape.length; i++) {
+            batch[i] = (i + round) % 2 == 0 ? ByteBuffer.allocateDirect(shape[i]) : ByteBuffer.allocate(shape[i]);
+            TlsRig.fill(batch[i], sent, 5);
+            sent += shape[i];
+          }
+          while (Sockets.remaining(batch, 0, batch.length) > 0) c.write(batch, 0, batch.length);
+        }
+        c.shutdownOutput();
+        assertEquals(sent, server.get(30, TimeUnit.SECONDS));
+      }
+    }
+  }
+
   @Test
   void closeFromAnotherThreadUnblocksABlockedRead() throws Exception {
     TlsRig r = rig();
