@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 
 /**
  * Limits and timeouts of the data plane.
@@ -17,7 +18,7 @@ import org.livemig.engine.security.TlsCredentials;
  * @param stallTimeout how long an accepted channel may receive nothing before it is failed
  * @param connectTimeout TCP connect timeout of the sending side
  * @param transport how channels are dialled and accepted (plain TCP unless set; {@link TlsTransport} with
- *     data-plane.tls.enabled)
+ *     data-plane.tls.enabled, on the SSLEngine named by data-plane.tls.engine)
  * @param maxPendingHandshakes connections that may wait for their header at once; more are closed at once
  */
 public record DataPlaneSettings(
@@ -76,7 +77,7 @@ public record DataPlaneSettings(
     Path keyDir = Path.of(dir);
     try {
       if (tls.getBoolean("create-dev-certificates")) DevPki.ensure(keyDir, hostId);
-      return new TlsTransport(new TlsCredentials(keyDir, hostId), handshakeTimeout);
+      return new TlsTransport(new TlsCredentials(keyDir, hostId, TlsEngine.fromConfig(tls.getString("engine"))), handshakeTimeout);
     } catch (IOException e) {
       throw new UncheckedIOException("data-plane TLS of " + hostId + " cannot start: " + e.getMessage(), e);
     }

@@ -18,24 +18,35 @@ import javax.net.ssl.SSLSession;
 import org.livemig.engine.security.PeerIdentity;
 
 /**
- * One TLS connection: an {@link SSLEngine} over a blocking {@link SocketChannel}, encrypting and
- * decrypting on the calling thread (so each channel of a migration uses its own core).
+ * One TLS connection: an {@link SSLEngine} (the JDK's or BoringSSL's) over a blocking
+ * {@link SocketChannel}, encrypting and decrypting on the calling thread (so each channel of a
+ * migration uses its own core).
  *
  * <p>Threads: one reader and one writer at a time, as with TCP; {@link #close} from any thread
- * closes the socket, which makes a blocked read, write or handshake fail promptly. close() sends
- * no close_notify (it is the abort path); {@link #shutdownOutput} does.
+ * closes the socket, which makes a blocked read, write or handshake fail promptly.
+ *
+ * <p>Ending: {@link #shutdownOutput} half-closes the socket without a close_notify, and a stream
+ * that ends between two records is read as end of stream. The protocol's frames mark their own
+ * end (EOS), so close_notify would add nothing, and it would break half-close with BoringSSL's
+ * engine: netty's engine takes a received close_notify for a full close and ends its own sending
+ * side too (TLS 1.3 lets that side go on). A received close_notify still reads as end of stream.
  *
  * <p>Buffers are direct, sized from the session and allocated once at the handshake: gather
- * writes are packed into full records (SSLEngine takes a buffer array) and several records go per
- * socket write; reads decrypt straight into the caller's buffers when they can hold a record.
+ * writes are packed into full records and several records go per socket write; reads decrypt
+ * straight into the caller's buffers when they can hold a record. JSSE packs a buffer array into
+ * a record itself; netty's engine makes a record of each source buffer, so small buffers are
+ * first copied into one record's worth ({@code coalesce}).
  */
 final class TlsConnection implements Connection {
   /** Records per socket write and read buffer: fewer system calls per MiB. */
   private static final int RECORDS_PER_IO = 8;
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+  /** The most plaintext one TLS record holds (2^14). */
+  private static final int RECORD_PLAINTEXT = 1 << 14;
 
   private final SocketChannel socket;
   private final SSLEngine engine;
+  private final boolean coalesce;
   private final String where;
   private final Watchdog.Watch handshakeDeadline;
   private final long handshakeTimeoutMs;
@@ -58,12 +69,18 @@ final class TlsConnection implements Connection {
   private ByteBuffer netOut;
   private int packetSize;
   private boolean outputShut;
+  private ByteBuffer stage; // coalesce: small source buffers copied into one record's plaintext; read mode
   private ByteBuffer prefix; // records read before this connection existed (the data port's handshake gate)
 
-  /** handshakeDeadline closes the socket when the handshake takes longer than handshakeTimeoutMs. */
-  TlsConnection(SocketChannel socket, SSLEngine engine, String where, Watchdog.Watch handshakeDeadline, long handshakeTimeoutMs) {
+  /**
+   * handshakeDeadline closes the socket when the handshake takes longer than handshakeTimeoutMs;
+   * coalesce: the engine makes one record per source buffer (netty's), so small ones are packed first.
+   */
+  TlsConnection(SocketChannel socket, SSLEngine engine, boolean coalesce, String where, Watchdog.Watch handshakeDeadline,
+      long handshakeTimeoutMs) {
     this.socket = socket;
     this.engine = engine;
+    this.coalesce = coalesce;
     this.where = where;
     this.handshakeDeadline = handshakeDeadline;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
@@ -111,6 +128,7 @@ final class TlsConnection implements Connection {
     netIn.flip();
     netOut = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_IO);
     appIn = ByteBuffer.allocateDirect(appBufferSize).flip();
+    if (coalesce) stage = ByteBuffer.allocateDirect(RECORD_PLAINTEXT).flip();
     engine.beginHandshake();
     HandshakeStatus hs = engine.getHandshakeStatus();
     try {
@@ -124,14 +142,16 @@ final class TlsConnection implements Connection {
           }
           case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
             SSLEngineResult r = unwrapToAppIn();
+            hs = r.getHandshakeStatus();
             switch (r.getStatus()) {
               case BUFFER_UNDERFLOW -> {
-                if (!fillNetIn()) throw new EOFException("peer closed the connection during the TLS handshake");
+                // Read only if the engine still waits for the peer: netty's server engine reports
+                // FINISHED on an unwrap that found nothing, and the client may send nothing yet.
+                if (hs == HandshakeStatus.NEED_UNWRAP && !fillNetIn()) throw new EOFException("peer closed the connection during the TLS handshake");
               }
               case CLOSED -> throw new SSLHandshakeException("peer closed TLS during the handshake");
               default -> { }
             }
-            hs = r.getHandshakeStatus();
           }
           case NEED_TASK -> hs = runTasks();
           default -> throw new SSLHandshakeException("unexpected handshake status " + hs);
@@ -314,7 +334,7 @@ final class TlsConnection implements Connection {
       long consumed = 0;
       netOut.clear();
       while (consumed < total) {
-        SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
+        SSLEngineResult r = coalesce ? wrapCoalesced(srcs, offset, length) : engine.wrap(srcs, offset, length, netOut);
         consumed += r.bytesConsumed();
         switch (r.getStatus()) {
           case OK -> {
@@ -337,6 +357,28 @@ final class TlsConnection implements Connection {
     }
   }
 
+  /**
+   * One record from srcs for an engine that takes one source buffer per record: the first buffer
+   * itself when it fills a record, else as many bytes of srcs as one record holds, copied into
+   * stage (the sources' positions move on at the copy; what stage holds is wrapped next).
+   */
+  private SSLEngineResult wrapCoalesced(ByteBuffer[] srcs, int offset, int length) throws SSLException {
+    if (!stage.hasRemaining()) {
+      int first = offset;
+      while (first < offset + length && !srcs[first].hasRemaining()) first++;
+      if (first < offset + length && srcs[first].remaining() >= RECORD_PLAINTEXT) return engine.wrap(srcs[first], netOut);
+      stage.clear();
+      for (int i = first; i < offset + length && stage.hasRemaining(); i++) {
+        ByteBuffer src = srcs[i];
+        int n = Math.min(src.remaining(), stage.remaining());
+        stage.put(stage.position(), src, src.position(), n).position(stage.position() + n);
+        src.position(src.position() + n);
+      }
+      stage.flip();
+    }
+    return engine.wrap(stage, netOut);
+  }
+
   /** Writes netOut's records completely and clears it. */
   private void flushNetOut() throws IOException {
     netOut.flip();
@@ -344,7 +386,10 @@ final class TlsConnection implements Connection {
     netOut.clear();
   }
 
-  /** Sends close_notify, then half-closes the socket: the peer reads end of stream, we go on reading. */
+  /**
+   * Half-closes the socket after the last record (no close_notify, see the class comment): the
+   * peer reads end of stream, we go on reading.
+   */
   @Override
   public void shutdownOutput() throws IOException {
     handshake();
@@ -352,13 +397,6 @@ final class TlsConnection implements Connection {
     try {
       if (outputShut) return;
       outputShut = true;
-      engine.closeOutbound();
-      netOut.clear();
-      while (!engine.isOutboundDone()) {
-        SSLEngineResult r = engine.wrap(EMPTY, netOut);
-        if (r.bytesProduced() == 0) break;
-      }
-      flushNetOut();
       socket.shutdownOutput();
     } finally {
       writeLock.unlock();

@@ -5,9 +5,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import org.livemig.engine.security.SslEngines;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,11 +23,11 @@ import org.slf4j.LoggerFactory;
  * connection is handed out at once and does its handshake on its first read or write, i.e. on
  * the thread that serves it, so a slow or silent peer never holds the accept loop. On both sides
  * the shared watchdog closes the socket when the handshake is not done within the timeout.
+ *
+ * <p>The engine (JDK or BoringSSL, {@link TlsEngine}) is the credentials': {@link TlsCredentials#engine()}.
  */
 public final class TlsTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(TlsTransport.class);
-  // AES-128-GCM first: with AES-NI the cheapest of the TLS 1.3 suites per byte, and strong enough.
-  private static final String[] SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
 
   private final TlsCredentials credentials;
   private final Duration handshakeTimeout;
@@ -86,21 +87,20 @@ public final class TlsTransport implements Transport {
     return 5 + (((start.get(p + 3) & 0xff) << 8) | (start.get(p + 4) & 0xff));
   }
 
+  /** The SSLEngine implementation this transport's connections run on. */
+  public TlsEngine engine() {
+    return credentials.engine();
+  }
+
   /** A new engine from the current credentials: a changed certificate is used from the next connection on. */
   private TlsConnection connection(SocketChannel socket, boolean client, String where) {
-    // No peer host given: JSSE then never resumes a session, so every connection verifies a
-    // certificate, and a reloaded one takes effect at once.
-    SSLEngine engine = credentials.current().context().createSSLEngine();
-    engine.setUseClientMode(client);
-    SSLParameters p = engine.getSSLParameters();
-    p.setProtocols(new String[] {TlsCredentials.PROTOCOL});
-    p.setCipherSuites(SUITES);
-    p.setUseCipherSuitesOrder(true);
-    if (!client) p.setNeedClientAuth(true);
-    engine.setSSLParameters(p);
+    // No session is ever resumed (SslEngines), so every connection verifies a certificate, and a
+    // reloaded one takes effect at once.
+    SslEngines engines = credentials.current().engines();
+    SSLEngine engine = engines.newEngine(client);
     long start = System.nanoTime();
     Watchdog.Watch deadline = Watchdog.shared().watch(() -> start, handshakeTimeout.toNanos(), late -> closeLate(socket, where));
-    return new TlsConnection(socket, engine, where, deadline, handshakeTimeout.toMillis());
+    return new TlsConnection(socket, engine, engines.kind() == TlsEngine.OPENSSL, where, deadline, handshakeTimeout.toMillis());
   }
 
   private static void closeLate(SocketChannel socket, String where) {

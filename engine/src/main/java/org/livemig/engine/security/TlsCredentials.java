@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.TrustManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,30 +38,50 @@ public final class TlsCredentials {
   private final Path certFile;
   private final Path keyFile;
   private final String node;
+  private final TlsEngine engine;
   // Guarded by this.
   private byte[] loadedDigest;
   private Loaded loaded;
 
-  /** The context and this node's certificate it presents. */
-  public record Loaded(SSLContext context, X509Certificate certificate) {}
+  /**
+   * The JDK context (Artery, HTTPS, and the data plane's JDK engine), the data plane's engines
+   * (made from the same key and trust managers), and this node's certificate they present.
+   */
+  public record Loaded(SSLContext context, SslEngines engines, X509Certificate certificate) {}
 
-  /** Loads now: missing or unreadable files fail here, at start, rather than at the first connection. */
+  /** JDK engines only; see {@link #TlsCredentials(Path, String, TlsEngine)}. */
   public TlsCredentials(Path keyDir, String node) throws IOException {
+    this(keyDir, node, TlsEngine.JDK);
+  }
+
+  /**
+   * Loads now: missing or unreadable files fail here, at start, rather than at the first
+   * connection. The data plane's engines are of the kind wanted, or JDK where BoringSSL does not
+   * load ({@link TlsEngine#usable}).
+   */
+  public TlsCredentials(Path keyDir, String node, TlsEngine wanted) throws IOException {
     this.caFile = keyDir.resolve(DevPki.CA_CERT);
     this.certFile = DevPki.certFile(keyDir, node);
     this.keyFile = DevPki.keyFile(keyDir, node);
     this.node = node;
+    this.engine = TlsEngine.usable(wanted);
     byte[] digest = digest();
     this.loaded = load();
     this.loadedDigest = digest;
-    log.info("TLS credentials of {} loaded from {} (serial {})", node, keyDir, loaded.certificate().getSerialNumber().toString(16));
+    log.info("TLS credentials of {} loaded from {} (serial {}, {} engine)", node, keyDir, loaded.certificate().getSerialNumber().toString(16),
+        engine.configName());
   }
 
   public String node() {
     return node;
   }
 
-  /** The context to make the next connection's engine with, rebuilt first if the files changed. */
+  /** The kind of {@link Loaded#engines()}: the one asked for, unless it is not available here. */
+  public TlsEngine engine() {
+    return engine;
+  }
+
+  /** The contexts to make the next connection's engine with, rebuilt first if the files changed. */
   public synchronized Loaded current() {
     byte[] digest;
     try {
@@ -157,8 +178,8 @@ public final class TlsCredentials {
       tmf.init(trust);
       SSLContext context = SSLContext.getInstance(PROTOCOL);
       context.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-      return new Loaded(context, own);
-    } catch (GeneralSecurityException e) {
+      return new Loaded(context, SslEngines.of(engine, context, kmf, tmf), own);
+    } catch (GeneralSecurityException | SSLException e) {
       // The message of a key-store failure does not carry key bytes; the key itself is not logged.
       throw new IOException("cannot build TLS context of " + node + ": " + e, e);
     }

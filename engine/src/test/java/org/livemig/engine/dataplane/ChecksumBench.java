@@ -15,13 +15,15 @@ import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 
 /**
  * Benchmark, not a test: one precopy round of a whole guest through the real PageSender and
  * DataPlaneServer (both in this JVM, over loopback, 2 channels), back to back in one run over
  * plain TCP with CRC32C checksums (the default without TLS), plain TCP without them (a transport
- * that claims integrity: for this comparison only), and TLS. Prints MB/s and the process's CPU
- * seconds per GB, sender and receiver together.
+ * that claims integrity: for this comparison only), and TLS on the JDK's SSLEngine and on
+ * BoringSSL's. Prints MB/s and the process's CPU seconds per GB, sender and receiver together,
+ * and each one's throughput relative to CRC32C and to unchecked plain TCP, pair by pair.
  *
  * <p>Run: {@code java -XX:MaxDirectMemorySize=3g -cp <engine classes, test classes, dependencies>
  * org.livemig.engine.dataplane.ChecksumBench [MiB] [repeats]}
@@ -62,12 +64,17 @@ public final class ChecksumBench {
     DevPki.ensure(keys, "host-a", "host-b");
     Duration timeout = Duration.ofSeconds(30);
     DataPlaneSettings base = DataPlaneSettings.defaults().withStallTimeout(timeout);
-    List<String> names = List.of("crc32c", "unchecked", "tls");
-    List<DataPlaneSettings[]> ends = List.of(
+    List<String> names = new ArrayList<>(List.of("crc32c", "unchecked"));
+    List<DataPlaneSettings[]> ends = new ArrayList<>(List.of(
         new DataPlaneSettings[] {base, base},
-        new DataPlaneSettings[] {base.withTransport(UNCHECKED), base.withTransport(UNCHECKED)},
-        new DataPlaneSettings[] {base.withTransport(new TlsTransport(new TlsCredentials(keys, "host-a"), timeout)),
-            base.withTransport(new TlsTransport(new TlsCredentials(keys, "host-b"), timeout))});
+        new DataPlaneSettings[] {base.withTransport(UNCHECKED), base.withTransport(UNCHECKED)}));
+    for (TlsEngine engine : List.of(TlsEngine.JDK, TlsEngine.OPENSSL)) {
+      TlsTransport source = new TlsTransport(new TlsCredentials(keys, "host-a", engine), timeout);
+      if (source.engine() != engine) throw new IllegalStateException(engine + " is not available here");
+      names.add("tls-" + engine.configName());
+      ends.add(new DataPlaneSettings[] {base.withTransport(source),
+          base.withTransport(new TlsTransport(new TlsCredentials(keys, "host-b", engine), timeout))});
+    }
     GuestMemory source = Guests.randomGuest(pages, 0, 1);
     GuestMemory dest = new GuestMemory(Guests.PAGE, pages);
     ExecutorService pool = Executors.newFixedThreadPool(CHANNELS);
@@ -75,17 +82,30 @@ public final class ChecksumBench {
         System.getProperty("java.vm.version"));
     for (int i = 0; i < 2; i++) for (int k = 0; k < names.size(); k++) round(pool, ends.get(k), source, dest, pages); // warm-up
     double[][] mbps = new double[names.size()][repeats];
+    double[][] cpu = new double[names.size()][repeats];
     for (int r = 0; r < repeats; r++) {
       for (int k = 0; k < names.size(); k++) {
         long[] t = round(pool, ends.get(k), source, dest, pages);
         mbps[k][r] = (mib << 20) / 1e6 / (t[0] / 1e9);
-        System.out.printf("%-9s %7.1f MB/s  %.2f CPU s/GB%n", names.get(k), mbps[k][r], t[1] / 1e9 / ((mib << 20) / 1e9));
+        cpu[k][r] = t[1] / 1e9 / ((mib << 20) / 1e9);
+        System.out.printf("%-11s %7.1f MB/s  %.2f CPU s/GB%n", names.get(k), mbps[k][r], cpu[k][r]);
       }
     }
-    for (int k = 1; k < names.size(); k++) {
-      double ratio = 0;
-      for (int r = 0; r < repeats; r++) ratio += mbps[k][r] / mbps[0][r];
-      System.out.printf("%s / crc32c throughput: %.3f (mean of %d back-to-back pairs)%n", names.get(k), ratio / repeats, repeats);
+    for (int k = 0; k < names.size(); k++) {
+      double m = 0;
+      double c = 0;
+      for (int r = 0; r < repeats; r++) {
+        m += mbps[k][r] / repeats;
+        c += cpu[k][r] / repeats;
+      }
+      System.out.printf("%-11s mean %7.1f MB/s  %.2f CPU s/GB%n", names.get(k), m, c);
+    }
+    for (int of = 0; of < 2; of++) {
+      for (int k = of + 1; k < names.size(); k++) {
+        double ratio = 0;
+        for (int r = 0; r < repeats; r++) ratio += mbps[k][r] / mbps[of][r];
+        System.out.printf("%s / %s throughput: %.3f (mean of %d back-to-back pairs)%n", names.get(k), names.get(of), ratio / repeats, repeats);
+      }
     }
     pool.shutdownNow();
   }

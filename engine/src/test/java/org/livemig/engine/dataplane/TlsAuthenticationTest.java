@@ -26,11 +26,21 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 
-/** Who may talk over TlsTransport: only holders of a certificate from our CA, only over TLS 1.3, only the expected host. */
+/**
+ * Who may talk over TlsTransport on each SSLEngine: only holders of a certificate from our CA,
+ * only over TLS 1.3, only the expected host.
+ */
+@ParameterizedClass
+@EnumSource(TlsEngine.class)
 class TlsAuthenticationTest {
+  @Parameter TlsEngine engine;
   @TempDir Path keys;
   @TempDir Path elsewhere;
   private TlsRig rig;
@@ -38,7 +48,7 @@ class TlsAuthenticationTest {
 
   @BeforeEach
   void start() throws IOException {
-    rig = new TlsRig(keys);
+    rig = new TlsRig(keys, engine);
     acceptor = rig.transport("host-b").listen("127.0.0.1", 0, TlsRig.OPTIONS);
   }
 
@@ -70,7 +80,7 @@ class TlsAuthenticationTest {
     // TLS 1.3: the client finishes its side before the server has checked its certificate; the
     // server's alert reaches it at the latest on its first read.
     IOException clientSide = assertThrows(IOException.class, () -> {
-      try (Connection c = TlsRig.transport(mixed, "host-a", TlsRig.TIMEOUT).dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS, TlsRig.TIMEOUT)) {
+      try (Connection c = TlsRig.transport(mixed, "host-a", TlsRig.TIMEOUT, engine).dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS, TlsRig.TIMEOUT)) {
         c.write(ByteBuffer.wrap(new byte[] {1}));
         c.read(ByteBuffer.allocate(1));
       }

@@ -17,11 +17,21 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.GuestMemory;
+import org.livemig.engine.security.TlsEngine;
 
-/** The data plane end to end over TLS: precopy channels, refusals and half-closes, and the source-host check. */
+/**
+ * The data plane end to end over TLS on each SSLEngine (chosen by setting): precopy channels,
+ * refusals and half-closes, and the source-host check.
+ */
+@ParameterizedClass
+@EnumSource(TlsEngine.class)
 class TlsDataPlaneTest {
+  @Parameter TlsEngine engine;
   @TempDir Path keys;
   private final ExecutorService pool = Executors.newFixedThreadPool(2);
   private DataPlaneServer server;
@@ -43,10 +53,12 @@ class TlsDataPlaneTest {
   /** Through fromConfig, as a host would start: TLS on, development certificates created on first use. */
   private DataPlaneSettings settingsOf(String host) {
     var config = ConfigFactory.parseString("""
-        livemig.host.data-plane.tls { enabled = on, key-dir = "%s", create-dev-certificates = on }
-        """.formatted(keys.toString().replace("\\", "\\\\"))).withFallback(ConfigFactory.load());
-    return DataPlaneSettings.fromConfig(config.getConfig("livemig.host.data-plane"), config.getConfig("livemig.migration"), host)
+        livemig.host.data-plane.tls { enabled = on, key-dir = "%s", create-dev-certificates = on, engine = %s }
+        """.formatted(keys.toString().replace("\\", "\\\\"), engine.configName())).withFallback(ConfigFactory.load());
+    DataPlaneSettings settings = DataPlaneSettings.fromConfig(config.getConfig("livemig.host.data-plane"), config.getConfig("livemig.migration"), host)
         .withStallTimeout(Duration.ofSeconds(10));
+    assertEquals(engine, ((TlsTransport) settings.transport()).engine(), "the engine the setting names, available here");
+    return settings;
   }
 
   @Test

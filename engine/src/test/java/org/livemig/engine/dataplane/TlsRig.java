@@ -10,30 +10,44 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 
-/** Certificates for host-a, host-b and host-c from one dev CA, TLS transports for them, and a thread pool. */
+/**
+ * Certificates for host-a, host-b and host-c from one dev CA, TLS transports for them on one
+ * SSLEngine implementation, and a thread pool.
+ */
 final class TlsRig implements AutoCloseable {
   static final LinkOptions OPTIONS = new LinkOptions(0, 0, true);
   static final Duration TIMEOUT = Duration.ofSeconds(5);
 
   final Path keys;
+  final TlsEngine engine;
   final ExecutorService pool = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "tls-test");
     t.setDaemon(true);
     return t;
   });
 
-  TlsRig(Path keys) throws IOException {
+  TlsRig(Path keys, TlsEngine engine) throws IOException {
     this.keys = keys;
+    this.engine = engine;
     DevPki.ensure(keys, "host-a", "host-b", "host-c");
   }
 
   TlsTransport transport(String node) throws IOException {
-    return transport(keys, node, TIMEOUT);
+    return transport(keys, node, TIMEOUT, engine);
   }
 
-  static TlsTransport transport(Path dir, String node, Duration handshakeTimeout) throws IOException {
-    return new TlsTransport(new TlsCredentials(dir, node), handshakeTimeout);
+  /** A transport on exactly that engine: BoringSSL not loading here fails the test rather than testing the JDK's twice. */
+  static TlsTransport transport(Path dir, String node, Duration handshakeTimeout, TlsEngine engine) throws IOException {
+    TlsTransport t = new TlsTransport(new TlsCredentials(dir, node, engine), handshakeTimeout);
+    if (t.engine() != engine) throw new AssertionError("TLS engine " + engine + " is not available: " + io.netty.handler.ssl.OpenSsl.unavailabilityCause());
+    return t;
+  }
+
+  /** The engine that is not this rig's: for connections between hosts on different engines. */
+  TlsEngine otherEngine() {
+    return engine == TlsEngine.JDK ? TlsEngine.OPENSSL : TlsEngine.JDK;
   }
 
   <T> Future<T> async(Callable<T> task) {

@@ -25,15 +25,22 @@ import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.livemig.engine.security.DevPki;
+import org.livemig.engine.security.TlsEngine;
 
-/** TlsTransport's byte stream: transfer, half-close, close from another thread, timeouts, reload. */
+/** TlsTransport's byte stream on each SSLEngine: transfer, half-close, close from another thread, timeouts, reload. */
+@ParameterizedClass
+@EnumSource(TlsEngine.class)
 class TlsTransportTest {
+  @Parameter TlsEngine engine;
   @TempDir Path keys;
   private TlsRig rig;
 
   private TlsRig rig() throws IOException {
-    if (rig == null) rig = new TlsRig(keys);
+    if (rig == null) rig = new TlsRig(keys, engine);
     return rig;
   }
 
@@ -44,9 +51,18 @@ class TlsTransportTest {
 
   @Test
   void largeTransferBothWaysAtOnceArrivesByteForByte() throws Exception {
+    largeTransferBothWaysAtOnce(rig().transport("host-a"), 96L << 20, 24L << 20);
+  }
+
+  /** A host on the other engine dials this one: both speak the same TLS 1.3. */
+  @Test
+  void aDiallerOnTheOtherEngineTransfersBothWays() throws Exception {
     TlsRig r = rig();
-    long toServer = 96L << 20;
-    long toClient = 24L << 20;
+    largeTransferBothWaysAtOnce(TlsRig.transport(keys, "host-a", TlsRig.TIMEOUT, r.otherEngine()), 24L << 20, 24L << 20);
+  }
+
+  private void largeTransferBothWaysAtOnce(TlsTransport dialler, long toServer, long toClient) throws Exception {
+    TlsRig r = rig();
     try (Transport.Acceptor acceptor = r.transport("host-b").listen("127.0.0.1", 0, TlsRig.OPTIONS)) {
       Future<Long> server = r.async(() -> {
         try (Connection c = acceptor.acceptConnection()) {
@@ -57,11 +73,12 @@ class TlsTransportTest {
           return got;
         }
       });
-      try (Connection c = r.transport("host-a").dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS.expecting("host-b"), TlsRig.TIMEOUT)) {
+      try (Connection c = dialler.dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS.expecting("host-b"), TlsRig.TIMEOUT)) {
         assertEquals("host-b", c.peerIdentity().orElseThrow());
         assertEquals("TLSv1.3", ((TlsConnection) c).session().getProtocol());
+        assertEquals("TLS_AES_128_GCM_SHA256", ((TlsConnection) c).session().getCipherSuite());
         Future<Long> send = r.async(() -> send(c, toServer, 1));
-        assertEquals(toClient, receive(c, 2), "every byte from the server, then its close_notify");
+        assertEquals(toClient, receive(c, 2), "every byte from the server, then its end of stream (while we still send)");
         assertEquals(toServer, send.get(60, TimeUnit.SECONDS));
         assertEquals(toServer, server.get(60, TimeUnit.SECONDS));
       }
@@ -111,6 +128,38 @@ class TlsTransportTest {
           if (b.get(i) != TlsRig.pattern(at + i, seed)) throw new AssertionError("byte " + (at + i) + " differs");
         }
         at += b.limit();
+      }
+    }
+  }
+
+  /**
+   * Gathers of buffers larger than a record, tiny ones, heap and direct, in varying order: every
+   * byte arrives once and in order (records are cut across buffer boundaries either way).
+   */
+  @Test
+  void gathersOfMixedSizesArriveByteForByte() throws Exception {
+    TlsRig r = rig();
+    int[][] shapes = {{(16 << 10) + 5, 3, 40 << 10, 1}, {1, 1, 2, 16 << 10}, {100_000}, {4096, 4096, 4096, 4096, 4096, 13}};
+    try (Transport.Acceptor acceptor = r.transport("host-b").listen("127.0.0.1", 0, TlsRig.OPTIONS)) {
+      Future<Long> server = r.async(() -> {
+        try (Connection c = acceptor.acceptConnection()) {
+          return receive(c, 5);
+        }
+      });
+      long sent = 0;
+      try (Connection c = r.transport("host-a").dial("127.0.0.1", acceptor.port(), TlsRig.OPTIONS, TlsRig.TIMEOUT)) {
+        for (int round = 0; round < 64; round++) {
+          int[] shape = shapes[round % shapes.length];
+          ByteBuffer[] batch = new ByteBuffer[shape.length];
+          for (int i = 0; i < shape.length; i++) {
+            batch[i] = (i + round) % 2 == 0 ? ByteBuffer.allocateDirect(shape[i]) : ByteBuffer.allocate(shape[i]);
+            TlsRig.fill(batch[i], sent, 5);
+            sent += shape[i];
+          }
+          while (Sockets.remaining(batch, 0, batch.length) > 0) c.write(batch, 0, batch.length);
+        }
+        c.shutdownOutput();
+        assertEquals(sent, server.get(30, TimeUnit.SECONDS));
       }
     }
   }
@@ -166,7 +215,7 @@ class TlsTransportTest {
   void aPeerThatNeverHandshakesIsClosedAtTheDeadline() throws Exception {
     TlsRig r = rig();
     Duration timeout = Duration.ofMillis(300);
-    try (Transport.Acceptor acceptor = TlsRig.transport(keys, "host-b", timeout).listen("127.0.0.1", 0, TlsRig.OPTIONS);
+    try (Transport.Acceptor acceptor = TlsRig.transport(keys, "host-b", timeout, engine).listen("127.0.0.1", 0, TlsRig.OPTIONS);
         SocketChannel silent = SocketChannel.open(new InetSocketAddress("127.0.0.1", acceptor.port()))) {
       Connection c = acceptor.acceptConnection(); // returns at once: the accept loop is never held by a peer
       SSLHandshakeException e = assertThrows(SSLHandshakeException.class, () -> c.read(ByteBuffer.allocate(10)));
@@ -176,7 +225,7 @@ class TlsTransportTest {
     try (ServerSocketChannel mute = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
       int port = ((InetSocketAddress) mute.getLocalAddress()).getPort();
       SSLHandshakeException e = assertThrows(SSLHandshakeException.class,
-          () -> TlsRig.transport(keys, "host-a", timeout).dial("127.0.0.1", port, TlsRig.OPTIONS, TlsRig.TIMEOUT));
+          () -> TlsRig.transport(keys, "host-a", timeout, engine).dial("127.0.0.1", port, TlsRig.OPTIONS, TlsRig.TIMEOUT));
       assertTrue(e.getMessage().contains("not finished within 300 ms"), e.getMessage());
     }
   }

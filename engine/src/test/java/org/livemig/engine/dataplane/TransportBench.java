@@ -14,10 +14,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.livemig.engine.security.DevPki;
 import org.livemig.engine.security.TlsCredentials;
+import org.livemig.engine.security.TlsEngine;
 
 /**
- * Benchmark, not a test: pushes bytes over loopback through TcpTransport and TlsTransport with
- * 1 and 2 channels, back to back in one JVM (both ends in it), and prints throughput and the
+ * Benchmark, not a test: pushes bytes over loopback through TcpTransport and TlsTransport (on the
+ * JDK's SSLEngine and on BoringSSL's) with 1 and 2 channels, back to back in one JVM (both ends
+ * in it), and prints throughput and the
  * process's CPU seconds per GB (sender and receiver together). Writes are shaped like page
  * batches: a small frame header plus 256 views of 4 KiB into a 1 MiB direct buffer.
  *
@@ -38,20 +40,54 @@ public final class TransportBench {
     int repeats = args.length > 1 ? Integer.parseInt(args[1]) : 3;
     Path keys = Files.createTempDirectory("transport-bench-keys");
     DevPki.ensure(keys, "host-a", "host-b");
-    Transport tlsSource = new TlsTransport(new TlsCredentials(keys, "host-a"), TIMEOUT);
-    Transport tlsDestination = new TlsTransport(new TlsCredentials(keys, "host-b"), TIMEOUT);
+    List<String> names = new ArrayList<>(List.of("tcp"));
+    List<Transport[]> ends = new ArrayList<>();
+    ends.add(new Transport[] {TcpTransport.INSTANCE, TcpTransport.INSTANCE});
+    for (TlsEngine engine : List.of(TlsEngine.JDK, TlsEngine.OPENSSL)) {
+      TlsTransport source = new TlsTransport(new TlsCredentials(keys, "host-a", engine), TIMEOUT);
+      if (source.engine() != engine) throw new IllegalStateException(engine + " is not available here");
+      names.add("tls-" + engine.configName());
+      ends.add(new Transport[] {source, new TlsTransport(new TlsCredentials(keys, "host-b", engine), TIMEOUT)});
+    }
     ExecutorService pool = Executors.newCachedThreadPool();
     System.out.printf("%d MiB per run, %d core(s), %s%n", mib, Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
     // Warm-up (JIT of every path, first handshake), not reported: the first rounds run at half speed without it.
     for (int channels : new int[] {1, 2}) {
-      run(pool, TcpTransport.INSTANCE, TcpTransport.INSTANCE, channels, 512L << 20);
-      run(pool, tlsSource, tlsDestination, channels, 1024L << 20);
+      for (Transport[] e : ends) run(pool, e[0], e[1], channels, e[0] == TcpTransport.INSTANCE ? 512L << 20 : 1024L << 20);
     }
+    // [channels - 1][transport][repeat]: MB/s
+    double[][][] mbps = new double[2][names.size()][repeats];
+    double[][][] cpu = new double[2][names.size()][repeats];
     for (int i = 0; i < repeats; i++) {
       for (int channels : new int[] {1, 2}) {
-        report("tcp", channels, run(pool, TcpTransport.INSTANCE, TcpTransport.INSTANCE, channels, mib << 20));
-        report("tls", channels, run(pool, tlsSource, tlsDestination, channels, mib << 20));
+        for (int k = 0; k < names.size(); k++) {
+          Result r = run(pool, ends.get(k)[0], ends.get(k)[1], channels, mib << 20);
+          report(names.get(k), channels, r);
+          mbps[channels - 1][k][i] = r.bytes / 1e6 / (r.wallNanos / 1e9);
+          cpu[channels - 1][k][i] = r.cpuNanos / 1e9 / (r.bytes / 1e9);
+        }
       }
+    }
+    for (int channels : new int[] {1, 2}) {
+      for (int k = 0; k < names.size(); k++) {
+        double m = 0;
+        double c = 0;
+        for (int i = 0; i < repeats; i++) {
+          m += mbps[channels - 1][k][i] / repeats;
+          c += cpu[channels - 1][k][i] / repeats;
+        }
+        System.out.printf("%-11s %d channel(s): mean %8.0f MB/s   %5.2f CPU s/GB%n", names.get(k), channels, m, c);
+      }
+    }
+    for (int channels : new int[] {1, 2}) {
+      for (int k = 1; k < names.size(); k++) {
+        double ratio = 0;
+        for (int i = 0; i < repeats; i++) ratio += mbps[channels - 1][k][i] / mbps[channels - 1][0][i];
+        System.out.printf("%s / tcp, %d channel(s): %.3f (mean of %d back-to-back runs)%n", names.get(k), channels, ratio / repeats, repeats);
+      }
+      double ratio = 0;
+      for (int i = 0; i < repeats; i++) ratio += mbps[channels - 1][2][i] / mbps[channels - 1][1][i];
+      System.out.printf("tls-openssl / tls-jdk, %d channel(s): %.3f%n", channels, ratio / repeats);
     }
     pool.shutdownNow();
   }
@@ -61,7 +97,7 @@ public final class TransportBench {
   private static void report(String name, int channels, Result r) {
     double mbs = r.bytes / 1e6 / (r.wallNanos / 1e9);
     double cpuPerGb = r.cpuNanos / 1e9 / (r.bytes / 1e9);
-    System.out.printf("%-4s %d channel(s): %8.0f MB/s   %5.2f CPU s/GB   (%.2f s wall)%n", name, channels, mbs, cpuPerGb, r.wallNanos / 1e9);
+    System.out.printf("%-11s %d channel(s): %8.0f MB/s   %5.2f CPU s/GB   (%.2f s wall)%n", name, channels, mbs, cpuPerGb, r.wallNanos / 1e9);
   }
 
   /** bytes in total, split evenly over channels; the clock stops when every receiver has acknowledged. */

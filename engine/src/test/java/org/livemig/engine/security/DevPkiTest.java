@@ -21,6 +21,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class DevPkiTest {
   @TempDir Path dir;
@@ -71,8 +73,9 @@ class DevPkiTest {
     assertArrayEquals(cert, Files.readAllBytes(DevPki.certFile(dir, "host-a")));
   }
 
-  @Test
-  void concurrentCallersEndWithOneCaThatSignedEveryNode() throws Exception {
+  @ParameterizedTest
+  @EnumSource(TlsEngine.class)
+  void concurrentCallersEndWithOneCaThatSignedEveryNode(TlsEngine engine) throws Exception {
     int callers = 4;
     ExecutorService pool = Executors.newFixedThreadPool(callers);
     CyclicBarrier start = new CyclicBarrier(callers);
@@ -93,7 +96,7 @@ class DevPkiTest {
     X509Certificate ca = Pem.readCertificates(dir.resolve(DevPki.CA_CERT)).get(0);
     for (String node : List.of("host-0", "host-1", "host-2", "host-3", "shared")) {
       Pem.readCertificates(DevPki.certFile(dir, node)).get(0).verify(ca.getPublicKey());
-      new TlsCredentials(dir, node); // key matches certificate
+      assertEquals(engine, new TlsCredentials(dir, node, engine).engine()); // key matches certificate; the engines build from it
     }
   }
 
