@@ -149,8 +149,9 @@ public final class Benchmark {
   }
 
   /**
-   * bench.data-plane: tls (the default: TLS 1.3, mutual authentication) and plain (TLS off: TCP,
-   * every frame and page batch with a CRC32C), comma-separated; "none" runs no paused case.
+   * bench.data-plane: tls (the default: TLS 1.3, mutual authentication, the default engine),
+   * tls-jdk (the JDK's SSLEngine) and plain (TLS off: TCP, every frame and page batch with a
+   * CRC32C), comma-separated; "none" runs no paused case.
    */
   static List<String> dataPlaneModes(String csv) {
     if (csv.equals("none")) return List.of();
@@ -163,8 +164,9 @@ public final class Benchmark {
   static String dataPlaneConf(String mode) {
     return switch (mode) {
       case "tls" -> "livemig.host.data-plane.tls.enabled = on";
+      case "tls-jdk" -> "livemig.host.data-plane.tls { enabled = on, engine = jdk }";
       case "plain" -> "livemig.host.data-plane.tls.enabled = off";
-      default -> throw new IllegalArgumentException("bench.data-plane: unknown mode '" + mode + "' (tls, plain)");
+      default -> throw new IllegalArgumentException("bench.data-plane: unknown mode '" + mode + "' (tls, tls-jdk, plain)");
     };
   }
 

@@ -65,6 +65,19 @@ final class Sockets {
     return n;
   }
 
+  /** Moves what from holds into dsts[offset .. offset + length), in order, as far as they have room. */
+  static long scatter(ByteBuffer from, ByteBuffer[] dsts, int offset, int length) {
+    long moved = 0;
+    for (int i = offset; i < offset + length && from.hasRemaining(); i++) {
+      ByteBuffer d = dsts[i];
+      int n = Math.min(d.remaining(), from.remaining());
+      d.put(d.position(), from, from.position(), n).position(d.position() + n);
+      from.position(from.position() + n);
+      moved += n;
+    }
+    return moved;
+  }
+
   static void closeAfterFailure(Closeable c, Exception failure) {
     try {
       c.close();

@@ -35,18 +35,15 @@ import org.livemig.engine.security.PeerIdentity;
  * writes are packed into full records and several records go per socket write; reads decrypt
  * straight into the caller's buffers when they can hold a record. JSSE packs a buffer array into
  * a record itself; netty's engine makes a record of each source buffer, so small buffers are
- * first copied into one record's worth ({@code coalesce}).
+ * first copied into one record's worth ({@link RecordStage}).
  */
 final class TlsConnection implements Connection {
   /** Records per socket write and read buffer: fewer system calls per MiB. */
   private static final int RECORDS_PER_IO = 8;
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
-  /** The most plaintext one TLS record holds (2^14). */
-  private static final int RECORD_PLAINTEXT = 1 << 14;
 
   private final SocketChannel socket;
   private final SSLEngine engine;
-  private final boolean coalesce;
   private final String where;
   private final Watchdog.Watch handshakeDeadline;
   private final long handshakeTimeoutMs;
@@ -69,18 +66,18 @@ final class TlsConnection implements Connection {
   private ByteBuffer netOut;
   private int packetSize;
   private boolean outputShut;
-  private ByteBuffer stage; // coalesce: small source buffers copied into one record's plaintext; read mode
+  private final RecordStage stage; // only for an engine that makes a record of each source buffer
   private ByteBuffer prefix; // records read before this connection existed (the data port's handshake gate)
 
   /**
    * handshakeDeadline closes the socket when the handshake takes longer than handshakeTimeoutMs;
-   * coalesce: the engine makes one record per source buffer (netty's), so small ones are packed first.
+   * stage: for an engine that makes a record of each source buffer (netty's), else null.
    */
-  TlsConnection(SocketChannel socket, SSLEngine engine, boolean coalesce, String where, Watchdog.Watch handshakeDeadline,
+  TlsConnection(SocketChannel socket, SSLEngine engine, RecordStage stage, String where, Watchdog.Watch handshakeDeadline,
       long handshakeTimeoutMs) {
     this.socket = socket;
     this.engine = engine;
-    this.coalesce = coalesce;
+    this.stage = stage;
     this.where = where;
     this.handshakeDeadline = handshakeDeadline;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
@@ -128,7 +125,6 @@ final class TlsConnection implements Connection {
     netIn.flip();
     netOut = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_IO);
     appIn = ByteBuffer.allocateDirect(appBufferSize).flip();
-    if (coalesce) stage = ByteBuffer.allocateDirect(RECORD_PLAINTEXT).flip();
     engine.beginHandshake();
     HandshakeStatus hs = engine.getHandshakeStatus();
     try {
@@ -199,7 +195,7 @@ final class TlsConnection implements Connection {
     handshake();
     readLock.lock();
     try {
-      if (appIn.hasRemaining()) return drainAppIn(dsts, offset, length);
+      if (appIn.hasRemaining()) return Sockets.scatter(appIn, dsts, offset, length);
       if (Sockets.remaining(dsts, offset, length) == 0) return 0;
       while (true) {
         if (inboundDone) return -1;
@@ -229,7 +225,7 @@ final class TlsConnection implements Connection {
         delivered += r.bytesProduced();
       } else {
         r = unwrapToAppIn();
-        if (appIn.hasRemaining()) delivered += drainAppIn(dsts, offset, length);
+        if (appIn.hasRemaining()) delivered += Sockets.scatter(appIn, dsts, offset, length);
       }
       switch (r.getStatus()) {
         case OK -> afterUnwrap(r.getHandshakeStatus());
@@ -282,19 +278,6 @@ final class TlsConnection implements Connection {
     }
   }
 
-  private long drainAppIn(ByteBuffer[] dsts, int offset, int length) {
-    long moved = 0;
-    for (int i = offset; i < offset + length && appIn.hasRemaining(); i++) {
-      ByteBuffer d = dsts[i];
-      int n = Math.min(d.remaining(), appIn.remaining());
-      if (n == 0) continue;
-      d.put(d.position(), appIn, appIn.position(), n).position(d.position() + n);
-      appIn.position(appIn.position() + n);
-      moved += n;
-    }
-    return moved;
-  }
-
   /** Reads more records into netIn (growing it if one does not fit); false at end of stream. */
   private boolean fillNetIn() throws IOException {
     netIn.compact();
@@ -334,7 +317,7 @@ final class TlsConnection implements Connection {
       long consumed = 0;
       netOut.clear();
       while (consumed < total) {
-        SSLEngineResult r = coalesce ? wrapCoalesced(srcs, offset, length) : engine.wrap(srcs, offset, length, netOut);
+        SSLEngineResult r = stage != null ? stage.wrap(engine, srcs, offset, length, netOut) : engine.wrap(srcs, offset, length, netOut);
         consumed += r.bytesConsumed();
         switch (r.getStatus()) {
           case OK -> {
@@ -355,28 +338,6 @@ final class TlsConnection implements Connection {
     } finally {
       writeLock.unlock();
     }
-  }
-
-  /**
-   * One record from srcs for an engine that takes one source buffer per record: the first buffer
-   * itself when it fills a record, else as many bytes of srcs as one record holds, copied into
-   * stage (the sources' positions move on at the copy; what stage holds is wrapped next).
-   */
-  private SSLEngineResult wrapCoalesced(ByteBuffer[] srcs, int offset, int length) throws SSLException {
-    if (!stage.hasRemaining()) {
-      int first = offset;
-      while (first < offset + length && !srcs[first].hasRemaining()) first++;
-      if (first < offset + length && srcs[first].remaining() >= RECORD_PLAINTEXT) return engine.wrap(srcs[first], netOut);
-      stage.clear();
-      for (int i = first; i < offset + length && stage.hasRemaining(); i++) {
-        ByteBuffer src = srcs[i];
-        int n = Math.min(src.remaining(), stage.remaining());
-        stage.put(stage.position(), src, src.position(), n).position(stage.position() + n);
-        src.position(src.position() + n);
-      }
-      stage.flip();
-    }
-    return engine.wrap(stage, netOut);
   }
 
   /** Writes netOut's records completely and clears it. */

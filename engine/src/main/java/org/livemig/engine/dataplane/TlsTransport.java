@@ -100,7 +100,7 @@ public final class TlsTransport implements Transport {
     SSLEngine engine = engines.newEngine(client);
     long start = System.nanoTime();
     Watchdog.Watch deadline = Watchdog.shared().watch(() -> start, handshakeTimeout.toNanos(), late -> closeLate(socket, where));
-    return new TlsConnection(socket, engine, engines.kind() == TlsEngine.OPENSSL, where, deadline, handshakeTimeout.toMillis());
+    return new TlsConnection(socket, engine, engines.kind() == TlsEngine.OPENSSL ? new RecordStage() : null, where, deadline, handshakeTimeout.toMillis());
   }
 
   private static void closeLate(SocketChannel socket, String where) {
