@@ -9,6 +9,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -126,12 +127,33 @@ public final class LivemigNode implements AutoCloseable {
   /** Leaves the cluster and stops; the data-plane listener closes in the coordinated shutdown. */
   @Override
   public void close() {
-    system.terminate();
-    try {
-      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      log.error("node {} did not terminate cleanly: {}", engine.hostId(), e.toString());
+    closeAll(Duration.ofSeconds(30), this);
+  }
+
+  /**
+   * Stops the nodes together and waits for them up to timeout in all. A node whose termination
+   * stalls in Artery's TLS stream shutdown (no deadline in Akka 2.6, akka/akka-core#29162) has
+   * stopped everything else by then; it is named in a warning rather than waited for.
+   */
+  public static void closeAll(Duration timeout, LivemigNode... nodes) {
+    for (LivemigNode n : nodes) n.system.terminate();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (LivemigNode n : nodes) {
+      String name = n.engine.hostId() == null ? String.valueOf(n.address()) : n.engine.hostId();
+      try {
+        n.system.getWhenTerminated().toCompletableFuture().get(Math.max(0, deadline - System.nanoTime()),
+            TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        log.warn("node {} did not terminate within {} s (its remoting shutdown stalled); going on without it", name,
+            timeout.toSeconds());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (ExecutionException e) {
+        log.warn("node {} terminated with an error: {}", name, e.getCause().toString());
+      }
     }
   }
+
 
 }

@@ -44,9 +44,10 @@ public final class Demo {
     String journal = "jdbc:h2:file:" + journalDir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
 
     System.out.printf("livemig demo: 3 nodes on 127.0.0.1, journal %s%n", journalDir);
-    try (LivemigNode manager = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of()));
-        LivemigNode hostA = LivemigNode.start(LivemigNode.localConfig("host-a", List.of("host"), journal, Map.of()));
-        LivemigNode hostB = LivemigNode.start(LivemigNode.localConfig("host-b", List.of("host"), journal, Map.of()))) {
+    LivemigNode manager = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of()));
+    LivemigNode hostA = LivemigNode.start(LivemigNode.localConfig("host-a", List.of("host"), journal, Map.of()));
+    LivemigNode hostB = LivemigNode.start(LivemigNode.localConfig("host-b", List.of("host"), journal, Map.of()));
+    try {
       manager.join(manager.address());
       hostA.join(manager.address());
       hostB.join(manager.address());
@@ -85,6 +86,8 @@ public final class Demo {
       }
       Summary.print(done, verified, System.out);
       if (!verified) System.exit(1);
+    } finally {
+      LivemigNode.closeAll(Duration.ofSeconds(30), hostB, hostA, manager);
     }
   }
 
