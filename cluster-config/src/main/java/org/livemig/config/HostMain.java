@@ -54,7 +54,12 @@ public final class HostMain {
           stopping.countDown();
           return java.util.concurrent.CompletableFuture.completedFuture(akka.Done.getInstance());
         });
-    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "livemig-shutdown"));
+    // SIGTERM: leave and stop. Once main has given up on a stalled termination, the hook that its
+    // System.exit runs does not wait for it again.
+    java.util.concurrent.atomic.AtomicBoolean gaveUp = new java.util.concurrent.atomic.AtomicBoolean();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (!gaveUp.get()) node.close();
+    }, "livemig-shutdown"));
     System.out.println("livemig node " + node.address() + " host=" + (node.hostId() == null ? "-" : node.hostId())
         + " data-port=" + (node.dataPlane() == null ? "-" : node.dataPlane().port()) + " up");
     System.out.flush();
@@ -63,6 +68,7 @@ public final class HostMain {
       node.system().getWhenTerminated().toCompletableFuture().get(TERMINATION_GRACE.toSeconds(),
           java.util.concurrent.TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
+      gaveUp.set(true);
       System.err.println("livemig node " + node.address() + " did not terminate within " + TERMINATION_GRACE.toSeconds()
           + " s (remoting shutdown stalled); exiting anyway");
     }

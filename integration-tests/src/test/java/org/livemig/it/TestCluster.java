@@ -219,6 +219,9 @@ final class TestCluster implements AutoCloseable {
    * be gone, so what the survivors see is what matters. Crashed nodes are never asked again.
    */
   void crash(LivemigNode node) throws Exception {
+    // Only coordinator nodes stop without leaving (coordinated shutdown off): for them "lost by the
+    // others" means stopped, where a host would leave gracefully while its actors still ran.
+    if (!coordinators.contains(node)) throw new IllegalArgumentException("only a coordinator node can crash here");
     akka.actor.Address gone = node.address();
     node.system().terminate();
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();

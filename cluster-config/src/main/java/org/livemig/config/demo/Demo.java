@@ -44,10 +44,14 @@ public final class Demo {
     String journal = "jdbc:h2:file:" + journalDir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
 
     System.out.printf("livemig demo: 3 nodes on 127.0.0.1, journal %s%n", journalDir);
-    LivemigNode manager = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of()));
-    LivemigNode hostA = LivemigNode.start(LivemigNode.localConfig("host-a", List.of("host"), journal, Map.of()));
-    LivemigNode hostB = LivemigNode.start(LivemigNode.localConfig("host-b", List.of("host"), journal, Map.of()));
+    List<LivemigNode> nodes = new java.util.ArrayList<>(); // stopped together at the end, however it ends
     try {
+      LivemigNode manager = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of()));
+      nodes.add(manager);
+      LivemigNode hostA = LivemigNode.start(LivemigNode.localConfig("host-a", List.of("host"), journal, Map.of()));
+      nodes.add(hostA);
+      LivemigNode hostB = LivemigNode.start(LivemigNode.localConfig("host-b", List.of("host"), journal, Map.of()));
+      nodes.add(hostB);
       manager.join(manager.address());
       hostA.join(manager.address());
       hostB.join(manager.address());
@@ -87,7 +91,7 @@ public final class Demo {
       Summary.print(done, verified, System.out);
       if (!verified) System.exit(1);
     } finally {
-      LivemigNode.closeAll(Duration.ofSeconds(30), hostB, hostA, manager);
+      LivemigNode.closeAll(Duration.ofSeconds(30), nodes.toArray(new LivemigNode[0]));
     }
   }
 

@@ -93,6 +93,11 @@ public final class OperatorTokens {
     return found == null ? Optional.empty() : Optional.of(new Caller(found.name(), found.role()));
   }
 
+  /** Accepts no token: what a tokens file that cannot be loaded any more stands for. */
+  static OperatorTokens none(Path file) {
+    return new OperatorTokens(file, List.of());
+  }
+
   /** Reads a tokens file; IllegalArgumentException naming the file and line for anything malformed. */
   public static OperatorTokens load(Path file) throws IOException {
     List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);

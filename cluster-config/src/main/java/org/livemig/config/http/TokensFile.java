@@ -11,9 +11,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The tokens file as it is now: reread when its content changes (looked at no more than once per
- * check interval), so a token added or revoked takes effect without a restart. A changed file that
- * does not load keeps the tokens loaded before, with a warning naming the file and line, and is
- * tried again when it changes again.
+ * check interval), so a token added or revoked takes effect without a restart. A file that is gone,
+ * unreadable, empty or malformed accepts no token at all until it loads again (an ERROR names the
+ * file and line): a revocation must never fail open.
  */
 final class TokensFile {
   private static final Logger log = LoggerFactory.getLogger(TokensFile.class);
@@ -43,19 +43,22 @@ final class TokensFile {
     try {
       content = Files.readAllBytes(file);
     } catch (IOException e) {
-      log.warn("cannot read the operator tokens file {} ({}); keeping its {} loaded token(s)", file, e.toString(),
-          tokens.size());
+      if (digest != null) log.error("cannot read the operator tokens file {} ({}): no token is accepted until it "
+          + "can be read", file, e.toString());
+      digest = null;
+      tokens = OperatorTokens.none(file);
       return tokens;
     }
     byte[] now256 = digest(content);
-    if (MessageDigest.isEqual(now256, digest)) return tokens;
-    digest = now256; // a broken file is retried when it changes again, not at every request
+    if (digest != null && MessageDigest.isEqual(now256, digest)) return tokens;
+    digest = now256; // a broken file is loaded again when it changes again, not at every request
     try {
       tokens = OperatorTokens.load(file);
       log.info("operator HTTP now accepts the {} token(s) of {} (file changed)", tokens.size(), file);
     } catch (IOException | IllegalArgumentException e) {
-      log.warn("the changed operator tokens file does not load ({}); keeping the {} token(s) loaded before",
-          e.getMessage(), tokens.size());
+      tokens = OperatorTokens.none(file);
+      log.error("the changed operator tokens file does not load ({}): no token is accepted until it does",
+          e.getMessage());
     }
     return tokens;
   }
