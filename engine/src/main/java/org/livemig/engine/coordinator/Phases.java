@@ -24,6 +24,8 @@ final class Phases {
   /** After a takeover: re-send whatever the journal says is pending (hosts deduplicate). */
   static Decision resume(MigrationState s, Unpersisted u) {
     Decision d = new Decision(u);
+    // A journal written before tokens were hashed holds the token itself.
+    if (u.dataToken == null && s.prepare() != null && !s.prepare().getToken().isEmpty()) u.dataToken = s.prepare().getToken();
     if (s.rollingBack()) return rollback(d, s, u);
     return switch (s.phase()) {
       case BEGIN -> d.send(Step.BEGIN);

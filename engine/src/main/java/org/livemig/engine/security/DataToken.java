@@ -35,8 +35,17 @@ public final class DataToken {
         ? r.toBuilder().setPrepare(persistable(r.getPrepare())).build() : r;
   }
 
-  /** The token is the one whose hash was persisted (constant time). */
+  /**
+   * The token is the one whose hash was persisted (constant time). A cookie journaled before
+   * tokens were hashed holds the token itself, which is compared instead.
+   */
   public static boolean matches(PrepareCookie persisted, String token) {
-    return !token.isEmpty() && MessageDigest.isEqual(persisted.getTokenSha256().toByteArray(), sha256(token).toByteArray());
+    if (token.isEmpty()) return false;
+    ByteString kept = persisted.getTokenSha256();
+    if (kept.isEmpty()) {
+      if (persisted.getToken().isEmpty()) return false;
+      kept = sha256(persisted.getToken());
+    }
+    return MessageDigest.isEqual(kept.toByteArray(), sha256(token).toByteArray());
   }
 }

@@ -102,6 +102,20 @@ class DataTokenRulesTest {
     }
   }
 
+  @Test
+  void aJournalWrittenBeforeTokensWereHashedStillResumes() {
+    CoordinatorEvent old = Events.prepared(cookie(TOKEN)).toBuilder().setPhaseCompleted(
+        Events.prepared(cookie(TOKEN)).getPhaseCompleted().toBuilder().setPrepare(cookie(TOKEN))).build();
+    MigrationState s = journaled(old);
+    Unpersisted u = new Unpersisted();
+    Decision resumed = Phases.resume(s, u);
+    assertTrue(resumed.afterWrite.contains(new Decision.Send(Step.PERFORM)), "its token is in the journal: "
+        + resumed.afterWrite);
+    assertEquals(TOKEN, Step.PERFORM.command(s, u).getPerform().getPrepare().getToken());
+    assertTrue(DataToken.matches(s.prepare(), TOKEN));
+    assertFalse(DataToken.matches(s.prepare(), TOKEN.replace('a', 'b')));
+  }
+
   private static Unpersisted withAwaited(Unpersisted u, Step step) {
     u.awaiting.add(step);
     return u;
