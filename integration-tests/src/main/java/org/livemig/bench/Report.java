@@ -148,14 +148,18 @@ final class Report {
   }
 
   private static <T> double median(List<T> samples, ToDoubleFunction<T> f) {
-    double[] v = samples.stream().mapToDouble(f).sorted().toArray();
-    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    return median(samples.stream().mapToDouble(f).sorted().toArray());
+  }
+
+  private static double median(double[] sorted) {
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   private static <T> String line(String label, List<T> samples, ToDoubleFunction<T> f, String fmt) {
     double[] v = samples.stream().mapToDouble(f).sorted().toArray();
     if (v.length == 0) return label + ": no samples";
-    double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    double median = median(v);
     return String.format(Locale.ROOT, "%-28s " + fmt + " / " + fmt + " / " + fmt, label, v[0], median, v[v.length - 1]);
   }
 }

@@ -37,7 +37,7 @@ final class TestCluster implements AutoCloseable {
   MigrationClient client;
   private LivemigNode clientNode;
   final String journal;
-  /** Crashed nodes: terminated, or still stopping but lost by every other (never asked again). */
+  /** Crashed coordinator nodes: terminated, or still stopping but lost by every other (never asked again). */
   private final java.util.Set<LivemigNode> crashed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   TestCluster(Path dir, Map<String, Map<String, Object>> hostOverrides) throws Exception {
@@ -168,7 +168,7 @@ final class TestCluster implements AutoCloseable {
     List<String> runningOn = new ArrayList<>();
     MigratableGuest found = null;
     for (String h : hosts.keySet()) {
-      if (crashed.contains(hosts.get(h)) || hosts.get(h).system().whenTerminated().isCompleted()) continue;
+      if (hosts.get(h).system().whenTerminated().isCompleted()) continue;
       Optional<MigratableGuest> g = guestOn(h, d.getGuestId());
       if (g.isPresent() && g.get().state() == RunState.RUNNING) {
         runningOn.add(h);
@@ -198,7 +198,7 @@ final class TestCluster implements AutoCloseable {
   /** The coordinator node that runs the migration's coordinator right now, if any. */
   Optional<LivemigNode> coordinatorOf(String migrationId) throws Exception {
     for (LivemigNode c : coordinators) {
-      if (crashed.contains(c) || c.system().whenTerminated().isCompleted()) continue;
+      if (gone(c)) continue;
       var state = AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery,
           akka.cluster.sharding.ShardRegion.CurrentShardRegionState>ask(
           akka.cluster.sharding.typed.javadsl.ClusterSharding.get(c.system()).shardState(),
@@ -240,11 +240,16 @@ final class TestCluster implements AutoCloseable {
     throw new AssertionError("node " + gone + " neither terminated nor lost by the others within 60 s");
   }
 
+  /** Terminated, or crashed and still stopping: never asked anything again. */
+  private boolean gone(LivemigNode n) {
+    return crashed.contains(n) || n.system().whenTerminated().isCompleted();
+  }
+
   private boolean lostByEveryOther(LivemigNode node, akka.actor.Address gone) {
     List<LivemigNode> all = new ArrayList<>(coordinators);
     all.addAll(hosts.values());
     for (LivemigNode n : all) {
-      if (n == node || crashed.contains(n) || n.system().whenTerminated().isCompleted()) continue;
+      if (n == node || gone(n)) continue;
       var state = akka.cluster.typed.Cluster.get(n.system()).state();
       boolean member = false;
       for (akka.cluster.Member m : state.getMembers()) member |= m.address().equals(gone);
@@ -258,10 +263,10 @@ final class TestCluster implements AutoCloseable {
   @Override
   public void close() {
     for (LivemigNode n : hosts.values()) {
-      if (!crashed.contains(n) && !n.system().whenTerminated().isCompleted()) n.close();
+      if (!n.system().whenTerminated().isCompleted()) n.close();
     }
     for (LivemigNode c : coordinators) {
-      if (!crashed.contains(c) && !c.system().whenTerminated().isCompleted()) c.close();
+      if (!gone(c)) c.close();
     }
   }
 }

@@ -3,8 +3,7 @@ package org.livemig.config.http;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,13 +22,13 @@ final class TokensFile {
   private final LongSupplier clock;
   // Guarded by this.
   private OperatorTokens tokens;
-  private byte[] digest;
+  private byte[] content; // as last read; null while the file cannot be read
   private long checkedAt;
 
   TokensFile(OperatorTokens loaded, long checkIntervalNanos, LongSupplier clock) throws IOException {
     this.file = loaded.file();
     this.tokens = loaded;
-    this.digest = digest(Files.readAllBytes(file));
+    this.content = Files.readAllBytes(file);
     this.checkIntervalNanos = checkIntervalNanos;
     this.clock = clock;
     this.checkedAt = clock.getAsLong();
@@ -39,19 +38,18 @@ final class TokensFile {
     long now = clock.getAsLong();
     if (now - checkedAt < checkIntervalNanos) return tokens;
     checkedAt = now;
-    byte[] content;
+    byte[] read;
     try {
-      content = Files.readAllBytes(file);
+      read = Files.readAllBytes(file);
     } catch (IOException e) {
-      if (digest != null) log.error("cannot read the operator tokens file {} ({}): no token is accepted until it "
+      if (content != null) log.error("cannot read the operator tokens file {} ({}): no token is accepted until it "
           + "can be read", file, e.toString());
-      digest = null;
+      content = null;
       tokens = OperatorTokens.none(file);
       return tokens;
     }
-    byte[] now256 = digest(content);
-    if (digest != null && MessageDigest.isEqual(now256, digest)) return tokens;
-    digest = now256; // a broken file is loaded again when it changes again, not at every request
+    if (Arrays.equals(read, content)) return tokens;
+    content = read; // a broken file is loaded again when it changes again, not at every request
     try {
       tokens = OperatorTokens.load(file);
       log.info("operator HTTP now accepts the {} token(s) of {} (file changed)", tokens.size(), file);
@@ -61,13 +59,5 @@ final class TokensFile {
           e.getMessage());
     }
     return tokens;
-  }
-
-  private static byte[] digest(byte[] content) {
-    try {
-      return MessageDigest.getInstance("SHA-256").digest(content);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java platform has SHA-256", e);
-    }
   }
 }

@@ -147,9 +147,7 @@ public final class FrameCodec {
   /** Reads exactly dst.remaining() payload bytes into dst from its position (which ends at its limit). */
   public void readPayloadInto(ByteBuffer dst) {
     int start = dst.position();
-    int buffered = Math.min(in.remaining(), dst.remaining());
-    dst.put(dst.position(), in, in.position(), buffered).position(dst.position() + buffered);
-    in.position(in.position() + buffered);
+    Sockets.move(in, dst);
     readInto(dst, "payload");
     if (checksums) {
       int end = dst.position();

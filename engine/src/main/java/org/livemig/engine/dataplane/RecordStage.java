@@ -28,9 +28,7 @@ final class RecordStage {
       while (first < offset + length && !srcs[first].hasRemaining()) first++;
       if (first < offset + length && srcs[first].remaining() >= RECORD_PLAINTEXT) return engine.wrap(srcs[first], netOut);
       stage.clear();
-      for (int i = first; i < offset + length && stage.hasRemaining(); i++) {
-        Sockets.scatter(srcs[i], new ByteBuffer[] {stage}, 0, 1);
-      }
+      for (int i = first; i < offset + length && stage.hasRemaining(); i++) Sockets.move(srcs[i], stage);
       stage.flip();
     }
     return engine.wrap(stage, netOut);

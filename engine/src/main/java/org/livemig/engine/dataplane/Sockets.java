@@ -65,16 +65,18 @@ final class Sockets {
     return n;
   }
 
+  /** Copies as much of from as to has room for; both positions move on by the bytes copied. */
+  static int move(ByteBuffer from, ByteBuffer to) {
+    int n = Math.min(from.remaining(), to.remaining());
+    to.put(to.position(), from, from.position(), n).position(to.position() + n);
+    from.position(from.position() + n);
+    return n;
+  }
+
   /** Moves what from holds into dsts[offset .. offset + length), in order, as far as they have room. */
   static long scatter(ByteBuffer from, ByteBuffer[] dsts, int offset, int length) {
     long moved = 0;
-    for (int i = offset; i < offset + length && from.hasRemaining(); i++) {
-      ByteBuffer d = dsts[i];
-      int n = Math.min(d.remaining(), from.remaining());
-      d.put(d.position(), from, from.position(), n).position(d.position() + n);
-      from.position(from.position() + n);
-      moved += n;
-    }
+    for (int i = offset; i < offset + length && from.hasRemaining(); i++) moved += move(from, dsts[i]);
     return moved;
   }
 

@@ -52,9 +52,7 @@ public final class TcpTransport implements Transport {
     @Override
     public int read(ByteBuffer dst) throws IOException {
       if (!prefix.hasRemaining()) return socket.read(dst);
-      int n = Math.min(prefix.remaining(), dst.remaining());
-      dst.put(dst.position(), prefix, prefix.position(), n).position(dst.position() + n);
-      prefix.position(prefix.position() + n);
+      int n = Sockets.move(prefix, dst);
       if (!prefix.hasRemaining()) prefix = NONE;
       return n;
     }
