@@ -37,7 +37,10 @@ final class TestCluster implements AutoCloseable {
   MigrationClient client;
   private LivemigNode clientNode;
   final String journal;
-  /** Crashed coordinator nodes: terminated, or still stopping but lost by every other (never asked again). */
+  /**
+   * Crashed coordinators and killed hosts: terminated, or still stopping (Artery's TLS shutdown can
+   * stall, akka/akka-core#29162) with their actors stopped. Never asked anything again.
+   */
   private final java.util.Set<LivemigNode> crashed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   TestCluster(Path dir, Map<String, Map<String, Object>> hostOverrides) throws Exception {
@@ -168,7 +171,7 @@ final class TestCluster implements AutoCloseable {
     List<String> runningOn = new ArrayList<>();
     MigratableGuest found = null;
     for (String h : hosts.keySet()) {
-      if (hosts.get(h).system().whenTerminated().isCompleted()) continue;
+      if (gone(hosts.get(h))) continue;
       Optional<MigratableGuest> g = guestOn(h, d.getGuestId());
       if (g.isPresent() && g.get().state() == RunState.RUNNING) {
         runningOn.add(h);
@@ -192,6 +195,7 @@ final class TestCluster implements AutoCloseable {
           .findFirst().orElseThrow().getValue();
       client = new MigrationClient(clientNode.system());
     }
+    crashed.add(n);
     n.close();
   }
 
@@ -240,7 +244,7 @@ final class TestCluster implements AutoCloseable {
     throw new AssertionError("node " + gone + " neither terminated nor lost by the others within 60 s");
   }
 
-  /** Terminated, or crashed and still stopping: never asked anything again. */
+  /** Terminated, or crashed or killed and still stopping: never asked anything again. */
   private boolean gone(LivemigNode n) {
     return crashed.contains(n) || n.system().whenTerminated().isCompleted();
   }
@@ -263,7 +267,7 @@ final class TestCluster implements AutoCloseable {
   @Override
   public void close() {
     for (LivemigNode n : hosts.values()) {
-      if (!n.system().whenTerminated().isCompleted()) n.close();
+      if (!gone(n)) n.close();
     }
     for (LivemigNode c : coordinators) {
       if (!gone(c)) c.close();
