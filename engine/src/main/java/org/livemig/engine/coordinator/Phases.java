@@ -182,7 +182,10 @@ final class Phases {
 
   static Decision onProgress(MigrationState s, Unpersisted u, ProgressReport p, long roundRecordIntervalNanos) {
     if (s.ended() || s.rollingBack() || p.getEpoch() != s.epoch()) return new Decision(u);
-    u.lastProgress = p;
+    // A sample taken before the last round's report (channels report on their own) is older than it: not shown.
+    boolean stale = !p.getRoundDone() && u.lastRoundDone != null && p.getRound().getRound() < u.lastRoundDone.getRound();
+    if (!stale) u.lastProgress = p;
+    if (p.getRoundDone()) u.lastRoundDone = p.getRound();
     Decision d = Switchover.onProgress(s, u, p, roundRecordIntervalNanos);
     if (u.awaiting.contains(Step.PERFORM)) d.beforeWrite.add(new Decision.ArmTimer(Step.PERFORM)); // heard from
     return d;

@@ -10,7 +10,7 @@ final class StatusView {
 
   /** What a status query shows: the journal's state, the live sample and postcopy count, a stun in flight. */
   static MigrationInfo info(MigrationState s, Unpersisted u) {
-    MigrationInfo i = PostcopyRules.live(info(s, u.lastProgress), s, u);
+    MigrationInfo i = PostcopyRules.live(info(s, u.lastProgress, u.lastRoundDone), s, u);
     if (u.sourceUnconfirmed != null && !s.ended()) i = i.toBuilder().setSourceUnconfirmed(u.sourceUnconfirmed).build();
     if (Switchover.stunned(s, u)) {
       // Perform answered, Finish pending: the guest is stunned, its result not yet persisted.
@@ -20,7 +20,12 @@ final class StatusView {
     return i;
   }
 
-  static MigrationInfo info(MigrationState s, ProgressReport last) {
+  /**
+   * The journal's state with the source's newest reports laid over it. Shown values never go
+   * back: a round reported done but not (yet) persisted still counts, and a live sample counts
+   * only when it is newer than every round known.
+   */
+  static MigrationInfo info(MigrationState s, ProgressReport last, RoundStats lastRoundDone) {
     MigrationInfo.Builder b = MigrationInfo.newBuilder()
         .setMigrationId(s.migrationId())
         .setGuestId(s.guestId())
@@ -51,13 +56,14 @@ final class StatusView {
     if (s.begin() != null) {
       b.setTotalBytes(s.begin().getGuest().getPageCount() * s.begin().getGuest().getPageSize());
     }
-    RoundStats lastRound = s.rounds().isEmpty() ? null : s.rounds().get(s.rounds().size() - 1);
+    RoundStats lastRound = newest(s.rounds().isEmpty() ? null : s.rounds().get(s.rounds().size() - 1), lastRoundDone);
     if (lastRound != null) {
       b.setExpectedDowntimeMs(lastRound.getExpectedDowntimeMs())
           .setDirtyRateBytesPerSecond(lastRound.getDirtyRateBytesPerSecond())
           .setThroughputBytesPerSecond(lastRound.getBandwidthBytesPerSecond())
           .setThrottlePercent(lastRound.getThrottlePercent())
-          .setRemainingBytes(lastRound.getDirtyPagesAfter() * pageSize(s));
+          .setRemainingBytes(lastRound.getDirtyPagesAfter() * pageSize(s))
+          .setRounds(Math.max(s.rounds().size(), lastRound.getRound()));
     }
     long transferred = 0;
     for (RoundStats r : s.rounds()) transferred += r.getBytesSent();
@@ -65,17 +71,41 @@ final class StatusView {
       b.setTransferredBytes(s.perform().getTotalBytes())
           .setNormalPages(s.perform().getTotalPages() - s.perform().getZeroPages())
           .setZeroPages(s.perform().getZeroPages())
-          .setRemainingBytes(0);
-    } else if (last != null && last.getEpoch() == s.epoch() && !last.getRoundDone()) {
-      // Mid-round: the live sample is newer than the last persisted round.
-      b.setTransferredBytes(Math.max(transferred, last.getTransferredBytes()))
-          .setRemainingBytes(last.getRemainingBytes())
-          .setRounds(Math.max(s.rounds().size(), last.getRound().getRound()))
+          .setRemainingBytes(0)
+          .setDirtyRateBytesPerSecond(lastRunningDirtyRate(s.rounds()));
+      return b.build();
+    }
+    boolean sampleOfThisEpoch = last != null && last.getEpoch() == s.epoch();
+    if (sampleOfThisEpoch) transferred = Math.max(transferred, last.getTransferredBytes());
+    b.setTransferredBytes(transferred);
+    if (sampleOfThisEpoch && !last.getRoundDone() && last.getRound().getRound() >= b.getRounds()) {
+      // Mid-round: the live sample is newer than every round known.
+      b.setRemainingBytes(last.getRemainingBytes())
+          .setRounds(last.getRound().getRound())
           .setThroughputBytesPerSecond(last.getRound().getBandwidthBytesPerSecond());
-    } else {
-      b.setTransferredBytes(transferred);
+      if (last.getRound().getDirtyRateBytesPerSecond() > 0 || lastRound == null) {
+        b.setDirtyRateBytesPerSecond(last.getRound().getDirtyRateBytesPerSecond());
+      }
     }
     return b.build();
+  }
+
+  /** Of the persisted last round and the last one reported done, the later (null when neither). */
+  static RoundStats newest(RoundStats persisted, RoundStats reported) {
+    if (persisted == null) return reported;
+    if (reported == null) return persisted;
+    return reported.getRound() > persisted.getRound() ? reported : persisted;
+  }
+
+  /**
+   * After the switchover the last round is the final copy, sent with the guest stunned (it
+   * dirtied nothing): the dirty rate shown is the last round's while the guest still ran.
+   */
+  static long lastRunningDirtyRate(java.util.List<RoundStats> rounds) {
+    for (int k = rounds.size() - 1; k >= 0; k--) {
+      if (rounds.get(k).getDirtyPagesAfter() > 0 || k == 0) return rounds.get(k).getDirtyRateBytesPerSecond();
+    }
+    return 0;
   }
 
   private static long pageSize(MigrationState s) {

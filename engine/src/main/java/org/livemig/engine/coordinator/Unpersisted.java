@@ -8,6 +8,7 @@ import org.livemig.messages.HostReply;
 import org.livemig.messages.PerformResult;
 import org.livemig.messages.PostcopyReport;
 import org.livemig.messages.ProgressReport;
+import org.livemig.messages.RoundStats;
 
 /**
  * Everything one coordinator incarnation knows that is not in its journal, in one place. A
@@ -63,6 +64,12 @@ final class Unpersisted {
 
   /** The last progress sample from the source (shown, never decided on). */
   ProgressReport lastProgress;
+  /**
+   * The last round the source reported done, persisted or not (a round's report is written at
+   * most once per interval, the last one travels in Perform's result): the status shows the
+   * newest round it knows, never an older one.
+   */
+  RoundStats lastRoundDone;
   /** The hosts' last postcopy reports (the destination's count of missing pages is shown live). */
   PostcopyReport lastSourcePostcopy;
   PostcopyReport lastDestinationPostcopy;
@@ -83,6 +90,7 @@ final class Unpersisted {
     lastRoundRecordedNanos = 0;
     sourceUnconfirmed = null;
     lastProgress = null;
+    lastRoundDone = null;
     lastSourcePostcopy = null;
     lastDestinationPostcopy = null;
   }

@@ -71,6 +71,12 @@ final class Precopy {
     return (long) ((roundBytes + inFlightBytes()) * 1e9 / nanos);
   }
 
+  /** Dirty rate of the current round so far (pages dirtied since it started), bytes per second: shown live. */
+  long currentDirtyRate(long dirtyNow) {
+    long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
+    return (long) (dirtyNow * pageSize * 1e9 / nanos);
+  }
+
   long roundBytesPlanned() {
     return roundBytesPlanned;
   }

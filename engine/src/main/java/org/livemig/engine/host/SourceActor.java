@@ -280,7 +280,12 @@ public final class SourceActor {
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
           precopy.sampled(p.channel(), p.bytesSent());
-          coordinator.tell(new HostAgent.ProgressReported(sample()));
+          // The round's dirty rate so far, counted here and not in the switchover's sample: a
+          // bitmap count is a pass over the bitmap, which the downtime should not pay.
+          ProgressReport sample = sample();
+          long dirtyRate = precopy.currentDirtyRate(guest.dirtyBitmap().count());
+          coordinator.tell(new HostAgent.ProgressReported(sample.toBuilder()
+              .setRound(sample.getRound().toBuilder().setDirtyRateBytesPerSecond(dirtyRate)).build()));
           return Behaviors.same();
         });
   }
