@@ -1,8 +1,5 @@
 package org.livemig.bench;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,14 +49,14 @@ public final class Benchmark {
     System.out.printf("livemig benchmark: guest %d MiB, %d repetition(s), channels %s, host JVMs %s, work dir %s%n",
         sizeMib, reps, channels == 0 ? "default" : channels, hostJvm, dir);
 
-    Process sink = new ProcessBuilder(HostPair.javaBin(), "-cp", System.getProperty("java.class.path"),
-        RawTransfer.class.getName()).redirectErrorStream(true).start();
-    BufferedReader sinkOut = new BufferedReader(new InputStreamReader(sink.getInputStream(), StandardCharsets.UTF_8));
-    int sinkPort = Integer.parseInt(sinkOut.readLine().replace("raw sink ", "").trim());
     Report report = new Report(sizeMib << 20);
-    try (LivemigNode coordinator = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
+    try (RawTransfer raw = RawTransfer.start(sizeMib << 20);
+        LivemigNode coordinator = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
         Map.of()))) {
       coordinator.join(coordinator.address());
+      // The memory baseline uses the engine's channel count: the same parallelism on both sides.
+      int rawChannels = channels > 0 ? channels : coordinator.system().settings().config()
+          .getInt("livemig.migration.channels");
       String seed = coordinator.address().toString();
       MigrationClient client = new MigrationClient(coordinator.system());
 
@@ -74,11 +71,12 @@ public final class Benchmark {
             guestConf("paused", sizeMib, 0, false) + "\n" + modeConf, modeConf, hostJvm)) {
           String from = warmUp(client, "paused", warmups, params(300, channels));
           for (int r = 0; r < reps; r++) {
-            long rawNanos = m == 0 ? RawTransfer.send(sinkPort, sizeMib << 20) : 0;
+            long rawNanos = m == 0 ? raw.socket(sizeMib << 20) : 0;
+            long memoryNanos = m == 0 ? raw.memory(sizeMib << 20, rawChannels) : 0;
             double cpuBefore = hosts.cpuSeconds();
             MigrationInfo i = migrate(client, "paused", from, other(from), params(300, channels));
             double cpu = hosts.cpuSeconds() - cpuBefore;
-            if (m == 0) report.pair(rawNanos, i);
+            if (m == 0) report.pair(rawNanos, memoryNanos, i);
             report.dataPlane(mode, i, cpu);
             from = other(from);
           }
@@ -124,8 +122,6 @@ public final class Benchmark {
           }
         }
       }
-    } finally {
-      sink.destroy();
     }
     report.print(System.out);
     System.exit(0); // the coordinator's H2 and Akka threads would otherwise hold the JVM
