@@ -53,10 +53,24 @@ final class TestCluster implements AutoCloseable {
    */
   TestCluster(Path dir, int coordinatorCount, Map<String, Map<String, Object>> hostOverrides, String journalUrl)
       throws Exception {
+    this(dir, coordinatorCount, Map.of(), hostOverrides, journalUrl);
+  }
+
+  /** One coordinator node with coordinatorOverrides (e.g. livemig.http.port), and the hosts. */
+  TestCluster(Path dir, Map<String, Object> coordinatorOverrides, Map<String, Map<String, Object>> hostOverrides)
+      throws Exception {
+    this(dir, 1, coordinatorOverrides, hostOverrides, null);
+  }
+
+  private TestCluster(Path dir, int coordinatorCount, Map<String, Object> coordinatorOverrides,
+      Map<String, Map<String, Object>> hostOverrides, String journalUrl) throws Exception {
     this.journal = journalUrl != null ? journalUrl : "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
     for (int i = 0; i < coordinatorCount; i++) {
+      Map<String, Object> overrides = new HashMap<>(Map.of("akka.coordinated-shutdown.run-by-actor-system-terminate",
+          "off", "livemig.http.auth.tokens-file", OperatorCredentials.tokensFile(dir).toString()));
+      overrides.putAll(coordinatorOverrides);
       LivemigNode c = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
-          fast(Map.of("akka.coordinated-shutdown.run-by-actor-system-terminate", "off"))));
+          fast(overrides)));
       c.join(coordinators.isEmpty() ? c.address() : coordinators.get(0).address());
       coordinators.add(c);
     }

@@ -99,6 +99,13 @@ final class LocalHost {
     });
   }
 
+  /** What this node's host carries now; empty on a node without the host role. */
+  CompletionStage<java.util.Optional<HostAgent.Load>> load(Duration timeout) {
+    if (hostId.isEmpty()) return CompletableFuture.completedFuture(java.util.Optional.empty());
+    return agent().thenCompose(a -> AskPattern.<HostAgent.Command, HostAgent.Load>ask(a, HostAgent.GetLoad::new,
+        timeout, system.scheduler())).thenApply(java.util.Optional::of);
+  }
+
   private CompletionStage<ActorRef<HostAgent.Command>> agent() {
     if (hostId.isEmpty()) {
       return CompletableFuture.failedFuture(new MigrationException.NotSupported(

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Bearer-token authentication and roles in front of every route of the operator HTTP server,
  * Akka Management's included. Deny by default: the read-only role may GET livemig's /migrations,
- * /hosts and /guests and the health checks; everything else, every Akka Management /cluster route
+ * /hosts, /guests and /metrics and the health checks; everything else, every Akka Management /cluster route
  * (GET ones too: they name every member) and GET /guests/{id}/verify (it pauses the guest) need
  * operator. 401 with {@code WWW-Authenticate: Bearer} without a valid token, 403 with a token whose
  * role is too small. Tokens never reach a log; requests that change something are logged with the
@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
 final class OperatorAuth extends AllDirectives {
   private static final Logger log = LoggerFactory.getLogger(OperatorAuth.class);
   static final String REALM = "livemig";
-  private static final Set<String> READABLE = Set.of("migrations", "hosts", "guests", "ready", "alive");
+  private static final Set<String> READABLE = Set.of("migrations", "hosts", "guests", "ready", "alive", "metrics");
 
   private final java.util.function.Supplier<OperatorTokens> tokens;
   private final List<String> basePath;

@@ -5,8 +5,12 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Adapter;
 import akka.cluster.Member;
 import akka.cluster.typed.Cluster;
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpCharsets;
+import akka.http.javadsl.model.HttpEntities;
 import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.server.AllDirectives;
@@ -34,7 +38,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The operator's HTTP API, served by Akka Management next to its /cluster routes (see
- * livemig.http in livemig-node.conf): /migrations, /hosts, /guests. JSON bodies are the protobuf
+ * livemig.http in livemig-node.conf): /migrations, /hosts, /guests, and /metrics (NodeMetrics). JSON bodies are the protobuf
  * API messages (Json). 400 for a bad body or field, 404 for an unknown migration or guest, 409
  * for a conflict (e.g. recover while postcopy is not paused), 501 for what is not supported, 503 when a host or
  * coordinator does not answer or this node is leaving the cluster. A body is checked whole before anything is asked of the cluster.
@@ -45,21 +49,30 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
   private final ActorSystem<?> system;
   private final MigrationClient client;
   private final LocalHost localHost;
+  private final NodeMetrics metrics;
 
   public OperatorRoutes(ExtendedActorSystem classic) {
     this.system = Adapter.toTyped(classic);
     this.client = new MigrationClient(system);
     this.localHost = new LocalHost(system);
+    this.metrics = NodeMetrics.get(system);
   }
 
   @Override
   public Route routes(ManagementRouteProviderSettings settings) {
     Route api = api();
     // A node on its way out (downed, leaving, shutting down) answers nothing about hosts or
-    // guests: its agent is stopping them, and what it would say is already untrue.
-    return extractRequestContext(r -> leaving().map(why -> complete(error(StatusCodes.SERVICE_UNAVAILABLE,
-        "NODE_LEAVING", "this node is leaving the cluster (" + why + "): ask another node", null))).orElse(api));
+    // guests: its agent is stopping them, and what it would say is already untrue. Its metrics
+    // still answer: they say what it runs until it stops.
+    return concat(path("metrics", () -> get(() -> onSuccess(metrics.scrape(), text ->
+            complete(HttpResponse.create().withEntity(HttpEntities.create(PROMETHEUS_TEXT, text)))))),
+        extractRequestContext(r -> leaving().map(why -> complete(error(StatusCodes.SERVICE_UNAVAILABLE,
+            "NODE_LEAVING", "this node is leaving the cluster (" + why + "): ask another node", null))).orElse(api)));
   }
+
+  /** Prometheus' text exposition format. */
+  private static final ContentType.NonBinary PROMETHEUS_TEXT = ContentTypes.create(MediaTypes.customWithOpenCharset(
+      "text", "plain", java.util.Map.of("version", "0.0.4"), false), HttpCharsets.UTF_8);
 
   /** Why this node is on its way out, if it is. */
   private java.util.Optional<String> leaving() {

@@ -101,7 +101,9 @@ class OperatorAuthTest {
       assertStatus(200, send("GET", "/migrations", token));
       assertStatus(200, send("GET", "/hosts", token));
       assertStatus(200, send("GET", "/guests", token));
+      assertStatus(200, send("GET", "/metrics", token)); // what Prometheus' credentials_file holds
     }
+    assertStatus(403, send("POST", "/metrics", readOnly));
     var refused = send("POST", "/migrations/no-such-id/cancel", readOnly);
     assertStatus(403, refused);
     assertTrue(refused.body().contains("\"error\":\"FORBIDDEN\"") && refused.body().contains("needs operator"),
@@ -118,7 +120,7 @@ class OperatorAuthTest {
 
   @Test
   void withoutAValidTokenNothingIsAnswered() throws Exception {
-    for (String path : List.of("/migrations", "/hosts", "/cluster/members", "/alive")) {
+    for (String path : List.of("/migrations", "/hosts", "/cluster/members", "/alive", "/metrics")) {
       var none = send("GET", path, null);
       assertStatus(401, none);
       assertEquals("Bearer realm=\"livemig\"", none.headers().firstValue("WWW-Authenticate").orElse(null), path);

@@ -156,6 +156,8 @@ public final class MigrationCoordinator
             passivateLater();
           }
         })
+        // Passivated, handed off or the node stopping: this node no longer runs it.
+        .onSignal(akka.actor.typed.PostStop.instance(), state -> publisher.stopped(migrationId))
         .build();
   }
 

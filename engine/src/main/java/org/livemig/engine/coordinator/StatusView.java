@@ -38,6 +38,7 @@ final class StatusView {
         .setDowntimeMs(s.downtimeUs() < 0 ? -1 : Math.round(s.downtimeUs() / 1000.0))
         .setError(s.error())
         .setErrorKind(s.errorKind())
+        .setFailedPhase(s.failedPhase())
         .setResumeOwner(s.resumeOwner())
         .addAllRoundHistory(s.rounds())
         .addAllCleanedUpHosts(s.cleanedUp())

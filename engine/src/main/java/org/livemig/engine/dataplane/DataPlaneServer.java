@@ -129,6 +129,11 @@ public final class DataPlaneServer implements AutoCloseable {
     reg.forget().forEach(StreamHandler::forget);
   }
 
+  /** Connections open on this port now whose header arrived: being checked, or carrying a migration's stream. */
+  public int openChannels() {
+    return connections.size();
+  }
+
   public long refusedChannels() {
     return refused.get();
   }

@@ -73,6 +73,15 @@ public final class HostAgent {
 
   public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes) {}
 
+  /** Local only: what this host carries now (the node's metrics). */
+  public record GetLoad(ActorRef<Load> replyTo) implements Command {}
+
+  /**
+   * guests: the guests this host holds; reservedBytes: their memory, as Prepare counts it against
+   * memoryCapacityBytes (0 = no limit); dataChannels: connections open on its data port.
+   */
+  public record Load(String hostId, int guests, long reservedBytes, long memoryCapacityBytes, int dataChannels) {}
+
   // From the per-migration children.
   record RoleReplied(HostReply reply) implements Command {}
 
@@ -235,6 +244,10 @@ public final class HostAgent {
         .onMessage(DescribeHost.class, m -> {
           m.replyTo().tell(guests.describe(ctx.getSystem().address().toString(),
               settings.dataBindHost() + ":" + dataPlane.port()));
+          return Behaviors.same();
+        })
+        .onMessage(GetLoad.class, m -> {
+          m.replyTo().tell(guests.load(settings.memoryCapacityBytes(), dataPlane.openChannels()));
           return Behaviors.same();
         })
         .onMessage(ListLostGuests.class, m -> {

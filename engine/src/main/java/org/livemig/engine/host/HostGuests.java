@@ -159,7 +159,7 @@ final class HostGuests {
       return Replies.error(cmd, hostId, "guest " + guestId + " already exists on host " + hostId);
     }
     long need = d.getPageCount() * d.getPageSize();
-    long used = guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
+    long used = reservedBytes();
     if (memoryCapacityBytes > 0 && used + need > memoryCapacityBytes) {
       return Replies.error(cmd, hostId, "not enough memory on " + hostId + ": guest needs " + need + " bytes, "
           + (memoryCapacityBytes - used) + " of " + memoryCapacityBytes + " free");
@@ -209,6 +209,15 @@ final class HostGuests {
         .map(g -> g.description().getGuestId()).sorted().toList();
     for (String id : paused) guests.get(id).pause();
     return paused;
+  }
+
+  /** The memory of the guests held here: what Prepare counts against the host's capacity. */
+  private long reservedBytes() {
+    return guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
+  }
+
+  HostAgent.Load load(long memoryCapacityBytes, int dataChannels) {
+    return new HostAgent.Load(hostId, guests.size(), reservedBytes(), memoryCapacityBytes, dataChannels);
   }
 
   HostDescription describe(String address, String dataEndpoint) {
