@@ -221,10 +221,18 @@ final class ChaosCluster implements AutoCloseable {
   private void awaitCluster(Duration within) throws Exception {
     long deadline = System.nanoTime() + within.toNanos();
     while (true) {
-      HttpResponse<String> r = get("c1", "/hosts");
-      String body = r.body();
-      int up = r.statusCode() == 200 ? body.split("\"status\":\"Up\"", -1).length - 1 : 0;
-      if (up >= nodes.size() && HOSTS.stream().allMatch(h -> body.contains("\"host_id\":\"" + h + "\""))) return;
+      String body;
+      try {
+        HttpResponse<String> r = get("c1", "/hosts");
+        String hosts = r.body();
+        body = hosts;
+        int up = r.statusCode() == 200 ? hosts.split("\"status\":\"Up\"", -1).length - 1 : 0;
+        if (up >= nodes.size() && HOSTS.stream().allMatch(h -> hosts.contains("\"host_id\":\"" + h + "\""))) return;
+      } catch (IOException e) {
+        // A JVM just started on a loaded machine can take longer than the connect timeout for its
+        // first TLS handshake: not formed yet, ask again until the deadline.
+        body = "no answer: " + e;
+      }
       if (System.nanoTime() > deadline) throw new AssertionError("cluster formed within " + within + ": " + body);
       Thread.sleep(200); // polling the cluster's own view from outside: no event reaches this JVM
     }
