@@ -185,7 +185,8 @@ final class Phases {
     // A sample taken before the last round's report (channels report on their own) is older than it: not shown.
     boolean stale = !p.getRoundDone() && u.lastRoundDone != null && p.getRound().getRound() < u.lastRoundDone.getRound();
     if (!stale) u.lastProgress = p;
-    if (p.getRoundDone()) u.lastRoundDone = p.getRound();
+    // The final copy's report is a round the guest did not run in (it dirtied nothing): not shown as one.
+    if (p.getRoundDone() && !p.getFinalCopy()) u.lastRoundDone = p.getRound();
     Decision d = Switchover.onProgress(s, u, p, roundRecordIntervalNanos);
     if (u.awaiting.contains(Step.PERFORM)) d.beforeWrite.add(new Decision.ArmTimer(Step.PERFORM)); // heard from
     return d;

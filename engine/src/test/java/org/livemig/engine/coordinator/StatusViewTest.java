@@ -90,6 +90,14 @@ class StatusViewTest {
   }
 
   @Test
+  void theFinalCopysReportDoesNotShowAsARoundOfTheRunningGuest() {
+    report(roundDone(round(1, 256 * MIB, 4000, 15_000_000), 256 * MIB));
+    MigrationInfo stunned = report(roundDone(round(2, 16 * MIB, 0, 0), 272 * MIB).toBuilder().setFinalCopy(true).build());
+    assertEquals(15_000_000, stunned.getDirtyRateBytesPerSecond(), "the rate the guest dirtied at while it ran");
+    assertEquals(272 * MIB, stunned.getTransferredBytes());
+  }
+
+  @Test
   void afterTheSwitchoverTheDirtyRateIsTheLastRunningRoundsNotTheStunnedCopys() {
     report(roundDone(round(1, 256 * MIB, 4000, 15_000_000), 256 * MIB));
     RoundStats last = round(2, 16 * MIB, 300, 16_000_000);
