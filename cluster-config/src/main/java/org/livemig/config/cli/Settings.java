@@ -111,6 +111,7 @@ record Settings(String url, Duration timeout, Optional<Credentials> credentials,
   static String reason(java.io.IOException e) {
     if (e instanceof java.nio.file.NoSuchFileException) return "no such file";
     if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+    if (e instanceof java.nio.charset.CharacterCodingException) return "not UTF-8 text";
     return e.getMessage() == null ? e.toString() : e.getMessage();
   }
 

@@ -113,12 +113,15 @@ class SettingsTest {
   }
 
   @Test
-  void aNamedConfigFileMustExist() {
+  void aNamedConfigFileMustExistAndBeText() throws Exception {
     Path missing = dir.resolve("missing.conf");
     assertEquals("cannot read config file " + missing + ": no such file",
         problem(new Settings.CommandLine(null, null, null, null, missing), Map.of()));
     assertEquals("cannot read config file " + missing + ": no such file",
         problem(NOTHING, Map.of("LIVEMIG_CONFIG", missing.toString())));
+    Path binary = Files.write(dir.resolve("binary.conf"), new byte[] {'u', 'r', 'l', '=', (byte) 0xff, (byte) 0xfe});
+    assertEquals("cannot read config file " + binary + ": not UTF-8 text",
+        problem(NOTHING, Map.of("LIVEMIG_CONFIG", binary.toString())));
   }
 
   @Test
