@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -136,6 +137,24 @@ class MigratectlTest {
     int unreachable = Migratectl.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err),
         "--url", "http://127.0.0.1:1", "list");
     assertEquals(Migratectl.EXIT_UNREACHABLE, unreachable, err.toString());
+  }
+
+  @Test
+  void createGuestRunsAGuestOnTheNodesHostThatVerifies() throws Exception {
+    Run created = ctl("create-guest", "cli-made", "--size-mib", "8", "--dirty-pages-per-second", "200", "--seed", "7");
+    assertEquals(Migratectl.EXIT_OK, created.exit(), created.err());
+    assertEquals("created guest cli-made: 8 MiB, RUNNING\n", created.out());
+    GuestDescription made = cluster.guestOn("host-a", "cli-made").orElseThrow().description();
+    assertEquals(List.of(4096, 2048L, 7L, 200L), List.of(made.getPageSize(), made.getPageCount(), made.getSeed(),
+        made.getDirtyPagesPerSecond()));
+    Run guests = ctl("guests");
+    assertTrue(guests.out().lines().anyMatch(l -> l.matches("cli-made +host-a +RUNNING +8 .*")), guests.out());
+    Run verified = ctl("verify", "cli-made");
+    assertEquals(Migratectl.EXIT_OK, verified.exit(), verified.err());
+    assertTrue(verified.out().startsWith("guest cli-made on host-a: 2048 pages checked"), verified.out());
+    Run invalid = ctl("create-guest", "not/an/id");
+    assertEquals(Migratectl.EXIT_INVALID, invalid.exit(), invalid.err());
+    assertTrue(invalid.err().contains("guest_id"), invalid.err());
   }
 
   /** The real thing: migratectl in its own JVM, as an operator runs it. */

@@ -4,14 +4,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Optional;
 
 /**
- * Where migratectl's bearer token comes from, first found wins: --token-file FILE, the
- * LIVEMIG_TOKEN environment variable, or the credentials file a node wrote at its first start
- * (./data/operator-credentials with the shipped configs). Never from a command-line value: it
- * would sit in the shell history and in every process listing.
+ * migratectl's bearer token and where it came from (Settings decides which source wins). Never
+ * from a command-line value: it would sit in the shell history and in every process listing.
  *
  * A token file holds the token alone on a line, or "ROLE TOKEN" lines as the node writes them;
  * the first line that is not blank or a # comment is used.
@@ -20,21 +16,12 @@ record Credentials(String token, String source) {
   static final String ENV = "LIVEMIG_TOKEN";
   static final Path DEFAULT_FILE = Path.of("data", "operator-credentials");
 
-  /** Empty when none is given and the default file does not exist; IllegalArgumentException for a bad file. */
-  static Optional<Credentials> find(Path tokenFile, Map<String, String> env, Path defaultFile) {
-    if (tokenFile != null) return Optional.of(read(tokenFile));
-    String fromEnv = env.get(ENV);
-    if (fromEnv != null && !fromEnv.isBlank()) return Optional.of(new Credentials(fromEnv.strip(), "$" + ENV));
-    if (Files.isRegularFile(defaultFile)) return Optional.of(read(defaultFile));
-    return Optional.empty();
-  }
-
   static Credentials read(Path file) {
     String text;
     try {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read token file " + file + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException("cannot read token file " + file + ": " + Settings.reason(e), e);
     }
     for (String line : text.split("\n")) {
       String l = line.strip();

@@ -60,8 +60,8 @@ final class OperatorApi {
     if (r.statusCode() == 401) {
       throw new Failure(Migratectl.EXIT_AUTH, credentials.map(c -> "not authenticated: the token from " + c.source()
           + " is not valid on " + base).orElse("not authenticated: " + base + " needs a token; give --token-file FILE "
-          + "or set " + Credentials.ENV + " (a node writes its tokens to " + Credentials.DEFAULT_FILE
-          + " at its first start)"));
+          + "or set " + Credentials.ENV + ", or token-file in the config file (a node writes its tokens to "
+          + Credentials.DEFAULT_FILE + " at its first start)"));
     }
     if (r.statusCode() == 403) throw new Failure(Migratectl.EXIT_AUTH, "forbidden: " + message(r.body()));
     int exit = switch (r.statusCode()) {
