@@ -182,8 +182,8 @@ final class Phases {
 
   static Decision onProgress(MigrationState s, Unpersisted u, ProgressReport p, long roundRecordIntervalNanos) {
     if (s.ended() || s.rollingBack() || p.getEpoch() != s.epoch()) return new Decision(u);
-    // A sample taken before the last round's report (channels report on their own) is older than it: not shown.
-    boolean stale = !p.getRoundDone() && u.lastRoundDone != null && p.getRound().getRound() < u.lastRoundDone.getRound();
+    // A sample names the round it was taken in: one of a round already reported done is older than that report.
+    boolean stale = !p.getRoundDone() && u.lastRoundDone != null && p.getRound().getRound() <= u.lastRoundDone.getRound();
     if (!stale) u.lastProgress = p;
     // The final copy's report is a round the guest did not run in (it dirtied nothing): not shown as one.
     if (p.getRoundDone() && !p.getFinalCopy()) u.lastRoundDone = p.getRound();

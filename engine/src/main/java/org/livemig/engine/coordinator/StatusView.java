@@ -76,11 +76,13 @@ final class StatusView {
           .setDirtyRateBytesPerSecond(lastRunningDirtyRate(s.rounds()));
       return b.build();
     }
+    // Nothing sent yet: the whole guest remains.
+    if (lastRound == null && last == null) b.setRemainingBytes(b.getTotalBytes());
     boolean sampleOfThisEpoch = last != null && last.getEpoch() == s.epoch();
     if (sampleOfThisEpoch) transferred = Math.max(transferred, last.getTransferredBytes());
     b.setTransferredBytes(transferred);
-    if (sampleOfThisEpoch && !last.getRoundDone() && last.getRound().getRound() >= b.getRounds()) {
-      // Mid-round: the live sample is newer than every round known.
+    if (sampleOfThisEpoch && !last.getRoundDone() && last.getRound().getRound() > b.getRounds()) {
+      // Mid-round: the live sample, taken in the round after every one known done, is the newest.
       b.setRemainingBytes(last.getRemainingBytes())
           .setRounds(last.getRound().getRound())
           .setThroughputBytesPerSecond(last.getRound().getBandwidthBytesPerSecond());

@@ -37,10 +37,11 @@ class StatusViewTest {
         .setToken("t").setDestinationHost("host-b").build()));
   }
 
-  private static ProgressReport sample(int roundsDone, long transferred, long dirtyRate) {
+  /** A mid-round sample, taken in round (as the source numbers them: the round on the wire). */
+  private static ProgressReport sample(int round, long transferred, long dirtyRate) {
     return ProgressReport.newBuilder().setMigrationId("m").setEpoch(1).setTransferredBytes(transferred)
         .setRemainingBytes(256 * MIB - transferred).setTotalBytes(256 * MIB)
-        .setRound(RoundStats.newBuilder().setRound(roundsDone).setBandwidthBytesPerSecond(250_000_000)
+        .setRound(RoundStats.newBuilder().setRound(round).setBandwidthBytesPerSecond(250_000_000)
             .setDirtyRateBytesPerSecond(dirtyRate))
         .build();
   }
@@ -66,12 +67,13 @@ class StatusViewTest {
   @Test
   void roundsAndBytesNeverGoBackAndTheDirtyRateIsShownLive() {
     List<MigrationInfo> shown = new ArrayList<>();
-    shown.add(report(sample(0, 40 * MIB, 18_000_000)));
+    assertEquals(256 * MIB, StatusView.info(s, u).getRemainingBytes(), "before the first page, all of it remains");
+    shown.add(report(sample(1, 40 * MIB, 18_000_000)));
     shown.add(report(roundDone(round(1, 256 * MIB, 4000, 15_000_000), 256 * MIB)));
-    shown.add(report(sample(1, 270 * MIB, 17_000_000)));
+    shown.add(report(sample(2, 270 * MIB, 17_000_000)));
     shown.add(report(roundDone(round(2, 16 * MIB, 3000, 16_000_000), 272 * MIB))); // shown, not persisted
-    shown.add(report(sample(1, 271 * MIB, 16_500_000))); // late: sent before round 2's report
-    shown.add(report(sample(2, 280 * MIB, 19_000_000)));
+    shown.add(report(sample(2, 271 * MIB, 16_500_000))); // late: taken in round 2 before its report
+    shown.add(report(sample(3, 280 * MIB, 19_000_000)));
 
     assertEquals(1, s.rounds().size(), "only the first round's report was written");
     for (int k = 1; k < shown.size(); k++) {
