@@ -69,6 +69,15 @@ public final class MigrationCoordinator
    */
   public record FromHost(HostAgent.Reply reply) implements Command {}
 
+  /** Admission control's answer to this coordinator's request or release. */
+  public record FromAdmission(AdmissionControl.Answer answer) implements Command {}
+
+  /** While QUEUED: ask admission control again (a grant may have been lost with its node). */
+  enum AskAdmission implements Command { INSTANCE }
+
+  /** Ended: re-send the release until admission control acknowledges it. */
+  enum ReleaseAdmission implements Command { INSTANCE }
+
   record StepTimedOut(Step step, long epoch) implements Command {}
 
   record HostFound(String host, ActorRef<HostAgent.Command> agent) implements Command {}
@@ -94,6 +103,8 @@ public final class MigrationCoordinator
   public static void init(ActorSystem<?> system) {
     ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ec -> create(ec.getEntityId(), ec.getShard()))
         .withRole("coordinator").withStopMessage(Passivate.INSTANCE));
+    // Every node, so that the singleton can run on any coordinator node (the others hand it over).
+    AdmissionControl.init(system);
   }
 
   /** shard may be null when the coordinator runs outside sharding (tests). */
@@ -113,6 +124,7 @@ public final class MigrationCoordinator
   private final EventPublisher publisher;
   private final Unpersisted unpersisted = new Unpersisted();
   private final Outbox outbox;
+  private final AdmissionSlot admission;
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -129,6 +141,7 @@ public final class MigrationCoordinator
     this.hosts = new HostLookup(ctx, timers, settings);
     this.publisher = new EventPublisher(ctx.getSystem());
     this.outbox = new Outbox(ctx, timers, settings, migrationId, hostReplies, hosts, unpersisted);
+    this.admission = new AdmissionSlot(ctx, timers, migrationId);
   }
 
   @Override
@@ -153,6 +166,7 @@ public final class MigrationCoordinator
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
           if (state.ended()) {
             outbox.execute(state, Phases.endNotices(state, unpersisted).afterWrite);
+            admission.release(); // its release may not have been acknowledged before this incarnation
             passivateLater();
           }
         })
@@ -166,7 +180,8 @@ public final class MigrationCoordinator
     Unpersisted u = unpersisted;
     var b = newCommandHandlerWithReplyBuilder();
     b.forState(s -> !s.started())
-        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.start(migrationId, c.request(), settings, u),
+        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.start(migrationId, c.request(), settings, u,
+            admission.enabled()),
             c.replyTo(), this::started))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
         .onCommand(Cancel.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
@@ -183,8 +198,18 @@ public final class MigrationCoordinator
         .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
+        .onCommand(FromAdmission.class, (s, c) -> {
+          if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.released();
+          else admission.release(); // a late grant: the slot goes back at once
+          return Effect().noReply();
+        })
+        .onCommand(ReleaseAdmission.class, (s, c) -> {
+          admission.releaseAgain();
+          return Effect().noReply();
+        })
         .onCommand(Idle.class, (s, c) -> {
-          if (hosts.commandsWaiting()) passivateLater(); // the settled notice still looks for its host
+          // the settled notice still looks for its host, or the slot's release is unacknowledged
+          if (hosts.commandsWaiting() || admission.releasing()) passivateLater();
           else if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
           return Effect().noReply();
         })
@@ -192,8 +217,24 @@ public final class MigrationCoordinator
         .onCommand(HostFound.class, this::onHostFound)
         .onCommand(Locate.class, this::onLocate)
         .onAnyCommand((s, c) -> Effect().noReply());
+    // Queued: no host has heard of it; the other commands are handled as in any state.
+    b.forState(MigrationState::queued)
+        .onCommand(Recovered.class, (s, c) -> {
+          admission.request(s); // nothing to take over from the hosts: the new epoch can wait for Begin
+          return Effect().noReply();
+        })
+        .onCommand(AskAdmission.class, (s, c) -> {
+          admission.request(s);
+          return Effect().noReply();
+        })
+        .onCommand(FromAdmission.class, this::onAdmission)
+        .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancelQueued(s, u, c.reason()), c.replyTo(),
+            this::published));
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
+        .onCommand(FromAdmission.class, (s, c) -> Effect().noReply()) // a repeated grant: admitted already
+        .onCommand(AskAdmission.class, (s, c) -> Effect().noReply())
+        .onCommand(ReleaseAdmission.class, (s, c) -> Effect().noReply())
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
             st -> {}))
@@ -255,10 +296,22 @@ public final class MigrationCoordinator
     return Effect().noReply();
   }
 
-  /** The start is persisted: Begin goes out. */
+  /** The start is persisted: Begin goes out, or the migration asks for an admission slot first. */
   private void started(MigrationState st) {
-    outbox.execute(st, Phases.start(st, unpersisted).afterWrite);
+    if (st.queued()) admission.request(st);
+    else outbox.execute(st, Phases.start(st, unpersisted).afterWrite);
     published(st);
+  }
+
+  /** Granted: persisted once, then Begin goes out exactly as for a migration that never queued. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onAdmission(MigrationState s, FromAdmission c) {
+    if (c.answer().kind() != AdmissionControl.Kind.GRANTED) {
+      // RELEASED while queued: admission control lost it (a reconciliation raced the start); ask again.
+      if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.request(s);
+      return Effect().noReply();
+    }
+    admission.granted();
+    return Effect().persist(Events.admitted()).thenRun(this::started).thenNoReply();
   }
 
   /**
@@ -322,6 +375,7 @@ public final class MigrationCoordinator
 
   private void published(MigrationState st) {
     publisher.changed(info(st));
+    if (st.ended()) admission.release(); // on every path to the end: completed, failed, cancelled
   }
 
   /** An ended migration's coordinator leaves memory (and the remembered entities) after a while. */
