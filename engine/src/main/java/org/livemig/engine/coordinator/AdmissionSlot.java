@@ -22,6 +22,8 @@ final class AdmissionSlot {
   private final Duration retry;
   private final ActorRef<AdmissionControl.Answer> answers;
   private ActorRef<AdmissionControl.Command> admission;
+  /** Start callers waiting for admission control's first answer (queued or granted). */
+  private final java.util.List<ActorRef<org.livemig.messages.CommandReply>> starts = new java.util.ArrayList<>();
   private boolean releasing;
   private boolean released;
 
@@ -45,7 +47,21 @@ final class AdmissionSlot {
   void request(MigrationState s) {
     if (!enabled) return;
     proxy().tell(new AdmissionControl.Request(migrationId, s.sourceHost(), s.destinationHost(), answers));
-    timers.startSingleTimer(REQUEST_TIMER, MigrationCoordinator.AskAdmission.INSTANCE, retry);
+    timers.startSingleTimer(REQUEST_TIMER, MigrationCoordinator.AdmissionRetry.INSTANCE, retry);
+  }
+
+  /**
+   * A new migration's Start is answered once admission control said queued or granted (at most
+   * one retry later), so a caller sees QUEUED only for a migration that really waits.
+   */
+  void answerStartLater(ActorRef<org.livemig.messages.CommandReply> replyTo) {
+    starts.add(replyTo);
+  }
+
+  void answerStarts(org.livemig.messages.MigrationInfo info) {
+    var reply = org.livemig.messages.CommandReply.newBuilder().setInfo(info).build();
+    starts.forEach(r -> r.tell(reply));
+    starts.clear();
   }
 
   void granted() {
@@ -67,7 +83,7 @@ final class AdmissionSlot {
 
   private void sendRelease() {
     proxy().tell(new AdmissionControl.Release(migrationId, answers));
-    timers.startSingleTimer(RELEASE_TIMER, MigrationCoordinator.ReleaseAdmission.INSTANCE, retry);
+    timers.startSingleTimer(RELEASE_TIMER, MigrationCoordinator.AdmissionRetry.INSTANCE, retry);
   }
 
   void released() {

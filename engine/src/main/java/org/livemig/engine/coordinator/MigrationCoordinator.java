@@ -72,11 +72,8 @@ public final class MigrationCoordinator
   /** Admission control's answer to this coordinator's request or release. */
   public record FromAdmission(AdmissionControl.Answer answer) implements Command {}
 
-  /** While QUEUED: ask admission control again (a grant may have been lost with its node). */
-  enum AskAdmission implements Command { INSTANCE }
-
-  /** Ended: re-send the release until admission control acknowledges it. */
-  enum ReleaseAdmission implements Command { INSTANCE }
+  /** Queued: ask admission control again (a grant may be lost with its node); ended: re-send the release. */
+  enum AdmissionRetry implements Command { INSTANCE }
 
   record StepTimedOut(Step step, long epoch) implements Command {}
 
@@ -180,9 +177,10 @@ public final class MigrationCoordinator
     Unpersisted u = unpersisted;
     var b = newCommandHandlerWithReplyBuilder();
     b.forState(s -> !s.started())
-        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.start(migrationId, c.request(), settings, u,
-            admission.enabled()),
-            c.replyTo(), this::started))
+        .onCommand(Start.class, (s, c) -> admission.enabled()
+            ? startQueued(OperatorCommands.start(migrationId, c.request(), settings, u, true), c.replyTo())
+            : answer(s, OperatorCommands.start(migrationId, c.request(), settings, u, false), c.replyTo(),
+                this::started))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
         .onCommand(Cancel.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
         .onCommand(SetParameters.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
@@ -198,15 +196,10 @@ public final class MigrationCoordinator
         .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
-        .onCommand(FromAdmission.class, (s, c) -> {
-          if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.released();
-          else admission.release(); // a late grant: the slot goes back at once
-          return Effect().noReply();
-        })
-        .onCommand(ReleaseAdmission.class, (s, c) -> {
-          admission.releaseAgain();
-          return Effect().noReply();
-        })
+        // Released: acknowledged; a late grant: the slot goes back at once.
+        .onCommand(FromAdmission.class, (s, c) -> only(c.answer().kind() == AdmissionControl.Kind.RELEASED
+            ? admission::released : admission::release))
+        .onCommand(AdmissionRetry.class, (s, c) -> only(admission::releaseAgain))
         .onCommand(Idle.class, (s, c) -> {
           // the settled notice still looks for its host, or the slot's release is unacknowledged
           if (hosts.commandsWaiting() || admission.releasing()) passivateLater();
@@ -219,22 +212,19 @@ public final class MigrationCoordinator
         .onAnyCommand((s, c) -> Effect().noReply());
     // Queued: no host has heard of it; the other commands are handled as in any state.
     b.forState(MigrationState::queued)
-        .onCommand(Recovered.class, (s, c) -> {
-          admission.request(s); // nothing to take over from the hosts: the new epoch can wait for Begin
-          return Effect().noReply();
-        })
-        .onCommand(AskAdmission.class, (s, c) -> {
+        // Nothing to take over from the hosts: no new epoch until Begin needs one.
+        .onCommand(Recovered.class, (s, c) -> only(() -> admission.request(s)))
+        .onCommand(AdmissionRetry.class, (s, c) -> only(() -> {
+          admission.answerStarts(info(s)); // no answer within a retry: the start is queued
           admission.request(s);
-          return Effect().noReply();
-        })
+        }))
         .onCommand(FromAdmission.class, this::onAdmission)
         .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancelQueued(s, u, c.reason()), c.replyTo(),
             this::published));
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
         .onCommand(FromAdmission.class, (s, c) -> Effect().noReply()) // a repeated grant: admitted already
-        .onCommand(AskAdmission.class, (s, c) -> Effect().noReply())
-        .onCommand(ReleaseAdmission.class, (s, c) -> Effect().noReply())
+        .onCommand(AdmissionRetry.class, (s, c) -> Effect().noReply())
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
             st -> {}))
@@ -265,6 +255,12 @@ public final class MigrationCoordinator
         })
         .onCommand(Locate.class, this::onLocate);
     return b.build();
+  }
+
+  /** A command that only acts here, persisting and answering nothing. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> only(Runnable action) {
+    action.run();
+    return Effect().noReply();
   }
 
   private ReplyEffect<CoordinatorEvent, MigrationState> onLocate(MigrationState s, Locate c) {
@@ -305,13 +301,23 @@ public final class MigrationCoordinator
 
   /** Granted: persisted once, then Begin goes out exactly as for a migration that never queued. */
   private ReplyEffect<CoordinatorEvent, MigrationState> onAdmission(MigrationState s, FromAdmission c) {
-    if (c.answer().kind() != AdmissionControl.Kind.GRANTED) {
-      // RELEASED while queued: admission control lost it (a reconciliation raced the start); ask again.
-      if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.request(s);
-      return Effect().noReply();
-    }
+    if (c.answer().kind() != AdmissionControl.Kind.GRANTED) return only(() -> {
+      admission.answerStarts(info(s));
+      if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.request(s); // lost there: ask again
+    });
     admission.granted();
-    return Effect().persist(Events.admitted()).thenRun(this::started).thenNoReply();
+    return Effect().persist(Events.admitted()).thenRun(st -> {
+      started(st);
+      admission.answerStarts(info(st));
+    }).thenNoReply();
+  }
+
+  /** Persisted, then answered when admission control says queued or granted (see AdmissionSlot). */
+  private ReplyEffect<CoordinatorEvent, MigrationState> startQueued(OperatorCommands.Outcome o,
+      ActorRef<CommandReply> replyTo) {
+    if (o.refusal() != null) return refuse(replyTo, o.refusal());
+    admission.answerStartLater(replyTo);
+    return Effect().persist(o.decision().events).thenRun(this::started).thenNoReply();
   }
 
   /**
@@ -375,7 +381,9 @@ public final class MigrationCoordinator
 
   private void published(MigrationState st) {
     publisher.changed(info(st));
-    if (st.ended()) admission.release(); // on every path to the end: completed, failed, cancelled
+    if (!st.ended()) return;
+    admission.answerStarts(info(st)); // cancelled before admission control answered its start
+    admission.release(); // on every path to the end: completed, failed, cancelled
   }
 
   /** An ended migration's coordinator leaves memory (and the remembered entities) after a while. */

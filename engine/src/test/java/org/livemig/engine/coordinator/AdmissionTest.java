@@ -106,4 +106,26 @@ class AdmissionTest {
     assertEquals(Admission.State.fromProto(s.toProto()), s);
     assertTrue(!s.knows("2"));
   }
+
+  @Test
+  void aQueuedMigrationIsInNoPhaseUntilAdmittedAndACancelEndsItAtOnce() {
+    var request = org.livemig.messages.StartMigration.newBuilder().setMigrationId("m").setGuestId("g")
+        .setSourceHost("a").setDestinationHost("b").build();
+    var params = org.livemig.messages.MigrationParameters.getDefaultInstance();
+    MigrationState queued = MigrationState.EMPTY.apply(Events.requested(request, params, 1, true));
+    assertEquals(org.livemig.messages.MigrationStatus.QUEUED, queued.status());
+    assertEquals(org.livemig.messages.Phase.PHASE_NONE, queued.phase());
+    assertTrue(queued.started() && !queued.ended());
+
+    MigrationState admitted = queued.apply(Events.admitted());
+    assertEquals(org.livemig.messages.MigrationStatus.SETUP, admitted.status());
+    assertEquals(org.livemig.messages.Phase.BEGIN, admitted.phase());
+
+    MigrationState cancelled = queued.apply(Events.cancelledWhileQueued("not now"));
+    assertEquals(org.livemig.messages.MigrationStatus.CANCELLED, cancelled.status());
+    assertTrue(cancelled.ended());
+    // A journal from before admission control: Begin at once, as it always did.
+    assertEquals(org.livemig.messages.MigrationStatus.SETUP,
+        MigrationState.EMPTY.apply(Events.requested(request, params, 1)).status());
+  }
 }
