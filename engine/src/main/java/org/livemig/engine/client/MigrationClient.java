@@ -74,7 +74,8 @@ public final class MigrationClient {
    * so that an unknown guest ({@link MigrationException.UnknownGuest}), a guest already
    * migrating ({@link MigrationException.Conflict}) or an unregistered host
    * ({@link MigrationException.HostUnreachable}) fail the call itself. A migration that fails
-   * later (or for another reason) completes normally; its status says why.
+   * later (or for another reason) completes normally; its status says why. A migration that
+   * admission control queued completes the call at once with status QUEUED.
    */
   public CompletionStage<MigrationInfo> startAndAwaitSetup(String migrationId, String guestId, String sourceHost,
       String destinationHost, MigrationParameters parameters) {
@@ -89,7 +90,10 @@ public final class MigrationClient {
     if (Errors.refusesRequest(info.getErrorKind())) {
       return CompletableFuture.failedFuture(MigrationException.of(info.getErrorKind(), "", info.getError()));
     }
-    boolean setUp = info.getPhase().getNumber() >= Phase.PERFORM_VALUE || ended(info) || !info.getError().isEmpty();
+    // A queued migration waits for an admission slot, maybe long: it is accepted, and its hosts
+    // are asked only once it starts, so a refusal of Begin or Prepare then shows in its status.
+    boolean setUp = info.getPhase().getNumber() >= Phase.PERFORM_VALUE || ended(info) || !info.getError().isEmpty()
+        || info.getStatus() == MigrationStatus.QUEUED;
     if (setUp || System.nanoTime() > deadline) return CompletableFuture.completedFuture(info);
     return CompletableFuture.supplyAsync(() -> info.getMigrationId(),
             CompletableFuture.delayedExecutor(SETUP_POLL.toMillis(), TimeUnit.MILLISECONDS))

@@ -33,9 +33,24 @@ final class Events {
   }
 
   static CoordinatorEvent requested(StartMigration r, MigrationParameters resolved, long epoch) {
+    return requested(r, resolved, epoch, false);
+  }
+
+  /** queued: the migration waits for an admission slot (QUEUED) before Begin. */
+  static CoordinatorEvent requested(StartMigration r, MigrationParameters resolved, long epoch, boolean queued) {
     return event().setRequested(MigrationRequested.newBuilder().setMigrationId(r.getMigrationId())
         .setGuestId(r.getGuestId()).setSourceHost(r.getSourceHost()).setDestinationHost(r.getDestinationHost())
-        .setParameters(resolved).setEpoch(epoch)).build();
+        .setParameters(resolved).setEpoch(epoch).setQueued(queued)).build();
+  }
+
+  static CoordinatorEvent admitted() {
+    return event().setAdmitted(org.livemig.messages.MigrationAdmitted.getDefaultInstance()).build();
+  }
+
+  /** Cancelled before admission: nothing ran on any host, so nothing rolls back. */
+  static CoordinatorEvent cancelledWhileQueued(String reason) {
+    return event().setFailed(MigrationFailed.newBuilder().setPhase(Phase.PHASE_NONE).setReason(reason)
+        .setCancelled(true)).build();
   }
 
   static CoordinatorEvent begun(BeginCookie c) {

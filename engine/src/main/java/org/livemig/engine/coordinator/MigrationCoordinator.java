@@ -69,6 +69,12 @@ public final class MigrationCoordinator
    */
   public record FromHost(HostAgent.Reply reply) implements Command {}
 
+  /** Admission control's answer to this coordinator's request or release. */
+  public record FromAdmission(AdmissionControl.Answer answer) implements Command {}
+
+  /** Queued: ask admission control again (a grant may be lost with its node); ended: re-send the release. */
+  enum AdmissionRetry implements Command { INSTANCE }
+
   record StepTimedOut(Step step, long epoch) implements Command {}
 
   record HostFound(String host, ActorRef<HostAgent.Command> agent) implements Command {}
@@ -94,6 +100,8 @@ public final class MigrationCoordinator
   public static void init(ActorSystem<?> system) {
     ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ec -> create(ec.getEntityId(), ec.getShard()))
         .withRole("coordinator").withStopMessage(Passivate.INSTANCE));
+    // Every node, so that the singleton can run on any coordinator node (the others hand it over).
+    AdmissionControl.init(system);
   }
 
   /** shard may be null when the coordinator runs outside sharding (tests). */
@@ -113,6 +121,7 @@ public final class MigrationCoordinator
   private final EventPublisher publisher;
   private final Unpersisted unpersisted = new Unpersisted();
   private final Outbox outbox;
+  private final AdmissionSlot admission;
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -129,6 +138,7 @@ public final class MigrationCoordinator
     this.hosts = new HostLookup(ctx, timers, settings);
     this.publisher = new EventPublisher(ctx.getSystem());
     this.outbox = new Outbox(ctx, timers, settings, migrationId, hostReplies, hosts, unpersisted);
+    this.admission = new AdmissionSlot(ctx, timers, migrationId);
   }
 
   @Override
@@ -153,6 +163,7 @@ public final class MigrationCoordinator
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
           if (state.ended()) {
             outbox.execute(state, Phases.endNotices(state, unpersisted).afterWrite);
+            admission.release(); // its release may not have been acknowledged before this incarnation
             passivateLater();
           }
         })
@@ -166,8 +177,10 @@ public final class MigrationCoordinator
     Unpersisted u = unpersisted;
     var b = newCommandHandlerWithReplyBuilder();
     b.forState(s -> !s.started())
-        .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.start(migrationId, c.request(), settings, u),
-            c.replyTo(), this::started))
+        .onCommand(Start.class, (s, c) -> admission.enabled()
+            ? startQueued(OperatorCommands.start(migrationId, c.request(), settings, u, true), c.replyTo())
+            : answer(s, OperatorCommands.start(migrationId, c.request(), settings, u, false), c.replyTo(),
+                this::started))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
         .onCommand(Cancel.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
         .onCommand(SetParameters.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
@@ -183,8 +196,13 @@ public final class MigrationCoordinator
         .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.ended(s)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
+        // Released: acknowledged; a late grant: the slot goes back at once.
+        .onCommand(FromAdmission.class, (s, c) -> only(c.answer().kind() == AdmissionControl.Kind.RELEASED
+            ? admission::released : admission::release))
+        .onCommand(AdmissionRetry.class, (s, c) -> only(admission::releaseAgain))
         .onCommand(Idle.class, (s, c) -> {
-          if (hosts.commandsWaiting()) passivateLater(); // the settled notice still looks for its host
+          // the settled notice still looks for its host, or the slot's release is unacknowledged
+          if (hosts.commandsWaiting() || admission.releasing()) passivateLater();
           else if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
           return Effect().noReply();
         })
@@ -192,8 +210,21 @@ public final class MigrationCoordinator
         .onCommand(HostFound.class, this::onHostFound)
         .onCommand(Locate.class, this::onLocate)
         .onAnyCommand((s, c) -> Effect().noReply());
+    // Queued: no host has heard of it; the other commands are handled as in any state.
+    b.forState(MigrationState::queued)
+        // Nothing to take over from the hosts: no new epoch until Begin needs one.
+        .onCommand(Recovered.class, (s, c) -> only(() -> admission.request(s)))
+        .onCommand(AdmissionRetry.class, (s, c) -> only(() -> {
+          admission.answerStarts(info(s)); // no answer within a retry: the start is queued
+          admission.request(s);
+        }))
+        .onCommand(FromAdmission.class, this::onAdmission)
+        .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancelQueued(s, u, c.reason()), c.replyTo(),
+            this::published));
     b.forAnyState()
         .onCommand(Recovered.class, this::onRecovered)
+        .onCommand(FromAdmission.class, (s, c) -> Effect().noReply()) // a repeated grant: admitted already
+        .onCommand(AdmissionRetry.class, (s, c) -> Effect().noReply())
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
             st -> {}))
@@ -226,6 +257,12 @@ public final class MigrationCoordinator
     return b.build();
   }
 
+  /** A command that only acts here, persisting and answering nothing. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> only(Runnable action) {
+    action.run();
+    return Effect().noReply();
+  }
+
   private ReplyEffect<CoordinatorEvent, MigrationState> onLocate(MigrationState s, Locate c) {
     hosts.retry(c.host());
     return Effect().noReply();
@@ -255,10 +292,32 @@ public final class MigrationCoordinator
     return Effect().noReply();
   }
 
-  /** The start is persisted: Begin goes out. */
+  /** The start is persisted: Begin goes out, or the migration asks for an admission slot first. */
   private void started(MigrationState st) {
-    outbox.execute(st, Phases.start(st, unpersisted).afterWrite);
+    if (st.queued()) admission.request(st);
+    else outbox.execute(st, Phases.start(st, unpersisted).afterWrite);
     published(st);
+  }
+
+  /** Granted: persisted once, then Begin goes out exactly as for a migration that never queued. */
+  private ReplyEffect<CoordinatorEvent, MigrationState> onAdmission(MigrationState s, FromAdmission c) {
+    if (c.answer().kind() != AdmissionControl.Kind.GRANTED) return only(() -> {
+      admission.answerStarts(info(s));
+      if (c.answer().kind() == AdmissionControl.Kind.RELEASED) admission.request(s); // lost there: ask again
+    });
+    admission.granted();
+    return Effect().persist(Events.admitted()).thenRun(st -> {
+      started(st);
+      admission.answerStarts(info(st));
+    }).thenNoReply();
+  }
+
+  /** Persisted, then answered when admission control says queued or granted (see AdmissionSlot). */
+  private ReplyEffect<CoordinatorEvent, MigrationState> startQueued(OperatorCommands.Outcome o,
+      ActorRef<CommandReply> replyTo) {
+    if (o.refusal() != null) return refuse(replyTo, o.refusal());
+    admission.answerStartLater(replyTo);
+    return Effect().persist(o.decision().events).thenRun(this::started).thenNoReply();
   }
 
   /**
@@ -322,6 +381,9 @@ public final class MigrationCoordinator
 
   private void published(MigrationState st) {
     publisher.changed(info(st));
+    if (!st.ended()) return;
+    admission.answerStarts(info(st)); // cancelled before admission control answered its start
+    admission.release(); // on every path to the end: completed, failed, cancelled
   }
 
   /** An ended migration's coordinator leaves memory (and the remembered entities) after a while. */

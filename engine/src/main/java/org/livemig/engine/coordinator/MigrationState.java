@@ -62,6 +62,11 @@ public record MigrationState(
         || status == MigrationStatus.CANCELLED;
   }
 
+  /** Accepted, waiting for an admission slot: no host has heard of it. */
+  public boolean queued() {
+    return status == MigrationStatus.QUEUED;
+  }
+
   /** The destination runs the guest and still lacks pages: the source must stay, paused, until complete. */
   public boolean inPostcopy() {
     return postcopy.started() && !postcopy.complete() && !ended();
@@ -79,8 +84,10 @@ public record MigrationState(
         var r = e.getRequested();
         // Schema version 0 (before epochs existed) wrote no epoch: the first incarnation is epoch 1.
         long epoch = r.getEpoch() == 0 ? 1 : r.getEpoch();
+        // Queued: waiting for an admission slot, in no phase yet (MigrationAdmitted starts Begin).
         yield new MigrationState(r.getMigrationId(), r.getGuestId(), r.getSourceHost(), r.getDestinationHost(),
-            r.getParameters(), epoch, MigrationStatus.SETUP, Phase.BEGIN, null, null, null, null, List.of(),
+            r.getParameters(), epoch, r.getQueued() ? MigrationStatus.QUEUED : MigrationStatus.SETUP,
+            r.getQueued() ? Phase.PHASE_NONE : Phase.BEGIN, null, null, null, null, List.of(),
             ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, at, 0, 0, 0, -1, Set.of(),
             PostcopyState.NONE);
       }
@@ -146,6 +153,7 @@ public record MigrationState(
         n.cancelled = f.getCancelled();
         n.endedAtMs = at;
       });
+      case ADMITTED -> change(n -> { n.status = MigrationStatus.SETUP; n.phase = Phase.BEGIN; });
       case RESTARTED -> change(n -> n.epoch = e.getRestarted().getEpoch());
       case POSTCOPY_STARTED -> change(n -> {
         n.status = MigrationStatus.POSTCOPY_ACTIVE;

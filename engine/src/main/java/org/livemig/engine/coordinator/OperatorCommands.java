@@ -33,11 +33,20 @@ final class OperatorCommands {
     }
   }
 
-  static Outcome start(String migrationId, StartMigration r, CoordinatorSettings settings, Unpersisted u) {
+  /** queued: the migration waits for an admission slot before Begin. */
+  static Outcome start(String migrationId, StartMigration r, CoordinatorSettings settings, Unpersisted u,
+      boolean queued) {
     Refusal invalid = StartValidation.check(r, migrationId);
     if (invalid != null) return Outcome.refused(invalid);
     return Outcome.accepted(new Decision(u).persist(Events.requested(
-        r.toBuilder().setMigrationId(migrationId).build(), settings.resolve(r.getParameters()), 1)));
+        r.toBuilder().setMigrationId(migrationId).build(), settings.resolve(r.getParameters()), 1, queued)));
+  }
+
+  /** Nothing ran anywhere: the migration ends CANCELLED at once, its place in the queue given back. */
+  static Outcome cancelQueued(MigrationState s, Unpersisted u, String reason) {
+    return Outcome.accepted(new Decision(u).persist(Events.cancelRequested(reason),
+        Events.cancelledWhileQueued("cancelled while queued: " + reason))
+        .log(Decision.Level.WARN, "cancelled while queued: " + reason));
   }
 
   /** A Start for a migration that exists: the same request is answered again, another one refused. */
@@ -129,6 +138,8 @@ final class OperatorCommands {
   }
 
   private static boolean inPrecopy(MigrationState s, Phase at) {
+    // Queued counts: the limits are journaled and Begin's successors carry them.
+    if (s.queued()) return true;
     return !s.rollingBack() && s.resumeOwner() != ResumeOwner.DESTINATION
         && (at == Phase.BEGIN || at == Phase.PREPARE || at == Phase.PERFORM);
   }

@@ -7,6 +7,8 @@ import akka.actor.typed.javadsl.Adapter;
 import akka.serialization.SerializerWithStringManifest;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.io.NotSerializableException;
+import org.livemig.engine.coordinator.Admission;
+import org.livemig.engine.coordinator.AdmissionControl;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.coordinator.MigrationState;
 import org.livemig.engine.host.HostAgent;
@@ -44,6 +46,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String VERIFY_GUEST = "VG";
   private static final String LEASE_PING = "LPI";
   private static final String LEASE_PONG = "LPO";
+  private static final String ADMISSION_REQUEST = "AQ";
+  private static final String ADMISSION_RELEASE = "AR";
+  private static final String ADMISSION_ANSWER = "AA";
+  private static final String ADMISSION_EVENT = "AE";
+  private static final String ADMISSION_SNAPSHOT = "AS";
 
   private final ActorRefResolver resolver;
 
@@ -77,6 +84,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof HostAgent.VerifyGuest) return VERIFY_GUEST;
     if (o instanceof org.livemig.engine.host.HostLease.Ping) return LEASE_PING;
     if (o instanceof org.livemig.engine.host.HostLease.Pong) return LEASE_PONG;
+    if (o instanceof AdmissionControl.Request) return ADMISSION_REQUEST;
+    if (o instanceof AdmissionControl.Release) return ADMISSION_RELEASE;
+    if (o instanceof AdmissionControl.Answer) return ADMISSION_ANSWER;
+    if (o instanceof org.livemig.messages.AdmissionEvent) return ADMISSION_EVENT;
+    if (o instanceof Admission.State) return ADMISSION_SNAPSHOT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -133,6 +145,21 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return org.livemig.messages.LeasePongEnvelope.newBuilder().setSentNanos(p.sentNanos()).setAddress(p.address())
           .build().toByteArray();
     }
+    if (o instanceof AdmissionControl.Request r) {
+      return org.livemig.messages.AdmissionRequestEnvelope.newBuilder().setMigrationId(r.migrationId())
+          .setSourceHost(r.sourceHost()).setDestinationHost(r.destinationHost()).setReplyTo(ref(r.replyTo()))
+          .build().toByteArray();
+    }
+    if (o instanceof AdmissionControl.Release r) {
+      return org.livemig.messages.AdmissionReleaseEnvelope.newBuilder().setMigrationId(r.migrationId())
+          .setReplyTo(ref(r.replyTo())).build().toByteArray();
+    }
+    if (o instanceof AdmissionControl.Answer a) {
+      return org.livemig.messages.AdmissionAnswer.newBuilder().setMigrationId(a.migrationId())
+          .setKindValue(a.kind().ordinal() + 1).setPosition(a.position()).build().toByteArray();
+    }
+    if (o instanceof org.livemig.messages.AdmissionEvent e) return e.toByteArray();
+    if (o instanceof Admission.State s) return s.toProto().toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -215,6 +242,29 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         case LEASE_PONG -> {
           var e = org.livemig.messages.LeasePongEnvelope.parseFrom(bytes);
           return new org.livemig.engine.host.HostLease.Pong(e.getSentNanos(), e.getAddress());
+        }
+        case ADMISSION_REQUEST -> {
+          var e = org.livemig.messages.AdmissionRequestEnvelope.parseFrom(bytes);
+          return new AdmissionControl.Request(e.getMigrationId(), e.getSourceHost(), e.getDestinationHost(),
+              resolve(e.getReplyTo()));
+        }
+        case ADMISSION_RELEASE -> {
+          var e = org.livemig.messages.AdmissionReleaseEnvelope.parseFrom(bytes);
+          return new AdmissionControl.Release(e.getMigrationId(), resolve(e.getReplyTo()));
+        }
+        case ADMISSION_ANSWER -> {
+          var a = org.livemig.messages.AdmissionAnswer.parseFrom(bytes);
+          int kind = a.getKindValue() - 1;
+          if (kind < 0 || kind >= AdmissionControl.Kind.values().length) {
+            throw new NotSerializableException("admission answer of unknown kind " + a.getKindValue());
+          }
+          return new AdmissionControl.Answer(a.getMigrationId(), AdmissionControl.Kind.values()[kind], a.getPosition());
+        }
+        case ADMISSION_EVENT -> {
+          return org.livemig.messages.AdmissionEvent.parseFrom(bytes);
+        }
+        case ADMISSION_SNAPSHOT -> {
+          return Admission.State.fromProto(org.livemig.messages.AdmissionSnapshot.parseFrom(bytes));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }
