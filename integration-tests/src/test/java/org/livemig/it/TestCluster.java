@@ -62,6 +62,12 @@ final class TestCluster implements AutoCloseable {
     this(dir, 1, coordinatorOverrides, hostOverrides, null);
   }
 
+  /** coordinatorCount nodes with coordinatorOverrides each, the hosts, an H2 file journal in dir. */
+  static TestCluster withCoordinators(Path dir, int coordinatorCount, Map<String, Object> coordinatorOverrides,
+      Map<String, Map<String, Object>> hostOverrides) throws Exception {
+    return new TestCluster(dir, coordinatorCount, coordinatorOverrides, hostOverrides, null);
+  }
+
   private TestCluster(Path dir, int coordinatorCount, Map<String, Object> coordinatorOverrides,
       Map<String, Map<String, Object>> hostOverrides, String journalUrl) throws Exception {
     this.journal = journalUrl != null ? journalUrl : "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
