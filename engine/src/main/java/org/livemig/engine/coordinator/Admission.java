@@ -54,8 +54,11 @@ public final class Admission {
    * The queued claims that may start now, in queue order. Each is granted if its source has an
    * outbound slot, its destination an inbound one and the cluster one; one that cannot start is
    * skipped, not waited for, so a busy host never holds back a migration between free ones (no
-   * head-of-line blocking). A migration within one host takes that host's outbound and inbound
-   * slot once each.
+   * head-of-line blocking). But a skipped claim keeps its hosts: a later claim that needs the same
+   * source's outbound or the same destination's inbound slot waits behind it, so that a host's
+   * freed slot goes to its earliest waiter and a claim needing two busy hosts is not starved by
+   * later ones taking each slot in turn. A migration within one host takes that host's outbound
+   * and inbound slot once each.
    */
   public static List<Claim> grants(List<Claim> queue, Collection<Claim> active, Limits limits) {
     Map<String, Integer> outbound = new HashMap<>();
@@ -66,14 +69,20 @@ public final class Admission {
     }
     int running = active.size();
     List<Claim> granted = new ArrayList<>();
+    java.util.Set<String> keptOutbound = new java.util.HashSet<>(); // sources an earlier skipped claim waits for
+    java.util.Set<String> keptInbound = new java.util.HashSet<>();
     for (Claim c : queue) {
       if (!Limits.room(running, limits.maxConcurrent())) break;
-      if (Limits.room(outbound.getOrDefault(c.sourceHost(), 0), limits.maxOutboundPerHost())
+      if (!keptOutbound.contains(c.sourceHost()) && !keptInbound.contains(c.destinationHost())
+          && Limits.room(outbound.getOrDefault(c.sourceHost(), 0), limits.maxOutboundPerHost())
           && Limits.room(inbound.getOrDefault(c.destinationHost(), 0), limits.maxInboundPerHost())) {
         granted.add(c);
         outbound.merge(c.sourceHost(), 1, Integer::sum);
         inbound.merge(c.destinationHost(), 1, Integer::sum);
         running++;
+      } else {
+        keptOutbound.add(c.sourceHost());
+        keptInbound.add(c.destinationHost());
       }
     }
     return granted;

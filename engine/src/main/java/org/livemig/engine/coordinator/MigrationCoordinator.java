@@ -186,6 +186,7 @@ public final class MigrationCoordinator
         .onCommand(SetParameters.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
         .onCommand(StartPostcopy.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
         .onCommand(Recover.class, (s, c) -> refuse(c.replyTo(), OperatorCommands.unknown(migrationId)))
+        .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply()) // an unknown id's entity: handoff
         .onAnyCommand((s, c) -> Effect().noReply());
     b.forState(MigrationState::ended)
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),

@@ -62,6 +62,17 @@ class AdmissionTest {
   }
 
   @Test
+  void aMigrationWaitingForTwoBusyHostsIsNotStarvedByLaterOnesTakingEachSlotInTurn() {
+    // 1 (a -> b) is first; a's outbound slot is free, b's inbound one is taken. The later 2 needs a,
+    // the later 3 needs b: each would take the slot 1 waits for, again and again. They wait behind
+    // it; 4, on hosts nobody ahead of it waits for, starts.
+    List<Claim> queue = List.of(m("1", "a", "b"), m("2", "a", "c"), m("3", "e", "b"), m("4", "f", "g"));
+    Limits oneEach = new Limits(1, 1, 0);
+    assertEquals(List.of("4"), granted(queue, List.of(m("0", "x", "b")), oneEach));
+    assertEquals(List.of("1", "4"), granted(queue, List.of(), oneEach), "b freed: 1 goes first");
+  }
+
+  @Test
   void theClusterLimitStopsAtTheFirstThatFitsOnlyAfterTheEarlierOnes() {
     // Skipping a busy host still grants in order: with one cluster slot left, the first that fits gets it.
     List<Claim> queue = List.of(m("1", "a", "x"), m("2", "c", "d"), m("3", "e", "f"));
