@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.livemig.config.LivemigNode;
 import org.livemig.engine.client.MigrationClient;
+import org.livemig.engine.coordinator.MigrationState;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
@@ -243,15 +244,11 @@ public final class Benchmark {
   static MigrationInfo awaitEnd(MigrationClient client, MigrationInfo started) throws Exception {
     MigrationInfo info = started;
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
-    while (!terminal(info.getStatus())) {
+    while (!MigrationState.ended(info.getStatus())) {
       if (System.nanoTime() > deadline) throw new IllegalStateException("migration " + info.getMigrationId() + " hangs");
       Thread.sleep(50);
       info = client.status(info.getMigrationId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
     return info;
-  }
-
-  private static boolean terminal(MigrationStatus s) {
-    return s == MigrationStatus.COMPLETED || s == MigrationStatus.FAILED || s == MigrationStatus.CANCELLED;
   }
 }

@@ -50,8 +50,8 @@ record Settings(String url, Duration timeout, Optional<Credentials> credentials,
   private static Optional<Credentials> credentials(CommandLine cli, Map<String, String> env, ConfigFile file,
       Path defaultCredentials) {
     if (cli.tokenFile() != null) return Optional.of(Credentials.read(cli.tokenFile()));
-    String fromEnv = env.get(Credentials.ENV);
-    if (fromEnv != null && !fromEnv.isBlank()) return Optional.of(new Credentials(fromEnv.strip(), "$" + Credentials.ENV));
+    Optional<Found> fromEnv = variable(env, Credentials.ENV);
+    if (fromEnv.isPresent()) return Optional.of(new Credentials(fromEnv.get().value(), fromEnv.get().source()));
     Optional<ConfigFile.Entry> configured = file.get(ConfigFile.TOKEN_FILE);
     if (configured.isPresent()) {
       try {

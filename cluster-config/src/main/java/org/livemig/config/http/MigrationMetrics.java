@@ -52,8 +52,7 @@ final class MigrationMetrics {
   }
 
   static boolean ended(MigrationInfo i) {
-    return i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
-        || i.getStatus() == MigrationStatus.CANCELLED;
+    return org.livemig.engine.coordinator.MigrationState.ended(i.getStatus());
   }
 
   static Values values(MigrationInfo i) {

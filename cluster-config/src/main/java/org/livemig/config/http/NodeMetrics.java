@@ -122,7 +122,7 @@ public final class NodeMetrics implements Extension {
     return localHost.load(HOST_LOAD_TIMEOUT).handle((l, e) -> {
       if (e != null) log.debug("metrics: the host agent's load not available, showing the last one: {}", e.toString());
       else l.ifPresent(this::hostLoad);
-      return registry.scrape();
+      return text();
     });
   }
 

@@ -21,6 +21,7 @@ import java.util.function.Function;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.coordinator.MigrationEventTopic;
+import org.livemig.engine.coordinator.MigrationState;
 import org.livemig.messages.CommandReply;
 import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
@@ -183,8 +184,7 @@ public final class MigrationClient {
   }
 
   static boolean ended(MigrationInfo i) {
-    return i.getStatus() == MigrationStatus.COMPLETED || i.getStatus() == MigrationStatus.FAILED
-        || i.getStatus() == MigrationStatus.CANCELLED;
+    return MigrationState.ended(i.getStatus());
   }
 
   /** The coordinator's answer: its status, or its refusal as a typed exception. */

@@ -199,8 +199,7 @@ public final class AdmissionControl
       return Effect().noReply();
     }
     MigrationStatus status = c.info().getStatus();
-    boolean gone = status == MigrationStatus.STATUS_NONE || status == MigrationStatus.COMPLETED
-        || status == MigrationStatus.FAILED || status == MigrationStatus.CANCELLED;
+    boolean gone = status == MigrationStatus.STATUS_NONE || MigrationState.ended(status);
     if (!gone || !s.knows(c.migrationId())) return Effect().noReply();
     ctx.getLog().warn("{}: ended ({}) without releasing its admission slot; released", c.migrationId(), status);
     waiting.remove(c.migrationId());

@@ -58,6 +58,11 @@ public record MigrationState(
   }
 
   public boolean ended() {
+    return ended(status);
+  }
+
+  /** Completed, failed or cancelled: nothing more happens to the migration. */
+  public static boolean ended(MigrationStatus status) {
     return status == MigrationStatus.COMPLETED || status == MigrationStatus.FAILED
         || status == MigrationStatus.CANCELLED;
   }

@@ -67,14 +67,16 @@ final class Precopy {
 
   /** Sending rate of the current round so far, bytes per second. */
   long currentRate() {
-    long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
-    return (long) ((roundBytes + inFlightBytes()) * 1e9 / nanos);
+    return (long) ((roundBytes + inFlightBytes()) * 1e9 / roundNanosSoFar());
   }
 
   /** Dirty rate of the current round so far (pages dirtied since it started), bytes per second: shown live. */
   long currentDirtyRate(long dirtyNow) {
-    long nanos = Math.max(1, System.nanoTime() - roundStartNanos);
-    return (long) (dirtyNow * pageSize * 1e9 / nanos);
+    return (long) (dirtyNow * pageSize * 1e9 / roundNanosSoFar());
+  }
+
+  private long roundNanosSoFar() {
+    return Math.max(1, System.nanoTime() - roundStartNanos);
   }
 
   long roundBytesPlanned() {

@@ -204,7 +204,7 @@ public final class SourceActor {
             copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
                 guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
           }
-          coordinator.tell(new HostAgent.ProgressReported(sample().toBuilder().setSwitchover(true).build()));
+          coordinator.tell(new HostAgent.ProgressReported(sample(0).setSwitchover(true).build()));
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
@@ -282,10 +282,8 @@ public final class SourceActor {
           precopy.sampled(p.channel(), p.bytesSent());
           // The round's dirty rate so far, counted here and not in the switchover's sample: a
           // bitmap count is a pass over the bitmap, which the downtime should not pay.
-          ProgressReport sample = sample();
-          long dirtyRate = precopy.currentDirtyRate(guest.dirtyBitmap().count());
-          coordinator.tell(new HostAgent.ProgressReported(sample.toBuilder()
-              .setRound(sample.getRound().toBuilder().setDirtyRateBytesPerSecond(dirtyRate)).build()));
+          coordinator.tell(new HostAgent.ProgressReported(
+              sample(precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
           return Behaviors.same();
         });
   }
@@ -319,8 +317,8 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
-  /** A mid-round sample for the live progress line. */
-  private ProgressReport sample() {
+  /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
+  private ProgressReport.Builder sample(long dirtyRate) {
     return ProgressReport.newBuilder()
         .setMigrationId(migrationId)
         .setEpoch(perform.getEpoch())
@@ -329,8 +327,7 @@ public final class SourceActor {
         .setTotalBytes(guest.memory().sizeBytes())
         .setSentAtEpochUs(EpochMicros.now())
         .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
-            .setBandwidthBytesPerSecond(precopy.currentRate()))
-        .build();
+            .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
   }
 
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
