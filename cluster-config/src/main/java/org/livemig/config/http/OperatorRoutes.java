@@ -203,7 +203,8 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
       for (var g : h.getGuestsList()) {
         out.add("{\"guest_id\":" + Json.quote(g.getGuestId()) + ",\"state\":" + Json.quote(g.getState())
             + ",\"host\":" + Json.quote(h.getHostId()) + ",\"steps\":" + g.getSteps() + ",\"throttle_percent\":"
-            + g.getThrottlePercent() + ",\"size_bytes\":" + g.getSizeBytes() + "}");
+            + g.getThrottlePercent() + ",\"size_bytes\":" + g.getSizeBytes() + ",\"disks\":" + disksJson(g.getDisksList())
+            + "}");
       }
     }
     return "{\"guests\":[" + String.join(",", out) + "]}";
@@ -214,9 +215,13 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     for (HostAgent.GuestView g : guests) {
       out.add("{\"guest_id\":" + Json.quote(g.guestId()) + ",\"state\":" + Json.quote(g.state().name())
           + ",\"steps\":" + g.steps() + ",\"throttle_percent\":" + g.throttlePercent() + ",\"size_bytes\":"
-          + g.sizeBytes() + "}");
+          + g.sizeBytes() + ",\"disks\":" + disksJson(g.disks()) + "}");
     }
     return "{\"guests\":[" + String.join(",", out) + "]}";
+  }
+
+  private static String disksJson(List<org.livemig.messages.DiskSummary> disks) {
+    return "[" + String.join(",", disks.stream().map(Json::print).toList()) + "]";
   }
 
   /** Completes with the body on success, or the error's status and a JSON error. */

@@ -24,6 +24,7 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setPostcopyAfterRounds(m.getInt("postcopy-after-rounds"))
         .setPostcopyIfNotConverging(m.getBoolean("postcopy-if-not-converging"))
         .setPostcopyKeepaliveMs(m.getDuration("postcopy-keepalive").toMillis())
+        .setDrainTimeoutMs(m.getDuration("drain-timeout").toMillis())
         .build();
     return new CoordinatorSettings(c.getDuration("step-timeout"), c.getDuration("perform-silence-timeout"),
         c.getDuration("host-lookup-timeout"), c.getDuration("host-lookup-retry"), c.getInt("snapshot-every"),
@@ -57,6 +58,7 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setPostcopyIfNotConverging(p.getPostcopyIfNotConverging() || d.getPostcopyIfNotConverging())
         .setPostcopyNow(p.getPostcopyNow())
         .setPostcopyKeepaliveMs(p.getPostcopyKeepaliveMs() > 0 ? p.getPostcopyKeepaliveMs() : d.getPostcopyKeepaliveMs())
+        .setDrainTimeoutMs(p.getDrainTimeoutMs() > 0 ? p.getDrainTimeoutMs() : d.getDrainTimeoutMs())
         .build();
   }
 }

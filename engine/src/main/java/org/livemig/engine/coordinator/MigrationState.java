@@ -46,12 +46,13 @@ public record MigrationState(
     long endedAtMs,
     long downtimeUs,
     Set<String> cleanedUp,
-    PostcopyState postcopy) {
+    PostcopyState postcopy,
+    long sourceTeardownUs) {
 
   /** Before MigrationRequested: nothing is known yet. */
   public static final MigrationState EMPTY = new MigrationState("", "", "", "", MigrationParameters.getDefaultInstance(),
       0, MigrationStatus.STATUS_NONE, Phase.PHASE_NONE, null, null, null, null, List.of(), ResumeOwner.OWNER_NONE, "",
-      Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, 0, 0, 0, 0, -1, Set.of(), PostcopyState.NONE);
+      Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, 0, 0, 0, 0, -1, Set.of(), PostcopyState.NONE, 0);
 
   public boolean started() {
     return status != MigrationStatus.STATUS_NONE;
@@ -94,7 +95,7 @@ public record MigrationState(
             r.getParameters(), epoch, r.getQueued() ? MigrationStatus.QUEUED : MigrationStatus.SETUP,
             r.getQueued() ? Phase.PHASE_NONE : Phase.BEGIN, null, null, null, null, List.of(),
             ResumeOwner.OWNER_NONE, "", Phase.PHASE_NONE, "", ErrorKind.ERROR_NONE, false, at, 0, 0, 0, -1, Set.of(),
-            PostcopyState.NONE);
+            PostcopyState.NONE, 0);
       }
       case PHASE_COMPLETED -> {
         var p = e.getPhaseCompleted();
@@ -115,7 +116,8 @@ public record MigrationState(
             n.stunnedAtUs = p.getPerform().getStunnedAtEpochUs();
           });
           case FINISH -> change(n -> { n.phase = Phase.CONFIRM; n.activate = p.getActivate(); });
-          default -> this; // CONFIRM is closed by MigrationCompleted
+          case CONFIRM -> change(n -> n.sourceTeardownUs = p.getConfirm().getTeardownUs()); // ended by MigrationCompleted
+          default -> this;
         };
       }
       case ROUND_COMPLETED -> change(n -> {
@@ -198,7 +200,7 @@ public record MigrationState(
     return new MigrationState(n.migrationId, n.guestId, n.sourceHost, n.destinationHost, n.parameters, n.epoch,
         n.status, n.phase, n.begin, n.prepare, n.perform, n.activate, n.rounds, n.resumeOwner, n.ownerToken,
         n.failedPhase, n.error, n.errorKind, n.cancelled, n.startedAtMs, n.setupDoneAtMs, n.stunnedAtUs, n.endedAtMs, n.downtimeUs,
-        n.cleanedUp, n.postcopy);
+        n.cleanedUp, n.postcopy, n.sourceTeardownUs);
   }
 
   /** The fields of a state being derived inside change(); never escapes it. */
@@ -229,6 +231,7 @@ public record MigrationState(
     long downtimeUs;
     Set<String> cleanedUp;
     PostcopyState postcopy;
+    long sourceTeardownUs;
 
     Next(MigrationState s) {
       migrationId = s.migrationId;
@@ -257,6 +260,7 @@ public record MigrationState(
       downtimeUs = s.downtimeUs;
       cleanedUp = s.cleanedUp;
       postcopy = s.postcopy;
+      sourceTeardownUs = s.sourceTeardownUs;
     }
   }
 }

@@ -2,6 +2,7 @@ package org.livemig.engine.coordinator;
 
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.ProgressReport;
+import org.livemig.messages.Blackout;
 import org.livemig.messages.RoundStats;
 
 /** MigrationInfo (QEMU's query-migrate, libvirt's job stats) from the state and the last sample. */
@@ -51,6 +52,8 @@ final class StatusView {
             ? s.postcopy().pausedReason() : "");
     if (s.postcopy().result() != null) b.setPostcopyResult(s.postcopy().result());
     if (!s.started()) return b.build();
+    b.setSourceTeardownUs(s.sourceTeardownUs());
+    if (s.perform() != null) b.setBlackout(blackout(s));
     long end = s.ended() ? s.endedAtMs() : System.currentTimeMillis();
     b.setTotalTimeMs(end - s.startedAtMs());
     if (s.setupDoneAtMs() > 0) b.setSetupTimeMs(s.setupDoneAtMs() - s.startedAtMs());
@@ -113,5 +116,16 @@ final class StatusView {
 
   private static long pageSize(MigrationState s) {
     return s.begin() == null ? 4096 : s.begin().getGuest().getPageSize();
+  }
+
+  /** The blackout's parts as the source (stun, drain, final copy) and the destination (device state, unleash) measured them. */
+  static Blackout blackout(MigrationState s) {
+    var p = s.perform();
+    Blackout.Builder b = Blackout.newBuilder().setStunUs(p.getStunUs()).setDrainUs(p.getDrainUs())
+        .setFinalCopyUs(p.getFinalCopyUs()).setDeviceStateUs(p.getDeviceStateUs())
+        .setDiskRequestsInFlightAtStun(p.getDiskRequestsInFlightAtStun());
+    if (s.activate() != null) b.setDeviceStateUs(p.getDeviceStateUs() + s.activate().getDeviceStateLoadUs())
+        .setUnleashUs(s.activate().getUnleashUs());
+    return b.build();
   }
 }

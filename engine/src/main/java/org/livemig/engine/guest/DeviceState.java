@@ -8,19 +8,25 @@ import org.livemig.messages.GuestDescription;
 /**
  * The synthetic guest's device state on the wire: a header that ties it to one guest, the
  * workload position (steps) and throttle, ~200 bytes of simulated registers derived from
- * (seed, steps), and a CRC so that a truncated or corrupted blob is refused, not half-loaded.
+ * (seed, steps), the disks' queues and write sequences (version 2, guests with disks only), and
+ * a CRC so that a truncated or corrupted blob is refused, not half-loaded.
  */
-record DeviceState(long steps, int throttlePercent) {
+record DeviceState(long steps, int throttlePercent, byte[] disks) {
   private static final int MAGIC = 0x4C4D4453; // "LMDS"
   private static final short VERSION = 1;
+  private static final short VERSION_WITH_DISKS = 2;
+  /** Length of a version 1 state (no disks); version 2 has the disks' states before the CRC. */
   static final int LENGTH = 4 + 2 + 4 + 4 + 8 + 8 + 8 + 4 + PageContent.REGISTER_WORDS * 8 + 4;
+  private static final int MAX_DISK_BYTES = 1 << 20;
 
   byte[] encode(GuestDescription d, PageContent content) {
-    ByteBuffer b = ByteBuffer.allocate(LENGTH);
-    b.putInt(MAGIC).putShort(VERSION).putInt(idChecksum(d)).putInt(d.getPageSize());
+    int length = LENGTH + disks.length;
+    ByteBuffer b = ByteBuffer.allocate(length);
+    b.putInt(MAGIC).putShort(disks.length == 0 ? VERSION : VERSION_WITH_DISKS).putInt(idChecksum(d)).putInt(d.getPageSize());
     b.putLong(d.getPageCount()).putLong(d.getSeed()).putLong(steps).putInt(throttlePercent);
     for (int i = 0; i < PageContent.REGISTER_WORDS; i++) b.putLong(content.register(steps, i));
-    b.putInt(crc(b.array(), LENGTH - 4));
+    b.put(disks);
+    b.putInt(crc(b.array(), length - 4));
     return b.array();
   }
 
@@ -28,16 +34,23 @@ record DeviceState(long steps, int throttlePercent) {
   static DeviceState decode(byte[] blob, GuestDescription d, PageContent content) {
     String id = d.getGuestId();
     if (blob == null) throw new IllegalArgumentException("device state for guest " + id + " is null");
-    if (blob.length != LENGTH) {
+    if (blob.length < LENGTH || blob.length > LENGTH + MAX_DISK_BYTES) {
       throw new IllegalArgumentException(
-          "device state for guest " + id + " has " + blob.length + " bytes, expected " + LENGTH);
+          "device state for guest " + id + " has " + blob.length + " bytes, expected " + LENGTH + " or more");
     }
     ByteBuffer b = ByteBuffer.wrap(blob);
     int magic = b.getInt();
     if (magic != MAGIC) throw new IllegalArgumentException("not a device state (bad magic 0x" + Integer.toHexString(magic) + ")");
     short version = b.getShort();
-    if (version != VERSION) throw new IllegalArgumentException("unsupported device state version " + version);
-    if (crc(blob, LENGTH - 4) != b.getInt(LENGTH - 4)) {
+    if (version != VERSION && version != VERSION_WITH_DISKS) {
+      throw new IllegalArgumentException("unsupported device state version " + version);
+    }
+    int diskBytes = blob.length - LENGTH;
+    if ((version == VERSION) != (diskBytes == 0) || (version == VERSION_WITH_DISKS) != (d.getDisksCount() > 0)) {
+      throw new IllegalArgumentException("device state version " + version + " with " + diskBytes
+          + " bytes of disk state does not fit guest " + id + " with " + d.getDisksCount() + " disk(s)");
+    }
+    if (crc(blob, blob.length - 4) != b.getInt(blob.length - 4)) {
       throw new IllegalArgumentException("device state for guest " + id + " is corrupt (checksum mismatch)");
     }
     if (b.getInt() != idChecksum(d)) throw new IllegalArgumentException("device state belongs to another guest, not " + id);
@@ -57,7 +70,9 @@ record DeviceState(long steps, int throttlePercent) {
         throw new IllegalArgumentException("device state registers of guest " + id + " do not match step " + steps);
       }
     }
-    return new DeviceState(steps, throttle);
+    byte[] disks = new byte[diskBytes];
+    b.get(disks);
+    return new DeviceState(steps, throttle, disks);
   }
 
   private static int idChecksum(GuestDescription d) {

@@ -1,6 +1,9 @@
 package org.livemig.engine.guest;
 
+import java.util.List;
 import java.util.concurrent.CompletionStage;
+import org.livemig.messages.DiskSummary;
+import org.livemig.messages.DiskVerification;
 import org.livemig.messages.GuestDescription;
 
 /**
@@ -49,7 +52,21 @@ public interface MigratableGuest {
    */
   CompletionStage<Void> pause();
 
-  /** Stops the workload for good (no more writes ever); idempotent. */
+  /**
+   * Disks: completes once no request is in flight (at once without disks). Meant after
+   * {@link #pause}, which stops new requests; the device state can be taken only after both.
+   */
+  CompletionStage<Void> drain();
+
+  /** Disk requests issued and not yet completed. */
+  int diskRequestsInFlight();
+
+  List<DiskSummary> disks();
+
+  /** Each disk checked against its oracle; only while stopped (writes in flight count as not landed). */
+  List<DiskVerification> verifyDisks();
+
+  /** Stops the workload for good (no more writes ever, disk handles closed); idempotent. */
   void destroy();
 
   /**

@@ -4,7 +4,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.nio.ByteBuffer;
+import java.util.List;
 import org.livemig.engine.common.EpochMicros;
+import org.livemig.engine.guest.disk.GuestDisks;
+import org.livemig.messages.DiskSummary;
+import org.livemig.messages.DiskVerification;
 import org.livemig.messages.GuestDescription;
 
 /**
@@ -19,6 +24,9 @@ import org.livemig.messages.GuestDescription;
  * <p>In postcopy ({@link #setPostcopyPages}) a step whose page has not arrived yet waits for it,
  * and is not done at all if a pause or destroy ends the wait, so memory stays a function of
  * (description, steps) for every page present.
+ *
+ * <p>Its disks ({@link GuestDisks}) run their own I/O workload while the guest runs: a pause
+ * stops new requests, and {@link #drain} completes once the ones in flight have.
  */
 public final class SyntheticGuest implements MigratableGuest {
   /** Pacing granularity: at high rates the thread wakes about once per millisecond. */
@@ -33,6 +41,7 @@ public final class SyntheticGuest implements MigratableGuest {
   /** Postcopy page presence while pages are missing; the workload clears it once none is. */
   private final AtomicReference<PostcopyPages> postcopy = new AtomicReference<>();
   private final RunStateListener runStates;
+  private final GuestDisks disks;
 
   // Guarded by this.
   private String ownerToken;
@@ -45,9 +54,13 @@ public final class SyntheticGuest implements MigratableGuest {
   /** Written only by the workload thread while running, or under this while it is stopped. */
   private volatile long steps;
 
-  private SyntheticGuest(GuestDescription d, String ownerToken, RunStateListener runStates) {
+  private SyntheticGuest(GuestDescription d, String ownerToken, RunStateListener runStates, GuestDisks disks) {
+    if (d.getDisksCount() > 0 && disks.isEmpty()) {
+      throw new IllegalArgumentException("guest " + d.getGuestId() + " has disks: open them on a host first");
+    }
     this.description = d;
     this.runStates = runStates;
+    this.disks = disks;
     this.content = new PageContent(d); // validates d
     this.memory = new GuestMemory(d.getPageSize(), d.getPageCount());
     this.dirty = new DirtyBitmap(d.getPageCount());
@@ -61,7 +74,13 @@ public final class SyntheticGuest implements MigratableGuest {
 
   /** A fresh source guest whose run-state changes are told to runStates. */
   public static SyntheticGuest create(GuestDescription d, String ownerToken, RunStateListener runStates) {
-    SyntheticGuest g = new SyntheticGuest(d, ownerToken, runStates);
+    return create(d, ownerToken, runStates, GuestDisks.none());
+  }
+
+  /** A fresh source guest with its disks (created on its host, see {@link GuestDisks#create}). */
+  public static SyntheticGuest create(GuestDescription d, String ownerToken, RunStateListener runStates,
+      GuestDisks disks) {
+    SyntheticGuest g = new SyntheticGuest(d, ownerToken, runStates, disks);
     g.content.writeInitialFill(g.memory);
     return g;
   }
@@ -73,7 +92,12 @@ public final class SyntheticGuest implements MigratableGuest {
 
   /** A destination copy whose run-state changes are told to runStates. */
   public static SyntheticGuest empty(GuestDescription d, RunStateListener runStates) {
-    return new SyntheticGuest(d, null, runStates);
+    return new SyntheticGuest(d, null, runStates, GuestDisks.none());
+  }
+
+  /** A destination copy on shared storage: its disks are the source's files, opened here. */
+  public static SyntheticGuest empty(GuestDescription d, RunStateListener runStates, GuestDisks disks) {
+    return new SyntheticGuest(d, null, runStates, disks);
   }
 
   @Override public GuestDescription description() { return description; }
@@ -114,6 +138,7 @@ public final class SyntheticGuest implements MigratableGuest {
       workload.setDaemon(true);
       workload.start();
     }
+    disks.start();
     notifyAll(); // an idle workload thread waits on this
   }
 
@@ -139,6 +164,7 @@ public final class SyntheticGuest implements MigratableGuest {
         return inFlight != null ? inFlight : CompletableFuture.completedFuture(null);
       }
       state = RunState.PAUSED;
+      disks.stopIssuing(); // the ones in flight complete on their own: see drain()
       stop = requestStop();
       t = workload;
       notifyAll();
@@ -159,6 +185,7 @@ public final class SyntheticGuest implements MigratableGuest {
       else runStates.changed(id(), RunState.DESTROYED, EpochMicros.now()); // never ran: nothing to wait for
       notifyAll();
     }
+    disks.close(); // no request issued from here on; the file handles go
     if (t == null || t == Thread.currentThread()) return;
     // "No more writes ever" must hold when destroy returns: wait for the (at most one) step in progress.
     LockSupport.unpark(t);
@@ -192,13 +219,18 @@ public final class SyntheticGuest implements MigratableGuest {
   @Override
   public synchronized byte[] deviceState() {
     requireStopped("read the device state of");
-    return new DeviceState(steps, throttlePercent).encode(description, content);
+    byte[] diskStates = disks.encodeStates(); // throws while a request is in flight: drain first
+    return new DeviceState(steps, throttlePercent, diskStates).encode(description, content);
   }
 
   @Override
   public synchronized void loadDeviceState(byte[] blob) {
     requireStopped("load device state into");
     DeviceState s = DeviceState.decode(blob, description, content);
+    if (s.disks().length > 0) {
+      disks.restoreStates(ByteBuffer.wrap(s.disks()));
+      disks.handedTo(); // this copy's writes, once it runs, are this host's
+    }
     // The workload resumes at step s.steps(), continuing the source's deterministic history.
     // The throttle is not restored: auto-converge belongs to the migration, not to the guest.
     steps = s.steps();
@@ -209,6 +241,26 @@ public final class SyntheticGuest implements MigratableGuest {
     if (pendingStop != null) {
       throw new IllegalStateException("cannot " + action + " guest " + id() + " before its pause has completed");
     }
+  }
+
+  @Override
+  public CompletionStage<Void> drain() {
+    return disks.drain();
+  }
+
+  @Override
+  public int diskRequestsInFlight() {
+    return disks.inFlight();
+  }
+
+  @Override
+  public List<DiskSummary> disks() {
+    return disks.summaries();
+  }
+
+  @Override
+  public List<DiskVerification> verifyDisks() {
+    return disks.verify();
   }
 
   @Override

@@ -33,8 +33,11 @@ public final class CleanupActor {
    */
   public record Plan(String role, List<ActorRef<CopyActor.Command>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {}
 
-  /** Sent when Done is reached; steps lists what actually ran, for the log and the tests. */
-  public record Finished(String migrationId, String host, String role, List<String> steps) {}
+  /**
+   * Sent when Done is reached; steps lists what actually ran, for the log and the tests;
+   * teardownMicros is how long destroying the guest copy took (0 when none was).
+   */
+  public record Finished(String migrationId, String host, String role, List<String> steps, long teardownMicros) {}
 
   /** stopTimeout: how long to wait for the copies to stop before going on (livemig.host.cleanup-stop-timeout). */
   static Behavior<Command> create(String migrationId, String host, Plan plan, Duration stopTimeout,
@@ -52,6 +55,7 @@ public final class CleanupActor {
   private final Duration stopTimeout;
   private final ActorRef<Finished> replyTo;
   private final List<String> steps = new ArrayList<>();
+  private long teardownMicros;
 
   private CleanupActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId, String host,
       Plan plan, Duration stopTimeout, ActorRef<Finished> replyTo) {
@@ -113,9 +117,12 @@ public final class CleanupActor {
   private Behavior<Command> releasingGuest() {
     MigratableGuest guest = plan.guestToDestroy();
     if (guest != null) {
-      guest.destroy();
+      long t0 = System.nanoTime();
+      guest.destroy(); // the workload stopped, disk handles closed: after the switchover, never inside it
+      teardownMicros = (System.nanoTime() - t0) / 1000;
       steps.add("ReleaseGuest");
-      ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed", migrationId, host, guest.description().getGuestId());
+      ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed in {} ms", migrationId, host,
+          guest.description().getGuestId(), teardownMicros / 1000);
     }
     return done();
   }
@@ -123,7 +130,7 @@ public final class CleanupActor {
   private Behavior<Command> done() {
     steps.add("Done");
     ctx.getLog().info("cleanup {} on {} ({}) done: {}", migrationId, host, plan.role(), steps);
-    replyTo.tell(new Finished(migrationId, host, plan.role(), List.copyOf(steps)));
+    replyTo.tell(new Finished(migrationId, host, plan.role(), List.copyOf(steps), teardownMicros));
     return Behaviors.stopped();
   }
 }

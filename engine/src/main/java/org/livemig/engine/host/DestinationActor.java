@@ -23,6 +23,7 @@ import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunStateListener;
 import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.guest.disk.GuestDisks;
 import org.livemig.messages.ActivateResult;
 import org.livemig.messages.DiscardResult;
 import org.livemig.messages.FinishResult;
@@ -92,6 +93,8 @@ public final class DestinationActor {
   private long[] postcopyDiscard;
   private MigrationParameters parameters;
   private long pagesAtLastFinishWait = -1;
+  /** How long loading the device state took (disks reopened at the source's write position), for the blackout. */
+  private long deviceStateLoadMicros;
   /** The source's guest was paused at Begin: this copy is owned, not run. */
   private boolean arrivesPaused;
 
@@ -125,9 +128,17 @@ public final class DestinationActor {
     GuestDescription d = cmd.getPrepare().getBegin().getGuest();
     Executor blockingIo = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
-      MigratableGuest g = SyntheticGuest.empty(d, runStates);
-      g.memory().prefault();
-      return g;
+      // Shared storage: the source's disk files, opened here (refused if this host does not see them).
+      GuestDisks disks = d.getDisksCount() == 0 ? GuestDisks.none()
+          : GuestDisks.open(d, settings.hostId(), settings.datastores(), settings.diskFaults());
+      try {
+        MigratableGuest g = SyntheticGuest.empty(d, runStates, disks);
+        g.memory().prefault();
+        return g;
+      } catch (RuntimeException | OutOfMemoryError e) {
+        disks.close();
+        throw e;
+      }
     }, blockingIo), GuestReserved::new);
     return Behaviors.receive(Command.class)
         .onMessage(GuestReserved.class, m -> reserved(cmd, m))
@@ -222,7 +233,9 @@ public final class DestinationActor {
     else if (deviceState == null) reason = "device state never arrived";
     if (reason == null) {
       try {
+        long t0 = System.nanoTime();
         guest.loadDeviceState(deviceState);
+        deviceStateLoadMicros = (System.nanoTime() - t0) / 1000;
       } catch (IllegalArgumentException | IllegalStateException e) {
         reason = "device state refused: " + e.getMessage();
       }
@@ -248,8 +261,7 @@ public final class DestinationActor {
     if (reason == null && cmd.getFinish().getActivateWhenComplete() && lease.valid()) {
       // The coordinator's switchover marker is in its journal: run now, Finish's answer says so.
       // Without a valid lease, Finish answers complete without running and Activate waits for one.
-      long runningAt = run(cmd.getFinish().getOwnerToken());
-      r.setActivated(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt));
+      r.setActivated(run(cmd.getFinish().getOwnerToken()));
       return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId()).setFinish(r).build());
     }
     replies.tell(Replies.ok(cmd, settings.hostId()).setFinish(r).build());
@@ -269,17 +281,21 @@ public final class DestinationActor {
 
   private Behavior<Command> activate(HostCommand cmd) {
     if (!lease.held(ctx, new Execute(cmd), migrationId)) return Behaviors.same();
-    long runningAt = run(cmd.getActivate().getOwnerToken());
     return cleaningUp(null, cmd, Replies.ok(cmd, settings.hostId())
-        .setActivate(ActivateResult.newBuilder().setRunningAtEpochUs(runningAt)).build());
+        .setActivate(run(cmd.getActivate().getOwnerToken())).build());
   }
 
-  /** The guest runs here from now on (or stays paused if it was), owned through the coordinator's token. */
-  private long run(String ownerToken) {
+  /**
+   * The guest runs here from now on (or stays paused if it was), owned through the coordinator's
+   * token; the source's copy is torn down only after this, in Confirm.
+   */
+  private ActivateResult run(String ownerToken) {
+    long t0 = System.nanoTime();
     guest.assignOwner(ownerToken);
     if (arrivesPaused) guest.holdPaused(ownerToken);
     else guest.run(ownerToken);
-    long runningAt = EpochMicros.now();
+    ActivateResult runningAt = ActivateResult.newBuilder().setRunningAtEpochUs(EpochMicros.now())
+        .setDeviceStateLoadUs(deviceStateLoadMicros).setUnleashUs((System.nanoTime() - t0) / 1000).build();
     hostAgent.tell(new HostAgent.GuestAdopted(migrationId, guest));
     ctx.getLog().info("{}: guest {} {} on {}", migrationId, guest.description().getGuestId(),
         arrivesPaused ? "arrives paused, as it was," : "runs", settings.hostId());

@@ -71,7 +71,8 @@ public final class HostAgent {
   /** Chaos: replaces this host's fault injection settings (see livemig.host.faults). */
   public record SetFaults(HostSettings.Faults faults, ActorRef<akka.Done> replyTo) implements Command {}
 
-  public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes) {}
+  public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes,
+      List<org.livemig.messages.DiskSummary> disks) {}
 
   /** Local only: what this host carries now (the node's metrics). */
   public record GetLoad(ActorRef<Load> replyTo) implements Command {}
@@ -189,7 +190,7 @@ public final class HostAgent {
     this.recorded = ctx.messageAdapter(HostLedger.Recorded.class, r -> new AnswerRecorded(r.reply()));
     this.faults = settings.faults();
     this.runStates = RunStateLog.of(settings);
-    this.guests = new HostGuests(settings.hostId(), runStates);
+    this.guests = new HostGuests(settings.hostId(), runStates, settings.datastores(), settings.diskFaults());
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
         lease, migrations, cleanups);
   }

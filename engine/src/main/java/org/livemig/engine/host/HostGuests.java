@@ -11,6 +11,9 @@ import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.engine.guest.RunStateListener;
 import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.guest.disk.Datastores;
+import org.livemig.engine.guest.disk.DiskFaults;
+import org.livemig.engine.guest.disk.GuestDisks;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.GuestSummary;
@@ -35,9 +38,14 @@ final class HostGuests {
   /** Guests this host paused when it fenced itself: they run again once their migration is settled. */
   private final Set<String> fenced = new TreeSet<>();
 
-  HostGuests(String hostId, RunStateListener runStates) {
+  private final Datastores datastores;
+  private final DiskFaults diskFaults;
+
+  HostGuests(String hostId, RunStateListener runStates, Datastores datastores, DiskFaults diskFaults) {
     this.hostId = hostId;
     this.runStates = runStates;
+    this.datastores = datastores;
+    this.diskFaults = diskFaults;
   }
 
   MigratableGuest get(String guestId) {
@@ -114,7 +122,14 @@ final class HostGuests {
     }
     try {
       String token = "host:" + hostId + ":" + id;
-      MigratableGuest guest = SyntheticGuest.create(d, token, runStates);
+      GuestDisks.Created disks = GuestDisks.create(d, hostId, datastores, diskFaults);
+      MigratableGuest guest;
+      try {
+        guest = SyntheticGuest.create(disks.description(), token, runStates, disks.disks());
+      } catch (IllegalArgumentException | OutOfMemoryError e) {
+        disks.disks().close();
+        throw e;
+      }
       if (start) guest.run(token);
       guests.put(id, guest);
       lost.remove(id);
@@ -225,7 +240,8 @@ final class HostGuests {
         .addAllLostGuests(lost);
     for (MigratableGuest g : guests.values()) {
       d.addGuests(GuestSummary.newBuilder().setGuestId(g.description().getGuestId()).setState(g.state().name())
-          .setSteps(g.steps()).setThrottlePercent(g.throttlePercent()).setSizeBytes(g.memory().sizeBytes()));
+          .setSteps(g.steps()).setThrottlePercent(g.throttlePercent()).setSizeBytes(g.memory().sizeBytes())
+          .addAllDisks(g.disks()));
     }
     return d.build();
   }
@@ -236,6 +252,6 @@ final class HostGuests {
 
   static HostAgent.GuestView view(MigratableGuest g) {
     return new HostAgent.GuestView(g.description().getGuestId(), g.state(), g.steps(), g.throttlePercent(),
-        g.memory().sizeBytes());
+        g.memory().sizeBytes(), g.disks());
   }
 }

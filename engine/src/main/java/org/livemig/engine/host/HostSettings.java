@@ -3,6 +3,8 @@ package org.livemig.engine.host;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.guest.disk.Datastores;
+import org.livemig.engine.guest.disk.DiskFaults;
 import org.livemig.messages.MigrationParameters;
 
 /** A host's configuration (livemig.host), read once at start. */
@@ -20,7 +22,9 @@ public record HostSettings(
     Duration ledgerLoadTimeout,
     Duration defaultPostcopyKeepalive,
     Duration fenceLease,
-    String runStateLog) {
+    String runStateLog,
+    Datastores datastores,
+    DiskFaults diskFaults) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -66,6 +70,8 @@ public record HostSettings(
         h.getDuration("ledger-load-timeout"),
         config.getDuration("livemig.migration.postcopy-keepalive"),
         h.getDuration("fence-lease"),
-        h.getString("run-state-log"));
+        h.getString("run-state-log"),
+        Datastores.fromConfig(h.getConfig("datastores")),
+        DiskFaults.fromConfig(f.getConfig("disk")));
   }
 }

@@ -18,7 +18,6 @@ import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.PerformResult;
-import org.livemig.messages.ProgressReport;
 import org.livemig.messages.RoundStats;
 
 /**
@@ -37,6 +36,10 @@ public final class SourceActor {
 
   private record Stunned(Throwable error) implements Command {}
 
+  private record Drained(Throwable error) implements Command {}
+
+  private enum DrainTimedOut implements Command { INSTANCE }
+
   private record CleanedUp(CleanupActor.Finished finished) implements Command {}
 
   static Behavior<Command> create(String migrationId, MigratableGuest guest, HostSettings settings,
@@ -53,6 +56,7 @@ public final class SourceActor {
   private final ActorRef<HostAgent.Command> hostAgent;
   private final ActorRef<CopyActor.Event> copyEvents;
   private final Precopy precopy;
+  private final SourceProgress progress;
   /** The guest was paused when the migration began: it stays paused whatever happens. */
   private final boolean pausedAtBegin;
 
@@ -66,9 +70,7 @@ public final class SourceActor {
   // against the stun and the final copy, since the destination runs once both are through.
   private long switchoverOverheadMs;
   private int roundsAtMaxThrottle;
-  // Switchover breakdown for the log: stun requested, guest stopped.
-  private long stunNanos;
-  private long stoppedNanos;
+  private final SwitchoverTimes switchover = new SwitchoverTimes();
   /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
   private long[] postcopyDiscard;
   private SourcePostcopy postcopyRole;
@@ -83,6 +85,7 @@ public final class SourceActor {
     this.hostAgent = hostAgent;
     this.copyEvents = ctx.messageAdapter(CopyActor.Event.class, Copy::new);
     this.precopy = new Precopy(guest.memory().pageSize());
+    this.progress = new SourceProgress(migrationId, guest, precopy);
     this.pausedAtBegin = guest.state() == RunState.PAUSED;
   }
 
@@ -166,7 +169,7 @@ public final class SourceActor {
     else if (!d.why().isEmpty()) ctx.getLog().info("{}: {}", migrationId, d.why());
     if (d.action() != Convergence.Action.NEXT_ROUND) return stunAfter(stats, d.action() == Convergence.Action.POSTCOPY);
     if (d.throttlePercent() != throttle) guest.setThrottlePercent(d.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false)));
+    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
 
@@ -176,7 +179,7 @@ public final class SourceActor {
    * coordinator's next commands, Perform's and Finish's answers, inside the downtime.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false).toBuilder().setStunning(true).build()));
+    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false).toBuilder().setStunning(true).build()));
     return stunning(postcopy);
   }
 
@@ -187,25 +190,14 @@ public final class SourceActor {
    */
   private Behavior<Command> stunning(boolean postcopy) {
     stunnedAtMicros = EpochMicros.now();
-    stunNanos = System.nanoTime();
+    switchover.stunRequested(guest.diskRequestsInFlight()); // issued before the pause: the drain waits for them
     ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
     return Behaviors.receive(Command.class)
         .onMessage(Stunned.class, m -> {
           if (m.error() != null) return performFailed("stun failed: " + m.error());
           if (pendingConfirm != null) return confirm(pendingConfirm);
-          stoppedNanos = System.nanoTime();
-          long[] last = guest.dirtyBitmap().syncAndClear();
-          int round = precopy.rounds() + 1;
-          if (postcopy) postcopyDiscard = last;
-          long[] pages = postcopy ? new long[0] : last;
-          precopy.roundStarted(round, DirtyBitmap.count(pages) * guest.memory().pageSize());
-          byte[] deviceState = guest.deviceState();
-          for (int c = 0; c < copies.size(); c++) {
-            copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
-                guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
-          }
-          coordinator.tell(new HostAgent.ProgressReported(sample(0).setSwitchover(true).build()));
-          return finalCopy(copies.size());
+          switchover.stopped();
+          return draining(postcopy);
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
@@ -217,6 +209,52 @@ public final class SourceActor {
         })
         .onMessage(Copy.class, m -> Behaviors.same())
         .build();
+  }
+
+  /**
+   * The vCPUs stopped; every disk request in flight must complete before the device state is
+   * taken, or the destination could run while a source write can still reach the shared disk.
+   * A drain that outlasts drain-timeout fails the migration here: the guest resumes on the source.
+   */
+  private Behavior<Command> draining(boolean postcopy) {
+    akka.actor.Cancellable timeout = ctx.scheduleOnce(Duration.ofMillis(params.getDrainTimeoutMs()), ctx.getSelf(),
+        DrainTimedOut.INSTANCE);
+    ctx.pipeToSelf(guest.drain(), (ok, err) -> new Drained(err));
+    return Behaviors.receive(Command.class)
+        .onMessage(Drained.class, m -> {
+          timeout.cancel();
+          if (m.error() != null) return performFailed("drain failed: " + m.error());
+          switchover.drained();
+          return sendFinal(postcopy);
+        })
+        .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed("drain did not finish within "
+            + params.getDrainTimeoutMs() + " ms: " + guest.diskRequestsInFlight() + " disk request(s) of "
+            + switchover.inFlightAtStun() + " still in flight; the switchover is off and the guest resumes on the source"))
+        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
+        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
+        .onMessage(Execute.class, m -> {
+          timeout.cancel();
+          // Stopped and not yet sent: a rollback resumes the guest at once (its requests in flight go on).
+          return m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command());
+        })
+        .onMessage(Copy.class, m -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> sendFinal(boolean postcopy) {
+    long[] last = guest.dirtyBitmap().syncAndClear();
+    int round = precopy.rounds() + 1;
+    if (postcopy) postcopyDiscard = last;
+    long[] pages = postcopy ? new long[0] : last;
+    precopy.roundStarted(round, DirtyBitmap.count(pages) * guest.memory().pageSize());
+    byte[] deviceState = guest.deviceState();
+    switchover.deviceStateTaken();
+    for (int c = 0; c < copies.size(); c++) {
+      copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
+          guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
+    }
+    coordinator.tell(new HostAgent.ProgressReported(progress.sample(perform.getEpoch(), 0).setSwitchover(true).build()));
+    return finalCopy(copies.size());
   }
 
   /** Stunned: the last dirty pages, the device state and EOS are on their way on every channel. */
@@ -231,18 +269,18 @@ public final class SourceActor {
   }
 
   private Behavior<Command> performed() {
-    long now = System.nanoTime();
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress(last, true)));
-    PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
+    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), last, true)));
+    PerformResult result = switchover.withBreakdown(
+        precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent()));
     if (postcopyDiscard != null) {
       result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
     }
     replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
     ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages; switchover on the source: "
-        + "stun {} ms, final copy with device state and EOS {} ms", migrationId, result.getRoundsCount(),
-        result.getTotalBytes(), last.getPagesSent(), (stoppedNanos - stunNanos) / 1_000_000,
-        (now - stoppedNanos) / 1_000_000);
+        + "stun {} ms, drain {} ms ({} disk requests in flight), final copy with device state and EOS {} ms",
+        migrationId, result.getRoundsCount(), result.getTotalBytes(), last.getPagesSent(), result.getStunUs() / 1000,
+        result.getDrainUs() / 1000, switchover.inFlightAtStun(), result.getFinalCopyUs() / 1000);
     if (postcopyDiscard == null) return awaitingConfirm();
     SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
         params, hostAgent, this::confirm);
@@ -255,6 +293,7 @@ public final class SourceActor {
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // too late to matter
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> Behaviors.same())
+        .onMessage(Drained.class, m -> Behaviors.same()) // a drain that finished after its timeout
         .build();
   }
 
@@ -283,7 +322,7 @@ public final class SourceActor {
           // The round's dirty rate so far, counted here and not in the switchover's sample: a
           // bitmap count is a pass over the bitmap, which the downtime should not pay.
           coordinator.tell(new HostAgent.ProgressReported(
-              sample(precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
+              progress.sample(perform.getEpoch(), precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
           return Behaviors.same();
         });
   }
@@ -317,19 +356,6 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
-  /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
-  private ProgressReport.Builder sample(long dirtyRate) {
-    return ProgressReport.newBuilder()
-        .setMigrationId(migrationId)
-        .setEpoch(perform.getEpoch())
-        .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
-        .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
-        .setTotalBytes(guest.memory().sizeBytes())
-        .setSentAtEpochUs(EpochMicros.now())
-        .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
-            .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
-  }
-
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
     boolean success = cmd.getConfirm().getSuccess();
@@ -355,7 +381,7 @@ public final class SourceActor {
     return Behaviors.receive(Command.class)
         .onMessage(CleanedUp.class, m -> {
           var result = org.livemig.messages.ConfirmResult.newBuilder().setSourceDestroyed(success)
-              .setSourceRunning(guest.state() == RunState.RUNNING);
+              .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(m.finished().teardownMicros());
           if (postcopyRole != null) {
             result.setPostcopyPagesSent(postcopyRole.pagesSent()).setPostcopyPagesResent(postcopyRole.pagesResent());
           }
@@ -370,19 +396,5 @@ public final class SourceActor {
     ctx.getLog().warn("{}: {} not expected on the source now", migrationId, cmd.getCommandCase());
     replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the source now"));
     return Behaviors.same();
-  }
-
-  private ProgressReport progress(RoundStats stats, boolean finalCopy) {
-    return ProgressReport.newBuilder()
-        .setMigrationId(migrationId)
-        .setEpoch(perform.getEpoch())
-        .setRound(stats)
-        .setTransferredBytes(precopy.totalBytes())
-        .setRemainingBytes(stats.getDirtyPagesAfter() * guest.memory().pageSize())
-        .setTotalBytes(guest.memory().sizeBytes())
-        .setFinalCopy(finalCopy)
-        .setRoundDone(true)
-        .setSentAtEpochUs(EpochMicros.now())
-        .build();
   }
 }

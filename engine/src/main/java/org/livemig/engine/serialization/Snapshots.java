@@ -24,7 +24,8 @@ final class Snapshots {
         .setEndedAtMs(s.endedAtMs()).setDowntimeUs(s.downtimeUs()).addAllCleanedUp(s.cleanedUp())
         .setPostcopy(s.postcopy().started()).setRecoveries(s.postcopy().recoveries())
         .setPostcopyComplete(s.postcopy().complete()).setPostcopyPagesMissing(s.postcopy().pagesMissing())
-        .setPostcopyPausedReason(s.postcopy().pausedReason()).setPostcopySourceLost(s.postcopy().sourceLost());
+        .setPostcopyPausedReason(s.postcopy().pausedReason()).setPostcopySourceLost(s.postcopy().sourceLost())
+        .setSourceTeardownUs(s.sourceTeardownUs());
     if (s.postcopy().result() != null) b.setPostcopyResult(s.postcopy().result());
     if (s.begin() != null) b.setBegin(s.begin());
     if (s.prepare() != null) b.setPrepare(s.prepare());
@@ -53,7 +54,7 @@ final class Snapshots {
         p.getErrorKind(), p.getCancelled(), p.getStartedAtMs(), p.getSetupDoneAtMs(), p.getStunnedAtUs(), p.getEndedAtMs(),
         p.getDowntimeUs(), Set.copyOf(p.getCleanedUpList()), new PostcopyState(p.getPostcopy(), p.getRecoveries(),
             p.getPostcopyComplete(), p.getPostcopyPagesMissing(), p.getPostcopyPausedReason(),
-            p.hasPostcopyResult() ? p.getPostcopyResult() : null, p.getPostcopySourceLost()));
+            p.hasPostcopyResult() ? p.getPostcopyResult() : null, p.getPostcopySourceLost()), p.getSourceTeardownUs());
   }
 
   private static void known(String field, int number, Enum<?> value) {

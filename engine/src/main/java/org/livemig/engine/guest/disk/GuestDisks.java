@@ -1,0 +1,151 @@
+package org.livemig.engine.guest.disk;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.livemig.engine.common.Ids;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.DiskSummary;
+import org.livemig.messages.DiskVerification;
+import org.livemig.messages.GuestDescription;
+
+/** The virtual disks of one guest on one host, started, stopped and drained together. */
+public final class GuestDisks {
+  private final List<VirtualDisk> disks;
+
+  private GuestDisks(List<VirtualDisk> disks) {
+    this.disks = List.copyOf(disks);
+  }
+
+  public static GuestDisks none() {
+    return new GuestDisks(List.of());
+  }
+
+  /**
+   * Creates the guest's disk files (refusing existing ones) and returns the disks with the
+   * description to keep: each disk's identity filled in, the one its file carries.
+   */
+  public static Created create(GuestDescription d, String hostId, Datastores datastores, DiskFaults faults) {
+    validate(d);
+    GuestDescription.Builder described = d.toBuilder();
+    List<VirtualDisk> opened = new ArrayList<>();
+    try {
+      for (int i = 0; i < d.getDisksCount(); i++) {
+        DiskDescription disk = d.getDisks(i).toBuilder().setIdentity(UUID.randomUUID().toString()).build();
+        described.setDisks(i, disk);
+        DiskFile f = DiskFile.create(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
+            disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
+        opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
+            DiskState.fresh(BlockContent.hostHash(hostId))));
+      }
+    } catch (IOException e) {
+      new GuestDisks(opened).close();
+      throw new IllegalArgumentException("cannot create the disks of guest " + d.getGuestId() + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      new GuestDisks(opened).close();
+      throw e;
+    }
+    return new Created(described.build(), new GuestDisks(opened));
+  }
+
+  public record Created(GuestDescription description, GuestDisks disks) {}
+
+  /**
+   * Opens the disk files a migrating guest uses on shared storage: each must exist on this host
+   * with the identity its source wrote. Nothing is written until the guest runs here.
+   */
+  public static GuestDisks open(GuestDescription d, String hostId, Datastores datastores, DiskFaults faults) {
+    validate(d);
+    List<VirtualDisk> opened = new ArrayList<>();
+    try {
+      for (int i = 0; i < d.getDisksCount(); i++) {
+        DiskDescription disk = d.getDisks(i);
+        if (disk.getIdentity().isEmpty()) throw new IllegalArgumentException("disk " + disk.getDiskId() + " has no identity");
+        DiskFile f = DiskFile.open(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
+            disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
+        opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
+            DiskState.fresh(BlockContent.hostHash(hostId))));
+      }
+    } catch (IOException e) {
+      new GuestDisks(opened).close();
+      throw new IllegalArgumentException("cannot open the disks of guest " + d.getGuestId() + " on " + hostId + ": "
+          + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      new GuestDisks(opened).close();
+      throw e;
+    }
+    return new GuestDisks(opened);
+  }
+
+  /** Rejects disk lists the workload cannot honour. */
+  public static void validate(GuestDescription d) {
+    Set<String> ids = new HashSet<>();
+    for (DiskDescription disk : d.getDisksList()) {
+      String invalid = Ids.problem("disk_id", disk.getDiskId());
+      if (invalid != null) throw new IllegalArgumentException(invalid);
+      if (!ids.add(disk.getDiskId())) throw new IllegalArgumentException("disk_id " + disk.getDiskId() + " appears twice");
+      String ds = Ids.problem("datastore", disk.getDatastore());
+      if (ds != null) throw new IllegalArgumentException("disk " + disk.getDiskId() + ": " + ds);
+      BlockContent.validate(disk);
+    }
+  }
+
+  public boolean isEmpty() { return disks.isEmpty(); }
+
+  public void start() { disks.forEach(VirtualDisk::start); }
+
+  public void stopIssuing() { disks.forEach(VirtualDisk::stopIssuing); }
+
+  /** Completes when no disk has a request in flight. */
+  public CompletableFuture<Void> drain() {
+    return CompletableFuture.allOf(disks.stream().map(VirtualDisk::drain).toArray(CompletableFuture[]::new));
+  }
+
+  public int inFlight() {
+    return disks.stream().mapToInt(VirtualDisk::inFlight).sum();
+  }
+
+  /** The guest now runs on this host: its next writes are this host's generation. */
+  public void handedTo() { disks.forEach(VirtualDisk::handedTo); }
+
+  public void close() { disks.forEach(VirtualDisk::close); }
+
+  public List<DiskSummary> summaries() {
+    return disks.stream().map(VirtualDisk::summary).toList();
+  }
+
+  /** Each disk's state, encoded after one another (nothing may be in flight). */
+  public byte[] encodeStates() {
+    List<DiskState> states = disks.stream().map(VirtualDisk::state).toList();
+    ByteBuffer b = ByteBuffer.allocate(states.stream().mapToInt(DiskState::encodedLength).sum());
+    states.forEach(s -> s.encode(b));
+    return b.array();
+  }
+
+  /** Decodes every disk's state from b (checked before any disk changes), then restores them. */
+  public void restoreStates(ByteBuffer b) {
+    List<DiskState> states = new ArrayList<>();
+    for (VirtualDisk disk : disks) states.add(DiskState.decode(b, disk.diskId()));
+    if (b.hasRemaining()) throw new IllegalArgumentException("device state has " + b.remaining() + " bytes after the disks");
+    for (int i = 0; i < disks.size(); i++) disks.get(i).restore(states.get(i));
+  }
+
+  /** Checks every disk against its oracle; the guest must be stopped (writes in flight count as not landed). */
+  public List<DiskVerification> verify() {
+    List<DiskVerification> out = new ArrayList<>();
+    for (VirtualDisk disk : disks) {
+      try {
+        out.add(DiskOracle.verify(disk.diskId(), disk.content(), disk.file(), disk.stateForCheck()));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read disk " + disk.diskId() + " to verify it", e);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,381 @@
+package org.livemig.engine.guest.disk;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.DiskSummary;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running virtual disk: the guest's I/O workload on it (writes paced at the configured
+ * rate, reads in between), up to queue-depth requests in flight completing asynchronously on
+ * I/O threads, a write acknowledged only once durable. Stopping the guest stops issuing;
+ * {@link #drain} completes when the last request in flight has completed.
+ *
+ * <p>Two requests never touch one block at once (a write waits for the block's request in
+ * flight), so a block's content is always the last landed write of it: what makes the oracle
+ * exact with out-of-order completion. State is guarded by this; the file I/O runs outside it.
+ */
+public final class VirtualDisk {
+  private static final Logger log = LoggerFactory.getLogger(VirtualDisk.class);
+  /** Pacing granularity, as the memory workload's. */
+  private static final long BATCH_NANOS = 1_000_000L;
+
+  private final String guestId;
+  private final DiskDescription description;
+  private final BlockContent content;
+  private final DiskFile file;
+  private final DiskFaults faults;
+  private final int hostHash;
+  private final int queueDepth;
+  private final long openedNanos = System.nanoTime();
+  private final ExecutorService io;
+  /** Released when the disk closes: what a hung request waits for. */
+  private final CountDownLatch closing = new CountDownLatch(1);
+  private final ThreadLocal<ByteBuffer> buffers;
+
+  // Guarded by this.
+  private DiskState state;
+  private long writeSeq;
+  private long reads;
+  private long readSeq;
+  private long readMismatches;
+  private long writeErrors;
+  private boolean full;
+  private final List<Long> failed = new ArrayList<>();
+  private final Map<Long, Long> writesInFlight = new HashMap<>(); // write number -> block
+  private final Set<Long> busyBlocks = new HashSet<>();
+  private int inFlight;
+  private boolean issuing;
+  private boolean closed;
+  private boolean hangUsed;
+  private int failuresLeft;
+  private Thread workload;
+  private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
+
+  VirtualDisk(String guestId, int diskIndex, long seed, DiskDescription d, DiskFile file, DiskFaults faults,
+      String hostId, DiskState state) {
+    this.guestId = guestId;
+    this.description = d;
+    this.content = new BlockContent(seed, diskIndex, d);
+    this.file = file;
+    this.faults = faults;
+    this.hostHash = BlockContent.hostHash(hostId);
+    this.queueDepth = Math.max(1, d.getQueueDepth());
+    this.failuresLeft = faults.failWrites();
+    this.io = Executors.newFixedThreadPool(Math.min(queueDepth, 64), r -> {
+      Thread t = new Thread(r, "guest-" + guestId + "-disk-" + d.getDiskId() + "-io");
+      t.setDaemon(true);
+      return t;
+    });
+    this.buffers = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(content.blockSize()));
+    restore(state);
+  }
+
+  public String diskId() { return description.getDiskId(); }
+
+  public DiskDescription description() { return description; }
+
+  public DiskFile file() { return file; }
+
+  /** Continues from a state (the guest's own at creation, or one arrived by migration). */
+  synchronized void restore(DiskState s) {
+    requireIdle("restore the state of");
+    state = s;
+    writeSeq = s.writeSeq();
+    reads = s.reads();
+    readMismatches = s.readMismatches();
+    writeErrors = s.writeErrors();
+    full = s.full();
+    failed.clear();
+    failed.addAll(s.failed());
+  }
+
+  /** The disk's state for the device state: nothing may be in flight (drain first). */
+  synchronized DiskState state() {
+    requireIdle("take the state of");
+    return current();
+  }
+
+  private DiskState current() {
+    return new DiskState(writeSeq, reads, readMismatches, writeErrors, full, state.owners(), failed);
+  }
+
+  private void requireIdle(String action) {
+    if (issuing || inFlight > 0) {
+      throw new IllegalStateException("cannot " + action + " disk " + description.getDiskId() + " of guest " + guestId
+          + " with " + inFlight + " request(s) in flight" + (issuing ? " while it runs" : ""));
+    }
+  }
+
+  synchronized void start() {
+    if (closed) throw new IllegalStateException("disk " + description.getDiskId() + " of guest " + guestId + " is closed");
+    issuing = true;
+    if (workload == null) {
+      workload = new Thread(this::issueLoop, "guest-" + guestId + "-disk-" + description.getDiskId());
+      workload.setDaemon(true);
+      workload.start();
+    }
+    notifyAll();
+  }
+
+  /** The guest stopped: no new request; the ones in flight complete on their own (see {@link #drain}). */
+  synchronized void stopIssuing() {
+    issuing = false;
+    notifyAll();
+  }
+
+  /** Completes when no request is in flight (at once if none is). */
+  synchronized CompletableFuture<Void> drain() {
+    if (inFlight == 0) return CompletableFuture.completedFuture(null);
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    drainWaiters.add(f);
+    return f;
+  }
+
+  public synchronized int inFlight() { return inFlight; }
+
+  /** Write numbers in flight now (a hung write stays here until the disk closes). */
+  synchronized Set<Long> writesInFlight() { return Set.copyOf(writesInFlight.keySet()); }
+
+  /** The state with the writes in flight counted as failed: what an oracle check may assume landed. */
+  synchronized DiskState stateForCheck() {
+    DiskState s = current();
+    List<Long> notLanded = new ArrayList<>(s.failed());
+    notLanded.addAll(writesInFlight.keySet());
+    return new DiskState(s.writeSeq(), s.reads(), s.readMismatches(), s.writeErrors(), s.full(), s.owners(), notLanded);
+  }
+
+  synchronized DiskSummary summary() {
+    return DiskSummary.newBuilder().setDiskId(description.getDiskId()).setDatastore(description.getDatastore())
+        .setSizeBytes(file.sizeBytes()).setWrites(writeSeq - failed.size() - writesInFlight.size()).setReads(reads)
+        .setInFlight(inFlight).setWriteErrors(writeErrors).setFull(full).setReadMismatches(readMismatches).build();
+  }
+
+  /** The guest is handed to this host: its writes from now on are this host's generation. */
+  synchronized void handedTo() {
+    state = state.handedTo(hostHash);
+  }
+
+  /** Stops the workload for good, aborts a hung request, waits for the rest, closes the file. */
+  void close() {
+    Thread t;
+    synchronized (this) {
+      if (closed) return;
+      closed = true;
+      issuing = false;
+      t = workload;
+      notifyAll();
+    }
+    closing.countDown();
+    io.shutdown();
+    boolean interrupted = false;
+    try {
+      while (!io.awaitTermination(1, TimeUnit.SECONDS)) {
+        log.info("disk {} of guest {}: waiting for {} request(s) in flight to close", description.getDiskId(), guestId, inFlight());
+      }
+      if (t != null && t != Thread.currentThread()) t.join();
+    } catch (InterruptedException e) {
+      interrupted = true;
+    }
+    try {
+      file.close();
+    } catch (IOException e) {
+      log.warn("disk {} of guest {}: closing {} failed: {}", description.getDiskId(), guestId, file.path(), e.toString());
+    }
+    synchronized (this) {
+      drainWaiters.forEach(f -> f.complete(null));
+      drainWaiters.clear();
+    }
+    if (interrupted) Thread.currentThread().interrupt();
+  }
+
+  /** The workload thread: writes at the configured rate while the guest runs, reads in between. */
+  private void issueLoop() {
+    long perWriteNanos = description.getWritesPerSecond() == 0 ? 0 : 1_000_000_000L / description.getWritesPerSecond();
+    while (awaitIssuing()) {
+      if (perWriteNanos == 0) { // reads only, or an idle disk: nothing to pace
+        if (description.getReadsPerMille() == 0 || !issueRead()) idle();
+        continue;
+      }
+      long t0 = System.nanoTime();
+      long issued = 0;
+      int readCredit = 0;
+      while (isIssuing()) {
+        long due = (System.nanoTime() - t0) / perWriteNanos + 1 - issued;
+        if (due <= 0) {
+          LockSupport.parkNanos(Math.max(BATCH_NANOS, t0 + issued * perWriteNanos - System.nanoTime()));
+          continue;
+        }
+        if (!issueWrite()) break;
+        issued++;
+        for (readCredit += description.getReadsPerMille(); readCredit >= 1000; readCredit -= 1000) issueRead();
+      }
+    }
+  }
+
+  private synchronized boolean awaitIssuing() {
+    while (!issuing && !closed) waitUninterruptibly();
+    return !closed;
+  }
+
+  private synchronized boolean isIssuing() { return issuing && !closed; }
+
+  private synchronized void idle() {
+    while (issuing && !closed) waitUninterruptibly();
+  }
+
+  private void waitUninterruptibly() {
+    try {
+      wait();
+    } catch (InterruptedException e) {
+      closed = true; // nobody but close() should stop this thread: treat an interrupt as one
+    }
+  }
+
+  /** Issues the next write once a queue slot and its block are free; false when stopped meanwhile. */
+  private synchronized boolean issueWrite() {
+    if (full || failed.size() >= DiskState.MAX_FAILED) { // read-only now, as a guest file system would go
+      idle();
+      return false;
+    }
+    long k = writeSeq;
+    long block = content.blockAt(k);
+    while (issuing && !closed && (inFlight >= queueDepth || busyBlocks.contains(block))) waitUninterruptibly();
+    if (!issuing || closed) return false;
+    long since = System.nanoTime() - openedNanos;
+    if (after(faults.fullAfter(), since)) {
+      full = true; // "no space left on device": nothing lands, the guest stops writing
+      writeErrors++;
+      log.warn("disk {} of guest {}: write {} failed: no space left on device (fault injected); the guest stops writing",
+          description.getDiskId(), guestId, k);
+      return false;
+    }
+    boolean hang = !hangUsed && after(faults.hangWriteAfter(), since);
+    hangUsed |= hang;
+    boolean fail = !hang && failuresLeft > 0 && after(faults.failWritesAfter(), since);
+    if (fail) failuresLeft--;
+    writeSeq = k + 1;
+    writesInFlight.put(k, block);
+    busyBlocks.add(block);
+    inFlight++;
+    int generation = state.generation();
+    io.execute(() -> write(k, block, generation, hang, fail));
+    return true;
+  }
+
+  private static boolean after(Duration fault, long sinceNanos) {
+    return fault != null && sinceNanos >= fault.toNanos();
+  }
+
+  private void write(long k, long block, int generation, boolean hang, boolean fail) {
+    String error = null;
+    try {
+      delay();
+      if (hang) {
+        log.warn("disk {} of guest {}: write {} hangs (fault injected)", description.getDiskId(), guestId, k);
+        closing.await();
+        error = "aborted: the disk closed while the write hung";
+      } else if (fail) {
+        error = "I/O error (fault injected)";
+      } else {
+        ByteBuffer buf = buffers.get();
+        content.fill(buf, k, generation, hostHash);
+        file.writeDurably(block, buf);
+      }
+    } catch (IOException | RuntimeException e) {
+      error = e.toString();
+    } catch (InterruptedException e) {
+      error = "interrupted";
+      Thread.currentThread().interrupt();
+    }
+    writeDone(k, block, error);
+  }
+
+  private synchronized void writeDone(long k, long block, String error) {
+    writesInFlight.remove(k);
+    if (error != null) {
+      // The guest sees the error; the block keeps what it held, and the oracle skips this write.
+      writeErrors++;
+      failed.add(k);
+      if (!closed) log.warn("disk {} of guest {}: write {} failed: {}", description.getDiskId(), guestId, k, error);
+    }
+    completed(block);
+  }
+
+  /** Issues a read of the next read block unless a request holds it; false when none was issued. */
+  private synchronized boolean issueRead() {
+    long block = content.readBlockAt(readSeq++);
+    if (busyBlocks.contains(block)) return false;
+    while (issuing && !closed && inFlight >= queueDepth) waitUninterruptibly();
+    if (!issuing || closed || busyBlocks.contains(block)) return false;
+    busyBlocks.add(block);
+    inFlight++;
+    long writesIssued = writeSeq;
+    io.execute(() -> read(block, writesIssued));
+    return true;
+  }
+
+  private void read(long block, long writesIssued) {
+    boolean mismatch;
+    try {
+      delay();
+      ByteBuffer buf = buffers.get();
+      file.read(block, buf);
+      BlockContent.Written w = content.parse(buf);
+      // What a guest can check of what it reads: a whole block this disk wrote there, not a
+      // torn one, a misdirected one or one from a write it never issued.
+      mismatch = w != null && (!w.intact() || w.k() >= writesIssued || content.blockAt(w.k()) != block);
+    } catch (IOException | RuntimeException e) {
+      if (!isClosed()) log.warn("disk {} of guest {}: read of block {} failed: {}", description.getDiskId(), guestId, block, e.toString());
+      mismatch = !isClosed();
+    }
+    readDone(block, mismatch);
+  }
+
+  private synchronized void readDone(long block, boolean mismatch) {
+    reads++;
+    if (mismatch) readMismatches++;
+    completed(block);
+  }
+
+  private synchronized boolean isClosed() { return closed; }
+
+  private void completed(long block) {
+    busyBlocks.remove(block);
+    inFlight--;
+    notifyAll();
+    if (inFlight == 0 && !drainWaiters.isEmpty()) {
+      List<CompletableFuture<Void>> done = List.copyOf(drainWaiters);
+      drainWaiters.clear();
+      done.forEach(f -> f.complete(null)); // dependents run on the I/O thread, never blocking it long
+    }
+  }
+
+  /** A slow disk: the request takes writeDelay longer (simulated device latency). */
+  private void delay() {
+    long nanos = faults.writeDelay().toNanos();
+    if (nanos <= 0) return;
+    long deadline = System.nanoTime() + nanos;
+    for (long left = nanos; left > 0; left = deadline - System.nanoTime()) LockSupport.parkNanos(left);
+  }
+
+  /** The oracle's view of this disk's history. */
+  BlockContent content() { return content; }
+
+  int hostHash() { return hostHash; }
+}

@@ -1,0 +1,36 @@
+package org.livemig.engine.host;
+
+import org.livemig.messages.PerformResult;
+
+/**
+ * When the source's switchover steps happened, for the blackout's breakdown: stun requested,
+ * vCPUs stopped, disk requests in flight drained, device state taken, final copy sent.
+ */
+final class SwitchoverTimes {
+  private long stunRequested;
+  private long stopped;
+  private long drained;
+  private long deviceStateTaken;
+  private int inFlightAtStun;
+
+  void stunRequested(int diskRequestsInFlight) {
+    stunRequested = System.nanoTime();
+    inFlightAtStun = diskRequestsInFlight;
+  }
+
+  void stopped() { stopped = System.nanoTime(); }
+
+  void drained() { drained = System.nanoTime(); }
+
+  void deviceStateTaken() { deviceStateTaken = System.nanoTime(); }
+
+  int inFlightAtStun() { return inFlightAtStun; }
+
+  /** The result with the source's part of the blackout, the final copy ending now. */
+  PerformResult withBreakdown(PerformResult r) {
+    long now = System.nanoTime();
+    return r.toBuilder().setStunUs((stopped - stunRequested) / 1000).setDrainUs((drained - stopped) / 1000)
+        .setDeviceStateUs((deviceStateTaken - drained) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
+        .setDiskRequestsInFlightAtStun(inFlightAtStun).build();
+  }
+}
