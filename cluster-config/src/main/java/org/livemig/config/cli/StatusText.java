@@ -14,6 +14,15 @@ final class StatusText {
     line(b, "total time", i.getTotalTimeMs() + " ms (setup " + i.getSetupTimeMs() + " ms)");
     line(b, "downtime", i.getDowntimeMs() < 0 ? "-" : i.getDowntimeMs() + " ms");
     line(b, "expected downtime", i.getExpectedDowntimeMs() + " ms");
+    if (i.hasBlackout()) {
+      var o = i.getBlackout();
+      line(b, "blackout", String.format("stun %.1f ms, drain %.1f ms (%d disk requests in flight), final copy %.1f ms, "
+          + "device state %.1f ms, unleash %.1f ms", o.getStunUs() / 1e3, o.getDrainUs() / 1e3,
+          o.getDiskRequestsInFlightAtStun(), o.getFinalCopyUs() / 1e3, o.getDeviceStateUs() / 1e3, o.getUnleashUs() / 1e3));
+    }
+    if (i.getSourceTeardownUs() > 0) {
+      line(b, "source teardown", String.format("%.1f ms (after the destination ran)", i.getSourceTeardownUs() / 1e3));
+    }
     line(b, "transferred", String.format("%.1f MiB of %.1f MiB (remaining %.1f MiB)", i.getTransferredBytes() / ProgressBar.MIB,
         i.getTotalBytes() / ProgressBar.MIB, i.getRemainingBytes() / ProgressBar.MIB));
     line(b, "pages", i.getNormalPages() + " normal, " + i.getZeroPages() + " zero");
