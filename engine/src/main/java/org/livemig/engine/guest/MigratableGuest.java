@@ -58,6 +58,9 @@ public interface MigratableGuest {
    */
   CompletionStage<Void> drain();
 
+  /** How long a drain would take if the guest stopped now (0 without disks): part of the expected downtime. */
+  long expectedDrainNanos();
+
   /** Disk requests issued and not yet completed. */
   int diskRequestsInFlight();
 

@@ -249,6 +249,11 @@ public final class SyntheticGuest implements MigratableGuest {
   }
 
   @Override
+  public long expectedDrainNanos() {
+    return disks.expectedDrainNanos();
+  }
+
+  @Override
   public int diskRequestsInFlight() {
     return disks.inFlight();
   }

@@ -17,15 +17,21 @@ final class Convergence {
 
   /**
    * What a round measured. copyMs: the dirty pages' copy at the measured rate; fixedMs: what a
-   * round pays beyond its pages; overheadMs: the control path of a switchover; roundsAtMaxThrottle:
-   * rounds finished at the maximum throttle, this one included.
+   * round pays beyond its pages; drainMs: the disk requests in flight at a stun now would take
+   * this long to complete, before the final copy starts; overheadMs: the control path of a
+   * switchover; roundsAtMaxThrottle: rounds finished at the maximum throttle, this one included.
    */
-  record Round(int round, long dirtyPages, long copyMs, long fixedMs, long overheadMs, boolean dirtyRateMeasured,
-      int throttlePercent, int roundsAtMaxThrottle) {
+  record Round(int round, long dirtyPages, long copyMs, long fixedMs, long drainMs, long overheadMs,
+      boolean dirtyRateMeasured, int throttlePercent, int roundsAtMaxThrottle) {
     /** The guest runs on the destination once its last page is in and Finish reached it, whichever comes last. */
     long expectedDowntimeMs() {
-      long copyAndFixed = copyMs + fixedMs;
-      return Math.max(copyAndFixed < copyMs ? Long.MAX_VALUE : copyAndFixed, overheadMs);
+      long source = copyMs + fixedMs + drainMs;
+      return Math.max(source < copyMs ? Long.MAX_VALUE : source, overheadMs);
+    }
+
+    /** What a switchover costs whatever the copy: the fixed costs and the drain. */
+    long fixedAndDrainMs() {
+      return fixedMs + drainMs;
     }
   }
 
@@ -47,13 +53,14 @@ final class Convergence {
     if (expected <= limit && rateKnown) {
       return new Decision(Action.STUN, r.throttlePercent(), "converged after round " + r.round() + " (" + r.dirtyPages()
           + " pages dirty, expected downtime " + expected + " ms: copy " + r.copyMs() + " ms + fixed costs "
-          + r.fixedMs() + " ms, control path " + r.overheadMs() + " ms); stunning guest", false);
+          + r.fixedMs() + " ms + disk drain " + r.drainMs() + " ms, control path " + r.overheadMs()
+          + " ms); stunning guest", false);
     }
-    if (Math.max(r.fixedMs(), r.overheadMs()) >= limit && r.copyMs() <= copyFloorMs) {
+    if (Math.max(r.fixedAndDrainMs(), r.overheadMs()) >= limit && r.copyMs() <= copyFloorMs) {
       // The fixed costs or the control path alone exceed the limit and the copy left is already at
       // its floor: more rounds or a throttled guest could shorten the switchover by a few ms at most.
       return new Decision(Action.STUN, r.throttlePercent(), "downtime limit " + limit + " ms cannot be met: the "
-          + "switchover's fixed costs (" + r.fixedMs() + " ms) or control path (" + r.overheadMs() + " ms) alone exceed "
+          + "switchover's fixed costs (" + r.fixedMs() + " ms) with the disk drain (" + r.drainMs() + " ms) or control path (" + r.overheadMs() + " ms) alone exceed "
           + "it; switching over after round " + r.round() + " with " + r.copyMs() + " ms of copy left", true);
     }
     if (r.throttlePercent() >= p.getThrottleMaxPercent() && r.roundsAtMaxThrottle() >= ROUNDS_AT_MAX_THROTTLE) {

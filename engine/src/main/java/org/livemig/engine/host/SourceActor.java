@@ -162,7 +162,7 @@ public final class SourceActor {
     int throttle = guest.throttlePercent();
     if (throttle >= params.getThrottleMaxPercent()) roundsAtMaxThrottle++;
     Convergence.Round r = new Convergence.Round(round, dirtyNow, copyOnly.getExpectedDowntimeMs(),
-        precopy.fixedCostMs(), switchoverOverheadMs, precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
+        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000, switchoverOverheadMs, precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
     RoundStats stats = copyOnly.toBuilder().setExpectedDowntimeMs(r.expectedDowntimeMs()).build();
     Convergence.Decision d = Convergence.after(r, params);
     if (d.warn()) ctx.getLog().warn("{}: {}", migrationId, d.why());

@@ -17,7 +17,7 @@ class ConvergenceTest {
       .setThrottleMaxPercent(99).build();
 
   static Round round(int n, long copyMs, boolean measured, int throttle, int atMax) {
-    return new Round(n, 1000, copyMs, 5, 20, measured, throttle, atMax);
+    return new Round(n, 1000, copyMs, 5, 0, 20, measured, throttle, atMax);
   }
 
   @Test
@@ -29,6 +29,18 @@ class ConvergenceTest {
   }
 
   @Test
+  void theDiskDrainCountsInTheExpectedDowntime() {
+    // 250 ms of copy fits the 300 ms limit alone, not with 80 ms of disk requests to drain first.
+    Round withDrain = new Round(2, 1000, 250, 5, 80, 20, true, 0, 0);
+    assertEquals(250 + 5 + 80, withDrain.expectedDowntimeMs());
+    Decision d = Convergence.after(withDrain, P);
+    assertEquals(Action.NEXT_ROUND, d.action());
+    Decision small = Convergence.after(new Round(3, 10, 20, 5, 80, 20, true, 0, 0), P);
+    assertEquals(Action.STUN, small.action());
+    assertTrue(small.why().contains("disk drain 80 ms"), small.why());
+  }
+
+  @Test
   void theFirstPassEstimateSwitchesOverOnlyWithinTheFloor() {
     // Not measured on scattered pages yet: 250 ms is within the limit but above a tenth of it.
     assertEquals(Action.NEXT_ROUND, Convergence.after(round(1, 250, false, 0, 0), P).action());
@@ -37,7 +49,7 @@ class ConvergenceTest {
 
   @Test
   void fixedCostsAboveTheLimitSwitchOverOnceTheCopyIsAtItsFloor() {
-    Round r = new Round(4, 10, 20, 400, 20, true, 0, 0);
+    Round r = new Round(4, 10, 20, 400, 0, 20, true, 0, 0);
     Decision d = Convergence.after(r, P);
     assertEquals(Action.STUN, d.action());
     assertTrue(d.warn(), "the limit is given up on, and the log says so");
@@ -77,6 +89,6 @@ class ConvergenceTest {
 
   @Test
   void anUnboundedCopyEstimateSaturates() {
-    assertEquals(Long.MAX_VALUE, new Round(1, 1, Long.MAX_VALUE - 1, 5, 20, true, 0, 0).expectedDowntimeMs());
+    assertEquals(Long.MAX_VALUE, new Round(1, 1, Long.MAX_VALUE - 1, 5, 0, 20, true, 0, 0).expectedDowntimeMs());
   }
 }

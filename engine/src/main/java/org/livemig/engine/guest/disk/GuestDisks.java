@@ -107,6 +107,11 @@ public final class GuestDisks {
     return CompletableFuture.allOf(disks.stream().map(VirtualDisk::drain).toArray(CompletableFuture[]::new));
   }
 
+  /** The longest expected drain of the guest's disks (see {@link VirtualDisk#expectedDrainNanos}). */
+  public long expectedDrainNanos() {
+    return disks.stream().mapToLong(VirtualDisk::expectedDrainNanos).max().orElse(0);
+  }
+
   public int inFlight() {
     return disks.stream().mapToInt(VirtualDisk::inFlight).sum();
   }

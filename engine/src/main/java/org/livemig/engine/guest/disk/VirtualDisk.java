@@ -66,6 +66,9 @@ public final class VirtualDisk {
   private int failuresLeft;
   private Thread workload;
   private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
+  /** Service times (issue to completion) of the last requests: what a drain now would take at most. */
+  private final long[] recentLatencyNanos = new long[64];
+  private int latencyIndex;
 
   VirtualDisk(String guestId, int diskIndex, long seed, DiskDescription d, DiskFile file, DiskFaults faults,
       String hostId, DiskState state) {
@@ -148,6 +151,17 @@ public final class VirtualDisk {
   }
 
   public synchronized int inFlight() { return inFlight; }
+
+  /**
+   * What a drain would take if the guest stopped now: the longest of the last requests' service
+   * times (the ones in flight run in parallel, each at most about that long); 0 when idle.
+   */
+  synchronized long expectedDrainNanos() {
+    if (inFlight == 0 && !issuing) return 0;
+    long max = 0;
+    for (long l : recentLatencyNanos) max = Math.max(max, l);
+    return max;
+  }
 
   /** Write numbers in flight now (a hung write stays here until the disk closes). */
   synchronized Set<Long> writesInFlight() { return Set.copyOf(writesInFlight.keySet()); }
@@ -274,7 +288,8 @@ public final class VirtualDisk {
     busyBlocks.add(block);
     inFlight++;
     int generation = state.generation();
-    io.execute(() -> write(k, block, generation, hang, fail));
+    long issuedAt = System.nanoTime();
+    io.execute(() -> write(k, block, generation, hang, fail, issuedAt));
     return true;
   }
 
@@ -282,7 +297,7 @@ public final class VirtualDisk {
     return fault != null && sinceNanos >= fault.toNanos();
   }
 
-  private void write(long k, long block, int generation, boolean hang, boolean fail) {
+  private void write(long k, long block, int generation, boolean hang, boolean fail, long issuedAt) {
     String error = null;
     try {
       delay();
@@ -303,10 +318,10 @@ public final class VirtualDisk {
       error = "interrupted";
       Thread.currentThread().interrupt();
     }
-    writeDone(k, block, error);
+    writeDone(k, block, error, hang ? 0 : issuedAt);
   }
 
-  private synchronized void writeDone(long k, long block, String error) {
+  private synchronized void writeDone(long k, long block, String error, long issuedAt) {
     writesInFlight.remove(k);
     if (error != null) {
       // The guest sees the error; the block keeps what it held, and the oracle skips this write.
@@ -314,7 +329,7 @@ public final class VirtualDisk {
       failed.add(k);
       if (!closed) log.warn("disk {} of guest {}: write {} failed: {}", description.getDiskId(), guestId, k, error);
     }
-    completed(block);
+    completed(block, issuedAt);
   }
 
   /** Issues a read of the next read block unless a request holds it; false when none was issued. */
@@ -326,11 +341,12 @@ public final class VirtualDisk {
     busyBlocks.add(block);
     inFlight++;
     long writesIssued = writeSeq;
-    io.execute(() -> read(block, writesIssued));
+    long issuedAt = System.nanoTime();
+    io.execute(() -> read(block, writesIssued, issuedAt));
     return true;
   }
 
-  private void read(long block, long writesIssued) {
+  private void read(long block, long writesIssued, long issuedAt) {
     boolean mismatch;
     try {
       delay();
@@ -344,18 +360,23 @@ public final class VirtualDisk {
       if (!isClosed()) log.warn("disk {} of guest {}: read of block {} failed: {}", description.getDiskId(), guestId, block, e.toString());
       mismatch = !isClosed();
     }
-    readDone(block, mismatch);
+    readDone(block, mismatch, issuedAt);
   }
 
-  private synchronized void readDone(long block, boolean mismatch) {
+  private synchronized void readDone(long block, boolean mismatch, long issuedAt) {
     reads++;
     if (mismatch) readMismatches++;
-    completed(block);
+    completed(block, issuedAt);
   }
 
   private synchronized boolean isClosed() { return closed; }
 
-  private void completed(long block) {
+  /** issuedAt 0: a request that says nothing about the disk's speed (a hung one aborted). */
+  private void completed(long block, long issuedAt) {
+    if (issuedAt != 0) {
+      recentLatencyNanos[latencyIndex] = System.nanoTime() - issuedAt;
+      latencyIndex = (latencyIndex + 1) % recentLatencyNanos.length;
+    }
     busyBlocks.remove(block);
     inFlight--;
     notifyAll();
