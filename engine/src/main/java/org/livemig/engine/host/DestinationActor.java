@@ -63,19 +63,19 @@ public final class DestinationActor {
 
   private static final SecureRandom TOKENS = new SecureRandom();
 
-  static Behavior<Command> create(String migrationId, HostSettings settings, boolean failFinish,
+  static Behavior<Command> create(String migrationId, HostSettings settings, HostSettings.Faults faults,
       DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent,
       RunStateListener runStates, HostLease lease) {
     return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
         Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DestinationActor(ctx, timers, migrationId,
-            settings, failFinish, dataPlane, replies, hostAgent, runStates, lease).preparing())));
+            settings, faults, dataPlane, replies, hostAgent, runStates, lease).preparing())));
   }
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
   private final String migrationId;
   private final HostSettings settings;
-  private final boolean failFinish;
+  private final HostSettings.Faults faults;
   private final DataPlaneServer dataPlane;
   private final ActorRef<HostReply> replies;
   private final ActorRef<HostAgent.Command> hostAgent;
@@ -99,12 +99,12 @@ public final class DestinationActor {
   private boolean arrivesPaused;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
-      HostSettings settings, boolean failFinish, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
+      HostSettings settings, HostSettings.Faults faults, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
       ActorRef<HostAgent.Command> hostAgent, RunStateListener runStates, HostLease lease) {
     this.ctx = ctx;
     this.lease = lease;
     this.runStates = runStates;
-    this.failFinish = failFinish;
+    this.faults = faults;
     this.timers = timers;
     this.migrationId = migrationId;
     this.settings = settings;
@@ -130,7 +130,7 @@ public final class DestinationActor {
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
       // Shared storage: the source's disk files, opened here (refused if this host does not see them).
       GuestDisks disks = d.getDisksCount() == 0 ? GuestDisks.none()
-          : GuestDisks.open(d, settings.hostId(), settings.datastores(), settings.diskFaults());
+          : GuestDisks.open(d, settings.hostId(), settings.datastores(), faults.disk());
       try {
         MigratableGuest g = SyntheticGuest.empty(d, runStates, disks);
         g.memory().prefault();
@@ -226,7 +226,7 @@ public final class DestinationActor {
     long have = received.count();
     long missing = guest.memory().pageCount() - have;
     String reason = null;
-    if (failFinish) reason = "fault injected: finish reports the copy incomplete";
+    if (faults.failFinish()) reason = "fault injected: finish reports the copy incomplete";
     else if (channelFailure != null) reason = channelFailure;
     else if (endedChannels.size() < channels) reason = "end of stream seen on " + endedChannels.size() + " of " + channels + " channels";
     else if (missing > 0 && postcopyDiscard == null) reason = missing + " pages never arrived";

@@ -190,7 +190,7 @@ public final class HostAgent {
     this.recorded = ctx.messageAdapter(HostLedger.Recorded.class, r -> new AnswerRecorded(r.reply()));
     this.faults = settings.faults();
     this.runStates = RunStateLog.of(settings);
-    this.guests = new HostGuests(settings.hostId(), runStates, settings.datastores(), settings.diskFaults());
+    this.guests = new HostGuests(settings.hostId(), runStates, settings.datastores(), () -> faults.disk());
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
         lease, migrations, cleanups);
   }

@@ -39,9 +39,10 @@ final class HostGuests {
   private final Set<String> fenced = new TreeSet<>();
 
   private final Datastores datastores;
-  private final DiskFaults diskFaults;
+  private final java.util.function.Supplier<DiskFaults> diskFaults;
 
-  HostGuests(String hostId, RunStateListener runStates, Datastores datastores, DiskFaults diskFaults) {
+  HostGuests(String hostId, RunStateListener runStates, Datastores datastores,
+      java.util.function.Supplier<DiskFaults> diskFaults) {
     this.hostId = hostId;
     this.runStates = runStates;
     this.datastores = datastores;
@@ -122,7 +123,7 @@ final class HostGuests {
     }
     try {
       String token = "host:" + hostId + ":" + id;
-      GuestDisks.Created disks = GuestDisks.create(d, hostId, datastores, diskFaults);
+      GuestDisks.Created disks = GuestDisks.create(d, hostId, datastores, diskFaults.get());
       MigratableGuest guest;
       try {
         guest = SyntheticGuest.create(disks.description(), token, runStates, disks.disks());

@@ -23,8 +23,7 @@ public record HostSettings(
     Duration defaultPostcopyKeepalive,
     Duration fenceLease,
     String runStateLog,
-    Datastores datastores,
-    DiskFaults diskFaults) {
+    Datastores datastores) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -34,19 +33,24 @@ public record HostSettings(
 
   /**
    * Chaos hooks (livemig.host.faults): hold a phase's answer so a test or an operator can act
-   * while the phase is pending, or make Finish report an incomplete copy.
+   * while the phase is pending, or make Finish report an incomplete copy; and the faults of the
+   * disks this host opens from now on.
    */
-  public record Faults(String holdPhase, Duration holdFor, boolean failFinish) {
+  public record Faults(String holdPhase, Duration holdFor, boolean failFinish, DiskFaults disk) {
     public static Faults hold(String phase, Duration holdFor) {
-      return new Faults(phase.toUpperCase(), holdFor, false);
+      return new Faults(phase.toUpperCase(), holdFor, false, DiskFaults.none());
     }
 
     public static Faults failingFinish() {
-      return new Faults("", Duration.ZERO, true);
+      return new Faults("", Duration.ZERO, true, DiskFaults.none());
     }
 
     public static Faults none() {
-      return new Faults("", Duration.ZERO, false);
+      return new Faults("", Duration.ZERO, false, DiskFaults.none());
+    }
+
+    public static Faults disk(DiskFaults disk) {
+      return new Faults("", Duration.ZERO, false, disk);
     }
   }
 
@@ -64,14 +68,14 @@ public record HostSettings(
         d.getInt("advertised-port"),
         h.getBytes("memory-capacity").longValue(),
         DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration"), id),
-        new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish")),
+        new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish"),
+            DiskFaults.fromConfig(f.getConfig("disk"))),
         h.getDuration("finish-wait"),
         h.getDuration("cleanup-stop-timeout"),
         h.getDuration("ledger-load-timeout"),
         config.getDuration("livemig.migration.postcopy-keepalive"),
         h.getDuration("fence-lease"),
         h.getString("run-state-log"),
-        Datastores.fromConfig(h.getConfig("datastores")),
-        DiskFaults.fromConfig(f.getConfig("disk")));
+        Datastores.fromConfig(h.getConfig("datastores")));
   }
 }

@@ -167,7 +167,7 @@ final class HostSteps {
         if (refused != null) {
           reply(refused);
         } else {
-          rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.get().failFinish(), dataPlane, replies,
+          rec.destination = ctx.spawn(DestinationActor.create(id, settings, faults.get(), dataPlane, replies,
               ctx.getSelf(), runStates, lease), "destination-" + id);
           rec.destination.tell(new DestinationActor.Execute(cmd));
         }

@@ -71,6 +71,8 @@ public final class SourceActor {
   private long switchoverOverheadMs;
   private int roundsAtMaxThrottle;
   private final SwitchoverTimes switchover = new SwitchoverTimes();
+  /** The last round's report, sent at the stun, or after the drain for a guest with disks. */
+  private HostAgent.ProgressReported stunReport;
   /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
   private long[] postcopyDiscard;
   private SourcePostcopy postcopyRole;
@@ -176,10 +178,14 @@ public final class SourceActor {
   /**
    * The last precopy round's report says the stun follows: the coordinator shows it but does not
    * persist it (it travels in Perform's result), because a journal write now would hold the
-   * coordinator's next commands, Perform's and Finish's answers, inside the downtime.
+   * coordinator's next commands, Perform's and Finish's answers, inside the downtime. It lets the
+   * coordinator send Finish early, after which a cancel can no longer roll back: a guest with disks
+   * sends it only once drained, so that a drain held up by a slow or hung disk can still be cancelled.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false).toBuilder().setStunning(true).build()));
+    stunReport = new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false).toBuilder()
+        .setStunning(true).build());
+    if (guest.disks().isEmpty()) coordinator.tell(stunReport);
     return stunning(postcopy);
   }
 
@@ -225,6 +231,7 @@ public final class SourceActor {
           timeout.cancel();
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
+          if (!guest.disks().isEmpty()) coordinator.tell(stunReport);
           return sendFinal(postcopy);
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed("drain did not finish within "
@@ -365,12 +372,7 @@ public final class SourceActor {
       hostAgent.tell(new HostAgent.GuestReleased(guest.description().getGuestId()));
       ctx.getLog().info("{}: confirmed; the source copy of {} goes", migrationId, guest.description().getGuestId());
     } else {
-      guest.setThrottlePercent(0);
-      if (guest.state() != RunState.RUNNING) {
-        String token = cmd.getConfirm().getOwnerToken().isEmpty() ? guest.ownerToken() : cmd.getConfirm().getOwnerToken();
-        if (!token.equals(guest.ownerToken())) guest.assignOwner(token);
-        if (!pausedAtBegin) guest.run(token);
-      }
+      SourceConfirm.resume(guest, cmd.getConfirm(), pausedAtBegin);
       ctx.getLog().warn("{}: rolled back ({}); source guest {} {}", migrationId, cmd.getConfirm().getReason(),
           guest.description().getGuestId(), pausedAtBegin ? "stays paused, as it was" : "runs");
     }
@@ -380,12 +382,8 @@ public final class SourceActor {
             toDestroy), done));
     return Behaviors.receive(Command.class)
         .onMessage(CleanedUp.class, m -> {
-          var result = org.livemig.messages.ConfirmResult.newBuilder().setSourceDestroyed(success)
-              .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(m.finished().teardownMicros());
-          if (postcopyRole != null) {
-            result.setPostcopyPagesSent(postcopyRole.pagesSent()).setPostcopyPagesResent(postcopyRole.pagesResent());
-          }
-          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result).build());
+          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(
+              SourceConfirm.result(success, guest, postcopyRole, m.finished().teardownMicros())).build());
           return Behaviors.stopped();
         })
         .onMessage(Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided

@@ -63,7 +63,7 @@ class FencingTest {
 
   @Test
   void onlyGuestsWhoseOwnershipIsInQuestionArePausedAndASettledArrivalRunsAgain() throws Exception {
-    HostGuests guests = new HostGuests("h", org.livemig.engine.guest.RunStateListener.NONE, org.livemig.engine.guest.disk.Datastores.none(), org.livemig.engine.guest.disk.DiskFaults.none());
+    HostGuests guests = new HostGuests("h", org.livemig.engine.guest.RunStateListener.NONE, org.livemig.engine.guest.disk.Datastores.none(), org.livemig.engine.guest.disk.DiskFaults::none);
     MigratableGuest alone = guests.create(GuestDescription.newBuilder().setGuestId("alone").setPageSize(4096)
         .setPageCount(16).setSeed(1).setInitialFill(InitialFill.FILL_PATTERN).build(), true);
     MigratableGuest leaving = guests.create(GuestDescription.newBuilder().setGuestId("leaving").setPageSize(4096)

@@ -110,7 +110,7 @@ class HostAnswersTest {
       assertFalse(late.getOk(), "the held Begin of epoch 1 must not run after epoch 2 spoke");
       assertTrue(late.getError().contains("stale epoch 1"), late.getError());
     } finally {
-      host.tell(new HostAgent.SetFaults(new HostSettings.Faults("", Duration.ZERO, false), set.ref()));
+      host.tell(new HostAgent.SetFaults(HostSettings.Faults.none(), set.ref()));
       set.receiveMessage();
     }
     // The guest was never handed to the held Begin: another migration may take it.
