@@ -192,6 +192,50 @@ class GuestDisksTest {
     assertFalse(GuestDisks.none().drain().isCompletedExceptionally());
   }
 
+  @Test
+  void aHostileDeviceStateIsRefusedWithAClearErrorAndChangesNothing() throws Exception {
+    SyntheticGuest a = createOn("host-a", guest("g7", 4, 2000), DiskFaults.none());
+    a.run("t");
+    await(() -> writes(a) > 50, "some writes");
+    a.pause().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    a.drain().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    byte[] good = a.deviceState();
+    SyntheticGuest b = SyntheticGuest.empty(a.description(), RunStateListener.NONE,
+        GuestDisks.open(a.description(), "host-b", shared(), DiskFaults.none()));
+    var before = b.disks();
+    SyntheticGuest c = SyntheticGuest.empty(a.description(), RunStateListener.NONE,
+        GuestDisks.open(a.description(), "host-b", shared(), DiskFaults.none()));
+    java.util.Random r = new java.util.Random(42);
+    int refused = 0;
+    int diskSection = 242; // the disks follow the fixed part of the device state (DeviceState.LENGTH - 4 bytes)
+    for (int i = 0; i < 20_000; i++) {
+      byte[] bad = java.util.Arrays.copyOf(good, good.length + (r.nextInt(10) == 0 ? r.nextInt(17) - 8 : 0));
+      if (bad.length < 8) continue;
+      for (int f = 1 + r.nextInt(3); f > 0; f--) {
+        int at = diskSection + r.nextInt(Math.max(1, bad.length - 4 - diskSection));
+        bad[at] = (byte) r.nextInt(256);
+      }
+      // A valid checksum over the mutation: the disk section's own checks must hold the line.
+      java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+      crc.update(bad, 0, bad.length - 4);
+      ByteBuffer.wrap(bad).putInt(bad.length - 4, (int) crc.getValue());
+      try {
+        c.loadDeviceState(bad); // accepted ones just set other counters: c never runs
+      } catch (IllegalArgumentException e) {
+        refused++;
+        assertTrue(e.getMessage() != null && !e.getMessage().isEmpty());
+      }
+    }
+    c.destroy();
+    assertTrue(refused > 3000, "most mutations are refused: " + refused);
+    assertThrows(IllegalArgumentException.class, () -> b.loadDeviceState(java.util.Arrays.copyOf(good, good.length - 4)));
+    assertEquals(before, b.disks(), "a refused device state changed nothing");
+    b.loadDeviceState(good);
+    assertEquals(writes(a), writes(b));
+    a.destroy();
+    b.destroy();
+  }
+
   private static void assertClean(List<DiskVerification> v) {
     assertEquals(1, v.size());
     assertEquals(0, v.get(0).getMismatches(), "disk matches its oracle: " + v);
