@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.livemig.config.LivemigNode;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.DiskDescription;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.InitialFill;
 
@@ -28,10 +29,17 @@ public final class BenchHost {
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "bench-host-shutdown"));
     if (config.hasPath("bench.guest")) {
       Config g = config.getConfig("bench.guest");
-      GuestDescription d = GuestDescription.newBuilder()
+      GuestDescription.Builder b = GuestDescription.newBuilder()
           .setGuestId(g.getString("id")).setPageSize(4096).setPageCount(g.getLong("size-mib") * 256).setSeed(42)
           .setDirtyPagesPerSecond(g.getLong("dirty-pages-per-second"))
-          .setInitialFill(InitialFill.FILL_PATTERN).build();
+          .setInitialFill(InitialFill.FILL_PATTERN);
+      if (g.hasPath("disk")) { // on the shared datastore both hosts of the case see
+        Config k = g.getConfig("disk");
+        b.addDisks(DiskDescription.newBuilder().setDiskId("root").setDatastore("shared")
+            .setBlockCount(k.getLong("blocks")).setQueueDepth(k.getInt("queue-depth"))
+            .setWritesPerSecond(k.getLong("writes-per-second")).setReadsPerMille(250));
+      }
+      GuestDescription d = b.build();
       AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(node.hostAgent(),
               r -> new HostAgent.CreateGuest(d, true, r), Duration.ofSeconds(120), node.system().scheduler())
           .toCompletableFuture().get(120, TimeUnit.SECONDS).getValue();

@@ -21,7 +21,9 @@ import org.livemig.messages.MigrationStatus;
  * (0 = the engine default), bench.data-plane (tls,plain: the paused case once per mode), bench.paused, bench.live, bench.memory (each case on or off),
  * bench.dirty-rates and bench.limits (the live cases, MB/s and ms), bench.cap-mbps (bandwidth caps,
  * MB/s; none = no capped case), bench.journal (h2 or postgres), bench.warmup (uncounted migrations
- * per case first, back and forth, default 2: each host once source, once destination), bench.host-jvm (extra host JVM options).
+ * per case first, back and forth, default 2: each host once source, once destination), bench.host-jvm (extra host JVM options),
+ * bench.disks (the live guest with a disk on shared storage, 10 ms requests at queue depth 32, at each of
+ * bench.limits; on by default) and bench.disk-dirty-mbps (its memory dirty rate, 50).
  */
 public final class Benchmark {
 
@@ -39,6 +41,8 @@ public final class Benchmark {
     boolean memory = Boolean.parseBoolean(prop("bench.memory", "true"));
     int warmups = Integer.parseInt(prop("bench.warmup", "2"));
     long[] capsMbPerS = longs(prop("bench.cap-mbps", "100,400"));
+    boolean disks = Boolean.parseBoolean(prop("bench.disks", "true"));
+    long diskDirtyMbPerS = Long.parseLong(prop("bench.disk-dirty-mbps", "50"));
     // Direct memory sized like a host's capacity (one guest plus the engine's buffers): a destroyed
     // guest's memory is given back when the next guest needs room, so one host never holds two.
     List<String> hostJvm = new ArrayList<>(List.of("-Xms256m", "-Xmx256m",
@@ -120,6 +124,23 @@ public final class Benchmark {
               }
             }
             report.peakRss(id, hosts.peakRssMib());
+          }
+        }
+      }
+      // (f): a live guest with a disk on a shared datastore, every request 10 ms at queue depth 32:
+      // the requests in flight drain inside the blackout, the source's teardown comes after it.
+      if (disks) {
+        String conf = "livemig.host.datastores.shared = \"" + dir.resolve("shared") + "\"\n"
+            + "livemig.host.faults.disk.write-delay = 10ms";
+        String guest = guestConf("disk", sizeMib, diskDirtyMbPerS * 1_000_000 / 4096, true)
+            + "\nbench.guest.disk { blocks = 65536, queue-depth = 32, writes-per-second = 2000 }\n" + conf;
+        try (HostPair hosts = HostPair.start(coordinator.system(), dir, seed, journal, guest, conf, hostJvm)) {
+          String from = warmUp(client, "disk", warmups, params(limits[0], channels));
+          for (long limit : limits) {
+            for (int r = 0; r < reps; r++) {
+              report.disk(diskDirtyMbPerS, limit, migrate(client, "disk", from, other(from), params(limit, channels)));
+              from = other(from);
+            }
           }
         }
       }

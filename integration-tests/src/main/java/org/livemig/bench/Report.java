@@ -70,6 +70,13 @@ final class Report {
     limits.put(key, limitMs);
   }
 
+  /** A live guest with a disk on shared storage (its drain is part of the blackout). */
+  void disk(long dirtyMbPerS, long limitMs, MigrationInfo info) {
+    String key = String.format(Locale.ROOT, "disk QD 32 at 10 ms + live %3d MB/s dirty, limit %3d ms", dirtyMbPerS, limitMs);
+    live.computeIfAbsent(key, k -> new ArrayList<>()).add(info);
+    limits.put(key, limitMs);
+  }
+
   void memory(Memory m) {
     memory.add(m);
     System.out.printf(Locale.ROOT, "  memory, %d MiB guest: engine overhead source %d MiB, destination %d MiB; "
@@ -137,6 +144,13 @@ final class Report {
       out.println(line("  GB/s", s, this::engineGbps, "%.2f"));
       out.println(line("  downtime ms", s, i -> i.getDowntimeMs(), "%.0f"));
       out.println(line("  rounds", s, i -> i.getRounds(), "%.0f"));
+      if (e.getKey().startsWith("disk")) {
+        out.println(line("  disk requests in flight at stun", s, i -> i.getBlackout().getDiskRequestsInFlightAtStun(), "%.0f"));
+        out.println(line("  drain ms", s, i -> i.getBlackout().getDrainUs() / 1e3, "%.1f"));
+        out.println(line("  stun ms", s, i -> i.getBlackout().getStunUs() / 1e3, "%.1f"));
+        out.println(line("  final copy ms", s, i -> i.getBlackout().getFinalCopyUs() / 1e3, "%.1f"));
+        out.println(line("  source teardown ms (after)", s, i -> i.getSourceTeardownUs() / 1e3, "%.1f"));
+      }
       out.printf(Locale.ROOT, "  downtime above limit + 20%%: %d of %d%n", over, s.size());
     }
     for (Memory m : memory) {

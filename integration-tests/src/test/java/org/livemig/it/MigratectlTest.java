@@ -30,8 +30,8 @@ class MigratectlTest {
 
   @BeforeAll
   static void up() throws Exception {
-    cluster = new TestCluster(dir, Map.of("host-a", Map.of("livemig.http.port", OperatorHttpTest.freePort()),
-        "host-b", Map.of()));
+    cluster = new TestCluster(dir, Map.of("host-a", Map.of("livemig.http.port", OperatorHttpTest.freePort(),
+        "livemig.host.datastores.local", dir.resolve("local").toString()), "host-b", Map.of()));
     url = cluster.hosts.get("host-a").httpUri();
   }
 
@@ -155,6 +155,26 @@ class MigratectlTest {
     Run invalid = ctl("create-guest", "not/an/id");
     assertEquals(Migratectl.EXIT_INVALID, invalid.exit(), invalid.err());
     assertTrue(invalid.err().contains("guest_id"), invalid.err());
+  }
+
+  @Test
+  void aGuestWithADiskIsCreatedListedAndVerified() throws Exception {
+    Run created = ctl("create-guest", "cli-disk", "--size-mib", "8", "--disk", "root:local:4:4:200");
+    assertEquals(Migratectl.EXIT_OK, created.exit(), created.err());
+    var disk = cluster.guestOn("host-a", "cli-disk").orElseThrow().description().getDisks(0);
+    assertEquals(List.of("root", "local", 1024L, 4, 200L), List.of(disk.getDiskId(), disk.getDatastore(),
+        disk.getBlockCount(), disk.getQueueDepth(), disk.getWritesPerSecond()));
+    Run guests = ctl("guests");
+    assertTrue(guests.out().lines().anyMatch(l -> l.matches("  disk root on local: 4 MiB, \\d+ writes, .*")), guests.out());
+    Run verified = ctl("verify", "cli-disk");
+    assertEquals(Migratectl.EXIT_OK, verified.exit(), verified.err() + verified.out());
+    assertTrue(verified.out().contains("disk root: 1024 blocks checked after"), verified.out());
+    Run noDatastore = ctl("create-guest", "cli-disk-2", "--disk", "root:nowhere:4");
+    assertEquals(Migratectl.EXIT_INVALID, noDatastore.exit(), noDatastore.err());
+    assertTrue(noDatastore.err().contains("no datastore 'nowhere'"), noDatastore.err());
+    Run malformed = ctl("create-guest", "cli-disk-3", "--disk", "root:local");
+    assertEquals(Migratectl.EXIT_USAGE, malformed.exit(), malformed.err());
+    assertTrue(malformed.err().contains("expected ID:DATASTORE:MIB"), malformed.err());
   }
 
   /** The real thing: migratectl in its own JVM, as an operator runs it. */

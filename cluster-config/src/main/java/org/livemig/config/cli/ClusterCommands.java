@@ -4,9 +4,12 @@ import static org.livemig.config.cli.Migratectl.EXIT_OK;
 import static org.livemig.config.cli.Migratectl.EXIT_VERIFY_MISMATCH;
 
 import com.google.protobuf.Struct;
+import java.util.ArrayList;
+import java.util.List;
 import com.google.protobuf.Value;
 import org.livemig.config.cli.Migratectl.Sub;
 import org.livemig.config.http.Json;
+import org.livemig.messages.DiskDescription;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.GuestVerification;
 import org.livemig.messages.InitialFill;
@@ -38,7 +41,8 @@ final class ClusterCommands {
     }
   }
 
-  @Command(name = "guests", description = "The guests of every host: id, host, state, size, workload steps.")
+  @Command(name = "guests", description = "The guests of every host: id, host, state, size, workload steps, and "
+      + "each disk's writes, requests in flight and errors.")
   static final class Guests extends Sub {
     @Override
     int execute(OperatorApi api) throws Exception {
@@ -49,6 +53,14 @@ final class ClusterCommands {
         root.out.printf("%-20s  %-12s  %-10s  %10.0f  %.0f%n", f.get("guest_id").getStringValue(),
             f.get("host").getStringValue(), f.get("state").getStringValue(),
             f.get("size_bytes").getNumberValue() / ProgressBar.MIB, f.get("steps").getNumberValue());
+        if (!f.containsKey("disks")) continue;
+        for (Value disk : f.get("disks").getListValue().getValuesList()) {
+          var k = disk.getStructValue().getFieldsMap();
+          root.out.printf("  disk %s on %s: %.0f MiB, %s writes, %s reads, %s in flight, %s write errors%s%n",
+              text(k, "disk_id"), text(k, "datastore"), number(k, "size_bytes") / ProgressBar.MIB, text(k, "writes"),
+              text(k, "reads"), text(k, "in_flight"), text(k, "write_errors"),
+              k.containsKey("full") && k.get("full").getBoolValue() ? ", FULL" : "");
+        }
       }
       return EXIT_OK;
     }
@@ -68,13 +80,17 @@ final class ClusterCommands {
         + "workload writes per second while it runs, 0 = idle. Default: ${DEFAULT-VALUE} (4 MB/s)") long dirtyRate;
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "seeds its content and workload. "
         + "Default: ${DEFAULT-VALUE}") long seed;
+    @Option(names = "--disk", paramLabel = "ID:DATASTORE:MIB[:QUEUE_DEPTH[:WRITES_PER_SECOND]]", description = "a "
+        + "virtual disk in a datastore of the host (livemig.host.datastores), 4 KiB blocks; its workload keeps up to "
+        + "QUEUE_DEPTH requests in flight (default 8) and writes WRITES_PER_SECOND blocks (default 100), one read "
+        + "every four writes. Repeatable.") List<String> disks = new ArrayList<>();
 
     @Override
     int execute(OperatorApi api) throws Exception {
       long pages = sizeMib * (1024 * 1024 / PAGE_SIZE);
       GuestDescription d = GuestDescription.newBuilder().setGuestId(guest).setPageSize(PAGE_SIZE).setPageCount(pages)
           .setSeed(seed).setDirtyPagesPerSecond(dirtyRate).setHotPages(Math.min(2048, pages / 4)).setHotPerMille(800)
-          .setInitialFill(InitialFill.FILL_PATTERN).build();
+          .setInitialFill(InitialFill.FILL_PATTERN).addAllDisks(parseDisks(disks)).build();
       Struct s = Json.parse(api.send("POST", "/guests", Json.print(d)), Struct.newBuilder()).build();
       var f = s.getFieldsOrThrow("guests").getListValue().getValues(0).getStructValue().getFieldsMap();
       root.out.printf("created guest %s: %.0f MiB, %s%n", f.get("guest_id").getStringValue(),
@@ -83,8 +99,39 @@ final class ClusterCommands {
     }
   }
 
-  @Command(name = "verify", description = "Check a guest's memory page by page against its oracle on the host that "
-      + "holds it (a running guest is paused while it is checked, then runs again). Exit 9 if it does not match.")
+  /** --disk values; a malformed one is a usage error naming it. */
+  static List<DiskDescription> parseDisks(List<String> specs) {
+    List<DiskDescription> out = new ArrayList<>();
+    for (String spec : specs) {
+      String[] p = spec.split(":");
+      try {
+        if (p.length < 3 || p.length > 5) throw new NumberFormatException();
+        out.add(DiskDescription.newBuilder().setDiskId(p[0]).setDatastore(p[1])
+            .setBlockCount(Long.parseLong(p[2]) * (1024 * 1024 / CreateGuest.PAGE_SIZE))
+            .setQueueDepth(p.length > 3 ? Integer.parseInt(p[3]) : 8)
+            .setWritesPerSecond(p.length > 4 ? Long.parseLong(p[4]) : 100).setReadsPerMille(250).build());
+      } catch (NumberFormatException e) {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new CreateGuest()),
+            "--disk " + spec + ": expected ID:DATASTORE:MIB[:QUEUE_DEPTH[:WRITES_PER_SECOND]] with numbers");
+      }
+    }
+    return out;
+  }
+
+  private static String text(java.util.Map<String, Value> f, String key) {
+    if (!f.containsKey(key)) return "0";
+    Value v = f.get(key);
+    return v.hasStringValue() ? v.getStringValue() : String.format("%.0f", v.getNumberValue());
+  }
+
+  private static double number(java.util.Map<String, Value> f, String key) {
+    if (!f.containsKey(key)) return 0;
+    Value v = f.get(key);
+    return v.hasStringValue() ? Double.parseDouble(v.getStringValue()) : v.getNumberValue();
+  }
+
+  @Command(name = "verify", description = "Check a guest's memory page by page (and its disks block by block) "
+      + "against its oracle on the host that holds it (a running guest is paused while it is checked, then runs again). Exit 9 if it does not match.")
   static final class Verify extends Sub {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
 
@@ -95,6 +142,12 @@ final class ClusterCommands {
           v.getGuestId(), v.getHost(), v.getPagesChecked(), v.getSteps(), v.getMismatches(),
           v.getFirstMismatchesCount() == 0 ? "" : " (first pages " + v.getFirstMismatchesList() + ")",
           v.getVerified() ? "verified" : "DOES NOT MATCH", v.getCheckMs());
+      for (var disk : v.getDisksList()) {
+        root.out.printf("  disk %s: %d blocks checked after %d writes, %d mismatch(es)%s, %d written by a host that "
+            + "did not own the guest%n", disk.getDiskId(), disk.getBlocksChecked(), disk.getWrites(),
+            disk.getMismatches(), disk.getFirstMismatchesCount() == 0 ? "" : " (first blocks "
+            + disk.getFirstMismatchesList() + ")", disk.getOwnershipViolations());
+      }
       return v.getVerified() ? EXIT_OK : EXIT_VERIFY_MISMATCH;
     }
   }

@@ -121,6 +121,12 @@ final class HostGuests {
     if (guests.containsKey(id)) {
       throw new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + id + " already exists on host " + hostId);
     }
+    try { // a disk this host cannot hold is the request's fault: named, and nothing created
+      GuestDisks.validate(d);
+      for (var disk : d.getDisksList()) datastores.file(hostId, id, disk);
+    } catch (IllegalArgumentException e) {
+      throw new GuestRefused(ErrorKind.ERROR_INVALID_REQUEST, "disks", "invalid guest " + id + ": " + e.getMessage());
+    }
     try {
       String token = "host:" + hostId + ":" + id;
       GuestDisks.Created disks = GuestDisks.create(d, hostId, datastores, diskFaults.get());
