@@ -52,6 +52,7 @@ final class StatusView {
     if (s.postcopy().result() != null) b.setPostcopyResult(s.postcopy().result());
     if (!s.started()) return b.build();
     long end = s.ended() ? s.endedAtMs() : System.currentTimeMillis();
+    if (s.ended()) b.setEndedAtEpochMs(s.endedAtMs());
     b.setTotalTimeMs(end - s.startedAtMs());
     if (s.setupDoneAtMs() > 0) b.setSetupTimeMs(s.setupDoneAtMs() - s.startedAtMs());
     if (s.begin() != null) {
