@@ -65,12 +65,16 @@ final class MigrationCommands {
     @Override
     int execute(OperatorApi api) throws Exception {
       String token = after;
-      root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", "ID", "GUEST", "SOURCE -> DESTINATION", "STATUS", "PHASE",
-          "DOWNTIME");
+      boolean first = true;
       do {
         String query = (limit == null ? "" : "limit=" + limit + "&") + "after="
             + URLEncoder.encode(token, StandardCharsets.UTF_8);
         MigrationList l = Json.parse(api.get("/migrations?" + query), MigrationList.newBuilder()).build();
+        if (first) {
+          root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", "ID", "GUEST", "SOURCE -> DESTINATION", "STATUS",
+              "PHASE", "DOWNTIME");
+          first = false;
+        }
         for (MigrationInfo i : l.getMigrationsList()) {
           root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", i.getMigrationId(), i.getGuestId(),
               i.getSourceHost() + " -> " + i.getDestinationHost(), i.getStatus(), i.getPhase(),
