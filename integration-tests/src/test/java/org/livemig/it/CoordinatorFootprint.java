@@ -35,27 +35,50 @@ import org.livemig.messages.StartMigration;
  * <ol>
  *   <li>heap: N coordinators started in one JVM (H2 file journal, local actor system, hosts that
  *   never answer, so each stays active in Begin holding ROUNDS precopy rounds reported and
- *   persisted), used heap after GC before, with all N active, and after all N stopped (as a
- *   passivated coordinator: nothing left in memory);</li>
+ *   persisted), used heap after GC and the live objects of a class histogram before, with all N
+ *   active, and after all N stopped (as a passivated coordinator: nothing left in memory), and
+ *   the classes that grew;</li>
  *   <li>journal: one real migration (8 MiB guest, two hosts and a coordinator node in this JVM),
  *   then the rows and payload bytes the journal holds for it, per persistence id, and its
  *   migration list row.</li>
  * </ol>
- * Arguments: [N (default 2000)] [ROUNDS (default 10)]. Run: the README's command (Performance,
- * Coordinator cost).
+ * Arguments: [N (default 2000)] [ROUNDS (default 10)] [h2|postgres (default h2: a file; postgres: fresh
+ * schemas in LIVEMIG_TEST_PG_URL's database, dropped at the end)]. Run: the README's command
+ * (Performance, Coordinator cost).
  */
 public final class CoordinatorFootprint {
   public static void main(String[] args) throws Exception {
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+    boolean postgres = args.length > 2 && args[2].equals("postgres");
     Path dir = Files.createTempDirectory("livemig-footprint");
-    heap(dir, n, rounds);
-    journal(Files.createTempDirectory(dir, "journal"));
+    String schema = "footprint_" + Long.toUnsignedString(System.nanoTime(), 36);
+    if (postgres) {
+      try (Connection c = DriverManager.getConnection(PG_URL, "postgres", "")) {
+        c.createStatement().execute("CREATE SCHEMA " + schema);
+      }
+    }
+    try {
+      System.out.println("journal: " + (postgres ? "PostgreSQL " + PG_URL + " schema " + schema : "H2 file"));
+      heap(postgres ? PG_URL + "?currentSchema=" + schema : "jdbc:h2:file:" + dir.resolve("heap") + ";DB_CLOSE_DELAY=-1",
+          n, rounds);
+      journal(Files.createTempDirectory(dir, "journal"), postgres ? PG_URL + "?currentSchema=" + schema + "_j" : null,
+          postgres ? schema + "_j" : null);
+    } finally {
+      if (postgres) {
+        try (Connection c = DriverManager.getConnection(PG_URL, "postgres", "")) {
+          c.createStatement().execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+          c.createStatement().execute("DROP SCHEMA IF EXISTS " + schema + "_j CASCADE");
+        }
+      }
+    }
     System.exit(0);
   }
 
-  static void heap(Path dir, int n, int rounds) throws Exception {
-    String journal = "jdbc:h2:file:" + dir.resolve("heap") + ";DB_CLOSE_DELAY=-1";
+  static final String PG_URL = System.getenv().getOrDefault("LIVEMIG_TEST_PG_URL",
+      "jdbc:postgresql://127.0.0.1:5432/test");
+
+  static void heap(String journal, int n, int rounds) throws Exception {
     var config = LivemigNode.localConfig(null, List.of("coordinator"), journal, Map.of(
         "livemig.coordinator.round-record-interval", "0s", "livemig.coordinator.host-lookup-timeout", "1h",
         "livemig.coordinator.step-timeout", "1h", "akka.loglevel", "ERROR", "akka.actor.provider", "local"));
@@ -65,16 +88,30 @@ public final class CoordinatorFootprint {
       // Warm-up: classes, pools and the journal's connections exist before the baseline.
       for (ActorRef<MigrationCoordinator.Command> c : startAll(system, "warm-", 50, rounds)) stop(system, c);
       long before = usedAfterGc();
+      Map<String, Long> histogramBefore = histogram();
       List<ActorRef<MigrationCoordinator.Command>> active = startAll(system, "m-", n, rounds);
       long withActive = usedAfterGc();
+      long liveActive = total(histogram());
       for (ActorRef<MigrationCoordinator.Command> c : active) stop(system, c);
       active.clear();
       long afterStop = usedAfterGc();
+      Map<String, Long> histogramAfter = histogram();
       System.out.printf("coordinator heap, %d migrations with %d rounds each (used heap after GC):%n", n, rounds);
       System.out.printf("  before %.1f MB, all active %.1f MB, all stopped %.1f MB%n", before / 1e6, withActive / 1e6,
           afterStop / 1e6);
       System.out.printf("  per active migration: %.1f KB; per stopped (passivated) migration: %.2f KB%n",
           (withActive - before) / 1e3 / n, (afterStop - before) / 1e3 / n);
+      long liveBefore = total(histogramBefore);
+      long liveAfter = total(histogramAfter);
+      System.out.printf("live objects only (class histogram): before %.1f MB, all active %.1f MB, all stopped %.1f MB%n",
+          liveBefore / 1e6, liveActive / 1e6, liveAfter / 1e6);
+      System.out.printf("  per active migration: %.1f KB; per stopped (passivated) migration: %.2f KB%n",
+          (liveActive - liveBefore) / 1e3 / n, (liveAfter - liveBefore) / 1e3 / n);
+      System.out.println("  what grew from before to all stopped (class histogram, top 8):");
+      histogramAfter.entrySet().stream()
+          .map(e -> Map.entry(e.getKey(), e.getValue() - histogramBefore.getOrDefault(e.getKey(), 0L)))
+          .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(8)
+          .forEach(e -> System.out.printf("    %9d bytes %s%n", e.getValue(), e.getKey()));
     } finally {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -151,6 +188,23 @@ public final class CoordinatorFootprint {
         Duration.ofSeconds(30), system.scheduler()).toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
+  /** Bytes per class of the live objects (the JVM's GC.class_histogram, which collects first). */
+  private static Map<String, Long> histogram() throws Exception {
+    String text = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+        new Object[] {null}, new String[] {String[].class.getName()});
+    Map<String, Long> bytes = new java.util.HashMap<>();
+    for (String line : text.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length >= 4 && f[0].endsWith(":")) bytes.merge(f[3], Long.parseLong(f[2]), Long::sum);
+    }
+    return bytes;
+  }
+
+  private static long total(Map<String, Long> histogram) {
+    return histogram.values().stream().mapToLong(Long::longValue).sum();
+  }
+
   private static long usedAfterGc() throws InterruptedException {
     var memory = ManagementFactory.getMemoryMXBean();
     long used = Long.MAX_VALUE;
@@ -163,8 +217,13 @@ public final class CoordinatorFootprint {
   }
 
   /** One real migration, then what the journal and the list hold for it. */
-  static void journal(Path dir) throws Exception {
-    try (TestCluster cluster = new TestCluster(dir, Map.of("host-a", Map.of(), "host-b", Map.of()))) {
+  static void journal(Path dir, String journalUrl, String schema) throws Exception {
+    if (schema != null) {
+      try (Connection c = DriverManager.getConnection(PG_URL, "postgres", "")) {
+        c.createStatement().execute("CREATE SCHEMA " + schema);
+      }
+    }
+    try (TestCluster cluster = new TestCluster(dir, 1, Map.of("host-a", Map.of(), "host-b", Map.of()), journalUrl)) {
       GuestDescription d = TestCluster.guest("footprint", 8, 2000);
       cluster.createGuest("host-a", d);
       MigrationInfo info = cluster.client.start("m-footprint", d.getGuestId(), "host-a", "host-b",
@@ -174,7 +233,7 @@ public final class CoordinatorFootprint {
       cluster.awaitListed(info.getMigrationId(), i -> i.getStatus() == MigrationStatus.COMPLETED, Duration.ofSeconds(10));
       System.out.printf("journal of one migration (%s, %d precopy rounds, 8 MiB guest):%n", end.getStatus(),
           end.getRounds());
-      try (Connection c = DriverManager.getConnection(cluster.journal, "sa", "")) {
+      try (Connection c = DriverManager.getConnection(cluster.journal, schema == null ? "sa" : "postgres", "")) {
         ResultSet rs = c.createStatement().executeQuery("SELECT \"persistence_id\", COUNT(*), "
             + "SUM(OCTET_LENGTH(\"event_payload\")) FROM \"event_journal\" GROUP BY \"persistence_id\" "
             + "ORDER BY \"persistence_id\"");
