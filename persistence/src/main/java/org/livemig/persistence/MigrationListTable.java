@@ -55,6 +55,14 @@ public final class MigrationListTable {
         up.setLong(i, m.seqNr());
         if (up.executeUpdate() > 0) return true;
       }
+      // There at the same or a newer sequence number (a recovery's rewrite): no insert to fail
+      // (PostgreSQL logs every failed one).
+      try (PreparedStatement there = c.prepareStatement("SELECT 1 FROM livemig_migrations WHERE migration_id = ?")) {
+        there.setString(1, m.migrationId());
+        try (ResultSet rs = there.executeQuery()) {
+          if (rs.next()) return false;
+        }
+      }
       try (PreparedStatement ins = c.prepareStatement(INSERT)) {
         ins.setString(1, m.migrationId());
         int i = bindFields(ins, m, 2);

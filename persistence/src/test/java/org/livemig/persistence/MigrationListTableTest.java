@@ -62,7 +62,7 @@ class MigrationListTableTest {
         MigrationListTable t = new MigrationListTable(() -> DriverManager.getConnection(url, "postgres", ""));
         pages(t);
         assertTrue(t.upsert(row("m-pg", 1, "QUEUED", 1)));
-        assertFalse(t.upsert(row("m-pg", 1, "ACTIVE", 1)), "a duplicate key is no error");
+        assertFalse(t.upsert(row("m-pg", 1, "ACTIVE", 1)), "the same sequence number again changes nothing");
       } finally {
         admin.createStatement().execute("DROP SCHEMA " + schema + " CASCADE");
       }
