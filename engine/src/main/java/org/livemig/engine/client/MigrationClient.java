@@ -29,8 +29,9 @@ import org.livemig.messages.StartMigration;
 import org.livemig.persistence.PageToken;
 
 /**
- * What a cluster manager calls: every call is an ask to the migration's coordinator (a
- * sharded entity, wherever it runs) with the configured timeout, answered as a CompletionStage.
+ * What a cluster manager calls: every call but list is an ask to the migration's coordinator (a
+ * sharded entity, wherever it runs) with the configured timeout, answered as a CompletionStage;
+ * list reads the migration list the coordinators keep (MigrationListView).
  * A refused call completes exceptionally with a {@link MigrationException} of the matching kind.
  */
 public final class MigrationClient {
