@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livemig.engine.coordinator.MigrationListView;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationList;
@@ -29,7 +30,7 @@ import org.livemig.messages.Phase;
  * The migration list the coordinators keep: a migration waiting for an admission slot is listed
  * QUEUED, pages of one or two give every migration once, newest first, and a row left behind
  * (as by a crash between the journal's write and the row's) is caught up when the coordinator
- * recovers.
+ * recovers, and a missing one (a journal from before the list) by the backfill.
  */
 class ListViewTest {
   @TempDir static Path dir;
@@ -132,6 +133,16 @@ class ListViewTest {
         Duration.ofSeconds(10));
     assertEquals(Phase.CONFIRM, caughtUp.getPhase());
     assertTrue(caughtUp.getEndedAtEpochMs() > 0);
+
+    // A journal from before the list: a migration without a row is listed again once a
+    // coordinator node's backfill (at its start) woke its coordinator.
+    awaitPassivated("lv-1");
+    try (Connection c = DriverManager.getConnection(cluster.journal, "sa", "")) {
+      assertEquals(1, c.createStatement().executeUpdate("DELETE FROM livemig_migrations WHERE migration_id = 'lv-1'"));
+    }
+    assertEquals(3, cluster.client.list().toCompletableFuture().get(10, TimeUnit.SECONDS).size());
+    MigrationListView.get(cluster.manager.system()).backfill();
+    cluster.awaitListed("lv-1", i -> i.getStatus() == MigrationStatus.COMPLETED, Duration.ofSeconds(10));
   }
 
   private static void awaitPassivated(String id) throws Exception {

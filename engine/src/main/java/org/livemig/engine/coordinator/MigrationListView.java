@@ -141,9 +141,10 @@ public final class MigrationListView implements Extension {
   /**
    * Wakes, at livemig.list.backfill-per-second, the coordinator of every migration in the journal
    * that has no row (a journal from before the list): each writes its row as it recovers, and an
-   * ended one passivates again. Run once at a coordinator node's start; harmless on several nodes.
+   * ended one passivates again. Run once at a coordinator node's start; harmless on several nodes
+   * and when repeated. Only on a coordinator node of a cluster with the JDBC journal.
    */
-  void backfill() {
+  public void backfill() {
     if (!enabled || !system.settings().config().getString("akka.actor.provider").equals("cluster")
         || !akka.cluster.typed.Cluster.get(system).selfMember().hasRole("coordinator")) return;
     String prefix = MigrationCoordinator.TYPE_KEY.name() + "|";
