@@ -102,6 +102,7 @@ class AdmissionControlTest {
     cluster.awaitStatus(m1, i -> i.getPhase() == Phase.PERFORM, Duration.ofSeconds(20));
     String m2 = start(waiting, "host-b", 0);
     assertEquals(MigrationStatus.QUEUED, status(m2).getStatus());
+    cluster.awaitListed(m2, i -> i.getStatus() == MigrationStatus.QUEUED, Duration.ofSeconds(10));
 
     cluster.crash(cluster.coordinatorOf(m2).orElseThrow());
 
@@ -114,5 +115,10 @@ class AdmissionControlTest {
     cluster.assertExactlyOneRunningOn("host-b", waiting);
     assertEquals(1, cluster.cleanupRuns("host-a").get(m2), "the queued one ran once: one cleanup on its source");
     assertEquals(1, cluster.cleanupRuns("host-b").get(m2), "and one on its destination");
+    // The list, written after the crash by the incarnation on the surviving node, shows the end.
+    MigrationInfo listed = cluster.awaitListed(m2, i -> i.getStatus() == MigrationStatus.COMPLETED,
+        Duration.ofSeconds(10));
+    assertEquals(done2.getEndedAtEpochMs(), listed.getEndedAtEpochMs());
+    cluster.awaitListed(m1, i -> i.getStatus() == MigrationStatus.COMPLETED, Duration.ofSeconds(10));
   }
 }

@@ -74,9 +74,18 @@ class MigratectlTest {
     assertTrue(started.out().contains("| round "), started.out());
     assertTrue(started.out().contains("COMPLETED"), started.out());
 
+    cluster.awaitListed("m-cli", i -> i.getStatus() == org.livemig.messages.MigrationStatus.COMPLETED,
+        java.time.Duration.ofSeconds(10)); // the list follows the journal by one table write
     Run list = ctl("list");
     assertEquals(0, list.exit());
     assertTrue(list.out().lines().anyMatch(l -> l.startsWith("m-cli") && l.contains("COMPLETED")), list.out());
+    Run page = ctl("list", "--limit", "1");
+    assertEquals(0, page.exit(), page.err());
+    List<String> lines = page.out().lines().toList();
+    assertTrue(lines.size() == 2 || lines.size() == 3 && lines.get(2).startsWith("more: migratectl list --limit 1 "
+        + "--after "), "the header, one migration, and the next page's command if there is more: " + page.out());
+    Run bad = ctl("list", "--limit", "0");
+    assertTrue(bad.exit() != 0 && bad.err().contains("limit"), bad.err());
     Run status = ctl("status", "m-cli");
     assertEquals(0, status.exit());
     assertTrue(status.out().contains("downtime") && status.out().contains("host-a -> host-b"), status.out());

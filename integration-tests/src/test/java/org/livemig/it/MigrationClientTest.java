@@ -80,8 +80,7 @@ class MigrationClientTest {
     assertTrue(kinds.containsAll(List.of(MigrationEvent.Kind.PHASE_CHANGED, MigrationEvent.Kind.PROGRESS,
         MigrationEvent.Kind.COMPLETED)), kinds.toString());
     assertEquals(MigrationEvent.Kind.COMPLETED, mine.get(mine.size() - 1).getKind());
-    assertTrue(get(cluster.client.list()).stream().anyMatch(i -> i.getMigrationId().equals("m-watched")
-        && i.getStatus() == MigrationStatus.COMPLETED), "list() shows the migration");
+    cluster.awaitListed("m-watched", i -> i.getStatus() == MigrationStatus.COMPLETED, Duration.ofSeconds(10));
     cluster.assertExactlyOneRunningOn("host-b", d);
   }
 

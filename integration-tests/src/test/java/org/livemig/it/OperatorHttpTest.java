@@ -79,6 +79,31 @@ class OperatorHttpTest {
     assertEquals(0, list.getMigrationsCount(), "nothing was started: " + list);
   }
 
+  @Test
+  void theListPagesAndRefusesBadLimitsAndTokens() throws Exception {
+    for (String q : List.of("limit=0", "limit=-1", "limit=1001", "limit=ten", "limit=99999999999")) {
+      var r = send("GET", "/migrations?" + q, null);
+      assertStatus(400, r);
+      assertTrue(r.body().contains("\"field\":\"limit\""), q + " -> " + r.body());
+    }
+    for (String q : List.of("after=nonsense", "after=djE6eDpt", "after=%25%25")) {
+      var r = send("GET", "/migrations?limit=2&" + q, null);
+      assertStatus(400, r);
+      assertTrue(r.body().contains("\"field\":\"after\"") && r.body().contains("page token"), q + " -> " + r.body());
+    }
+    var all = Json.parse(send("GET", "/migrations", null).body(), MigrationList.newBuilder()).build();
+    assertEquals("", all.getNextPageToken(), "one page holds them all");
+    List<String> paged = new java.util.ArrayList<>();
+    String after = "";
+    do {
+      var page = Json.parse(send("GET", "/migrations?limit=1&after=" + after, null).body(), MigrationList.newBuilder())
+          .build();
+      page.getMigrationsList().forEach(m -> paged.add(m.getMigrationId()));
+      after = page.getNextPageToken();
+    } while (!after.isEmpty());
+    assertEquals(all.getMigrationsList().stream().map(MigrationInfo::getMigrationId).toList(), paged);
+  }
+
   /** Ids that would name actors, paths or log lines badly; none may change anything or stop a host. */
   static final List<String> MALFORMED_IDS = List.of("a b/c", "../etc", "x/y", "$system", "a%2Fb", "\u00fcn\u00efcode",
       "tab\tid", "new\nline", "quote\"d", "-leading", ".", "#frag", "a?b=c", "%", "semi;colon", "a:b", "star*",
@@ -206,6 +231,7 @@ class OperatorHttpTest {
     var status = send("GET", "/migrations/h-1", null);
     assertStatus(200, status);
     assertEquals("h-1", Json.parse(status.body(), MigrationInfo.newBuilder()).getMigrationId());
+    cluster.awaitListed("h-1", m -> true, Duration.ofSeconds(10)); // the list follows a moment after the journal
     var list = Json.parse(send("GET", "/migrations", null).body(), MigrationList.newBuilder()).build();
     assertTrue(list.getMigrationsList().stream().anyMatch(m -> m.getMigrationId().equals("h-1")), list.toString());
 

@@ -184,6 +184,22 @@ final class TestCluster implements AutoCloseable {
   }
 
   /**
+   * The migration as the list shows it once it matches p: the list follows each persisted change
+   * after its coordinator's write to the table, a moment later than status().
+   */
+  MigrationInfo awaitListed(String migrationId, java.util.function.Predicate<MigrationInfo> p, Duration max)
+      throws Exception {
+    long deadline = System.nanoTime() + max.toNanos();
+    List<MigrationInfo> all = List.of();
+    while (System.nanoTime() < deadline) {
+      all = client.list().toCompletableFuture().get(15, TimeUnit.SECONDS);
+      for (MigrationInfo i : all) if (i.getMigrationId().equals(migrationId) && p.test(i)) return i;
+      Thread.sleep(20);
+    }
+    throw new AssertionError("the list never showed " + migrationId + " as expected: " + all);
+  }
+
+  /**
    * The invariant every scenario ends with: exactly one copy of the guest runs, on the expected
    * host, and its memory equals the oracle's expectation byte for byte.
    */

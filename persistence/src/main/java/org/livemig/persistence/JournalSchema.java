@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
 public final class JournalSchema {
   private static final Logger log = LoggerFactory.getLogger(JournalSchema.class);
 
-  /** The newest schema version this code knows. */
-  public static final int CURRENT_VERSION = 1;
+  /** The newest schema version this code knows: 1 the journal tables, 2 the migration list (MigrationListTable). */
+  public static final int CURRENT_VERSION = 2;
 
   public enum Dialect {
     H2("h2"),

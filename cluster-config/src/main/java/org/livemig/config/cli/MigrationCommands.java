@@ -54,19 +54,38 @@ final class MigrationCommands {
     }
   }
 
-  @Command(name = "list", description = "Every migration the journal holds, newest first: id, guest, hosts, status, "
-      + "phase, downtime.")
+  @Command(name = "list", description = "The migrations, newest first: id, guest, hosts, status, phase, downtime. "
+      + "With --limit one page, and the command for the next one if there is more.")
   static final class ListCmd extends Sub {
+    @Option(names = "--limit", paramLabel = "N", description = "migrations per page: print one page and how to ask "
+        + "for the next. Default: every migration (the node's pages one after another)") Integer limit;
+    @Option(names = "--after", paramLabel = "TOKEN", description = "start after this page token (printed at the end "
+        + "of the previous page). Default: from the newest") String after = "";
+
     @Override
     int execute(OperatorApi api) throws Exception {
-      MigrationList l = Json.parse(api.get("/migrations"), MigrationList.newBuilder()).build();
-      root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", "ID", "GUEST", "SOURCE -> DESTINATION", "STATUS", "PHASE",
-          "DOWNTIME");
-      for (MigrationInfo i : l.getMigrationsList()) {
-        root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", i.getMigrationId(), i.getGuestId(),
-            i.getSourceHost() + " -> " + i.getDestinationHost(), i.getStatus(), i.getPhase(),
-            i.getDowntimeMs() < 0 ? "-" : i.getDowntimeMs() + " ms");
-      }
+      String token = after;
+      boolean first = true;
+      do {
+        String query = (limit == null ? "" : "limit=" + limit + "&") + "after="
+            + URLEncoder.encode(token, StandardCharsets.UTF_8);
+        MigrationList l = Json.parse(api.get("/migrations?" + query), MigrationList.newBuilder()).build();
+        if (first) {
+          root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", "ID", "GUEST", "SOURCE -> DESTINATION", "STATUS",
+              "PHASE", "DOWNTIME");
+          first = false;
+        }
+        for (MigrationInfo i : l.getMigrationsList()) {
+          root.out.printf("%-36s  %-16s  %-21s  %-9s  %-7s  %s%n", i.getMigrationId(), i.getGuestId(),
+              i.getSourceHost() + " -> " + i.getDestinationHost(), i.getStatus(), i.getPhase(),
+              i.getDowntimeMs() < 0 ? "-" : i.getDowntimeMs() + " ms");
+        }
+        token = l.getNextPageToken();
+        if (limit != null && !token.isEmpty()) {
+          root.out.println("more: migratectl list --limit " + limit + " --after " + token);
+          return EXIT_OK;
+        }
+      } while (!token.isEmpty());
       return EXIT_OK;
     }
   }

@@ -27,10 +27,10 @@ import java.util.concurrent.CompletionStage;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.client.MigrationException;
+import org.livemig.engine.coordinator.MigrationListView;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
-import org.livemig.messages.MigrationList;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.StartMigration;
 import org.slf4j.Logger;
@@ -90,8 +90,8 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
     return concat(
         pathPrefix("migrations", () -> concat(
             pathEndOrSingleSlash(() -> concat(
-                get(() -> respond(client.list().thenApply(l ->
-                    Json.print(MigrationList.newBuilder().addAllMigrations(l).build())), StatusCodes.OK)),
+                get(() -> parameterOptional("limit", limit -> parameterOptional("after", after ->
+                    list(limit.orElse(""), after.orElse(""))))),
                 post(() -> entity(Unmarshaller.entityToString(), this::start)))),
             pathPrefix(PathMatchers.segment(), id -> concat(
                 pathEndOrSingleSlash(() -> get(() -> respond(client.status(id).thenApply(Json::print), StatusCodes.OK))),
@@ -105,7 +105,7 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                 path("recover", () -> post(() -> parameterOptional("data_host", host ->
                     parameterOptional("data_port", port -> recover(id, host.orElse(""), port.orElse("0")))))))))),
         pathPrefix("hosts", () -> concat(
-            pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenCombine(client.list(),
+            pathEndOrSingleSlash(() -> get(() -> respond(localHost.allHosts().thenCombine(client.statusOfUnended(),
                 this::hosts), StatusCodes.OK))),
             path(PathMatchers.segment(), id -> get(() -> Ids.valid(id)
                 ? respond(localHost.registered(id).thenApply(address -> "{\"host\":" + Json.quote(id)
@@ -118,6 +118,18 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
             path(PathMatchers.segment().slash("verify"), id -> get(() -> Ids.valid(id)
                 ? respond(localHost.verify(id).thenApply(Json::print), StatusCodes.OK)
                 : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("guest_id", id), "guest_id")))))));
+  }
+
+  /** A page of the migration list: ?limit=N (default livemig.list.default-page-size) and ?after=TOKEN. */
+  private Route list(String limit, String after) {
+    int n;
+    try {
+      n = limit.isEmpty() ? MigrationListView.get(system).defaultPageSize() : Integer.parseInt(limit);
+    } catch (NumberFormatException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", "invalid request: limit must be a number, was "
+          + limit, "limit"));
+    }
+    return respond(client.list(n, after).thenApply(Json::print), StatusCodes.OK);
   }
 
   private Route start(String body) {

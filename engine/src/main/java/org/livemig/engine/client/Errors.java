@@ -39,6 +39,7 @@ final class Errors {
     if (c instanceof TimeoutException || c instanceof akka.pattern.AskTimeoutException) {
       return new MigrationException.HostUnreachable("no answer from the coordinator: " + c.getMessage());
     }
+    if (c instanceof java.sql.SQLException) return new MigrationException.HostUnreachable(c.getMessage());
     return new MigrationException.Refused(String.valueOf(c.getMessage()));
   }
 }

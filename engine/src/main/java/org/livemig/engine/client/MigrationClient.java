@@ -2,15 +2,10 @@ package org.livemig.engine.client;
 
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Props;
-import akka.actor.typed.javadsl.Adapter;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.EntityRef;
-import akka.persistence.jdbc.query.javadsl.JdbcReadJournal;
-import akka.persistence.query.PersistenceQuery;
-import akka.stream.javadsl.Sink;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -21,18 +16,22 @@ import java.util.function.Function;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.coordinator.MigrationEventTopic;
+import org.livemig.engine.coordinator.MigrationListView;
 import org.livemig.engine.coordinator.MigrationState;
 import org.livemig.messages.CommandReply;
 import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationList;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.Phase;
 import org.livemig.messages.StartMigration;
+import org.livemig.persistence.PageToken;
 
 /**
- * What a cluster manager calls: every call is an ask to the migration's coordinator (a
- * sharded entity, wherever it runs) with the configured timeout, answered as a CompletionStage.
+ * What a cluster manager calls: every call but list is an ask to the migration's coordinator (a
+ * sharded entity, wherever it runs) with the configured timeout, answered as a CompletionStage;
+ * list reads the migration list the coordinators keep (MigrationListView).
  * A refused call completes exceptionally with a {@link MigrationException} of the matching kind.
  */
 public final class MigrationClient {
@@ -40,12 +39,14 @@ public final class MigrationClient {
 
   private final ActorSystem<?> system;
   private final ClusterSharding sharding;
+  private final MigrationListView view;
   private final Duration timeout;
   private final Duration setupTimeout;
 
   public MigrationClient(ActorSystem<?> system) {
     this.system = system;
     this.sharding = ClusterSharding.get(system);
+    this.view = MigrationListView.get(system);
     var config = system.settings().config();
     this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
     // A host that is not registered is given up on after the lookup timeout; wait a bit longer.
@@ -112,25 +113,55 @@ public final class MigrationClient {
   }
 
   /**
-   * Every migration in the journal (a persistence query over the coordinators' ids), newest
-   * first, each with its current status. One status ask per migration: meant for operators, not
-   * for polling loops.
+   * A page of the migration list, newest first: at most limit migrations (1 to
+   * livemig.list.max-page-size) after the position of a page token (null or empty: from the
+   * newest), and the token of the next page (empty on the last). Answered from the list the
+   * coordinators keep, not by the coordinators: the list's fields only, as of each migration's
+   * last persisted change (status(id) asks the coordinator itself). A bad limit or token fails
+   * with InvalidRequest naming "limit" or "after". Pages are stable: migrations started meanwhile
+   * come before the first page, never inside later ones.
    */
+  public CompletionStage<MigrationList> list(int limit, String after) {
+    if (limit < 1 || limit > view.maxPageSize()) {
+      return CompletableFuture.failedFuture(new MigrationException.InvalidRequest("limit",
+          "invalid request: limit must be between 1 and " + view.maxPageSize() + ", was " + limit));
+    }
+    PageToken position;
+    try {
+      position = after == null || after.isEmpty() ? null : PageToken.decode(after);
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(new MigrationException.InvalidRequest("after",
+          "invalid request: " + e.getMessage()));
+    }
+    return typed(view.page(limit, position).thenApply(p -> MigrationList.newBuilder()
+        .addAllMigrations(p.rows().stream().map(MigrationListView::info).toList())
+        .setNextPageToken(p.next() == null ? "" : p.next().encode()).build()));
+  }
+
+  /** Every migration in the list, newest first (page after page of the largest size): for operators, not loops. */
   public CompletionStage<List<MigrationInfo>> list() {
-    JdbcReadJournal journal = PersistenceQuery.get(Adapter.toClassic(system))
-        .getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
-    String prefix = MigrationCoordinator.TYPE_KEY.name() + "|";
-    return journal.currentPersistenceIds().filter(id -> id.startsWith(prefix))
-        .map(id -> id.substring(prefix.length()))
-        .runWith(Sink.seq(), system)
-        .thenCompose(ids -> {
-          List<CompletableFuture<MigrationInfo>> all = new ArrayList<>();
-          for (String id : ids) all.add(status(id).toCompletableFuture());
-          return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> all.stream()
-              .map(CompletableFuture::join)
-              .sorted(Comparator.comparingLong(MigrationInfo::getStartedAtEpochMs).reversed())
-              .toList());
-        });
+    return listFrom("", new ArrayList<>());
+  }
+
+  private CompletionStage<List<MigrationInfo>> listFrom(String after, List<MigrationInfo> sofar) {
+    return list(view.maxPageSize(), after).thenCompose(page -> {
+      sofar.addAll(page.getMigrationsList());
+      return page.getNextPageToken().isEmpty() ? CompletableFuture.completedFuture(List.copyOf(sofar))
+          : listFrom(page.getNextPageToken(), sofar);
+    });
+  }
+
+  /**
+   * The exact status of every migration the list shows as not ended, from its coordinator (one ask
+   * each; the ended ones are not asked), newest first.
+   */
+  public CompletionStage<List<MigrationInfo>> statusOfUnended() {
+    return typed(view.unended()).thenCompose(rows -> {
+      List<CompletableFuture<MigrationInfo>> all = new ArrayList<>();
+      for (var row : rows) all.add(status(row.migrationId()).toCompletableFuture());
+      return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+          .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
+    });
   }
 
   public CompletionStage<MigrationInfo> cancel(String migrationId, String reason) {

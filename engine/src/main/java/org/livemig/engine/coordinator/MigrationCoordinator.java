@@ -56,17 +56,11 @@ public final class MigrationCoordinator
   /** Switch a running precopy to postcopy at the end of its current round. */
   public record StartPostcopy(ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
 
-  /**
-   * Recover a paused postcopy over a new channel; dataHost empty / dataPort 0 = the destination's
-   * data endpoint from Prepare.
-   */
+  /** Recover a paused postcopy over a new channel; dataHost empty / dataPort 0 = the Prepare endpoint. */
   public record Recover(String dataHost, int dataPort, ActorRef<CommandReply> replyTo)
       implements Command, LivemigMessage {}
 
-  /**
-   * A host's answer or report, adapted from the host's own protocol (local: hosts reply to the
-   * adapter; public for tools that stand in for hosts, such as the replay benchmark).
-   */
+  /** A host's answer or report, adapted (public for tools that stand in for hosts: the replay benchmark). */
   public record FromHost(HostAgent.Reply reply) implements Command {}
 
   /** Admission control's answer to this coordinator's request or release. */
@@ -91,8 +85,7 @@ public final class MigrationCoordinator
   /** The shard's stop message: sent back by the shard once this entity asked to passivate. */
   public enum Passivate implements Command { INSTANCE }
 
-  /** Ended and idle: ask the shard to passivate this entity. */
-  enum Idle implements Command { INSTANCE }
+  enum Idle implements Command { INSTANCE } // ended and idle: ask the shard to passivate this entity
 
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Migration");
 
@@ -102,6 +95,7 @@ public final class MigrationCoordinator
         .withRole("coordinator").withStopMessage(Passivate.INSTANCE));
     // Every node, so that the singleton can run on any coordinator node (the others hand it over).
     AdmissionControl.init(system);
+    MigrationListView.get(system).backfill(); // on coordinator nodes: rows for journals from before the list
   }
 
   /** shard may be null when the coordinator runs outside sharding (tests). */
@@ -122,6 +116,7 @@ public final class MigrationCoordinator
   private final Unpersisted unpersisted = new Unpersisted();
   private final Outbox outbox;
   private final AdmissionSlot admission;
+  private final Listing listing;
 
   private MigrationCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -139,6 +134,7 @@ public final class MigrationCoordinator
     this.publisher = new EventPublisher(ctx.getSystem());
     this.outbox = new Outbox(ctx, timers, settings, migrationId, hostReplies, hosts, unpersisted);
     this.admission = new AdmissionSlot(ctx, timers, migrationId);
+    this.listing = new Listing(ctx, timers);
   }
 
   @Override
@@ -159,6 +155,7 @@ public final class MigrationCoordinator
           // restart: what it kept unpersisted goes, as at a takeover (see Unpersisted).
           unpersisted.reset();
           hosts.timersLost();
+          listing.changed(state, lastSequenceNumber(ctx)); // a crash may have come before the last row's write
           // Signal handlers cannot persist: the takeover is a command, handled before anything new.
           if (state.started() && !state.ended()) ctx.getSelf().tell(Recovered.INSTANCE);
           if (state.ended()) {
@@ -201,9 +198,10 @@ public final class MigrationCoordinator
         .onCommand(FromAdmission.class, (s, c) -> only(c.answer().kind() == AdmissionControl.Kind.RELEASED
             ? admission::released : admission::release))
         .onCommand(AdmissionRetry.class, (s, c) -> only(admission::releaseAgain))
+        .onCommand(Listing.Command.class, (s, c) -> only(() -> listing.on(c)))
         .onCommand(Idle.class, (s, c) -> {
-          // the settled notice still looks for its host, or the slot's release is unacknowledged
-          if (hosts.commandsWaiting() || admission.releasing()) passivateLater();
+          // the settled notice still looks for its host, the slot's release is unacknowledged, or the row unwritten
+          if (hosts.commandsWaiting() || admission.releasing() || listing.behind()) passivateLater();
           else if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
           return Effect().noReply();
         })
@@ -226,6 +224,7 @@ public final class MigrationCoordinator
         .onCommand(Recovered.class, this::onRecovered)
         .onCommand(FromAdmission.class, (s, c) -> Effect().noReply()) // a repeated grant: admitted already
         .onCommand(AdmissionRetry.class, (s, c) -> Effect().noReply())
+        .onCommand(Listing.Command.class, (s, c) -> only(() -> listing.on(c)))
         .onCommand(Passivate.class, (s, c) -> Effect().stop().thenNoReply())
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
             st -> {}))
@@ -382,6 +381,7 @@ public final class MigrationCoordinator
 
   private void published(MigrationState st) {
     publisher.changed(info(st));
+    listing.changed(st, lastSequenceNumber(ctx));
     if (!st.ended()) return;
     admission.answerStarts(info(st)); // cancelled before admission control answered its start
     admission.release(); // on every path to the end: completed, failed, cancelled

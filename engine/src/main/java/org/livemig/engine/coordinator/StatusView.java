@@ -55,6 +55,7 @@ final class StatusView {
     b.setSourceTeardownUs(s.sourceTeardownUs());
     if (s.perform() != null) b.setBlackout(blackout(s));
     long end = s.ended() ? s.endedAtMs() : System.currentTimeMillis();
+    if (s.ended()) b.setEndedAtEpochMs(s.endedAtMs());
     b.setTotalTimeMs(end - s.startedAtMs());
     if (s.setupDoneAtMs() > 0) b.setSetupTimeMs(s.setupDoneAtMs() - s.startedAtMs());
     if (s.begin() != null) {
