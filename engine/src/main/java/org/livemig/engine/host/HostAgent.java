@@ -190,8 +190,11 @@ public final class HostAgent {
     this.faults = settings.faults();
     this.runStates = RunStateLog.of(settings);
     this.guests = new HostGuests(settings.hostId(), runStates);
+    // The link its outbound migrations share; a child, so it goes with the agent.
+    ActorRef<HostBandwidth.Command> bandwidth = ctx.spawn(HostBandwidth.create(settings.hostId(),
+        settings.maxBandwidthBytesPerSecond()), "bandwidth");
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
-        lease, migrations, cleanups);
+        lease, migrations, cleanups, bandwidth);
   }
 
   private Behavior<Command> serving() {

@@ -20,7 +20,8 @@ public record HostSettings(
     Duration ledgerLoadTimeout,
     Duration defaultPostcopyKeepalive,
     Duration fenceLease,
-    String runStateLog) {
+    String runStateLog,
+    long maxBandwidthBytesPerSecond) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -66,6 +67,7 @@ public record HostSettings(
         h.getDuration("ledger-load-timeout"),
         config.getDuration("livemig.migration.postcopy-keepalive"),
         h.getDuration("fence-lease"),
-        h.getString("run-state-log"));
+        h.getString("run-state-log"),
+        h.getBytes("max-bandwidth").longValue());
   }
 }

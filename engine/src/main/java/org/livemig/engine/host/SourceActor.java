@@ -18,7 +18,6 @@ import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.PerformResult;
-import org.livemig.messages.ProgressReport;
 import org.livemig.messages.RoundStats;
 
 /**
@@ -39,10 +38,13 @@ public final class SourceActor {
 
   private record CleanedUp(CleanupActor.Finished finished) implements Command {}
 
+  /** The host's link was divided again (HostBandwidth); SourcePostcopy takes it in postcopy. */
+  record ShareChanged(HostBandwidth.Share share) implements Command {}
+
   static Behavior<Command> create(String migrationId, MigratableGuest guest, HostSettings settings,
-      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
-    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
-        Behaviors.setup(ctx -> new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent).begun()));
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent, ActorRef<HostBandwidth.Command> bandwidth) {
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId), Behaviors.setup(ctx ->
+        new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent, bandwidth).begun()));
   }
 
   private final ActorContext<Command> ctx;
@@ -53,6 +55,9 @@ public final class SourceActor {
   private final ActorRef<HostAgent.Command> hostAgent;
   private final ActorRef<CopyActor.Event> copyEvents;
   private final Precopy precopy;
+  /** This migration's share of the host's link: joined in Perform, left on every end. */
+  private final LinkShare share;
+  private final ProgressReports reports;
   /** The guest was paused when the migration began: it stays paused whatever happens. */
   private final boolean pausedAtBegin;
 
@@ -74,7 +79,7 @@ public final class SourceActor {
   private SourcePostcopy postcopyRole;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
-      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent, ActorRef<HostBandwidth.Command> bandwidth) {
     this.ctx = ctx;
     this.migrationId = migrationId;
     this.guest = guest;
@@ -83,6 +88,9 @@ public final class SourceActor {
     this.hostAgent = hostAgent;
     this.copyEvents = ctx.messageAdapter(CopyActor.Event.class, Copy::new);
     this.precopy = new Precopy(guest.memory().pageSize());
+    this.share = new LinkShare(migrationId, bandwidth, ctx.messageAdapter(HostBandwidth.Share.class, ShareChanged::new),
+        settings.maxBandwidthBytesPerSecond());
+    this.reports = new ProgressReports(migrationId, guest, precopy, share);
     this.pausedAtBegin = guest.state() == RunState.PAUSED;
   }
 
@@ -111,9 +119,10 @@ public final class SourceActor {
     params = perform.getPerform().getParameters();
     var dataPlane = settings.dataPlane().withStallTimeout(Duration.ofMillis(params.getStallTimeoutMs()));
     int channels = Math.max(1, params.getChannels());
+    share.join(params.getMaxBandwidthBytesPerSecond());
     for (int c = 0; c < channels; c++) {
       copies.add(ctx.spawn(CopyActor.create(migrationId, c, channels, perform.getPerform().getPrepare(),
-          guest.memory(), dataPlane, params.getMaxBandwidthBytesPerSecond(), copyEvents), "copy-" + c));
+          guest.memory(), dataPlane, share.bytesPerSecond(), copyEvents), "copy-" + c));
     }
     ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId,
         perform.getPerform().getPrepare().getDataHost(), perform.getPerform().getPrepare().getDataPort(), channels,
@@ -166,7 +175,7 @@ public final class SourceActor {
     else if (!d.why().isEmpty()) ctx.getLog().info("{}: {}", migrationId, d.why());
     if (d.action() != Convergence.Action.NEXT_ROUND) return stunAfter(stats, d.action() == Convergence.Action.POSTCOPY);
     if (d.throttlePercent() != throttle) guest.setThrottlePercent(d.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false)));
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
 
@@ -176,7 +185,8 @@ public final class SourceActor {
    * coordinator's next commands, Perform's and Finish's answers, inside the downtime.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    coordinator.tell(new HostAgent.ProgressReported(progress(stats, false).toBuilder().setStunning(true).build()));
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), stats, false).toBuilder()
+        .setStunning(true).build()));
     return stunning(postcopy);
   }
 
@@ -204,11 +214,13 @@ public final class SourceActor {
             copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
                 guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
           }
-          coordinator.tell(new HostAgent.ProgressReported(sample(0).setSwitchover(true).build()));
+          coordinator.tell(new HostAgent.ProgressReported(reports.sample(perform.getEpoch(), 0).setSwitchover(true)
+              .build()));
           return finalCopy(copies.size());
         })
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
+        .onMessage(ShareChanged.class, this::onShareChanged) // the final copy is sent at it
         .onMessage(Execute.class, m -> {
           // Wait for the guest to stop before resuming it: a rollback acts once the stun is done.
           if (m.command().hasConfirm()) pendingConfirm = m.command();
@@ -233,7 +245,7 @@ public final class SourceActor {
   private Behavior<Command> performed() {
     long now = System.nanoTime();
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress(last, true)));
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), last, true)));
     PerformResult result = precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent());
     if (postcopyDiscard != null) {
       result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
@@ -243,9 +255,12 @@ public final class SourceActor {
         + "stun {} ms, final copy with device state and EOS {} ms", migrationId, result.getRoundsCount(),
         result.getTotalBytes(), last.getPagesSent(), (stoppedNanos - stunNanos) / 1_000_000,
         (now - stoppedNanos) / 1_000_000);
-    if (postcopyDiscard == null) return awaitingConfirm();
+    if (postcopyDiscard == null) {
+      share.leave(); // the memory stream is through; the push would keep the share in postcopy
+      return awaitingConfirm();
+    }
     SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
-        params, hostAgent, this::confirm);
+        params, hostAgent, share, this::confirm);
     postcopyRole = role;
     return role.start(result.getPostcopyPages());
   }
@@ -255,11 +270,13 @@ public final class SourceActor {
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // too late to matter
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> Behaviors.same())
+        .onMessage(ShareChanged.class, m -> Behaviors.same()) // nothing sends any more
         .build();
   }
 
   /** Perform failed: say why and wait for the coordinator's Confirm, which resumes the guest. */
   private Behavior<Command> performFailed(String reason) {
+    share.leave();
     ctx.getLog().warn("{}: perform failed: {}", migrationId, reason);
     replies.tell(Replies.error(perform, settings.hostId(), "perform failed on " + settings.hostId() + ": " + reason));
     return awaitingConfirm();
@@ -276,6 +293,7 @@ public final class SourceActor {
     return Behaviors.receive(Command.class)
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), this::applyParameters)
+        .onMessage(ShareChanged.class, this::onShareChanged)
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
@@ -283,7 +301,7 @@ public final class SourceActor {
           // The round's dirty rate so far, counted here and not in the switchover's sample: a
           // bitmap count is a pass over the bitmap, which the downtime should not pay.
           coordinator.tell(new HostAgent.ProgressReported(
-              sample(precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
+              reports.sample(perform.getEpoch(), precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
           return Behaviors.same();
         });
   }
@@ -309,7 +327,7 @@ public final class SourceActor {
     if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
     if (p.getMaxBandwidthBytesPerSecond() > 0) {
       b.setMaxBandwidthBytesPerSecond(p.getMaxBandwidthBytesPerSecond());
-      for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SetMaxBandwidth(p.getMaxBandwidthBytesPerSecond()));
+      share.capChanged(p.getMaxBandwidthBytesPerSecond()); // the copies hear back the share within it
     }
     params = b.build();
     ctx.getLog().info("{}: limits now: max bandwidth {} B/s, downtime limit {} ms", migrationId,
@@ -317,22 +335,18 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
-  /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
-  private ProgressReport.Builder sample(long dirtyRate) {
-    return ProgressReport.newBuilder()
-        .setMigrationId(migrationId)
-        .setEpoch(perform.getEpoch())
-        .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
-        .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
-        .setTotalBytes(guest.memory().sizeBytes())
-        .setSentAtEpochUs(EpochMicros.now())
-        .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
-            .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
+  /** The host's link was divided again: every channel sends at the new share from its next write. */
+  private Behavior<Command> onShareChanged(ShareChanged m) {
+    if (share.update(m.share())) {
+      for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SetMaxBandwidth(share.bytesPerSecond()));
+    }
+    return Behaviors.same();
   }
 
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
     boolean success = cmd.getConfirm().getSuccess();
+    share.leave();
     MigratableGuest toDestroy = null;
     if (success) {
       toDestroy = guest;
@@ -370,19 +384,5 @@ public final class SourceActor {
     ctx.getLog().warn("{}: {} not expected on the source now", migrationId, cmd.getCommandCase());
     replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the source now"));
     return Behaviors.same();
-  }
-
-  private ProgressReport progress(RoundStats stats, boolean finalCopy) {
-    return ProgressReport.newBuilder()
-        .setMigrationId(migrationId)
-        .setEpoch(perform.getEpoch())
-        .setRound(stats)
-        .setTransferredBytes(precopy.totalBytes())
-        .setRemainingBytes(stats.getDirtyPagesAfter() * guest.memory().pageSize())
-        .setTotalBytes(guest.memory().sizeBytes())
-        .setFinalCopy(finalCopy)
-        .setRoundDone(true)
-        .setSentAtEpochUs(EpochMicros.now())
-        .build();
   }
 }

@@ -1,0 +1,51 @@
+package org.livemig.engine.host;
+
+import org.livemig.engine.common.EpochMicros;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.messages.ProgressReport;
+import org.livemig.messages.RoundStats;
+
+/** The source's progress reports to its coordinator, built from its precopy counters and link share. */
+final class ProgressReports {
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final Precopy precopy;
+  private final LinkShare share;
+
+  ProgressReports(String migrationId, MigratableGuest guest, Precopy precopy, LinkShare share) {
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.precopy = precopy;
+    this.share = share;
+  }
+
+  /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
+  ProgressReport.Builder sample(long epoch, long dirtyRate) {
+    return ProgressReport.newBuilder()
+        .setMigrationId(migrationId)
+        .setEpoch(epoch)
+        .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
+        .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
+        .setTotalBytes(guest.memory().sizeBytes())
+        .setSentAtEpochUs(EpochMicros.now())
+        .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
+        .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
+            .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
+  }
+
+  /** The report that closes a round (or the final copy). */
+  ProgressReport progress(long epoch, RoundStats stats, boolean finalCopy) {
+    return ProgressReport.newBuilder()
+        .setMigrationId(migrationId)
+        .setEpoch(epoch)
+        .setRound(stats)
+        .setTransferredBytes(precopy.totalBytes())
+        .setRemainingBytes(stats.getDirtyPagesAfter() * guest.memory().pageSize())
+        .setTotalBytes(guest.memory().sizeBytes())
+        .setFinalCopy(finalCopy)
+        .setRoundDone(true)
+        .setSentAtEpochUs(EpochMicros.now())
+        .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
+        .build();
+  }
+}
