@@ -135,8 +135,9 @@ class HostLinkShareTest {
         .toCompletableFuture().get(10, TimeUnit.SECONDS).getMigrationId();
   }
 
+  /** The first sample where p holds, else the last: the window checks then fail with the rates printed. */
   private static Sample first(List<Sample> samples, java.util.function.Predicate<Sample> p) {
-    return samples.stream().filter(p).findFirst().orElseThrow(() -> new AssertionError("no such sample"));
+    return samples.stream().filter(p).findFirst().orElse(samples.get(samples.size() - 1));
   }
 
   private static double seconds(Sample from, Sample to) {
