@@ -7,7 +7,6 @@ import akka.actor.typed.javadsl.Behaviors;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SortedMap;
-import java.util.TreeMap;
 
 /**
  * A host's outbound link (livemig.host.max-bandwidth), shared by the migrations leaving it: each
@@ -50,7 +49,8 @@ public final class HostBandwidth {
   private final String hostId;
   private final long hostCap;
   private final Map<String, Member> members = new HashMap<>();
-  private SortedMap<String, Long> shares = new TreeMap<>();
+  /** Replaced, never changed in place: GetShares hands it out. */
+  private SortedMap<String, Long> shares = java.util.Collections.emptySortedMap();
 
   private HostBandwidth(ActorContext<Command> ctx, String hostId, long hostCap) {
     this.ctx = ctx;
@@ -105,7 +105,7 @@ public final class HostBandwidth {
   private void divide(String why, String tellAnyway) {
     Map<String, Long> caps = new HashMap<>();
     members.forEach((id, m) -> caps.put(id, m.cap()));
-    SortedMap<String, Long> next = LinkShares.divide(hostCap, caps);
+    SortedMap<String, Long> next = java.util.Collections.unmodifiableSortedMap(LinkShares.divide(hostCap, caps));
     for (var e : next.entrySet()) {
       if (!e.getValue().equals(shares.get(e.getKey())) || e.getKey().equals(tellAnyway)) {
         members.get(e.getKey()).replyTo().tell(new Share(e.getKey(), e.getValue()));
