@@ -73,6 +73,9 @@ public final class HostAgent {
 
   public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes) {}
 
+  /** Local only: each outbound migration's share of this host's link now (HostBandwidth), in B/s. */
+  public record GetLinkShares(ActorRef<java.util.SortedMap<String, Long>> replyTo) implements Command {}
+
   /** Local only: what this host carries now (the node's metrics). */
   public record GetLoad(ActorRef<Load> replyTo) implements Command {}
 
@@ -176,6 +179,7 @@ public final class HostAgent {
   private final HostMigrations migrations = new HostMigrations();
   private final CleanupRuns cleanups = new CleanupRuns();
   private final HostSteps steps;
+  private final ActorRef<HostBandwidth.Command> bandwidth;
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
@@ -191,7 +195,7 @@ public final class HostAgent {
     this.runStates = RunStateLog.of(settings);
     this.guests = new HostGuests(settings.hostId(), runStates);
     // The link its outbound migrations share; a child, so it goes with the agent.
-    ActorRef<HostBandwidth.Command> bandwidth = ctx.spawn(HostBandwidth.create(settings.hostId(),
+    this.bandwidth = ctx.spawn(HostBandwidth.create(settings.hostId(),
         settings.maxBandwidthBytesPerSecond()), "bandwidth");
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
         lease, migrations, cleanups, bandwidth);
@@ -249,6 +253,7 @@ public final class HostAgent {
               settings.dataBindHost() + ":" + dataPlane.port()));
           return Behaviors.same();
         })
+        .onMessage(GetLinkShares.class, m -> same(() -> bandwidth.tell(new HostBandwidth.GetShares(m.replyTo()))))
         .onMessage(GetLoad.class, m -> {
           m.replyTo().tell(guests.load(settings.memoryCapacityBytes(), dataPlane.openChannels()));
           return Behaviors.same();
