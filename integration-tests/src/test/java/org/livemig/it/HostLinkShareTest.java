@@ -3,10 +3,12 @@ package org.livemig.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import akka.actor.typed.javadsl.AskPattern;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -15,7 +17,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livemig.config.LivemigNode;
 import org.livemig.engine.chaos.LinkProxy;
+import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
@@ -25,7 +29,8 @@ import org.livemig.messages.MigrationStatus;
  * Issue 19: host-a's link (livemig.host.max-bandwidth, 24 MB/s) is shared by the two migrations
  * leaving it: while both copy, each gets half and together they stay under the cap; once the
  * smaller one ends, the other takes the whole link. Each destination's data port sits behind its
- * own proxy, whose byte counter is the wire rate of that migration alone.
+ * own proxy, whose byte counter is the wire rate of that migration alone. A migration that fails
+ * or is cancelled gives its share back too.
  */
 class HostLinkShareTest {
   static final long HOST_CAP = 24_000_000;
@@ -69,15 +74,25 @@ class HostLinkShareTest {
     cluster.createGuest("host-a", large);
 
     List<Sample> samples = new CopyOnWriteArrayList<>();
+    long b0 = toB.forwardedBytes(); // the other test may have used the proxies before
+    long c0 = toC.forwardedBytes();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
-    sampler.scheduleAtFixedRate(() -> samples.add(new Sample(System.nanoTime(), toB.forwardedBytes(),
-        toC.forwardedBytes())), 0, 20, TimeUnit.MILLISECONDS);
-    String m1;
-    String m2;
+    sampler.scheduleAtFixedRate(() -> samples.add(new Sample(System.nanoTime(), toB.forwardedBytes() - b0,
+        toC.forwardedBytes() - c0)), 0, 20, TimeUnit.MILLISECONDS);
+    long raised;
     try {
-      // Different destinations: neither destination's receiving is what limits a migration.
-      m1 = start(small, "host-b");
-      m2 = start(large, "host-c");
+      // Different destinations: neither destination's receiving is what limits a migration. Both
+      // crawl under an own cap of 1 MB/s until both copy, whatever each one's setup took on a busy
+      // machine; then their own caps go far above the link and the link's shares decide.
+      String m1 = start(small, "host-b", 1_000_000);
+      String m2 = start(large, "host-c", 1_000_000);
+      for (String id : new String[] {m1, m2}) {
+        cluster.awaitStatus(id, i -> i.getBandwidthShareBytesPerSecond() == 1_000_000, Duration.ofSeconds(20));
+      }
+      for (String id : new String[] {m1, m2}) {
+        cluster.client.setParameters(id, 1_000_000_000L, null).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      }
+      raised = System.nanoTime();
       MigrationInfo sharing = cluster.awaitStatus(m1, i -> i.getBandwidthShareBytesPerSecond() == HOST_CAP / 2
           || ended(i), Duration.ofSeconds(20));
       assertEquals(HOST_CAP / 2, sharing.getBandwidthShareBytesPerSecond(), "status shows half the link: " + sharing);
@@ -88,15 +103,16 @@ class HostLinkShareTest {
       assertEquals(HOST_CAP, alone.getBandwidthShareBytesPerSecond(), "status shows the whole link: " + alone);
       MigrationInfo done2 = cluster.awaitEnd(m2, Duration.ofSeconds(30));
       assertEquals(MigrationStatus.COMPLETED, done2.getStatus(), done2.getError());
+      awaitLinkShares("host-a", Map.of()); // nothing left behind
     } finally {
       sampler.shutdownNow();
     }
 
     long smallBytes = samples.get(samples.size() - 1).toB();
     long largeBytes = samples.get(samples.size() - 1).toC();
-    // Side by side: from when each has moved a tenth of the small guest until the small one has
-    // moved nine tenths (its first pass, well before its last rounds).
-    Sample from = first(samples, s -> s.toB() >= smallBytes / 10 && s.toC() >= smallBytes / 10);
+    // Side by side: from 0.2 s after the raise (a few message hops) until the small one has moved
+    // nine tenths (its first pass, well before its last rounds).
+    Sample from = first(samples, s -> s.nanos() >= raised + 200_000_000L);
     Sample to = first(samples, s -> s.toB() >= smallBytes * 9 / 10);
     double together = seconds(from, to);
     double rateSmall = (to.toB() - from.toB()) / Math.max(together, 1e-3);
@@ -130,9 +146,59 @@ class HostLinkShareTest {
         || i.getStatus() == MigrationStatus.CANCELLED;
   }
 
-  private static String start(GuestDescription d, String destination) throws Exception {
-    return cluster.client.start(d.getGuestId(), "host-a", destination, MigrationParameters.getDefaultInstance())
-        .toCompletableFuture().get(10, TimeUnit.SECONDS).getMigrationId();
+  @Test
+  void aMigrationThatFailsOrIsCancelledGivesItsShareBack() throws Exception {
+    // Own caps of 2 MB/s, below half the link: each keeps its own cap, and copying 8 MiB takes
+    // about 4 s, time enough to cut one's link and cancel the other while they copy.
+    GuestDescription cut = TestCluster.guest("vm-cut", 8, 100);
+    GuestDescription cancelled = TestCluster.guest("vm-cancelled", 8, 100);
+    cluster.createGuest("host-a", cut);
+    cluster.createGuest("host-a", cancelled);
+    String m3 = start(cut, "host-b", 2_000_000);
+    String m4 = start(cancelled, "host-c", 2_000_000);
+    try {
+      for (String id : new String[] {m3, m4}) {
+        MigrationInfo i = cluster.awaitStatus(id, s -> s.getBandwidthShareBytesPerSecond() > 0 || ended(s),
+            Duration.ofSeconds(20));
+        assertEquals(2_000_000, i.getBandwidthShareBytesPerSecond(), "its own cap, below half the link: " + i);
+      }
+      assertEquals(Map.of(m3, 2_000_000L, m4, 2_000_000L), linkShares("host-a"));
+
+      toB.cut(); // the copy fails: its share goes at once, the other keeps copying
+      MigrationInfo failed = cluster.awaitEnd(m3, Duration.ofSeconds(30));
+      assertEquals(MigrationStatus.FAILED, failed.getStatus());
+      awaitLinkShares("host-a", Map.of(m4, 2_000_000L));
+
+      cluster.client.cancel(m4, "rolled back by the test").toCompletableFuture().get(10, TimeUnit.SECONDS);
+      MigrationInfo rolledBack = cluster.awaitEnd(m4, Duration.ofSeconds(30));
+      assertEquals(MigrationStatus.CANCELLED, rolledBack.getStatus());
+      awaitLinkShares("host-a", Map.of());
+    } finally {
+      toB.heal();
+    }
+  }
+
+  private static String start(GuestDescription d, String destination, long ownCap) throws Exception {
+    return cluster.client.start(d.getGuestId(), "host-a", destination, MigrationParameters.newBuilder()
+        .setMaxBandwidthBytesPerSecond(ownCap).build()).toCompletableFuture().get(10, TimeUnit.SECONDS)
+        .getMigrationId();
+  }
+
+  private static SortedMap<String, Long> linkShares(String host) throws Exception {
+    LivemigNode n = cluster.hosts.get(host);
+    return AskPattern.<HostAgent.Command, SortedMap<String, Long>>ask(n.hostAgent(), HostAgent.GetLinkShares::new,
+        Duration.ofSeconds(5), n.system().scheduler()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+  }
+
+  /** The host's shares reach expected within 10 s (a leave is a message to its HostBandwidth). */
+  private static void awaitLinkShares(String host, Map<String, Long> expected) throws Exception {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    SortedMap<String, Long> now = linkShares(host);
+    while (!now.equals(expected) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      now = linkShares(host);
+    }
+    assertEquals(expected, now, "shares of " + host + "'s link");
   }
 
   /** The first sample where p holds, else the last: the window checks then fail with the rates printed. */
