@@ -62,12 +62,12 @@ public final class HostBandwidth {
     return Behaviors.receive(Command.class)
         .onMessage(Join.class, m -> {
           Member before = members.put(m.migrationId(), new Member(m.capBytesPerSecond(), m.replyTo()));
-          if (before == null || !before.replyTo().equals(m.replyTo())) {
+          boolean newMember = before == null || !before.replyTo().equals(m.replyTo());
+          if (newMember) {
             if (before != null) ctx.unwatch(before.replyTo());
             ctx.watchWith(m.replyTo(), new MemberStopped(m.migrationId(), m.replyTo()));
           }
-          divide(m.migrationId() + " joined", before == null || !before.replyTo().equals(m.replyTo())
-              ? m.migrationId() : null);
+          divide(m.migrationId() + " joined", newMember ? m.migrationId() : null); // a new member hears its share
           return Behaviors.same();
         })
         .onMessage(CapChanged.class, m -> {
