@@ -53,6 +53,8 @@ public record HostSettings(
     if (id.isBlank()) throw new IllegalArgumentException("livemig.host.id must name this host");
     Config d = h.getConfig("data-plane");
     Config f = h.getConfig("faults");
+    long maxBandwidth = h.getBytes("max-bandwidth");
+    if (maxBandwidth < 0) throw new IllegalArgumentException("livemig.host.max-bandwidth must be 0 (no limit) or more");
     return new HostSettings(
         id,
         d.getString("bind-host"),
@@ -68,6 +70,6 @@ public record HostSettings(
         config.getDuration("livemig.migration.postcopy-keepalive"),
         h.getDuration("fence-lease"),
         h.getString("run-state-log"),
-        h.getBytes("max-bandwidth").longValue());
+        maxBandwidth);
   }
 }

@@ -29,6 +29,8 @@ class HostSettingsTest {
   void theHostsLinkLimitIsASizePerSecond() {
     assertEquals(24_000_000, load(Map.of("livemig.host.max-bandwidth", "24MB")).maxBandwidthBytesPerSecond());
     assertEquals(25_000_000, load(Map.of("livemig.host.max-bandwidth", 25_000_000)).maxBandwidthBytesPerSecond());
+    assertThrows(RuntimeException.class, () -> load(Map.of("livemig.host.max-bandwidth", -1)),
+        "a negative link cannot be divided");
   }
 
   @Test
