@@ -4,7 +4,10 @@ import akka.actor.typed.ActorRef;
 
 /**
  * One migration's membership in its source host's link (HostBandwidth), kept inside the
- * SourceActor: joined while its streams send, left on every end. Not thread-safe: actor-confined.
+ * SourceActor: joined while its streams send, left on every end. One membership per migration,
+ * whatever it sends: its channels split the share among themselves (CopyActor: share / channels),
+ * and a disk stream would take its part of the same share, not join on its own (the link would
+ * count that migration twice). Not thread-safe: actor-confined.
  */
 final class LinkShare {
   private final String migrationId;
