@@ -27,6 +27,9 @@ final class StatusText {
         i.getTotalBytes() / ProgressBar.MIB, i.getRemainingBytes() / ProgressBar.MIB));
     line(b, "pages", i.getNormalPages() + " normal, " + i.getZeroPages() + " zero");
     line(b, "throughput", String.format("%.1f MB/s", i.getThroughputBytesPerSecond() / 1e6));
+    if (i.getBandwidthShareBytesPerSecond() > 0) { // 0: unlimited, or not copying
+      line(b, "bandwidth share", String.format("%.1f MB/s", i.getBandwidthShareBytesPerSecond() / 1e6));
+    }
     line(b, "dirty rate", String.format("%.1f MB/s", i.getDirtyRateBytesPerSecond() / 1e6));
     line(b, "rounds", i.getRounds() + " (throttle " + i.getThrottlePercent() + "%)");
     if (i.getPostcopy()) {

@@ -21,7 +21,7 @@ final class MigrationMetrics {
   /** One running migration's values; NaN where nothing is known yet. */
   record Values(double dataTotalBytes, double dataProcessedBytes, double dataRemainingBytes,
       double dirtyRateBytesPerSecond, double transferRateBytesPerSecond, double expectedDowntimeSeconds,
-      double rounds, double throttleRatio, double postcopyFaults) {}
+      double rounds, double throttleRatio, double postcopyFaults, double bandwidthShareBytesPerSecond) {}
 
   /** A per-migration gauge: its Prometheus name, help text and value. */
   record Gauge(String name, String help, ToDoubleFunction<Values> value) {}
@@ -42,7 +42,10 @@ final class MigrationMetrics {
       new Gauge("livemig_migration_throttle_ratio", "Auto-converge throttle of the guest's vCPU time (0 to 0.99)",
           Values::throttleRatio),
       new Gauge("livemig_migration_postcopy_faults", "Destination page faults served over postcopy: 0 without "
-          + "postcopy, NaN until every page arrived", Values::postcopyFaults));
+          + "postcopy, NaN until every page arrived", Values::postcopyFaults),
+      new Gauge("livemig_migration_bandwidth_share_bytes_per_second", "What the migration may send at now: its "
+          + "share of the source host's link within its own cap; 0 = unlimited or not copying",
+          Values::bandwidthShareBytesPerSecond));
 
   /** Label names of every per-migration series, in the order of labelValues. */
   static final List<String> LABELS = List.of("migration_id", "guest_id", "source_host", "destination_host");
@@ -61,7 +64,7 @@ final class MigrationMetrics {
     double faults = i.hasPostcopyResult() ? i.getPostcopyResult().getFaults() : i.getPostcopy() ? Double.NaN : 0;
     return new Values(i.getTotalBytes(), i.getTransferredBytes(), remaining, i.getDirtyRateBytesPerSecond(),
         i.getThroughputBytesPerSecond(), i.getExpectedDowntimeMs() / 1000.0, i.getRounds(),
-        i.getThrottlePercent() / 100.0, faults);
+        i.getThrottlePercent() / 100.0, faults, i.getBandwidthShareBytesPerSecond());
   }
 
   /** The phase label of a migration that has not ended: begin, prepare, perform, finish, confirm. */

@@ -34,6 +34,9 @@ class MigrationMetricsTest {
     assertEquals(3, v.rounds());
     assertEquals(0.30, v.throttleRatio(), 1e-9);
     assertEquals(0, v.postcopyFaults(), "a precopy migration takes no postcopy faults");
+    assertEquals(0, v.bandwidthShareBytesPerSecond(), "no host link limit, no own cap: unlimited");
+    assertEquals(12_000_000, MigrationMetrics.values(copying().setBandwidthShareBytesPerSecond(12_000_000).build())
+        .bandwidthShareBytesPerSecond());
     assertEquals("perform", MigrationMetrics.phase(i));
     assertEquals(java.util.List.of("m-1", "g-1", "host-a", "host-b"), MigrationMetrics.labelValues(i));
     assertTrue(MigrationMetrics.ending(i).isEmpty(), "it has not ended");

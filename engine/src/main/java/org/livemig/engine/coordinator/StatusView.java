@@ -83,7 +83,10 @@ final class StatusView {
     // Nothing sent yet: the whole guest remains.
     if (lastRound == null && last == null) b.setRemainingBytes(b.getTotalBytes());
     boolean sampleOfThisEpoch = last != null && last.getEpoch() == s.epoch();
-    if (sampleOfThisEpoch) transferred = Math.max(transferred, last.getTransferredBytes());
+    if (sampleOfThisEpoch) {
+      transferred = Math.max(transferred, last.getTransferredBytes());
+      b.setBandwidthShareBytesPerSecond(last.getBandwidthShareBytesPerSecond());
+    }
     b.setTransferredBytes(transferred);
     if (sampleOfThisEpoch && !last.getRoundDone() && last.getRound().getRound() > b.getRounds()) {
       // Mid-round: the live sample, taken in the round after every one known done, is the newest.

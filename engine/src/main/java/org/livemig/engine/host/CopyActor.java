@@ -103,14 +103,16 @@ public final class CopyActor {
   }
 
   private Behavior<Command> connecting(PrepareCookie cookie) {
+    long initial = perChannel(maxBandwidth); // read here: the field belongs to the actor's thread
     run(() -> {
       PageSender s = PageSender.connect(cookie.getDataHost(), cookie.getDataPort(), migrationId, cookie.getToken(),
           channel, settings, cookie.getDestinationHost());
-      s.setMaxBandwidth(perChannel(maxBandwidth));
+      s.setMaxBandwidth(initial);
       sender = s;
       return s;
     });
     return transferring(r -> {
+      sender.setMaxBandwidth(perChannel(maxBandwidth)); // a SetMaxBandwidth that came while connecting
       parent.tell(new Connected(channel));
       return idle();
     }, "connect");

@@ -74,6 +74,9 @@ public final class HostAgent {
   public record GuestView(String guestId, RunState state, long steps, int throttlePercent, long sizeBytes,
       List<org.livemig.messages.DiskSummary> disks) {}
 
+  /** Local only: each outbound migration's share of this host's link now (HostBandwidth), in B/s. */
+  public record GetLinkShares(ActorRef<java.util.SortedMap<String, Long>> replyTo) implements Command {}
+
   /** Local only: what this host carries now (the node's metrics). */
   public record GetLoad(ActorRef<Load> replyTo) implements Command {}
 
@@ -177,6 +180,7 @@ public final class HostAgent {
   private final HostMigrations migrations = new HostMigrations();
   private final CleanupRuns cleanups = new CleanupRuns();
   private final HostSteps steps;
+  private final ActorRef<HostBandwidth.Command> bandwidth;
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
@@ -191,8 +195,11 @@ public final class HostAgent {
     this.faults = settings.faults();
     this.runStates = RunStateLog.of(settings);
     this.guests = new HostGuests(settings.hostId(), runStates, settings.datastores(), () -> faults.disk());
+    // The link its outbound migrations share; a child, so it goes with the agent.
+    this.bandwidth = ctx.spawn(HostBandwidth.create(settings.hostId(),
+        settings.maxBandwidthBytesPerSecond()), "bandwidth");
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
-        lease, migrations, cleanups);
+        lease, migrations, cleanups, bandwidth);
   }
 
   private Behavior<Command> serving() {
@@ -247,6 +254,7 @@ public final class HostAgent {
               settings.dataBindHost() + ":" + dataPlane.port()));
           return Behaviors.same();
         })
+        .onMessage(GetLinkShares.class, m -> same(() -> bandwidth.tell(new HostBandwidth.GetShares(m.replyTo()))))
         .onMessage(GetLoad.class, m -> {
           m.replyTo().tell(guests.load(settings.memoryCapacityBytes(), dataPlane.openChannels()));
           return Behaviors.same();

@@ -23,7 +23,8 @@ public record HostSettings(
     Duration defaultPostcopyKeepalive,
     Duration fenceLease,
     String runStateLog,
-    Datastores datastores) {
+    Datastores datastores,
+    long maxBandwidthBytesPerSecond) {
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -60,6 +61,8 @@ public record HostSettings(
     if (id.isBlank()) throw new IllegalArgumentException("livemig.host.id must name this host");
     Config d = h.getConfig("data-plane");
     Config f = h.getConfig("faults");
+    long maxBandwidth = h.getBytes("max-bandwidth");
+    if (maxBandwidth < 0) throw new IllegalArgumentException("livemig.host.max-bandwidth must be 0 (no limit) or more");
     return new HostSettings(
         id,
         d.getString("bind-host"),
@@ -76,6 +79,7 @@ public record HostSettings(
         config.getDuration("livemig.migration.postcopy-keepalive"),
         h.getDuration("fence-lease"),
         h.getString("run-state-log"),
-        Datastores.fromConfig(h.getConfig("datastores")));
+        Datastores.fromConfig(h.getConfig("datastores")),
+        maxBandwidth);
   }
 }

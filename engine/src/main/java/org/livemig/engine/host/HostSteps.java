@@ -30,11 +30,13 @@ final class HostSteps {
   private final HostLease lease;
   private final HostMigrations migrations;
   private final CleanupRuns cleanups;
+  private final ActorRef<HostBandwidth.Command> bandwidth;
 
   HostSteps(ActorContext<HostAgent.Command> ctx, TimerScheduler<HostAgent.Command> timers, HostSettings settings,
       Supplier<HostSettings.Faults> faults, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
       ActorRef<HostLedger.Recorded> recorded, ActorRef<HostLedger.Command> ledger, HostGuests guests,
-      RunStateLog runStates, HostLease lease, HostMigrations migrations, CleanupRuns cleanups) {
+      RunStateLog runStates, HostLease lease, HostMigrations migrations, CleanupRuns cleanups,
+      ActorRef<HostBandwidth.Command> bandwidth) {
     this.ctx = ctx;
     this.timers = timers;
     this.settings = settings;
@@ -48,6 +50,7 @@ final class HostSteps {
     this.lease = lease;
     this.migrations = migrations;
     this.cleanups = cleanups;
+    this.bandwidth = bandwidth;
   }
 
   void onControl(HostAgent.Control m) {
@@ -158,7 +161,7 @@ final class HostSteps {
           reply(refused);
         } else {
           MigratableGuest guest = guests.get(cmd.getBegin().getGuestId());
-          rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf()), "source-" + id);
+          rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf(), bandwidth), "source-" + id);
           rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
         }
       }

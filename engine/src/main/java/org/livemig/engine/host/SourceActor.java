@@ -40,12 +40,13 @@ public final class SourceActor {
 
   private enum DrainTimedOut implements Command { INSTANCE }
 
-  private record CleanedUp(CleanupActor.Finished finished) implements Command {}
+  /** The host's link was divided again (HostBandwidth); SourcePostcopy takes it in postcopy. */
+  record ShareChanged(HostBandwidth.Share share) implements Command {}
 
   static Behavior<Command> create(String migrationId, MigratableGuest guest, HostSettings settings,
-      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
-    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId),
-        Behaviors.setup(ctx -> new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent).begun()));
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent, ActorRef<HostBandwidth.Command> bandwidth) {
+    return Behaviors.withMdc(Command.class, Map.of("migrationId", migrationId), Behaviors.setup(ctx ->
+        new SourceActor(ctx, migrationId, guest, settings, replies, hostAgent, bandwidth).begun()));
   }
 
   private final ActorContext<Command> ctx;
@@ -56,9 +57,12 @@ public final class SourceActor {
   private final ActorRef<HostAgent.Command> hostAgent;
   private final ActorRef<CopyActor.Event> copyEvents;
   private final Precopy precopy;
-  private final SourceProgress progress;
+  /** This migration's share of the host's link: joined in Perform, left on every end. */
+  private final LinkShare share;
+  private final ProgressReports reports;
   /** The guest was paused when the migration began: it stays paused whatever happens. */
   private final boolean pausedAtBegin;
+  private final SourceConfirm confirmer;
 
   private final List<ActorRef<CopyActor.Command>> copies = new ArrayList<>();
   private HostCommand perform;
@@ -78,7 +82,7 @@ public final class SourceActor {
   private SourcePostcopy postcopyRole;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
-      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent, ActorRef<HostBandwidth.Command> bandwidth) {
     this.ctx = ctx;
     this.migrationId = migrationId;
     this.guest = guest;
@@ -87,8 +91,11 @@ public final class SourceActor {
     this.hostAgent = hostAgent;
     this.copyEvents = ctx.messageAdapter(CopyActor.Event.class, Copy::new);
     this.precopy = new Precopy(guest.memory().pageSize());
-    this.progress = new SourceProgress(migrationId, guest, precopy);
+    this.share = new LinkShare(migrationId, bandwidth, ctx.messageAdapter(HostBandwidth.Share.class, ShareChanged::new),
+        settings.maxBandwidthBytesPerSecond());
+    this.reports = new ProgressReports(migrationId, guest, precopy, share);
     this.pausedAtBegin = guest.state() == RunState.PAUSED;
+    this.confirmer = new SourceConfirm(ctx, migrationId, guest, settings, replies, hostAgent);
   }
 
   /** After Begin: waiting for Perform (or a rollback). */
@@ -116,9 +123,10 @@ public final class SourceActor {
     params = perform.getPerform().getParameters();
     var dataPlane = settings.dataPlane().withStallTimeout(Duration.ofMillis(params.getStallTimeoutMs()));
     int channels = Math.max(1, params.getChannels());
+    share.join(params.getMaxBandwidthBytesPerSecond());
     for (int c = 0; c < channels; c++) {
       copies.add(ctx.spawn(CopyActor.create(migrationId, c, channels, perform.getPerform().getPrepare(),
-          guest.memory(), dataPlane, params.getMaxBandwidthBytesPerSecond(), copyEvents), "copy-" + c));
+          guest.memory(), dataPlane, share.bytesPerSecond(), copyEvents), "copy-" + c));
     }
     ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId,
         perform.getPerform().getPrepare().getDataHost(), perform.getPerform().getPrepare().getDataPort(), channels,
@@ -171,7 +179,7 @@ public final class SourceActor {
     else if (!d.why().isEmpty()) ctx.getLog().info("{}: {}", migrationId, d.why());
     if (d.action() != Convergence.Action.NEXT_ROUND) return stunAfter(stats, d.action() == Convergence.Action.POSTCOPY);
     if (d.throttlePercent() != throttle) guest.setThrottlePercent(d.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false)));
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), stats, false)));
     return sendRound(round + 1, guest.dirtyBitmap().syncAndClear());
   }
 
@@ -183,7 +191,7 @@ public final class SourceActor {
    * sends it only once drained, so that a drain held up by a slow or hung disk can still be cancelled.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    stunReport = new HostAgent.ProgressReported(progress.report(perform.getEpoch(), stats, false).toBuilder()
+    stunReport = new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), stats, false).toBuilder()
         .setStunning(true).build());
     if (guest.disks().isEmpty()) coordinator.tell(stunReport);
     return stunning(postcopy);
@@ -198,23 +206,29 @@ public final class SourceActor {
     stunnedAtMicros = EpochMicros.now();
     switchover.stunRequested(guest.diskRequestsInFlight()); // issued before the pause: the drain waits for them
     ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
-    return Behaviors.receive(Command.class)
+    return stopping()
         .onMessage(Stunned.class, m -> {
           if (m.error() != null) return performFailed("stun failed: " + m.error());
           if (pendingConfirm != null) return confirm(pendingConfirm);
           switchover.stopped();
           return draining(postcopy);
         })
-        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
-        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
         .onMessage(Execute.class, m -> {
           // Wait for the guest to stop before resuming it: a rollback acts once the stun is done.
           if (m.command().hasConfirm()) pendingConfirm = m.command();
           else unexpected(m.command());
           return Behaviors.same();
         })
-        .onMessage(Copy.class, m -> Behaviors.same())
         .build();
+  }
+
+  /** Handlers shared by the stun and the drain: nothing final is sent yet, the limits no longer matter. */
+  private BehaviorBuilder<Command> stopping() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
+        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
+        .onMessage(ShareChanged.class, this::onShareChanged) // the final copy is sent at it
+        .onMessage(Copy.class, m -> Behaviors.same());
   }
 
   /**
@@ -226,7 +240,7 @@ public final class SourceActor {
     akka.actor.Cancellable timeout = ctx.scheduleOnce(Duration.ofMillis(params.getDrainTimeoutMs()), ctx.getSelf(),
         DrainTimedOut.INSTANCE);
     ctx.pipeToSelf(guest.drain(), (ok, err) -> new Drained(err));
-    return Behaviors.receive(Command.class)
+    return stopping()
         .onMessage(Drained.class, m -> {
           timeout.cancel();
           if (m.error() != null) return performFailed("drain failed: " + m.error());
@@ -234,17 +248,13 @@ public final class SourceActor {
           if (!guest.disks().isEmpty()) coordinator.tell(stunReport);
           return sendFinal(postcopy);
         })
-        .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed("drain did not finish within "
-            + params.getDrainTimeoutMs() + " ms: " + guest.diskRequestsInFlight() + " disk request(s) of "
-            + switchover.inFlightAtStun() + " still in flight; the switchover is off and the guest resumes on the source"))
-        .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
-        .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
+        .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
+            switchover.drainTimedOut(params.getDrainTimeoutMs(), guest.diskRequestsInFlight())))
         .onMessage(Execute.class, m -> {
           timeout.cancel();
           // Stopped and not yet sent: a rollback resumes the guest at once (its requests in flight go on).
           return m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command());
         })
-        .onMessage(Copy.class, m -> Behaviors.same())
         .build();
   }
 
@@ -260,7 +270,7 @@ public final class SourceActor {
       copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
           guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
     }
-    coordinator.tell(new HostAgent.ProgressReported(progress.sample(perform.getEpoch(), 0).setSwitchover(true).build()));
+    coordinator.tell(new HostAgent.ProgressReported(reports.sample(perform.getEpoch(), 0).setSwitchover(true).build()));
     return finalCopy(copies.size());
   }
 
@@ -277,7 +287,7 @@ public final class SourceActor {
 
   private Behavior<Command> performed() {
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
-    coordinator.tell(new HostAgent.ProgressReported(progress.report(perform.getEpoch(), last, true)));
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), last, true)));
     PerformResult result = switchover.withBreakdown(
         precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent()));
     if (postcopyDiscard != null) {
@@ -288,9 +298,12 @@ public final class SourceActor {
         + "stun {} ms, drain {} ms ({} disk requests in flight), final copy with device state and EOS {} ms",
         migrationId, result.getRoundsCount(), result.getTotalBytes(), last.getPagesSent(), result.getStunUs() / 1000,
         result.getDrainUs() / 1000, switchover.inFlightAtStun(), result.getFinalCopyUs() / 1000);
-    if (postcopyDiscard == null) return awaitingConfirm();
+    if (postcopyDiscard == null) {
+      share.leave(); // the memory stream is through; the push would keep the share in postcopy
+      return awaitingConfirm();
+    }
     SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
-        params, hostAgent, this::confirm);
+        params, hostAgent, share, this::confirm);
     postcopyRole = role;
     return role.start(result.getPostcopyPages());
   }
@@ -301,11 +314,13 @@ public final class SourceActor {
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> Behaviors.same())
         .onMessage(Drained.class, m -> Behaviors.same()) // a drain that finished after its timeout
+        .onMessage(ShareChanged.class, m -> Behaviors.same()) // nothing sends any more
         .build();
   }
 
   /** Perform failed: say why and wait for the coordinator's Confirm, which resumes the guest. */
   private Behavior<Command> performFailed(String reason) {
+    share.leave();
     ctx.getLog().warn("{}: perform failed: {}", migrationId, reason);
     replies.tell(Replies.error(perform, settings.hostId(), "perform failed on " + settings.hostId() + ": " + reason));
     return awaitingConfirm();
@@ -322,6 +337,7 @@ public final class SourceActor {
     return Behaviors.receive(Command.class)
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), this::applyParameters)
+        .onMessage(ShareChanged.class, this::onShareChanged)
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
           CopyActor.Progress p = (CopyActor.Progress) m.event();
@@ -329,7 +345,7 @@ public final class SourceActor {
           // The round's dirty rate so far, counted here and not in the switchover's sample: a
           // bitmap count is a pass over the bitmap, which the downtime should not pay.
           coordinator.tell(new HostAgent.ProgressReported(
-              progress.sample(perform.getEpoch(), precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
+              reports.sample(perform.getEpoch(), precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
           return Behaviors.same();
         });
   }
@@ -355,7 +371,7 @@ public final class SourceActor {
     if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
     if (p.getMaxBandwidthBytesPerSecond() > 0) {
       b.setMaxBandwidthBytesPerSecond(p.getMaxBandwidthBytesPerSecond());
-      for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SetMaxBandwidth(p.getMaxBandwidthBytesPerSecond()));
+      share.capChanged(p.getMaxBandwidthBytesPerSecond()); // the copies hear back the share within it
     }
     params = b.build();
     ctx.getLog().info("{}: limits now: max bandwidth {} B/s, downtime limit {} ms", migrationId,
@@ -363,31 +379,16 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
+  /** The host's link was divided again: every channel sends at the new share from its next write. */
+  private Behavior<Command> onShareChanged(ShareChanged m) {
+    share.updateCopies(m.share(), copies);
+    return Behaviors.same();
+  }
+
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
-    boolean success = cmd.getConfirm().getSuccess();
-    MigratableGuest toDestroy = null;
-    if (success) {
-      toDestroy = guest;
-      hostAgent.tell(new HostAgent.GuestReleased(guest.description().getGuestId()));
-      ctx.getLog().info("{}: confirmed; the source copy of {} goes", migrationId, guest.description().getGuestId());
-    } else {
-      SourceConfirm.resume(guest, cmd.getConfirm(), pausedAtBegin);
-      ctx.getLog().warn("{}: rolled back ({}); source guest {} {}", migrationId, cmd.getConfirm().getReason(),
-          guest.description().getGuestId(), pausedAtBegin ? "stays paused, as it was" : "runs");
-    }
-    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
-    hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
-        new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
-            toDestroy), done));
-    return Behaviors.receive(Command.class)
-        .onMessage(CleanedUp.class, m -> {
-          replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(
-              SourceConfirm.result(success, guest, postcopyRole, m.finished().teardownMicros())).build());
-          return Behaviors.stopped();
-        })
-        .onMessage(Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided
-        .build();
+    share.leave();
+    return confirmer.confirm(cmd, pausedAtBegin, copies, postcopyRole);
   }
 
   private Behavior<Command> unexpected(HostCommand cmd) {

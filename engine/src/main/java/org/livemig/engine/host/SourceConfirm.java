@@ -1,13 +1,68 @@
 package org.livemig.engine.host;
 
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import java.util.List;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.messages.ConfirmRequest;
 import org.livemig.messages.ConfirmResult;
+import org.livemig.messages.HostCommand;
+import org.livemig.messages.HostReply;
 
-/** What Confirm does to the source's guest and what it answers, apart from the actor's states. */
+/**
+ * Confirm on the source, its last state: the guest copy is destroyed on success (after the
+ * destination runs, never inside the blackout) or resumed on failure; then cleanup runs, then
+ * Confirm is answered.
+ */
 final class SourceConfirm {
-  private SourceConfirm() {}
+  private record CleanedUp(CleanupActor.Finished finished) implements SourceActor.Command {}
+
+  private final ActorContext<SourceActor.Command> ctx;
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final HostSettings settings;
+  private final ActorRef<HostReply> replies;
+  private final ActorRef<HostAgent.Command> hostAgent;
+
+  SourceConfirm(ActorContext<SourceActor.Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
+      ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent) {
+    this.ctx = ctx;
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.settings = settings;
+    this.replies = replies;
+    this.hostAgent = hostAgent;
+  }
+
+  Behavior<SourceActor.Command> confirm(HostCommand cmd, boolean pausedAtBegin, List<ActorRef<CopyActor.Command>> copies,
+      SourcePostcopy postcopyRole) {
+    boolean success = cmd.getConfirm().getSuccess();
+    MigratableGuest toDestroy = null;
+    if (success) {
+      toDestroy = guest;
+      hostAgent.tell(new HostAgent.GuestReleased(guest.description().getGuestId()));
+      ctx.getLog().info("{}: confirmed; the source copy of {} goes", migrationId, guest.description().getGuestId());
+    } else {
+      resume(guest, cmd.getConfirm(), pausedAtBegin);
+      ctx.getLog().warn("{}: rolled back ({}); source guest {} {}", migrationId, cmd.getConfirm().getReason(),
+          guest.description().getGuestId(), pausedAtBegin ? "stays paused, as it was" : "runs");
+    }
+    ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
+    hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
+        new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
+            toDestroy), done));
+    return Behaviors.receive(SourceActor.Command.class)
+        .onMessage(CleanedUp.class, m -> {
+          replies.tell(Replies.ok(cmd, settings.hostId())
+              .setConfirm(result(success, postcopyRole, m.finished().teardownMicros())).build());
+          return Behaviors.stopped();
+        })
+        .onMessage(SourceActor.Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided
+        .build();
+  }
 
   /**
    * A rollback: the guest runs again unthrottled, owned through the coordinator's token (or its
@@ -21,8 +76,7 @@ final class SourceConfirm {
     if (!pausedAtBegin) guest.run(token);
   }
 
-  static ConfirmResult.Builder result(boolean success, MigratableGuest guest, SourcePostcopy postcopyRole,
-      long teardownMicros) {
+  private ConfirmResult.Builder result(boolean success, SourcePostcopy postcopyRole, long teardownMicros) {
     var result = ConfirmResult.newBuilder().setSourceDestroyed(success)
         .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(teardownMicros);
     if (postcopyRole != null) {

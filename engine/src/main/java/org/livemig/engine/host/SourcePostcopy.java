@@ -38,9 +38,11 @@ final class SourcePostcopy {
   private final ActorRef<HostAgent.Command> hostAgent;
   private final Function<HostCommand, Behavior<SourceActor.Command>> confirm;
   private final PostcopySource source;
+  /** The migration's share of the host's link: the background push is paced at it. */
+  private final LinkShare share;
 
   SourcePostcopy(ActorContext<SourceActor.Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
-      PrepareCookie cookie, MigrationParameters params, ActorRef<HostAgent.Command> hostAgent,
+      PrepareCookie cookie, MigrationParameters params, ActorRef<HostAgent.Command> hostAgent, LinkShare share,
       Function<HostCommand, Behavior<SourceActor.Command>> confirm) {
     this.ctx = ctx;
     this.migrationId = migrationId;
@@ -49,6 +51,7 @@ final class SourcePostcopy {
     this.cookie = cookie;
     this.hostAgent = hostAgent;
     this.confirm = confirm;
+    this.share = share;
     Duration keepalive = settings.postcopyKeepalive(params);
     var self = ctx.getSelf();
     this.source = new PostcopySource(migrationId, guest.memory(), settings.dataPlane(), keepalive,
@@ -57,7 +60,7 @@ final class SourcePostcopy {
           @Override public void onPaused(String reason) { self.tell(new Paused(reason)); }
           @Override public void onComplete() { self.tell(Complete.INSTANCE); }
         }, cookie.getDestinationHost());
-    source.setMaxBandwidth(params.getMaxBandwidthBytesPerSecond());
+    source.setMaxBandwidth(share.bytesPerSecond());
   }
 
   /** Connects the first postcopy channel (the destination accepts it once its precopy streams ended). */
@@ -84,13 +87,17 @@ final class SourcePostcopy {
     return Behaviors.receive(SourceActor.Command.class)
         .onMessage(Active.class, m -> {
           ctx.getLog().info("{}: postcopy channel {} active", migrationId, m.connection());
+          share.rejoin(); // after a recovery: paused, it had left
+          source.setMaxBandwidth(share.bytesPerSecond());
           return report(MigrationStatus.POSTCOPY_ACTIVE, "", m.connection());
         })
         .onMessage(Paused.class, m -> {
+          share.leave(); // nothing is pushed while paused: the others may use the link
           ctx.getLog().warn("{}: postcopy paused: {} ({} pages left to send)", migrationId, m.reason(), source.pagesLeft());
           return report(MigrationStatus.POSTCOPY_PAUSED, m.reason(), source.connections());
         })
         .onMessageEquals(Complete.INSTANCE, () -> {
+          share.leave();
           ctx.getLog().info("{}: postcopy: the destination has every page ({} sent, {} resent)", migrationId,
               source.pagesSent(), source.pagesResent());
           return report(MigrationStatus.COMPLETED, "", source.connections());
@@ -98,6 +105,10 @@ final class SourcePostcopy {
         .onMessage(SourceActor.Execute.class, m -> m.command().hasRecover(), m -> recover(m.command().getRecover()))
         .onMessage(SourceActor.Execute.class, m -> m.command().hasConfirm(), m -> confirm.apply(m.command()))
         .onMessage(SourceActor.Execute.class, m -> m.command().hasAbandoned(), m -> abandon(m.command()))
+        .onMessage(SourceActor.ShareChanged.class, m -> {
+          if (share.update(m.share())) source.setMaxBandwidth(share.bytesPerSecond());
+          return Behaviors.same();
+        })
         .onMessage(SourceActor.Execute.class, m -> {
           ctx.getLog().debug("{}: {} ignored in postcopy", migrationId, m.command().getCommandCase());
           return Behaviors.same();
@@ -115,6 +126,7 @@ final class SourcePostcopy {
    * the copy here is stale, so it is neither destroyed nor resumed but stays paused for an operator.
    */
   private Behavior<SourceActor.Command> abandon(HostCommand cmd) {
+    share.leave();
     ctx.getLog().error("{}: postcopy abandoned ({}); the stale source copy of {} stays paused for an operator",
         migrationId, cmd.getAbandoned().getReason(), guest.description().getGuestId());
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, Abandoned::new);

@@ -26,6 +26,11 @@ final class SwitchoverTimes {
 
   int inFlightAtStun() { return inFlightAtStun; }
 
+  String drainTimedOut(long timeoutMs, int inFlightNow) {
+    return "drain did not finish within " + timeoutMs + " ms: " + inFlightNow + " disk request(s) of " + inFlightAtStun
+        + " still in flight; the switchover is off and the guest resumes on the source";
+  }
+
   /** The result with the source's part of the blackout, the final copy ending now. */
   PerformResult withBreakdown(PerformResult r) {
     long now = System.nanoTime();

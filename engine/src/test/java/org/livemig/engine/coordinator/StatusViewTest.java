@@ -65,6 +65,15 @@ class StatusViewTest {
   }
 
   @Test
+  void theSourcesShareOfItsHostsLinkIsShownFromItsLastReport() {
+    assertEquals(0, StatusView.info(s, u).getBandwidthShareBytesPerSecond(), "not copying yet");
+    assertEquals(24_000_000, report(sample(1, 40 * MIB, 0).toBuilder().setBandwidthShareBytesPerSecond(24_000_000)
+        .build()).getBandwidthShareBytesPerSecond());
+    assertEquals(12_000_000, report(sample(1, 50 * MIB, 0).toBuilder().setBandwidthShareBytesPerSecond(12_000_000)
+        .build()).getBandwidthShareBytesPerSecond(), "another migration started on the host: half the link");
+  }
+
+  @Test
   void roundsAndBytesNeverGoBackAndTheDirtyRateIsShownLive() {
     List<MigrationInfo> shown = new ArrayList<>();
     assertEquals(256 * MIB, StatusView.info(s, u).getRemainingBytes(), "before the first page, all of it remains");

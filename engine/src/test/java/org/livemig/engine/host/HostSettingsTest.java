@@ -22,6 +22,15 @@ class HostSettingsTest {
     assertEquals(Duration.ofSeconds(5), s.cleanupStopTimeout());
     assertEquals(Duration.ofSeconds(30), s.ledgerLoadTimeout());
     assertEquals(Duration.ofMillis(2000), s.postcopyKeepalive(MigrationParameters.getDefaultInstance()));
+    assertEquals(0, s.maxBandwidthBytesPerSecond(), "no host-wide link limit unless configured");
+  }
+
+  @Test
+  void theHostsLinkLimitIsASizePerSecond() {
+    assertEquals(24_000_000, load(Map.of("livemig.host.max-bandwidth", "24MB")).maxBandwidthBytesPerSecond());
+    assertEquals(25_000_000, load(Map.of("livemig.host.max-bandwidth", 25_000_000)).maxBandwidthBytesPerSecond());
+    assertThrows(RuntimeException.class, () -> load(Map.of("livemig.host.max-bandwidth", -1)),
+        "a negative link cannot be divided");
   }
 
   @Test

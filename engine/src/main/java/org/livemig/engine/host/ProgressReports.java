@@ -5,8 +5,20 @@ import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.messages.ProgressReport;
 import org.livemig.messages.RoundStats;
 
-/** The progress reports a migration's source sends its coordinator, from its precopy counters. */
-record SourceProgress(String migrationId, MigratableGuest guest, Precopy precopy) {
+/** The source's progress reports to its coordinator, built from its precopy counters and link share. */
+final class ProgressReports {
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final Precopy precopy;
+  private final LinkShare share;
+
+  ProgressReports(String migrationId, MigratableGuest guest, Precopy precopy, LinkShare share) {
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.precopy = precopy;
+    this.share = share;
+  }
+
   /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
   ProgressReport.Builder sample(long epoch, long dirtyRate) {
     return ProgressReport.newBuilder()
@@ -16,12 +28,13 @@ record SourceProgress(String migrationId, MigratableGuest guest, Precopy precopy
         .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
         .setTotalBytes(guest.memory().sizeBytes())
         .setSentAtEpochUs(EpochMicros.now())
+        .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
         .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
             .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
   }
 
-  /** A round's (or the final copy's) report. */
-  ProgressReport report(long epoch, RoundStats stats, boolean finalCopy) {
+  /** The report that closes a round (or the final copy). */
+  ProgressReport progress(long epoch, RoundStats stats, boolean finalCopy) {
     return ProgressReport.newBuilder()
         .setMigrationId(migrationId)
         .setEpoch(epoch)
@@ -32,6 +45,7 @@ record SourceProgress(String migrationId, MigratableGuest guest, Precopy precopy
         .setFinalCopy(finalCopy)
         .setRoundDone(true)
         .setSentAtEpochUs(EpochMicros.now())
+        .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
         .build();
   }
 }
