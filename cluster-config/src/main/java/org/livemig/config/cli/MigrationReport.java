@@ -17,7 +17,7 @@ import org.livemig.messages.RoundStats;
 
 /**
  * `migratectl report ID`: the migration's status as JSON and a PNG chart of throughput, dirty
- * rate and remaining data per precopy round, with the switchover (and its downtime) marked.
+ * rate and remaining data per precopy round, with the switchover (its downtime and the blackout's parts) marked.
  */
 final class MigrationReport {
   private MigrationReport() {}
@@ -69,6 +69,16 @@ final class MigrationReport {
     double top = 0;
     for (List<Double> s : List.of(throughput, dirty, remaining)) for (double v : s) top = Math.max(top, v);
     c.addAnnotation(new AnnotationText(downtime, last, top * 0.95 + 1, false));
+    if (info.hasBlackout()) c.addAnnotation(new AnnotationText(blackout(info), last, top * 0.87 + 1, false));
     return c;
+  }
+
+  /** The downtime's parts as the hosts measured them, and the source's teardown that came after. */
+  static String blackout(MigrationInfo info) {
+    var b = info.getBlackout();
+    return String.format(java.util.Locale.ROOT, "stun %.1f + drain %.1f (%d disk requests) + final copy %.1f ms; "
+        + "device state %.1f, unleash %.1f ms; source teardown after: %.1f ms", b.getStunUs() / 1e3, b.getDrainUs() / 1e3,
+        b.getDiskRequestsInFlightAtStun(), b.getFinalCopyUs() / 1e3, b.getDeviceStateUs() / 1e3, b.getUnleashUs() / 1e3,
+        info.getSourceTeardownUs() / 1e3);
   }
 }
