@@ -83,14 +83,21 @@ final class ClusterCommands {
     @Option(names = "--disk", paramLabel = "ID:DATASTORE:MIB[:QUEUE_DEPTH[:WRITES_PER_SECOND]]", description = "a "
         + "virtual disk in a datastore of the host (livemig.host.datastores), 4 KiB blocks; its workload keeps up to "
         + "QUEUE_DEPTH requests in flight (default 8) and writes WRITES_PER_SECOND blocks (default 100), one read "
-        + "every four writes. Repeatable.") List<String> disks = new ArrayList<>();
+        + "every four writes. Repeatable. Default: no disk.") List<String> disks = new ArrayList<>();
 
     @Override
     int execute(OperatorApi api) throws Exception {
+      List<DiskDescription> parsed;
+      try {
+        parsed = parseDisks(disks);
+      } catch (IllegalArgumentException e) {
+        root.err.println("migratectl: " + e.getMessage());
+        return Migratectl.EXIT_USAGE;
+      }
       long pages = sizeMib * (1024 * 1024 / PAGE_SIZE);
       GuestDescription d = GuestDescription.newBuilder().setGuestId(guest).setPageSize(PAGE_SIZE).setPageCount(pages)
           .setSeed(seed).setDirtyPagesPerSecond(dirtyRate).setHotPages(Math.min(2048, pages / 4)).setHotPerMille(800)
-          .setInitialFill(InitialFill.FILL_PATTERN).addAllDisks(parseDisks(disks)).build();
+          .setInitialFill(InitialFill.FILL_PATTERN).addAllDisks(parsed).build();
       Struct s = Json.parse(api.send("POST", "/guests", Json.print(d)), Struct.newBuilder()).build();
       var f = s.getFieldsOrThrow("guests").getListValue().getValues(0).getStructValue().getFieldsMap();
       root.out.printf("created guest %s: %.0f MiB, %s%n", f.get("guest_id").getStringValue(),
@@ -99,7 +106,7 @@ final class ClusterCommands {
     }
   }
 
-  /** --disk values; a malformed one is a usage error naming it. */
+  /** --disk values; IllegalArgumentException naming a malformed one. */
   static List<DiskDescription> parseDisks(List<String> specs) {
     List<DiskDescription> out = new ArrayList<>();
     for (String spec : specs) {
@@ -111,8 +118,8 @@ final class ClusterCommands {
             .setQueueDepth(p.length > 3 ? Integer.parseInt(p[3]) : 8)
             .setWritesPerSecond(p.length > 4 ? Long.parseLong(p[4]) : 100).setReadsPerMille(250).build());
       } catch (NumberFormatException e) {
-        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new CreateGuest()),
-            "--disk " + spec + ": expected ID:DATASTORE:MIB[:QUEUE_DEPTH[:WRITES_PER_SECOND]] with numbers");
+        throw new IllegalArgumentException(
+            "--disk " + spec + ": expected ID:DATASTORE:MIB[:QUEUE_DEPTH[:WRITES_PER_SECOND]] with numbers", e);
       }
     }
     return out;
