@@ -112,7 +112,7 @@ class SharedStorageTest {
     GuestDescription d = withDisk("vm-cancel", 65536, 16, 500);
     MigratableGuest source = createOnA(d, new DiskFaults(Duration.ZERO, Duration.ZERO, null, 0, null));
     awaitWrites(source, 50);
-    String id = start(d, MigrationParameters.newBuilder().setDrainTimeoutMs(60_000).build());
+    String id = start(d, MigrationParameters.newBuilder().setDrainTimeoutMs(60_000).setStallTimeoutMs(120_000).build());
     awaitPaused(source); // stunned, draining: the hung request holds the drain
     cluster.client.cancel(id, "operator cancel during the drain").toCompletableFuture().get(10, TimeUnit.SECONDS);
     MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(30)); // well before the 60 s drain timeout
@@ -154,12 +154,25 @@ class SharedStorageTest {
 
   @Test
   @Order(6)
+  void aDrainTimeoutNotBelowTheStallTimeoutIsRefusedAtStart() throws Exception {
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> cluster.client.start("vm-disk", "host-b", "host-a", MigrationParameters.newBuilder()
+            .setDrainTimeoutMs(5000).setStallTimeoutMs(5000).build()).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertTrue(e.getCause().getMessage().contains("drain_timeout_ms (5000 ms) must be below the stall timeout"),
+        e.getCause().getMessage());
+  }
+
+  @Test
+  @Order(7)
   void theCoordinatorsNodeCrashesDuringTheDrainAndTheMigrationCompletes() throws Exception {
     // 1.5 s writes: a drain at the stun takes that long, long enough to crash the coordinator's node in it.
     GuestDescription d = withDisk("vm-crash", 4096, 8, 100);
     MigratableGuest source = createOnA(d, DiskFaults.none().withWriteDelay(Duration.ofMillis(1500)));
     awaitWrites(source, 8);
-    String id = start(d, MigrationParameters.newBuilder().setDowntimeLimitMs(5000).build());
+    // The drain may take seconds here, the takeover more: neither the drain timeout nor the silent
+    // channels' stall timeout may end it first.
+    String id = start(d, MigrationParameters.newBuilder().setDowntimeLimitMs(5000).setDrainTimeoutMs(20_000)
+        .setStallTimeoutMs(30_000).build());
     awaitPaused(source);
     LivemigNode running = cluster.coordinatorOf(id).orElseThrow();
     cluster.crash(running);

@@ -117,6 +117,7 @@ final class TestCluster implements AutoCloseable {
         "livemig.coordinator.step-timeout", "5s",
         "livemig.coordinator.perform-silence-timeout", "10s",
         "livemig.migration.stall-timeout", "2s",
+        "livemig.migration.drain-timeout", "1s", // below the stall timeout, as a start requires
         "akka.cluster.split-brain-resolver.stable-after", "3s",
         // With stable-after this short, a load spike on the shared 2-core machine during a
         // deliberate node crash made the resolver down every node (hosts included, seen once in

@@ -5,6 +5,7 @@ import org.livemig.messages.HostCommand;
 import org.livemig.messages.MigrationStatus;
 import org.livemig.messages.Phase;
 import org.livemig.messages.RecoverRequest;
+import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.Refusal;
 import org.livemig.messages.ResumeOwner;
 import org.livemig.messages.SetParametersRequest;
@@ -38,8 +39,11 @@ final class OperatorCommands {
       boolean queued) {
     Refusal invalid = StartValidation.check(r, migrationId);
     if (invalid != null) return Outcome.refused(invalid);
+    MigrationParameters resolved = settings.resolve(r.getParameters());
+    Refusal limits = StartValidation.checkResolved(resolved);
+    if (limits != null) return Outcome.refused(limits);
     return Outcome.accepted(new Decision(u).persist(Events.requested(
-        r.toBuilder().setMigrationId(migrationId).build(), settings.resolve(r.getParameters()), 1, queued)));
+        r.toBuilder().setMigrationId(migrationId).build(), resolved, 1, queued)));
   }
 
   /** Nothing ran anywhere: the migration ends CANCELLED at once, its place in the queue given back. */

@@ -37,6 +37,17 @@ final class StartValidation {
     return null;
   }
 
+  /** Checks the parameters with the defaults filled in; returns the refusal, or null. */
+  static Refusal checkResolved(MigrationParameters p) {
+    // While the source drains its disks its channels are silent: a drain allowed to last as long
+    // as the channels' stall timeout would be cut off by their watchdog with a misleading error.
+    if (p.getDrainTimeoutMs() >= p.getStallTimeoutMs()) {
+      return invalid("drain_timeout_ms", "(" + p.getDrainTimeoutMs() + " ms) must be below the stall timeout ("
+          + p.getStallTimeoutMs() + " ms): the data channels are silent while the disks drain");
+    }
+    return null;
+  }
+
   /** "invalid request: FIELD PROBLEM", with the field named apart for clients. */
   static Refusal invalid(String field, String problem) {
     return Refusal.newBuilder().setKind(ErrorKind.ERROR_INVALID_REQUEST).setField(field)

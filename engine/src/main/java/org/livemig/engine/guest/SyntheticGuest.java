@@ -53,6 +53,11 @@ public final class SyntheticGuest implements MigratableGuest {
   private volatile int throttlePercent;
   /** Written only by the workload thread while running, or under this while it is stopped. */
   private volatile long steps;
+  /**
+   * The device state (with the disks' ownership) went out: if this copy runs again (a rollback),
+   * its writes are a new ownership generation, so that none can pass for the copy that received it.
+   */
+  private boolean stateHandedOut; // guarded by this
 
   private SyntheticGuest(GuestDescription d, String ownerToken, RunStateListener runStates, GuestDisks disks) {
     if (d.getDisksCount() > 0 && disks.isEmpty()) {
@@ -131,6 +136,10 @@ public final class SyntheticGuest implements MigratableGuest {
           + (ownerToken == null ? "nobody" : "another token") + ")");
     }
     if (state == RunState.RUNNING) return;
+    if (stateHandedOut) {
+      disks.handedTo();
+      stateHandedOut = false;
+    }
     state = RunState.RUNNING;
     runStates.changed(id(), RunState.RUNNING, EpochMicros.now()); // before the workload can take a step
     if (workload == null) {
@@ -220,6 +229,7 @@ public final class SyntheticGuest implements MigratableGuest {
   public synchronized byte[] deviceState() {
     requireStopped("read the device state of");
     byte[] diskStates = disks.encodeStates(); // throws while a request is in flight: drain first
+    stateHandedOut = !disks.isEmpty();
     return new DeviceState(steps, throttlePercent, diskStates).encode(description, content);
   }
 

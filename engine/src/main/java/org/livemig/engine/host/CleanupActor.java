@@ -27,6 +27,8 @@ public final class CleanupActor {
 
   private enum StopTimedOut implements Command { INSTANCE }
 
+  private record GuestDestroyed(long micros, Throwable error) implements Command {}
+
   /**
    * What there is to clean: copy actors to stop (their channels close with them), the
    * data-plane endpoint to close, and a guest copy to destroy (null = keep the guest).
@@ -116,15 +118,32 @@ public final class CleanupActor {
 
   private Behavior<Command> releasingGuest() {
     MigratableGuest guest = plan.guestToDestroy();
-    if (guest != null) {
+    if (guest == null) return done();
+    // The workload stops, disk requests in flight end, disk handles close: blocking, so not on this
+    // thread; after the switchover, never inside it.
+    var blockingIo = ctx.getSystem().dispatchers().lookup(
+        akka.actor.typed.DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
+    ctx.pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
       long t0 = System.nanoTime();
-      guest.destroy(); // the workload stopped, disk handles closed: after the switchover, never inside it
-      teardownMicros = (System.nanoTime() - t0) / 1000;
-      steps.add("ReleaseGuest");
-      ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed in {} ms", migrationId, host,
-          guest.description().getGuestId(), teardownMicros / 1000);
-    }
-    return done();
+      guest.destroy();
+      return (System.nanoTime() - t0) / 1000;
+    }, blockingIo), (micros, error) -> new GuestDestroyed(micros == null ? 0 : micros, error));
+    return Behaviors.receive(Command.class)
+        .onMessage(GuestDestroyed.class, m -> {
+          teardownMicros = m.micros();
+          if (m.error() != null) {
+            ctx.getLog().error("cleanup {} on {}: destroying guest copy {} failed: {}", migrationId, host,
+                guest.description().getGuestId(), m.error().toString());
+            steps.add("ReleaseGuest(failed: " + m.error().getMessage() + ")");
+          } else {
+            steps.add("ReleaseGuest");
+            ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed in {} ms", migrationId, host,
+                guest.description().getGuestId(), teardownMicros / 1000);
+          }
+          return done();
+        })
+        .onMessageEquals(StopTimedOut.INSTANCE, Behaviors::same) // a copy's deadline that fired as they stopped
+        .build();
   }
 
   private Behavior<Command> done() {

@@ -363,8 +363,7 @@ public final class DestinationActor {
   }
 
   private Behavior<Command> unexpected(HostCommand cmd) {
-    ctx.getLog().warn("{}: {} not expected on the destination now", migrationId, cmd.getCommandCase());
-    replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the destination now"));
+    Replies.unexpected(ctx.getLog(), replies, cmd, settings.hostId(), "destination");
     return Behaviors.same();
   }
 

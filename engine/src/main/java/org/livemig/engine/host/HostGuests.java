@@ -133,11 +133,11 @@ final class HostGuests {
       MigratableGuest guest;
       try {
         guest = SyntheticGuest.create(disks.description(), token, runStates, disks.disks());
-      } catch (IllegalArgumentException | OutOfMemoryError e) {
+        if (start) guest.run(token);
+      } catch (RuntimeException | Error e) { // its files stay (the guest's disks), its handles go
         disks.disks().close();
         throw e;
       }
-      if (start) guest.run(token);
       guests.put(id, guest);
       lost.remove(id);
       return guest;

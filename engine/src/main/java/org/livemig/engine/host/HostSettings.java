@@ -21,10 +21,16 @@ public record HostSettings(
     Duration cleanupStopTimeout,
     Duration ledgerLoadTimeout,
     Duration defaultPostcopyKeepalive,
+    Duration defaultDrainTimeout,
     Duration fenceLease,
     String runStateLog,
     Datastores datastores,
     long maxBandwidthBytesPerSecond) {
+
+  /** The migration's drain timeout, or livemig.migration.drain-timeout if it has none (journalled before it existed). */
+  public Duration drainTimeout(MigrationParameters params) {
+    return params.getDrainTimeoutMs() > 0 ? Duration.ofMillis(params.getDrainTimeoutMs()) : defaultDrainTimeout;
+  }
 
   /** The migration's postcopy keepalive, or livemig.migration.postcopy-keepalive if it has none. */
   public Duration postcopyKeepalive(MigrationParameters params) {
@@ -77,6 +83,7 @@ public record HostSettings(
         h.getDuration("cleanup-stop-timeout"),
         h.getDuration("ledger-load-timeout"),
         config.getDuration("livemig.migration.postcopy-keepalive"),
+        config.getDuration("livemig.migration.drain-timeout"),
         h.getDuration("fence-lease"),
         h.getString("run-state-log"),
         Datastores.fromConfig(h.getConfig("datastores")),

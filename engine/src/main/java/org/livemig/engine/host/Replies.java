@@ -1,5 +1,6 @@
 package org.livemig.engine.host;
 
+import akka.actor.typed.ActorRef;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
@@ -32,5 +33,11 @@ final class Replies {
         .setError(error)
         .setErrorKind(kind)
         .build();
+  }
+
+  /** A command a role cannot take in its state: logged and answered with an error; the role goes on. */
+  static void unexpected(org.slf4j.Logger log, ActorRef<HostReply> replies, HostCommand cmd, String host, String role) {
+    log.warn("{}: {} not expected on the {} now", cmd.getMigrationId(), cmd.getCommandCase(), role);
+    replies.tell(error(cmd, host, cmd.getCommandCase() + " not expected by the " + role + " now"));
   }
 }

@@ -6,10 +6,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.BehaviorBuilder;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
@@ -64,19 +61,18 @@ public final class SourceActor {
   private final boolean pausedAtBegin;
   private final SourceConfirm confirmer;
 
-  private final List<ActorRef<CopyActor.Command>> copies = new ArrayList<>();
+  private final SourceChannels copies = new SourceChannels();
   private HostCommand perform;
   private ActorRef<HostAgent.Reply> coordinator;
   private MigrationParameters params;
   private HostCommand pendingConfirm;
-  private long stunnedAtMicros;
   // The coordinator's control path of a switchover, as it measures it (0 until it does): raced
   // against the stun and the final copy, since the destination runs once both are through.
   private long switchoverOverheadMs;
   private int roundsAtMaxThrottle;
   private final SwitchoverTimes switchover = new SwitchoverTimes();
-  /** The last round's report, sent at the stun, or after the drain for a guest with disks. */
-  private HostAgent.ProgressReported stunReport;
+  /** The last round, reported at the stun, or after the drain for a guest with disks. */
+  private RoundStats lastRound;
   /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
   private long[] postcopyDiscard;
   private SourcePostcopy postcopyRole;
@@ -124,10 +120,8 @@ public final class SourceActor {
     var dataPlane = settings.dataPlane().withStallTimeout(Duration.ofMillis(params.getStallTimeoutMs()));
     int channels = Math.max(1, params.getChannels());
     share.join(params.getMaxBandwidthBytesPerSecond());
-    for (int c = 0; c < channels; c++) {
-      copies.add(ctx.spawn(CopyActor.create(migrationId, c, channels, perform.getPerform().getPrepare(),
-          guest.memory(), dataPlane, share.bytesPerSecond(), copyEvents), "copy-" + c));
-    }
+    copies.open(ctx, migrationId, channels, perform.getPerform().getPrepare(), guest, dataPlane, share.bytesPerSecond(),
+        copyEvents);
     ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId,
         perform.getPerform().getPrepare().getDataHost(), perform.getPerform().getPrepare().getDataPort(), channels,
         params.getDowntimeLimitMs());
@@ -150,7 +144,7 @@ public final class SourceActor {
   /** Sends one round's dirty set over every channel; each channel takes its share. */
   private Behavior<Command> sendRound(int round, long[] dirtyWords) {
     precopy.roundStarted(round, DirtyBitmap.count(dirtyWords) * guest.memory().pageSize());
-    for (ActorRef<CopyActor.Command> c : copies) c.tell(new CopyActor.SendRound(round, dirtyWords));
+    copies.sendRound(round, dirtyWords);
     return precopying(round, copies.size());
   }
 
@@ -191,10 +185,15 @@ public final class SourceActor {
    * sends it only once drained, so that a drain held up by a slow or hung disk can still be cancelled.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
-    stunReport = new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), stats, false).toBuilder()
-        .setStunning(true).build());
-    if (guest.disks().isEmpty()) coordinator.tell(stunReport);
+    lastRound = stats;
+    if (guest.disks().isEmpty()) reportStun();
     return stunning(postcopy);
+  }
+
+  /** Built when sent: in the epoch of the coordinator that runs the migration now. */
+  private void reportStun() {
+    coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), lastRound, false).toBuilder()
+        .setStunning(true).build()));
   }
 
   /**
@@ -203,7 +202,6 @@ public final class SourceActor {
    * must treat as missing (it will fetch those pages while it runs).
    */
   private Behavior<Command> stunning(boolean postcopy) {
-    stunnedAtMicros = EpochMicros.now();
     switchover.stunRequested(guest.diskRequestsInFlight()); // issued before the pause: the drain waits for them
     ctx.pipeToSelf(guest.pause(), (ok, err) -> new Stunned(err));
     return stopping()
@@ -237,23 +235,23 @@ public final class SourceActor {
    * A drain that outlasts drain-timeout fails the migration here: the guest resumes on the source.
    */
   private Behavior<Command> draining(boolean postcopy) {
-    akka.actor.Cancellable timeout = ctx.scheduleOnce(Duration.ofMillis(params.getDrainTimeoutMs()), ctx.getSelf(),
-        DrainTimedOut.INSTANCE);
+    long limitMs = settings.drainTimeout(params).toMillis();
+    akka.actor.Cancellable timeout = ctx.scheduleOnce(Duration.ofMillis(limitMs), ctx.getSelf(), DrainTimedOut.INSTANCE);
     ctx.pipeToSelf(guest.drain(), (ok, err) -> new Drained(err));
     return stopping()
         .onMessage(Drained.class, m -> {
           timeout.cancel();
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
-          if (!guest.disks().isEmpty()) coordinator.tell(stunReport);
+          if (!guest.disks().isEmpty()) reportStun();
           return sendFinal(postcopy);
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
-            switchover.drainTimedOut(params.getDrainTimeoutMs(), guest.diskRequestsInFlight())))
+            switchover.drainTimedOut(limitMs, guest.diskRequestsInFlight())))
         .onMessage(Execute.class, m -> {
+          if (!m.command().hasConfirm()) return unexpected(m.command()); // the drain's deadline stays
           timeout.cancel();
-          // Stopped and not yet sent: a rollback resumes the guest at once (its requests in flight go on).
-          return m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command());
+          return confirm(m.command()); // stopped, nothing final sent: a rollback resumes the guest at once
         })
         .build();
   }
@@ -264,12 +262,14 @@ public final class SourceActor {
     if (postcopy) postcopyDiscard = last;
     long[] pages = postcopy ? new long[0] : last;
     precopy.roundStarted(round, DirtyBitmap.count(pages) * guest.memory().pageSize());
-    byte[] deviceState = guest.deviceState();
-    switchover.deviceStateTaken();
-    for (int c = 0; c < copies.size(); c++) {
-      copies.get(c).tell(new CopyActor.SendFinal(round, pages, c == 0 ? deviceState : null,
-          guest.memory().pageCount(), c == 0 ? postcopyDiscard : null));
+    byte[] deviceState;
+    try {
+      deviceState = guest.deviceState();
+    } catch (IllegalStateException e) { // not stopped or not drained after all: no switchover
+      return performFailed("device state: " + e.getMessage());
     }
+    switchover.deviceStateTaken();
+    copies.sendFinal(round, pages, deviceState, guest.memory().pageCount(), postcopyDiscard);
     coordinator.tell(new HostAgent.ProgressReported(reports.sample(perform.getEpoch(), 0).setSwitchover(true).build()));
     return finalCopy(copies.size());
   }
@@ -289,7 +289,7 @@ public final class SourceActor {
     RoundStats last = precopy.roundFinished(0, guest.throttlePercent());
     coordinator.tell(new HostAgent.ProgressReported(reports.progress(perform.getEpoch(), last, true)));
     PerformResult result = switchover.withBreakdown(
-        precopy.result(stunnedAtMicros, last.getPagesSent(), guest.throttlePercent()));
+        precopy.result(switchover.stunnedAtMicros(), last.getPagesSent(), guest.throttlePercent()));
     if (postcopyDiscard != null) {
       result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
     }
@@ -314,6 +314,7 @@ public final class SourceActor {
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> Behaviors.same())
         .onMessage(Drained.class, m -> Behaviors.same()) // a drain that finished after its timeout
+        .onMessageEquals(DrainTimedOut.INSTANCE, Behaviors::same) // a deadline whose cancel came too late
         .onMessage(ShareChanged.class, m -> Behaviors.same()) // nothing sends any more
         .build();
   }
@@ -381,19 +382,18 @@ public final class SourceActor {
 
   /** The host's link was divided again: every channel sends at the new share from its next write. */
   private Behavior<Command> onShareChanged(ShareChanged m) {
-    share.updateCopies(m.share(), copies);
+    share.updateCopies(m.share(), copies.list());
     return Behaviors.same();
   }
 
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
     share.leave();
-    return confirmer.confirm(cmd, pausedAtBegin, copies, postcopyRole);
+    return confirmer.confirm(cmd, pausedAtBegin, copies.list(), postcopyRole);
   }
 
   private Behavior<Command> unexpected(HostCommand cmd) {
-    ctx.getLog().warn("{}: {} not expected on the source now", migrationId, cmd.getCommandCase());
-    replies.tell(Replies.error(cmd, settings.hostId(), cmd.getCommandCase() + " not expected by the source now"));
+    Replies.unexpected(ctx.getLog(), replies, cmd, settings.hostId(), "source");
     return Behaviors.same();
   }
 }

@@ -8,12 +8,14 @@ import org.livemig.messages.PerformResult;
  */
 final class SwitchoverTimes {
   private long stunRequested;
+  private long stunnedAtMicros; // wall clock, for the downtime
   private long stopped;
   private long drained;
   private long deviceStateTaken;
   private int inFlightAtStun;
 
   void stunRequested(int diskRequestsInFlight) {
+    stunnedAtMicros = org.livemig.engine.common.EpochMicros.now();
     stunRequested = System.nanoTime();
     inFlightAtStun = diskRequestsInFlight;
   }
@@ -25,6 +27,8 @@ final class SwitchoverTimes {
   void deviceStateTaken() { deviceStateTaken = System.nanoTime(); }
 
   int inFlightAtStun() { return inFlightAtStun; }
+
+  long stunnedAtMicros() { return stunnedAtMicros; }
 
   String drainTimedOut(long timeoutMs, int inFlightNow) {
     return "drain did not finish within " + timeoutMs + " ms: " + inFlightNow + " disk request(s) of " + inFlightAtStun

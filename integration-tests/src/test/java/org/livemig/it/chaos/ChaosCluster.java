@@ -116,6 +116,7 @@ final class ChaosCluster implements AutoCloseable {
           "livemig.coordinator.step-timeout = 5s",
           "livemig.coordinator.ask-timeout = 5s",
           "livemig.migration.stall-timeout = 5s",
+          "livemig.migration.drain-timeout = 2s",
           "livemig.http.port = " + n.http,
           "livemig.http.auth.tokens-file = \"" + OperatorCredentials.tokensFile(dir) + "\""));
       if (COORDINATORS.contains(n.name)) {

@@ -15,8 +15,14 @@ public record DiskState(long writeSeq, long reads, long readMismatches, long wri
     List<Owner> owners, List<Long> failed) {
   /** Owners kept; older ones are dropped (the checker then trusts writes before the oldest kept). */
   static final int MAX_OWNERS = 16;
-  /** Failed writes kept; a disk with more stops writing, as a guest whose disk keeps failing would. */
+  /**
+   * Failed writes after which a disk stops writing, as a guest whose disk keeps failing would; the
+   * writes in flight then may fail too, so a state can list up to MAX_FAILED + 256 (the deepest queue).
+   */
   static final int MAX_FAILED = 64;
+  static final int MAX_FAILED_LISTED = MAX_FAILED + 256;
+  /** Writes a disk may have issued: far beyond any run, small enough that a check of them ends. */
+  static final long MAX_WRITES = 1L << 40;
 
   public DiskState {
     owners = List.copyOf(owners);
@@ -59,18 +65,32 @@ public record DiskState(long writeSeq, long reads, long readMismatches, long wri
       long writeErrors = b.getLong();
       byte full = b.get();
       int n = b.get();
-      if (writeSeq < 0 || reads < 0 || readMismatches < 0 || writeErrors < 0 || (full & ~1) != 0
-          || n < 1 || n > MAX_OWNERS) {
+      if (writeSeq < 0 || writeSeq > MAX_WRITES || reads < 0 || readMismatches < 0 || writeErrors < 0
+          || (full & ~1) != 0 || n < 1 || n > MAX_OWNERS) {
         throw new IllegalArgumentException("device state of disk " + diskId + " is malformed");
       }
       List<Owner> owners = new ArrayList<>();
-      for (int i = 0; i < n; i++) owners.add(new Owner(b.getInt(), b.getInt(), b.getLong()));
+      for (int i = 0; i < n; i++) {
+        Owner o = new Owner(b.getInt(), b.getInt(), b.getLong());
+        Owner before = owners.isEmpty() ? null : owners.get(owners.size() - 1);
+        // Generations go up one hand-over at a time, each from a write number on.
+        if (o.generation() < 0 || o.generation() == Integer.MAX_VALUE || o.firstSeq() < 0 || o.firstSeq() > writeSeq
+            || (before != null && (o.generation() <= before.generation() || o.firstSeq() < before.firstSeq()))) {
+          throw new IllegalArgumentException("device state of disk " + diskId + " has an inconsistent ownership history");
+        }
+        owners.add(o);
+      }
       int f = b.getShort();
-      if (f < 0 || f > MAX_FAILED) throw new IllegalArgumentException("device state of disk " + diskId + " lists " + f + " failed writes");
+      if (f < 0 || f > MAX_FAILED_LISTED) {
+        throw new IllegalArgumentException("device state of disk " + diskId + " lists " + f + " failed writes");
+      }
       List<Long> failed = new ArrayList<>();
       for (int i = 0; i < f; i++) {
         long k = b.getLong();
-        if (k < 0 || k >= writeSeq) throw new IllegalArgumentException("device state of disk " + diskId + " has failed write " + k + " outside 0.." + writeSeq);
+        if (k < 0 || k >= writeSeq || (!failed.isEmpty() && k <= failed.get(failed.size() - 1))) {
+          throw new IllegalArgumentException("device state of disk " + diskId + " has failed write " + k
+              + " out of order or outside 0.." + writeSeq);
+        }
         failed.add(k);
       }
       return new DiskState(writeSeq, reads, readMismatches, writeErrors, full == 1, owners, failed);

@@ -41,15 +41,23 @@ public final class GuestDisks {
         described.setDisks(i, disk);
         DiskFile f = DiskFile.create(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
             disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
-        opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
-            DiskState.fresh(BlockContent.hostHash(hostId))));
+        try {
+          opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
+              DiskState.fresh(BlockContent.hostHash(hostId))));
+        } catch (RuntimeException | Error e) {
+          f.close();
+          deleteQuietly(f.path(), e);
+          throw e;
+        }
       }
-    } catch (IOException e) {
-      new GuestDisks(opened).close();
+    } catch (IOException | RuntimeException | Error e) {
+      // Nothing half-made stays: a retry of the same guest must not find its files "already existing".
+      GuestDisks made = new GuestDisks(opened);
+      made.close();
+      made.disks.forEach(disk -> deleteQuietly(disk.file().path(), e));
+      if (e instanceof RuntimeException r) throw r;
+      if (e instanceof Error err) throw err;
       throw new IllegalArgumentException("cannot create the disks of guest " + d.getGuestId() + ": " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      new GuestDisks(opened).close();
-      throw e;
     }
     return new Created(described.build(), new GuestDisks(opened));
   }
@@ -69,8 +77,13 @@ public final class GuestDisks {
         if (disk.getIdentity().isEmpty()) throw new IllegalArgumentException("disk " + disk.getDiskId() + " has no identity");
         DiskFile f = DiskFile.open(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
             disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
-        opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
-            DiskState.fresh(BlockContent.hostHash(hostId))));
+        try {
+          opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
+              DiskState.fresh(BlockContent.hostHash(hostId))));
+        } catch (RuntimeException | Error e) {
+          f.close();
+          throw e;
+        }
       }
     } catch (IOException e) {
       new GuestDisks(opened).close();
@@ -81,6 +94,15 @@ public final class GuestDisks {
       throw e;
     }
     return new GuestDisks(opened);
+  }
+
+  /** Deletes a file this host just created; a failure to is added to the error that made it go. */
+  private static void deleteQuietly(java.nio.file.Path file, Throwable cause) {
+    try {
+      java.nio.file.Files.deleteIfExists(file);
+    } catch (IOException e) {
+      cause.addSuppressed(e);
+    }
   }
 
   /** Rejects disk lists the workload cannot honour. */

@@ -2,7 +2,6 @@ package org.livemig.engine.guest.disk;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -32,8 +31,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class VirtualDisk {
   private static final Logger log = LoggerFactory.getLogger(VirtualDisk.class);
-  /** Pacing granularity, as the memory workload's. */
-  private static final long BATCH_NANOS = 1_000_000L;
 
   private final String guestId;
   private final DiskDescription description;
@@ -42,7 +39,7 @@ public final class VirtualDisk {
   private final DiskFaults faults;
   private final int hostHash;
   private final int queueDepth;
-  private final long openedNanos = System.nanoTime();
+  private final FaultPlan faultPlan;
   private final ExecutorService io;
   /** Released when the disk closes: what a hung request waits for. */
   private final CountDownLatch closing = new CountDownLatch(1);
@@ -62,13 +59,9 @@ public final class VirtualDisk {
   private int inFlight;
   private boolean issuing;
   private boolean closed;
-  private boolean hangUsed;
-  private int failuresLeft;
   private Thread workload;
   private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
-  /** Service times (issue to completion) of the last requests: what a drain now would take at most. */
-  private final long[] recentLatencyNanos = new long[64];
-  private int latencyIndex;
+  private final ServiceTimes serviceTimes = new ServiceTimes();
 
   VirtualDisk(String guestId, int diskIndex, long seed, DiskDescription d, DiskFile file, DiskFaults faults,
       String hostId, DiskState state) {
@@ -79,7 +72,7 @@ public final class VirtualDisk {
     this.faults = faults;
     this.hostHash = BlockContent.hostHash(hostId);
     this.queueDepth = Math.max(1, d.getQueueDepth());
-    this.failuresLeft = faults.failWrites();
+    this.faultPlan = new FaultPlan(faults, System.nanoTime());
     this.io = Executors.newFixedThreadPool(Math.min(queueDepth, 64), r -> {
       Thread t = new Thread(r, "guest-" + guestId + "-disk-" + d.getDiskId() + "-io");
       t.setDaemon(true);
@@ -115,7 +108,9 @@ public final class VirtualDisk {
   }
 
   private DiskState current() {
-    return new DiskState(writeSeq, reads, readMismatches, writeErrors, full, state.owners(), failed);
+    List<Long> sorted = new ArrayList<>(failed); // completed in any order, listed in write order
+    sorted.sort(null);
+    return new DiskState(writeSeq, reads, readMismatches, writeErrors, full, state.owners(), sorted);
   }
 
   private void requireIdle(String action) {
@@ -129,7 +124,7 @@ public final class VirtualDisk {
     if (closed) throw new IllegalStateException("disk " + description.getDiskId() + " of guest " + guestId + " is closed");
     issuing = true;
     if (workload == null) {
-      workload = new Thread(this::issueLoop, "guest-" + guestId + "-disk-" + description.getDiskId());
+      workload = new Thread(new DiskWorkload(this, description, queueDepth), "guest-" + guestId + "-disk-" + description.getDiskId());
       workload.setDaemon(true);
       workload.start();
     }
@@ -152,15 +147,9 @@ public final class VirtualDisk {
 
   public synchronized int inFlight() { return inFlight; }
 
-  /**
-   * What a drain would take if the guest stopped now: the longest of the last requests' service
-   * times (the ones in flight run in parallel, each at most about that long); 0 when idle.
-   */
+  /** What a drain would take if the guest stopped now (see {@link ServiceTimes}); 0 when idle. */
   synchronized long expectedDrainNanos() {
-    if (inFlight == 0 && !issuing) return 0;
-    long max = 0;
-    for (long l : recentLatencyNanos) max = Math.max(max, l);
-    return max;
+    return inFlight == 0 && !issuing ? 0 : serviceTimes.longestNanos();
   }
 
   /** Write numbers in flight now (a hung write stays here until the disk closes). */
@@ -171,6 +160,7 @@ public final class VirtualDisk {
     DiskState s = current();
     List<Long> notLanded = new ArrayList<>(s.failed());
     notLanded.addAll(writesInFlight.keySet());
+    notLanded.sort(null);
     return new DiskState(s.writeSeq(), s.reads(), s.readMismatches(), s.writeErrors(), s.full(), s.owners(), notLanded);
   }
 
@@ -182,7 +172,7 @@ public final class VirtualDisk {
 
   /** The guest is handed to this host: its writes from now on are this host's generation. */
   synchronized void handedTo() {
-    state = state.handedTo(hostHash);
+    state = current().handedTo(hostHash); // from the next write on: the live write sequence, not the last restored one
   }
 
   /** Stops the workload for good, aborts a hung request, waits for the rest, closes the file. */
@@ -195,7 +185,8 @@ public final class VirtualDisk {
       t = workload;
       notifyAll();
     }
-    closing.countDown();
+    closing.countDown(); // aborts a hung request and cuts a slow one's delay short
+    if (t != null) LockSupport.unpark(t); // a pacing sleep
     io.shutdown();
     boolean interrupted = false;
     try {
@@ -211,45 +202,25 @@ public final class VirtualDisk {
     } catch (IOException e) {
       log.warn("disk {} of guest {}: closing {} failed: {}", description.getDiskId(), guestId, file.path(), e.toString());
     }
+    List<CompletableFuture<Void>> waiting;
     synchronized (this) {
-      drainWaiters.forEach(f -> f.complete(null));
+      waiting = List.copyOf(drainWaiters);
       drainWaiters.clear();
     }
+    // Not drained: closed. A switchover waiting for it must not take a device state now.
+    waiting.forEach(f -> f.completeExceptionally(new IllegalStateException("disk " + description.getDiskId()
+        + " of guest " + guestId + " was closed while requests were in flight")));
     if (interrupted) Thread.currentThread().interrupt();
   }
 
-  /** The workload thread: writes at the configured rate while the guest runs, reads in between. */
-  private void issueLoop() {
-    long perWriteNanos = description.getWritesPerSecond() == 0 ? 0 : 1_000_000_000L / description.getWritesPerSecond();
-    while (awaitIssuing()) {
-      if (perWriteNanos == 0) { // reads only, or an idle disk: nothing to pace
-        if (description.getReadsPerMille() == 0 || !issueRead()) idle();
-        continue;
-      }
-      long t0 = System.nanoTime();
-      long issued = 0;
-      int readCredit = 0;
-      while (isIssuing()) {
-        long due = (System.nanoTime() - t0) / perWriteNanos + 1 - issued;
-        if (due <= 0) {
-          LockSupport.parkNanos(Math.max(BATCH_NANOS, t0 + issued * perWriteNanos - System.nanoTime()));
-          continue;
-        }
-        if (!issueWrite()) break;
-        issued++;
-        for (readCredit += description.getReadsPerMille(); readCredit >= 1000; readCredit -= 1000) issueRead();
-      }
-    }
-  }
-
-  private synchronized boolean awaitIssuing() {
+  synchronized boolean awaitIssuing() {
     while (!issuing && !closed) waitUninterruptibly();
     return !closed;
   }
 
-  private synchronized boolean isIssuing() { return issuing && !closed; }
+  synchronized boolean isIssuing() { return issuing && !closed; }
 
-  private synchronized void idle() {
+  synchronized void idle() {
     while (issuing && !closed) waitUninterruptibly();
   }
 
@@ -262,7 +233,7 @@ public final class VirtualDisk {
   }
 
   /** Issues the next write once a queue slot and its block are free; false when stopped meanwhile. */
-  private synchronized boolean issueWrite() {
+  synchronized boolean issueWrite() {
     if (full || failed.size() >= DiskState.MAX_FAILED) { // read-only now, as a guest file system would go
       idle();
       return false;
@@ -271,35 +242,34 @@ public final class VirtualDisk {
     long block = content.blockAt(k);
     while (issuing && !closed && (inFlight >= queueDepth || busyBlocks.contains(block))) waitUninterruptibly();
     if (!issuing || closed) return false;
-    long since = System.nanoTime() - openedNanos;
-    if (after(faults.fullAfter(), since)) {
+    FaultPlan.Fault fault = faultPlan.nextWrite(System.nanoTime());
+    if (fault == FaultPlan.Fault.FULL) {
       full = true; // "no space left on device": nothing lands, the guest stops writing
       writeErrors++;
       log.warn("disk {} of guest {}: write {} failed: no space left on device (fault injected); the guest stops writing",
           description.getDiskId(), guestId, k);
       return false;
     }
-    boolean hang = !hangUsed && after(faults.hangWriteAfter(), since);
-    hangUsed |= hang;
-    boolean fail = !hang && failuresLeft > 0 && after(faults.failWritesAfter(), since);
-    if (fail) failuresLeft--;
+    boolean hang = fault == FaultPlan.Fault.HANG;
+    boolean fail = fault == FaultPlan.Fault.FAIL;
     writeSeq = k + 1;
     writesInFlight.put(k, block);
     busyBlocks.add(block);
     inFlight++;
     int generation = state.generation();
     long issuedAt = System.nanoTime();
-    io.execute(() -> write(k, block, generation, hang, fail, issuedAt));
+    try {
+      io.execute(() -> write(k, block, generation, hang, fail, issuedAt));
+    } catch (RuntimeException e) { // no I/O thread to run it: the write fails as the guest sees it
+      writeDone(k, block, "not issued: " + e, 0);
+    }
     return true;
   }
 
-  private static boolean after(Duration fault, long sinceNanos) {
-    return fault != null && sinceNanos >= fault.toNanos();
-  }
-
   private void write(long k, long block, int generation, boolean hang, boolean fail, long issuedAt) {
-    String error = null;
+    String error = "did not complete"; // until it did, or said why not: whatever is thrown, the count stays right
     try {
+      error = null;
       delay();
       if (hang) {
         log.warn("disk {} of guest {}: write {} hangs (fault injected)", description.getDiskId(), guestId, k);
@@ -317,23 +287,35 @@ public final class VirtualDisk {
     } catch (InterruptedException e) {
       error = "interrupted";
       Thread.currentThread().interrupt();
+    } catch (Error e) {
+      error = e.toString();
+      throw e;
+    } finally {
+      writeDone(k, block, error, hang ? 0 : issuedAt);
     }
-    writeDone(k, block, error, hang ? 0 : issuedAt);
   }
 
-  private synchronized void writeDone(long k, long block, String error, long issuedAt) {
+  private void writeDone(long k, long block, String error, long issuedAt) {
+    completeDrains(writeCompleted(k, block, error, issuedAt));
+  }
+
+  private synchronized List<CompletableFuture<Void>> writeCompleted(long k, long block, String error, long issuedAt) {
     writesInFlight.remove(k);
     if (error != null) {
-      // The guest sees the error; the block keeps what it held, and the oracle skips this write.
+      // The guest sees the error; the block keeps what it held (or may hold this write: the oracle accepts either).
       writeErrors++;
       failed.add(k);
-      if (!closed) log.warn("disk {} of guest {}: write {} failed: {}", description.getDiskId(), guestId, k, error);
+      if (closed && error.startsWith("aborted")) {
+        log.info("disk {} of guest {}: write {} {}", description.getDiskId(), guestId, k, error);
+      } else {
+        log.warn("disk {} of guest {}: write {} failed: {}", description.getDiskId(), guestId, k, error);
+      }
     }
-    completed(block, issuedAt);
+    return completed(block, issuedAt);
   }
 
   /** Issues a read of the next read block unless a request holds it; false when none was issued. */
-  private synchronized boolean issueRead() {
+  synchronized boolean issueRead() {
     long block = content.readBlockAt(readSeq++);
     if (busyBlocks.contains(block)) return false;
     while (issuing && !closed && inFlight >= queueDepth) waitUninterruptibly();
@@ -342,12 +324,17 @@ public final class VirtualDisk {
     inFlight++;
     long writesIssued = writeSeq;
     long issuedAt = System.nanoTime();
-    io.execute(() -> read(block, writesIssued, issuedAt));
+    try {
+      io.execute(() -> read(block, writesIssued, issuedAt));
+    } catch (RuntimeException e) {
+      log.warn("disk {} of guest {}: read of block {} not issued: {}", description.getDiskId(), guestId, block, e.toString());
+      readDone(block, false, 0);
+    }
     return true;
   }
 
   private void read(long block, long writesIssued, long issuedAt) {
-    boolean mismatch;
+    boolean mismatch = true; // until the read says otherwise: whatever is thrown, the count stays right
     try {
       delay();
       ByteBuffer buf = buffers.get();
@@ -359,44 +346,54 @@ public final class VirtualDisk {
     } catch (IOException | RuntimeException e) {
       if (!isClosed()) log.warn("disk {} of guest {}: read of block {} failed: {}", description.getDiskId(), guestId, block, e.toString());
       mismatch = !isClosed();
+    } finally {
+      readDone(block, mismatch, issuedAt);
     }
-    readDone(block, mismatch, issuedAt);
   }
 
-  private synchronized void readDone(long block, boolean mismatch, long issuedAt) {
+  private void readDone(long block, boolean mismatch, long issuedAt) {
+    completeDrains(readCompleted(block, mismatch, issuedAt));
+  }
+
+  private synchronized List<CompletableFuture<Void>> readCompleted(long block, boolean mismatch, long issuedAt) {
     reads++;
     if (mismatch) readMismatches++;
-    completed(block, issuedAt);
+    return completed(block, issuedAt);
   }
 
   private synchronized boolean isClosed() { return closed; }
 
-  /** issuedAt 0: a request that says nothing about the disk's speed (a hung one aborted). */
-  private void completed(long block, long issuedAt) {
-    if (issuedAt != 0) {
-      recentLatencyNanos[latencyIndex] = System.nanoTime() - issuedAt;
-      latencyIndex = (latencyIndex + 1) % recentLatencyNanos.length;
-    }
+  /**
+   * A request is done; returns the drains it completes, to be completed outside the lock.
+   * issuedAt 0: a request that says nothing about the disk's speed (a hung one aborted).
+   */
+  private List<CompletableFuture<Void>> completed(long block, long issuedAt) {
+    if (issuedAt != 0) serviceTimes.add(System.nanoTime() - issuedAt);
     busyBlocks.remove(block);
     inFlight--;
     notifyAll();
-    if (inFlight == 0 && !drainWaiters.isEmpty()) {
-      List<CompletableFuture<Void>> done = List.copyOf(drainWaiters);
-      drainWaiters.clear();
-      done.forEach(f -> f.complete(null)); // dependents run on the I/O thread, never blocking it long
-    }
+    if (inFlight > 0 || drainWaiters.isEmpty()) return List.of();
+    List<CompletableFuture<Void>> done = List.copyOf(drainWaiters);
+    drainWaiters.clear();
+    return done;
+  }
+
+  /** Dependents run on the I/O thread, with no lock of this disk held. */
+  private static void completeDrains(List<CompletableFuture<Void>> done) {
+    done.forEach(f -> f.complete(null));
   }
 
   /** A slow disk: the request takes writeDelay longer (simulated device latency). */
   private void delay() {
     long nanos = faults.writeDelay().toNanos();
     if (nanos <= 0) return;
-    long deadline = System.nanoTime() + nanos;
-    for (long left = nanos; left > 0; left = deadline - System.nanoTime()) LockSupport.parkNanos(left);
+    try {
+      closing.await(nanos, TimeUnit.NANOSECONDS); // cut short when the disk closes
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** The oracle's view of this disk's history. */
   BlockContent content() { return content; }
-
-  int hostHash() { return hostHash; }
 }

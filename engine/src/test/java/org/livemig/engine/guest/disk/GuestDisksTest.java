@@ -236,6 +236,72 @@ class GuestDisksTest {
     b.destroy();
   }
 
+  @Test
+  void aFailedWriteMayHaveLandedAndAnInconsistentOwnershipHistoryIsRefused() throws Exception {
+    GuestDescription d = guest("g8", 4, 10);
+    GuestDisks.Created c = GuestDisks.create(d, "host-a", shared(), DiskFaults.none());
+    c.disks().close();
+    BlockContent content = new BlockContent(7, 0, c.description().getDisks(0));
+    int hostA = BlockContent.hostHash("host-a");
+    List<DiskState.Owner> owners = List.of(new DiskState.Owner(0, hostA, 0));
+    long k = 5;
+    long block = content.blockAt(k);
+    try (DiskFile f = DiskFile.open(shared().file("host-a", "g8", c.description().getDisks(0)), "g8", "root",
+        c.description().getDisks(0).getIdentity(), 4096, 512)) {
+      ByteBuffer b = ByteBuffer.allocate(4096);
+      for (long i = 0; i <= k; i++) {
+        content.fill(b, i, 0, hostA);
+        f.writeDurably(content.blockAt(i), b);
+      }
+      // Write k failed as the guest saw it, yet reached the block (an error after the data was written): allowed.
+      DiskVerification maybe = DiskOracle.verify("root", content, f, new DiskState(k + 1, 0, 0, 1, false, owners, List.of(k)));
+      assertEquals(0, maybe.getMismatches(), maybe.toString());
+      // Not failed: the same block must hold exactly it; an unrelated write number there never passes.
+      content.fill(b, k + 1000, 0, hostA);
+      f.writeDurably(block, b);
+      DiskVerification wrong = DiskOracle.verify("root", content, f, new DiskState(k + 1, 0, 0, 1, false, owners, List.of(k)));
+      assertEquals(1, wrong.getMismatches(), wrong.toString());
+    }
+    // Generations must go up, write numbers must not go back, failed writes in order: else refused.
+    for (List<DiskState.Owner> bad : List.of(
+        List.of(new DiskState.Owner(1, hostA, 0), new DiskState.Owner(1, hostA, 3)),
+        List.of(new DiskState.Owner(0, hostA, 4), new DiskState.Owner(1, hostA, 3)),
+        List.of(new DiskState.Owner(Integer.MAX_VALUE, hostA, 0)))) {
+      DiskState s = new DiskState(10, 0, 0, 0, false, bad, List.of());
+      ByteBuffer buf = ByteBuffer.allocate(s.encodedLength());
+      s.encode(buf);
+      assertThrows(IllegalArgumentException.class, () -> DiskState.decode(buf.flip(), "root"), bad.toString());
+    }
+    DiskState unordered = new DiskState(10, 0, 0, 2, false, owners, List.of(7L, 3L));
+    ByteBuffer buf = ByteBuffer.allocate(unordered.encodedLength());
+    unordered.encode(buf);
+    assertThrows(IllegalArgumentException.class, () -> DiskState.decode(buf.flip(), "root"));
+  }
+
+  @Test
+  void aSourceThatRunsAgainAfterHandingItsStateOutWritesAsANewGeneration() throws Exception {
+    SyntheticGuest a = createOn("host-a", guest("g9", 4, 2000), DiskFaults.none());
+    a.run("t");
+    await(() -> writes(a) > 50, "writes");
+    a.pause().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    a.drain().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    a.deviceState(); // handed to a destination that will never run (the migration rolls back)
+    a.run("t");
+    long back = writes(a);
+    await(() -> writes(a) > back + 50, "writes after the rollback");
+    a.pause().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    a.drain().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    assertClean(a.verifyDisks());
+    byte[] again = a.deviceState();
+    // The disk part follows the device state's 242 fixed bytes: host-a wrote as generation 0, then as 1
+    // after the rollback; a copy that loaded the first state would have written as 1 on host-b, the next as 2.
+    DiskState sent = DiskState.decode(ByteBuffer.wrap(again, 242, again.length - 246), "root");
+    assertEquals(List.of(0, 1), sent.owners().stream().map(DiskState.Owner::generation).toList());
+    assertEquals(List.of(BlockContent.hostHash("host-a"), BlockContent.hostHash("host-a")),
+        sent.owners().stream().map(DiskState.Owner::hostHash).toList());
+    a.destroy();
+  }
+
   private static void assertClean(List<DiskVerification> v) {
     assertEquals(1, v.size());
     assertEquals(0, v.get(0).getMismatches(), "disk matches its oracle: " + v);
