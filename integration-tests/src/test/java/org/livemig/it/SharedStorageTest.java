@@ -139,6 +139,28 @@ class SharedStorageTest {
 
   @Test
   @Order(5)
+  void aDiskThatFillsUpDuringPrecopyStaysFullOnTheDestination() throws Exception {
+    GuestDescription d = withDisk("vm-full", 4096, 8, 1000);
+    MigratableGuest source = createOnA(d, new DiskFaults(Duration.ZERO, null, null, 0, Duration.ofMillis(500)));
+    awaitWrites(source, 50);
+    MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.newBuilder()
+        .setMaxBandwidthBytesPerSecond(8_000_000).build()), Duration.ofSeconds(60));
+
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    MigratableGuest dest = cluster.assertExactlyOneRunningOn("host-b", d);
+    assertTrue(dest.disks().get(0).getFull(), "no space left: the guest learnt it on the source and still knows");
+    long writes = dest.disks().get(0).getWrites();
+    long steps = dest.steps();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (dest.steps() < steps + 500 && System.nanoTime() < deadline) Thread.sleep(10); // its CPU runs on
+    assertEquals(writes, dest.disks().get(0).getWrites(), "a full disk takes no more writes on the destination");
+    DiskVerification v = verifyDisk(dest);
+    assertEquals(0, v.getMismatches(), v.toString());
+    assertEquals(0, v.getOwnershipViolations(), v.toString());
+  }
+
+  @Test
+  @Order(6)
   void postcopyWithADiskOnSharedStorage() throws Exception {
     GuestDescription d = withDisk("vm-postcopy", 4096, 16, 1000);
     MigratableGuest source = createOnA(d, DiskFaults.none().withWriteDelay(Duration.ofMillis(5)));
@@ -153,7 +175,7 @@ class SharedStorageTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aDrainTimeoutNotBelowTheStallTimeoutIsRefusedAtStart() throws Exception {
     var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
         () -> cluster.client.start("vm-disk", "host-b", "host-a", MigrationParameters.newBuilder()
@@ -163,7 +185,7 @@ class SharedStorageTest {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void theCoordinatorsNodeCrashesDuringTheDrainAndTheMigrationCompletes() throws Exception {
     // 1.5 s writes: a drain at the stun takes that long, long enough to crash the coordinator's node in it.
     GuestDescription d = withDisk("vm-crash", 4096, 8, 100);
