@@ -87,6 +87,7 @@ final class ScaleReport {
   /** Max/min of the rates of full passes that overlapped, from the same source and across hosts at equal shares. */
   private void fairness(PrintStream out, List<FullPass> passes) {
     List<Double> sameSource = new ArrayList<>();
+    List<Double> together = new ArrayList<>(); // same source, each pass overlapping 90% of the other
     List<Double> equalShare = new ArrayList<>();
     for (int a = 0; a < passes.size(); a++) {
       for (int b = a + 1; b < passes.size(); b++) {
@@ -94,13 +95,17 @@ final class ScaleReport {
         FullPass y = passes.get(b);
         if (x.overlapMs(y) < 0.5 * Math.min(x.lengthMs(), y.lengthMs())) continue;
         double ratio = Math.max(x.bytesPerSecond(), y.bytesPerSecond()) / Math.min(x.bytesPerSecond(), y.bytesPerSecond());
-        if (x.source().equals(y.source())) sameSource.add(ratio);
-        else if (x.shareBytesPerSecond() == y.shareBytesPerSecond()) equalShare.add(ratio);
+        if (x.source().equals(y.source())) {
+          sameSource.add(ratio);
+          if (x.overlapMs(y) >= 0.9 * Math.max(x.lengthMs(), y.lengthMs())) together.add(ratio);
+        } else if (x.shareBytesPerSecond() == y.shareBytesPerSecond()) {
+          equalShare.add(ratio);
+        }
       }
     }
-    out.printf(Locale.ROOT, "  fairness, max/min rate of overlapping full passes (goal <= 1.2):%n"
-        + "    same source (sharing one link): %s%n    different sources at equal shares: %s%n",
-        ratios(sameSource), ratios(equalShare));
+    out.printf(Locale.ROOT, "  fairness, max/min rate of full passes overlapping by half the shorter (goal <= 1.2):%n"
+        + "    same source (sharing one link): %s%n    same source, each within 90%% of the other: %s%n"
+        + "    different sources at equal shares: %s%n", ratios(sameSource), ratios(together), ratios(equalShare));
   }
 
   private static String ratios(List<Double> r) {
