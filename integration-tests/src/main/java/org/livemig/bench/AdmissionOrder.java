@@ -27,7 +27,7 @@ final class AdmissionOrder {
 
   final Map<String, Times> times = new HashMap<>();
   final List<String> violations = new ArrayList<>();
-  /** Grants given while an earlier-requested migration still waited (allowed: its hosts were busy). */
+  /** This run's grants given while an earlier-requested migration still waited (allowed: its hosts were busy). */
   int passed;
   int grants;
 
@@ -87,8 +87,10 @@ final class AdmissionOrder {
           }
           queued.remove(id);
           granted.put(id, c);
-          grants++;
-          if (passedOne) passed++;
+          if (id.startsWith(idPrefix)) { // this run's own (the journal holds the earlier runs' too)
+            grants++;
+            if (passedOne) passed++;
+          }
           checkLimits(granted, limits, id);
           if (id.startsWith(idPrefix)) times.computeIfPresent(id, (k, t) -> new Times(t.requestedMs(), at));
         }
