@@ -18,7 +18,9 @@ import org.livemig.messages.InitialFill;
 /**
  * One benchmark host in its own JVM, like HostMain, that also creates the benchmark's guest
  * when its config has a {@code bench.guest} section (CreateGuest is local-only, so the driver
- * cannot ask for it over the cluster). Prints "bench host <id> up" when ready.
+ * cannot ask for it over the cluster), and with a {@code bench.guests} section ({@code prefix,
+ * count, size-mib, dirty-pages-per-second}) that many running guests {@code <prefix>-0} ... for
+ * the scale benchmark. Prints "bench host <id> up" when ready.
  */
 public final class BenchHost {
   private BenchHost() {}
@@ -50,10 +52,23 @@ public final class BenchHost {
         guest.pause().toCompletableFuture().get(10, TimeUnit.SECONDS);
       }
     }
+    if (config.hasPath("bench.guests")) createGuests(node, config.getConfig("bench.guests"));
     System.out.println("bench host " + node.hostId() + " up");
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     node.system().getWhenTerminated().thenRun(stopped::countDown);
     stopped.await();
+  }
+
+  /** Running guests prefix-0 ... prefix-(count-1), each with its own seed (no two on a host alike). */
+  private static void createGuests(LivemigNode node, Config g) throws Exception {
+    for (int i = 0; i < g.getInt("count"); i++) {
+      GuestDescription d = GuestDescription.newBuilder().setGuestId(g.getString("prefix") + "-" + i).setPageSize(4096)
+          .setPageCount(g.getLong("size-mib") * 256).setSeed(1000L + i)
+          .setDirtyPagesPerSecond(g.getLong("dirty-pages-per-second")).setInitialFill(InitialFill.FILL_PATTERN).build();
+      AskPattern.<HostAgent.Command, StatusReply<HostAgent.GuestView>>ask(node.hostAgent(),
+              r -> new HostAgent.CreateGuest(d, true, r), Duration.ofSeconds(120), node.system().scheduler())
+          .toCompletableFuture().get(120, TimeUnit.SECONDS).getValue();
+    }
   }
 }

@@ -52,7 +52,7 @@ final class HostPair implements AutoCloseable {
     }
   }
 
-  private static Process launch(Path dir, String hostId, String seed, String journal, String extra,
+  static Process launch(Path dir, String hostId, String seed, String journal, String extra,
       List<String> jvmOptions) throws IOException {
     Path conf = dir.resolve(hostId + ".conf");
     Files.writeString(conf, String.join("\n",
