@@ -26,6 +26,7 @@ public final class NodeConfigCheck {
     if (nodeFile.hasPath("livemig")) {
       for (Map.Entry<String, ?> e : nodeFile.getConfig("livemig").entrySet()) {
         String key = "livemig." + e.getKey();
+        if (key.startsWith(DATASTORES + ".")) continue; // names of the operator's choosing, checked below
         if (!known.hasPathOrNull(key)) problems.add("unknown setting " + key + " (see the README's configuration table)");
       }
     }
@@ -33,6 +34,7 @@ public final class NodeConfigCheck {
     if (config.getStringList("akka.cluster.roles").contains("host")) {
       if (config.getString("livemig.host.id").isBlank()) problems.add("livemig.host.id is empty on a host node");
       address(problems, config, "livemig.host.data-plane.bind-host");
+      datastores(problems, config);
       port(problems, config, "livemig.host.data-plane.bind-host", "livemig.host.data-plane.port");
       var lease = config.getDuration("livemig.host.fence-lease");
       var stableAfter = config.getDuration("akka.cluster.split-brain-resolver.stable-after");
@@ -50,6 +52,21 @@ public final class NodeConfigCheck {
   }
 
   /** An existing tokens file must be readable and well formed; a missing one is created at start. */
+  private static final String DATASTORES = "livemig.host.datastores";
+
+  /** Each datastore is a directory that exists now: a missing one is a typo or a share not mounted. */
+  private static void datastores(List<String> problems, Config c) {
+    if (!c.hasPath(DATASTORES)) return;
+    for (Map.Entry<String, com.typesafe.config.ConfigValue> e : c.getConfig(DATASTORES).entrySet()) {
+      String key = DATASTORES + "." + e.getKey();
+      if (e.getValue().valueType() != com.typesafe.config.ConfigValueType.STRING) {
+        problems.add(key + " must be a directory's path");
+      } else if (!java.nio.file.Files.isDirectory(java.nio.file.Path.of((String) e.getValue().unwrapped()))) {
+        problems.add(key + " = " + e.getValue().unwrapped() + " is not a directory (a shared datastore not mounted?)");
+      }
+    }
+  }
+
   private static void tokens(List<String> problems, Config c) {
     if (c.getInt("livemig.http.port") == 0 || !c.getBoolean("livemig.http.auth.enabled")) return;
     java.nio.file.Path file = java.nio.file.Path.of(c.getString("livemig.http.auth.tokens-file"));

@@ -36,6 +36,16 @@ class NodeConfigCheckTest {
   }
 
   @Test
+  void datastoresAreNamesOfTheOperatorsChoosingAndMustBeDirectories(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    String ok = dir.toString().replace("\\", "/");
+    assertEquals(List.of(), check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
+        + "livemig.host.datastores.shared = \"" + ok + "\"\nlivemig.host.datastores.local = \"" + ok + "\""));
+    String all = String.join("\n", check("livemig.host.id = a\nakka.remote.artery.canonical.port = 0\n"
+        + "livemig.host.datastores.nfs = \"" + ok + "/not-mounted\""));
+    assertTrue(all.contains("livemig.host.datastores.nfs = " + ok + "/not-mounted is not a directory"), all);
+  }
+
+  @Test
   void aMalformedTokensFileIsNamedBeforeTheNodeStarts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
       throws Exception {
     var file = java.nio.file.Files.writeString(dir.resolve("tokens"), "operator not-a-hash alice\n");
