@@ -67,6 +67,16 @@ class SharedStorageTest {
     return cluster.guestOn("host-a", d.getGuestId()).orElseThrow();
   }
 
+  /**
+   * A running guest on host-a whose first disk write hangs; many blocks, so that other writes
+   * rarely wait behind it (one request per block at a time).
+   */
+  private static GuestDescription withHungWriteOnA(String id) throws Exception {
+    GuestDescription d = withDisk(id, 65536, 16, 500);
+    awaitWrites(createOnA(d, new DiskFaults(Duration.ZERO, Duration.ZERO, null, 0, null)), 50);
+    return d;
+  }
+
   private static String start(GuestDescription d, MigrationParameters p) throws Exception {
     return cluster.client.start(d.getGuestId(), "host-a", "host-b", p).toCompletableFuture().get(10, TimeUnit.SECONDS)
         .getMigrationId();
@@ -93,10 +103,7 @@ class SharedStorageTest {
   @Test
   @Order(2)
   void aHungRequestFailsTheMigrationBeforeTheSwitchoverAndTheGuestRunsOnTheSource() throws Exception {
-    // The first write hangs; many blocks, so that other writes rarely wait behind it (one request per block).
-    GuestDescription d = withDisk("vm-hung", 65536, 16, 500);
-    MigratableGuest source = createOnA(d, new DiskFaults(Duration.ZERO, Duration.ZERO, null, 0, null));
-    awaitWrites(source, 50);
+    GuestDescription d = withHungWriteOnA("vm-hung");
     MigrationInfo done = cluster.awaitEnd(start(d, MigrationParameters.newBuilder().setDrainTimeoutMs(1000).build()),
         Duration.ofSeconds(60));
 
@@ -109,9 +116,8 @@ class SharedStorageTest {
   @Test
   @Order(3)
   void aCancelDuringTheDrainResumesTheGuestAtOnce() throws Exception {
-    GuestDescription d = withDisk("vm-cancel", 65536, 16, 500);
-    MigratableGuest source = createOnA(d, new DiskFaults(Duration.ZERO, Duration.ZERO, null, 0, null));
-    awaitWrites(source, 50);
+    GuestDescription d = withHungWriteOnA("vm-cancel");
+    MigratableGuest source = cluster.guestOn("host-a", d.getGuestId()).orElseThrow();
     String id = start(d, MigrationParameters.newBuilder().setDrainTimeoutMs(60_000).setStallTimeoutMs(120_000).build());
     awaitPaused(source); // stunned, draining: the hung request holds the drain
     cluster.client.cancel(id, "operator cancel during the drain").toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -1,5 +1,8 @@
 package org.livemig.engine.guest;
 
+import static org.livemig.engine.guest.SplitMix64.GAMMA;
+import static org.livemig.engine.guest.SplitMix64.mix64;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -16,7 +19,6 @@ import org.livemig.messages.InitialFill;
  * little-endian.
  */
 final class PageContent {
-  static final long GAMMA = 0x9E3779B97F4A7C15L;
   /** Number of 64-bit "registers" in the device state. */
   static final int REGISTER_WORDS = 25;
 
@@ -73,13 +75,6 @@ final class PageContent {
       throw new IllegalArgumentException(
           "dirty_pages_per_second out of range: " + Long.toUnsignedString(d.getDirtyPagesPerSecond()));
     }
-  }
-
-  /** splitmix64's finaliser: a bijective, well-mixed 64-bit hash. */
-  static long mix64(long z) {
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
   }
 
   static long word(long key, int i) {

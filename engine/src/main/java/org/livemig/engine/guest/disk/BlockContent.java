@@ -1,5 +1,8 @@
 package org.livemig.engine.guest.disk;
 
+import static org.livemig.engine.guest.SplitMix64.GAMMA;
+import static org.livemig.engine.guest.SplitMix64.mix64;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +23,6 @@ public final class BlockContent {
   public static final int HEADER = 32;
   public static final int DEFAULT_BLOCK_SIZE = 4096;
   private static final int MAGIC = 0x4C4D424B; // "LMBK"
-  private static final long GAMMA = 0x9E3779B97F4A7C15L;
   private static final long SALT_BLOCK = 0x3C6EF372FE94F82BL;
   private static final long SALT_DATA = 0xA54FF53A5F1D36F1L;
   private static final long SALT_READ = 0x510E527FADE682D1L;
@@ -129,11 +131,5 @@ public final class BlockContent {
     CRC32 crc = new CRC32();
     crc.update(b.duplicate().clear().position(from).limit(from + len));
     return (int) crc.getValue();
-  }
-
-  static long mix64(long z) {
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
   }
 }

@@ -34,32 +34,13 @@ public final class GuestDisks {
   public static Created create(GuestDescription d, String hostId, Datastores datastores, DiskFaults faults) {
     validate(d);
     GuestDescription.Builder described = d.toBuilder();
-    List<VirtualDisk> opened = new ArrayList<>();
-    try {
-      for (int i = 0; i < d.getDisksCount(); i++) {
-        DiskDescription disk = d.getDisks(i).toBuilder().setIdentity(UUID.randomUUID().toString()).build();
-        described.setDisks(i, disk);
-        DiskFile f = DiskFile.create(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
-            disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
-        try {
-          opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
-              DiskState.fresh(BlockContent.hostHash(hostId))));
-        } catch (RuntimeException | Error e) {
-          f.close();
-          deleteQuietly(f.path(), e);
-          throw e;
-        }
-      }
-    } catch (IOException | RuntimeException | Error e) {
-      // Nothing half-made stays: a retry of the same guest must not find its files "already existing".
-      GuestDisks made = new GuestDisks(opened);
-      made.close();
-      made.disks.forEach(disk -> deleteQuietly(disk.file().path(), e));
-      if (e instanceof RuntimeException r) throw r;
-      if (e instanceof Error err) throw err;
-      throw new IllegalArgumentException("cannot create the disks of guest " + d.getGuestId() + ": " + e.getMessage(), e);
+    for (int i = 0; i < d.getDisksCount(); i++) {
+      described.setDisks(i, d.getDisks(i).toBuilder().setIdentity(UUID.randomUUID().toString()));
     }
-    return new Created(described.build(), new GuestDisks(opened));
+    GuestDescription withIds = described.build();
+    return new Created(withIds, openEach(withIds, hostId, faults, "create", true,
+        disk -> DiskFile.create(datastores.file(hostId, withIds.getGuestId(), disk), withIds.getGuestId(),
+            disk.getDiskId(), disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount())));
   }
 
   public record Created(GuestDescription description, GuestDisks disks) {}
@@ -70,30 +51,53 @@ public final class GuestDisks {
    */
   public static GuestDisks open(GuestDescription d, String hostId, Datastores datastores, DiskFaults faults) {
     validate(d);
+    for (DiskDescription disk : d.getDisksList()) {
+      if (disk.getIdentity().isEmpty()) throw new IllegalArgumentException("disk " + disk.getDiskId() + " has no identity");
+    }
+    return openEach(d, hostId, faults, "open", false,
+        disk -> DiskFile.open(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
+            disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount()));
+  }
+
+  private interface FileOpener {
+    DiskFile open(DiskDescription disk) throws IOException;
+  }
+
+  /**
+   * A disk on each file: on any failure none stays open, and files this call created are deleted
+   * (a retry of the same guest must not find them "already existing").
+   */
+  private static GuestDisks openEach(GuestDescription d, String hostId, DiskFaults faults, String verb, boolean created,
+      FileOpener files) {
     List<VirtualDisk> opened = new ArrayList<>();
+    DiskFile pending = null;
     try {
       for (int i = 0; i < d.getDisksCount(); i++) {
         DiskDescription disk = d.getDisks(i);
-        if (disk.getIdentity().isEmpty()) throw new IllegalArgumentException("disk " + disk.getDiskId() + " has no identity");
-        DiskFile f = DiskFile.open(datastores.file(hostId, d.getGuestId(), disk), d.getGuestId(), disk.getDiskId(),
-            disk.getIdentity(), BlockContent.blockSize(disk), disk.getBlockCount());
+        pending = files.open(disk);
+        opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, pending, faults, hostId,
+            DiskState.fresh(BlockContent.hostHash(hostId))));
+        pending = null;
+      }
+      return new GuestDisks(opened);
+    } catch (IOException | RuntimeException | Error e) {
+      GuestDisks made = new GuestDisks(opened);
+      made.close();
+      List<DiskFile> left = new ArrayList<>(made.disks.stream().map(VirtualDisk::file).toList());
+      if (pending != null) {
+        left.add(pending);
         try {
-          opened.add(new VirtualDisk(d.getGuestId(), i, d.getSeed(), disk, f, faults, hostId,
-              DiskState.fresh(BlockContent.hostHash(hostId))));
-        } catch (RuntimeException | Error e) {
-          f.close();
-          throw e;
+          pending.close();
+        } catch (IOException closing) {
+          e.addSuppressed(closing);
         }
       }
-    } catch (IOException e) {
-      new GuestDisks(opened).close();
-      throw new IllegalArgumentException("cannot open the disks of guest " + d.getGuestId() + " on " + hostId + ": "
-          + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      new GuestDisks(opened).close();
-      throw e;
+      if (created) left.forEach(f -> deleteQuietly(f.path(), e));
+      if (e instanceof RuntimeException r) throw r;
+      if (e instanceof Error err) throw err;
+      throw new IllegalArgumentException("cannot " + verb + " the disks of guest " + d.getGuestId() + " on " + hostId
+          + ": " + e.getMessage(), e);
     }
-    return new GuestDisks(opened);
   }
 
   /** Deletes a file this host just created; a failure to is added to the error that made it go. */

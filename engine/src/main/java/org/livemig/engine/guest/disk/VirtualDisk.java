@@ -46,7 +46,8 @@ public final class VirtualDisk {
   private final ThreadLocal<ByteBuffer> buffers;
 
   // Guarded by this.
-  private DiskState state;
+  /** Who wrote from which write number on; the rest of a disk's state is in the fields below. */
+  private List<DiskState.Owner> owners;
   private long writeSeq;
   private long reads;
   private long readSeq;
@@ -91,7 +92,7 @@ public final class VirtualDisk {
   /** Continues from a state (the guest's own at creation, or one arrived by migration). */
   synchronized void restore(DiskState s) {
     requireIdle("restore the state of");
-    state = s;
+    owners = s.owners();
     writeSeq = s.writeSeq();
     reads = s.reads();
     readMismatches = s.readMismatches();
@@ -110,7 +111,7 @@ public final class VirtualDisk {
   private DiskState current() {
     List<Long> sorted = new ArrayList<>(failed); // completed in any order, listed in write order
     sorted.sort(null);
-    return new DiskState(writeSeq, reads, readMismatches, writeErrors, full, state.owners(), sorted);
+    return new DiskState(writeSeq, reads, readMismatches, writeErrors, full, owners, sorted);
   }
 
   private void requireIdle(String action) {
@@ -172,7 +173,7 @@ public final class VirtualDisk {
 
   /** The guest is handed to this host: its writes from now on are this host's generation. */
   synchronized void handedTo() {
-    state = current().handedTo(hostHash); // from the next write on: the live write sequence, not the last restored one
+    owners = current().handedTo(hostHash).owners(); // from the next write on
   }
 
   /** Stops the workload for good, aborts a hung request, waits for the rest, closes the file. */
@@ -256,7 +257,7 @@ public final class VirtualDisk {
     writesInFlight.put(k, block);
     busyBlocks.add(block);
     inFlight++;
-    int generation = state.generation();
+    int generation = owners.get(owners.size() - 1).generation();
     long issuedAt = System.nanoTime();
     try {
       io.execute(() -> write(k, block, generation, hang, fail, issuedAt));
