@@ -69,6 +69,9 @@ public interface MigratableGuest {
   /** Each disk checked against its oracle; only while stopped (writes in flight count as not landed). */
   List<DiskVerification> verifyDisks();
 
+  /** The disk of that id (for a storage move), or null if the guest has none. */
+  org.livemig.engine.guest.disk.VirtualDisk disk(String diskId);
+
   /** Stops the workload for good (no more writes ever, disk handles closed); idempotent. */
   void destroy();
 

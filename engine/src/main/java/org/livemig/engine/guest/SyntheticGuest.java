@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import org.livemig.engine.common.EpochMicros;
 import org.livemig.engine.guest.disk.GuestDisks;
+import org.livemig.engine.guest.disk.VirtualDisk;
 import org.livemig.messages.DiskSummary;
 import org.livemig.messages.DiskVerification;
 import org.livemig.messages.GuestDescription;
@@ -105,7 +106,8 @@ public final class SyntheticGuest implements MigratableGuest {
     return new SyntheticGuest(d, null, runStates, disks);
   }
 
-  @Override public GuestDescription description() { return description; }
+  /** As created, with each disk where it is now (a storage move may have moved one). */
+  @Override public GuestDescription description() { return disks.describe(description); }
 
   @Override public GuestMemory memory() { return memory; }
 
@@ -278,6 +280,8 @@ public final class SyntheticGuest implements MigratableGuest {
     return disks.verify();
   }
 
+  @Override public VirtualDisk disk(String diskId) { return disks.disk(diskId); }
+
   @Override
   public void setThrottlePercent(int percent) {
     if (percent < 0 || percent > 99) throw new IllegalArgumentException("throttle percent must be 0..99, was " + percent);
@@ -289,9 +293,7 @@ public final class SyntheticGuest implements MigratableGuest {
     if (t != null) LockSupport.unpark(t); // re-pace now rather than after a long sleep
   }
 
-  private String id() {
-    return description.getGuestId();
-  }
+  private String id() { return description.getGuestId(); }
 
   private boolean mayStep() {
     return state == RunState.RUNNING && pendingStop == null;
@@ -308,7 +310,7 @@ public final class SyntheticGuest implements MigratableGuest {
             wait();
           } catch (InterruptedException e) {
             // Nobody but destroy() should stop this thread; treat an interrupt like one.
-            destroyFromWorkload();
+            state = RunState.DESTROYED;
           }
         }
         stop = pendingStop;
@@ -322,10 +324,6 @@ public final class SyntheticGuest implements MigratableGuest {
       if (exit) return;
       if (stop == null) runSteps();
     }
-  }
-
-  private void destroyFromWorkload() {
-    state = RunState.DESTROYED;
   }
 
   /** Steps at the configured (throttled) rate until a pause or destroy is requested. */
@@ -382,7 +380,7 @@ public final class SyntheticGuest implements MigratableGuest {
     if (pc.awaitPresent(page, this::mayStep)) return true;
     if (Thread.interrupted()) { // like the workload's other waits: an interrupt means destroy
       synchronized (this) {
-        destroyFromWorkload();
+        state = RunState.DESTROYED;
       }
     }
     return false;
@@ -393,7 +391,7 @@ public final class SyntheticGuest implements MigratableGuest {
       try {
         wait();
       } catch (InterruptedException e) {
-        destroyFromWorkload();
+        state = RunState.DESTROYED;
       }
     }
   }

@@ -5,6 +5,8 @@ import java.time.Duration;
 import org.livemig.engine.dataplane.DataPlaneSettings;
 import org.livemig.engine.guest.disk.Datastores;
 import org.livemig.engine.guest.disk.DiskFaults;
+import org.livemig.engine.guest.disk.MirrorFaults;
+import org.livemig.engine.storage.MoveSettings;
 import org.livemig.messages.MigrationParameters;
 
 /** A host's configuration (livemig.host), read once at start. */
@@ -25,7 +27,8 @@ public record HostSettings(
     Duration fenceLease,
     String runStateLog,
     Datastores datastores,
-    long maxBandwidthBytesPerSecond) {
+    long maxBandwidthBytesPerSecond,
+    MoveSettings storageMove) {
 
   /** The migration's drain timeout, or livemig.migration.drain-timeout if it has none (journalled before it existed). */
   public Duration drainTimeout(MigrationParameters params) {
@@ -43,21 +46,25 @@ public record HostSettings(
    * while the phase is pending, or make Finish report an incomplete copy; and the faults of the
    * disks this host opens from now on.
    */
-  public record Faults(String holdPhase, Duration holdFor, boolean failFinish, DiskFaults disk) {
+  public record Faults(String holdPhase, Duration holdFor, boolean failFinish, DiskFaults disk, MirrorFaults mirror) {
     public static Faults hold(String phase, Duration holdFor) {
-      return new Faults(phase.toUpperCase(), holdFor, false, DiskFaults.none());
+      return new Faults(phase.toUpperCase(), holdFor, false, DiskFaults.none(), MirrorFaults.none());
     }
 
     public static Faults failingFinish() {
-      return new Faults("", Duration.ZERO, true, DiskFaults.none());
+      return new Faults("", Duration.ZERO, true, DiskFaults.none(), MirrorFaults.none());
     }
 
     public static Faults none() {
-      return new Faults("", Duration.ZERO, false, DiskFaults.none());
+      return new Faults("", Duration.ZERO, false, DiskFaults.none(), MirrorFaults.none());
     }
 
     public static Faults disk(DiskFaults disk) {
-      return new Faults("", Duration.ZERO, false, disk);
+      return new Faults("", Duration.ZERO, false, disk, MirrorFaults.none());
+    }
+
+    public static Faults mirror(MirrorFaults mirror) {
+      return new Faults("", Duration.ZERO, false, DiskFaults.none(), mirror);
     }
   }
 
@@ -78,7 +85,7 @@ public record HostSettings(
         h.getBytes("memory-capacity").longValue(),
         DataPlaneSettings.fromConfig(d, config.getConfig("livemig.migration"), id),
         new Faults(f.getString("hold-phase").toUpperCase(), f.getDuration("hold-for"), f.getBoolean("fail-finish"),
-            DiskFaults.fromConfig(f.getConfig("disk"))),
+            DiskFaults.fromConfig(f.getConfig("disk")), MirrorFaults.fromConfig(f.getConfig("mirror"))),
         h.getDuration("finish-wait"),
         h.getDuration("cleanup-stop-timeout"),
         h.getDuration("ledger-load-timeout"),
@@ -87,6 +94,7 @@ public record HostSettings(
         h.getDuration("fence-lease"),
         h.getString("run-state-log"),
         Datastores.fromConfig(h.getConfig("datastores")),
-        maxBandwidth);
+        maxBandwidth,
+        MoveSettings.fromConfig(h.getConfig("storage-move")));
   }
 }

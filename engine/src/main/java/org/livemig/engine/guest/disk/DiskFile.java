@@ -104,10 +104,20 @@ public final class DiskFile implements AutoCloseable {
 
   /** Writes one block and makes it durable before returning (the guest sees the ack only then). */
   public void writeDurably(long block, ByteBuffer data) throws IOException {
+    write(block, data);
+    force();
+  }
+
+  /** Writes one block, not yet durable (a bulk copy forces once at the end of its pass). */
+  public void write(long block, ByteBuffer data) throws IOException {
     checkBlock(block);
     ByteBuffer b = data.duplicate().clear();
     long pos = (block + 1) * blockSize;
     while (b.hasRemaining()) channel.write(b, pos + b.position());
+  }
+
+  /** Makes every write so far durable. */
+  public void force() throws IOException {
     channel.force(false);
   }
 

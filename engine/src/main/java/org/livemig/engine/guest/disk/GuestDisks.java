@@ -124,6 +124,21 @@ public final class GuestDisks {
 
   public boolean isEmpty() { return disks.isEmpty(); }
 
+  /** The disk of that id, or null. */
+  public VirtualDisk disk(String diskId) {
+    return disks.stream().filter(d -> d.diskId().equals(diskId)).findFirst().orElse(null);
+  }
+
+  /** d with each disk's description as it is now (datastore and identity change when a move pivots). */
+  public GuestDescription describe(GuestDescription d) {
+    boolean moved = false;
+    for (int i = 0; i < disks.size(); i++) moved |= disks.get(i).description() != d.getDisks(i);
+    if (!moved) return d;
+    GuestDescription.Builder b = d.toBuilder().clearDisks();
+    disks.forEach(disk -> b.addDisks(disk.description()));
+    return b.build();
+  }
+
   public void start() { disks.forEach(VirtualDisk::start); }
 
   public void stopIssuing() { disks.forEach(VirtualDisk::stopIssuing); }

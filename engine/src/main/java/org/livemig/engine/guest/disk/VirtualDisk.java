@@ -1,7 +1,6 @@
 package org.livemig.engine.guest.disk;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -9,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -33,19 +31,21 @@ public final class VirtualDisk {
   private static final Logger log = LoggerFactory.getLogger(VirtualDisk.class);
 
   private final String guestId;
-  private final DiskDescription description;
-  private final BlockContent content;
-  private final DiskFile file;
-  private final DiskFaults faults;
+  private final String diskId;
   private final int hostHash;
+  private final BlockContent content;
   private final int queueDepth;
   private final FaultPlan faultPlan;
   private final ExecutorService io;
-  /** Released when the disk closes: what a hung request waits for. */
-  private final CountDownLatch closing = new CountDownLatch(1);
-  private final ThreadLocal<ByteBuffer> buffers;
+  private final DiskRequests requests;
 
   // Guarded by this.
+  /** The disk's description and file: another datastore's after a storage move pivoted. */
+  private DiskDescription description;
+  private DiskFile file;
+  private DiskMirror mirror; // a storage move's, in the write path; null when none
+  private boolean guestRunning;
+  private boolean stunned; // by a storage move: no request issued even while the guest runs
   /** Who wrote from which write number on; the rest of a disk's state is in the fields below. */
   private List<DiskState.Owner> owners;
   private long writeSeq;
@@ -67,11 +67,11 @@ public final class VirtualDisk {
   VirtualDisk(String guestId, int diskIndex, long seed, DiskDescription d, DiskFile file, DiskFaults faults,
       String hostId, DiskState state) {
     this.guestId = guestId;
+    this.diskId = d.getDiskId();
+    this.hostHash = BlockContent.hostHash(hostId);
     this.description = d;
     this.content = new BlockContent(seed, diskIndex, d);
     this.file = file;
-    this.faults = faults;
-    this.hostHash = BlockContent.hostHash(hostId);
     this.queueDepth = Math.max(1, d.getQueueDepth());
     this.faultPlan = new FaultPlan(faults, System.nanoTime());
     this.io = Executors.newFixedThreadPool(Math.min(queueDepth, 64), r -> {
@@ -79,15 +79,15 @@ public final class VirtualDisk {
       t.setDaemon(true);
       return t;
     });
-    this.buffers = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(content.blockSize()));
+    this.requests = new DiskRequests(this, guestId, d.getDiskId(), content, faults, hostHash);
     restore(state);
   }
 
-  public String diskId() { return description.getDiskId(); }
+  public String diskId() { return diskId; }
 
-  public DiskDescription description() { return description; }
+  public synchronized DiskDescription description() { return description; }
 
-  public DiskFile file() { return file; }
+  public synchronized DiskFile file() { return file; }
 
   /** Continues from a state (the guest's own at creation, or one arrived by migration). */
   synchronized void restore(DiskState s) {
@@ -116,16 +116,17 @@ public final class VirtualDisk {
 
   private void requireIdle(String action) {
     if (issuing || inFlight > 0) {
-      throw new IllegalStateException("cannot " + action + " disk " + description.getDiskId() + " of guest " + guestId
+      throw new IllegalStateException("cannot " + action + " disk " + diskId + " of guest " + guestId
           + " with " + inFlight + " request(s) in flight" + (issuing ? " while it runs" : ""));
     }
   }
 
   synchronized void start() {
-    if (closed) throw new IllegalStateException("disk " + description.getDiskId() + " of guest " + guestId + " is closed");
-    issuing = true;
+    if (closed) throw new IllegalStateException("disk " + diskId + " of guest " + guestId + " is closed");
+    guestRunning = true;
+    issuing = !stunned;
     if (workload == null) {
-      workload = new Thread(new DiskWorkload(this, description, queueDepth), "guest-" + guestId + "-disk-" + description.getDiskId());
+      workload = new Thread(new DiskWorkload(this, description, queueDepth), "guest-" + guestId + "-disk-" + diskId);
       workload.setDaemon(true);
       workload.start();
     }
@@ -134,12 +135,70 @@ public final class VirtualDisk {
 
   /** The guest stopped: no new request; the ones in flight complete on their own (see {@link #drain}). */
   synchronized void stopIssuing() {
+    guestRunning = false;
     issuing = false;
     notifyAll();
   }
 
+  /** A storage move stuns the disk: no new request, even while the guest runs; drain for the rest. */
+  public synchronized void stun() {
+    stunned = true;
+    issuing = false;
+    notifyAll();
+  }
+
+  /** The disk issues again if the guest runs (a guest paused meanwhile stays paused). */
+  public synchronized void unstun() {
+    stunned = false;
+    issuing = guestRunning && !closed;
+    notifyAll();
+  }
+
+  /** Puts a storage move's mirror in the write path (tracking first; see {@link DiskMirror}). */
+  public synchronized void attach(DiskMirror m) {
+    if (closed || mirror != null) {
+      throw new IllegalStateException("disk " + diskId + " of guest " + guestId + (closed ? " is closed" : " is being moved already"));
+    }
+    mirror = m;
+  }
+
+  /**
+   * Takes the mirror out of the write path. A write still in flight with it (a stun whose drain
+   * timed out) no longer touches the target: the guest's writes never depended on it.
+   */
+  public synchronized void detach(DiskMirror m) {
+    m.retire();
+    if (mirror == m) mirror = null;
+  }
+
+  /**
+   * The move's pivot: the disk continues on the target (another datastore), which holds every
+   * block; returns the source file, no longer the disk's. Only stunned and drained.
+   */
+  public synchronized DiskFile pivot(DiskMirror m, DiskDescription moved) {
+    requireIdle("pivot");
+    if (mirror != m) throw new IllegalStateException("disk " + diskId + " of guest " + guestId + " has another mirror");
+    DiskFile source = file;
+    file = m.target();
+    description = moved;
+    detach(m);
+    return source;
+  }
+
+  /** Holds block for the bulk copy: waits until no request touches it; false once the disk closed. */
+  synchronized boolean holdBlock(long block) throws InterruptedException {
+    while (!closed && busyBlocks.contains(block)) wait();
+    if (closed) return false;
+    busyBlocks.add(block);
+    return true;
+  }
+
+  synchronized void releaseBlock(long block) {
+    if (busyBlocks.remove(block)) notifyAll();
+  }
+
   /** Completes when no request is in flight (at once if none is). */
-  synchronized CompletableFuture<Void> drain() {
+  public synchronized CompletableFuture<Void> drain() {
     if (inFlight == 0) return CompletableFuture.completedFuture(null);
     CompletableFuture<Void> f = new CompletableFuture<>();
     drainWaiters.add(f);
@@ -153,9 +212,6 @@ public final class VirtualDisk {
     return inFlight == 0 && !issuing ? 0 : serviceTimes.longestNanos();
   }
 
-  /** Write numbers in flight now (a hung write stays here until the disk closes). */
-  synchronized Set<Long> writesInFlight() { return Set.copyOf(writesInFlight.keySet()); }
-
   /** The state with the writes in flight counted as failed: what an oracle check may assume landed. */
   synchronized DiskState stateForCheck() {
     DiskState s = current();
@@ -166,7 +222,7 @@ public final class VirtualDisk {
   }
 
   synchronized DiskSummary summary() {
-    return DiskSummary.newBuilder().setDiskId(description.getDiskId()).setDatastore(description.getDatastore())
+    return DiskSummary.newBuilder().setDiskId(diskId).setDatastore(description.getDatastore())
         .setSizeBytes(file.sizeBytes()).setWrites(writeSeq - failed.size() - writesInFlight.size()).setReads(reads)
         .setInFlight(inFlight).setWriteErrors(writeErrors).setFull(full).setReadMismatches(readMismatches).build();
   }
@@ -186,30 +242,32 @@ public final class VirtualDisk {
       t = workload;
       notifyAll();
     }
-    closing.countDown(); // aborts a hung request and cuts a slow one's delay short
+    requests.closing(); // aborts a hung request and cuts a slow one's delay short
     if (t != null) LockSupport.unpark(t); // a pacing sleep
     io.shutdown();
     boolean interrupted = false;
     try {
       while (!io.awaitTermination(1, TimeUnit.SECONDS)) {
-        log.info("disk {} of guest {}: waiting for {} request(s) in flight to close", description.getDiskId(), guestId, inFlight());
+        log.info("disk {} of guest {}: waiting for {} request(s) in flight to close", diskId, guestId, inFlight());
       }
       if (t != null && t != Thread.currentThread()) t.join();
     } catch (InterruptedException e) {
       interrupted = true;
     }
-    try {
-      file.close();
-    } catch (IOException e) {
-      log.warn("disk {} of guest {}: closing {} failed: {}", description.getDiskId(), guestId, file.path(), e.toString());
-    }
     List<CompletableFuture<Void>> waiting;
+    DiskFile closing;
     synchronized (this) {
       waiting = List.copyOf(drainWaiters);
       drainWaiters.clear();
+      closing = file;
+    }
+    try {
+      closing.close();
+    } catch (IOException e) {
+      log.warn("disk {} of guest {}: closing {} failed: {}", diskId, guestId, closing.path(), e.toString());
     }
     // Not drained: closed. A switchover waiting for it must not take a device state now.
-    waiting.forEach(f -> f.completeExceptionally(new IllegalStateException("disk " + description.getDiskId()
+    waiting.forEach(f -> f.completeExceptionally(new IllegalStateException("disk " + diskId
         + " of guest " + guestId + " was closed while requests were in flight")));
     if (interrupted) Thread.currentThread().interrupt();
   }
@@ -248,11 +306,13 @@ public final class VirtualDisk {
       full = true; // "no space left on device": nothing lands, the guest stops writing
       writeErrors++;
       log.warn("disk {} of guest {}: write {} failed: no space left on device (fault injected); the guest stops writing",
-          description.getDiskId(), guestId, k);
+          diskId, guestId, k);
       return false;
     }
     boolean hang = fault == FaultPlan.Fault.HANG;
     boolean fail = fault == FaultPlan.Fault.FAIL;
+    DiskMirror mirrored = mirror != null && mirror.writeIssued(block) ? mirror : null;
+    DiskFile f = file;
     writeSeq = k + 1;
     writesInFlight.put(k, block);
     busyBlocks.add(block);
@@ -260,43 +320,14 @@ public final class VirtualDisk {
     int generation = owners.get(owners.size() - 1).generation();
     long issuedAt = System.nanoTime();
     try {
-      io.execute(() -> write(k, block, generation, hang, fail, issuedAt));
+      io.execute(() -> requests.write(f, mirrored, k, block, generation, hang, fail, issuedAt));
     } catch (RuntimeException e) { // no I/O thread to run it: the write fails as the guest sees it
       writeDone(k, block, "not issued: " + e, 0);
     }
     return true;
   }
 
-  private void write(long k, long block, int generation, boolean hang, boolean fail, long issuedAt) {
-    String error = "did not complete"; // until it did, or said why not: whatever is thrown, the count stays right
-    try {
-      error = null;
-      delay();
-      if (hang) {
-        log.warn("disk {} of guest {}: write {} hangs (fault injected)", description.getDiskId(), guestId, k);
-        closing.await();
-        error = "aborted: the disk closed while the write hung";
-      } else if (fail) {
-        error = "I/O error (fault injected)";
-      } else {
-        ByteBuffer buf = buffers.get();
-        content.fill(buf, k, generation, hostHash);
-        file.writeDurably(block, buf);
-      }
-    } catch (IOException | RuntimeException e) {
-      error = e.toString();
-    } catch (InterruptedException e) {
-      error = "interrupted";
-      Thread.currentThread().interrupt();
-    } catch (Error e) {
-      error = e.toString();
-      throw e;
-    } finally {
-      writeDone(k, block, error, hang ? 0 : issuedAt);
-    }
-  }
-
-  private void writeDone(long k, long block, String error, long issuedAt) {
+  void writeDone(long k, long block, String error, long issuedAt) {
     completeDrains(writeCompleted(k, block, error, issuedAt));
   }
 
@@ -306,11 +337,8 @@ public final class VirtualDisk {
       // The guest sees the error; the block keeps what it held (or may hold this write: the oracle accepts either).
       writeErrors++;
       failed.add(k);
-      if (closed && error.startsWith("aborted")) {
-        log.info("disk {} of guest {}: write {} {}", description.getDiskId(), guestId, k, error);
-      } else {
-        log.warn("disk {} of guest {}: write {} failed: {}", description.getDiskId(), guestId, k, error);
-      }
+      if (closed && error.startsWith("aborted")) log.info("disk {} of guest {}: write {} {}", diskId, guestId, k, error);
+      else log.warn("disk {} of guest {}: write {} failed: {}", diskId, guestId, k, error);
     }
     return completed(block, issuedAt);
   }
@@ -325,34 +353,17 @@ public final class VirtualDisk {
     inFlight++;
     long writesIssued = writeSeq;
     long issuedAt = System.nanoTime();
+    DiskFile f = file;
     try {
-      io.execute(() -> read(block, writesIssued, issuedAt));
+      io.execute(() -> requests.read(f, block, writesIssued, issuedAt));
     } catch (RuntimeException e) {
-      log.warn("disk {} of guest {}: read of block {} not issued: {}", description.getDiskId(), guestId, block, e.toString());
+      log.warn("disk {} of guest {}: read of block {} not issued: {}", diskId, guestId, block, e.toString());
       readDone(block, false, 0);
     }
     return true;
   }
 
-  private void read(long block, long writesIssued, long issuedAt) {
-    boolean mismatch = true; // until the read says otherwise: whatever is thrown, the count stays right
-    try {
-      delay();
-      ByteBuffer buf = buffers.get();
-      file.read(block, buf);
-      BlockContent.Written w = content.parse(buf);
-      // What a guest can check of what it reads: a whole block this disk wrote there, not a
-      // torn one, a misdirected one or one from a write it never issued.
-      mismatch = w != null && (!w.intact() || w.k() >= writesIssued || content.blockAt(w.k()) != block);
-    } catch (IOException | RuntimeException e) {
-      if (!isClosed()) log.warn("disk {} of guest {}: read of block {} failed: {}", description.getDiskId(), guestId, block, e.toString());
-      mismatch = !isClosed();
-    } finally {
-      readDone(block, mismatch, issuedAt);
-    }
-  }
-
-  private void readDone(long block, boolean mismatch, long issuedAt) {
+  void readDone(long block, boolean mismatch, long issuedAt) {
     completeDrains(readCompleted(block, mismatch, issuedAt));
   }
 
@@ -362,7 +373,7 @@ public final class VirtualDisk {
     return completed(block, issuedAt);
   }
 
-  private synchronized boolean isClosed() { return closed; }
+  synchronized boolean isClosed() { return closed; }
 
   /**
    * A request is done; returns the drains it completes, to be completed outside the lock.
@@ -380,20 +391,7 @@ public final class VirtualDisk {
   }
 
   /** Dependents run on the I/O thread, with no lock of this disk held. */
-  private static void completeDrains(List<CompletableFuture<Void>> done) {
-    done.forEach(f -> f.complete(null));
-  }
-
-  /** A slow disk: the request takes writeDelay longer (simulated device latency). */
-  private void delay() {
-    long nanos = faults.writeDelay().toNanos();
-    if (nanos <= 0) return;
-    try {
-      closing.await(nanos, TimeUnit.NANOSECONDS); // cut short when the disk closes
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
+  private static void completeDrains(List<CompletableFuture<Void>> done) { done.forEach(f -> f.complete(null)); }
 
   /** The oracle's view of this disk's history. */
   BlockContent content() { return content; }

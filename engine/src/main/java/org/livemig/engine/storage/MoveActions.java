@@ -1,0 +1,239 @@
+package org.livemig.engine.storage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.livemig.engine.guest.disk.BlockContent;
+import org.livemig.engine.guest.disk.BulkCopy;
+import org.livemig.engine.guest.disk.DiskFile;
+import org.livemig.engine.guest.disk.DiskMirror;
+import org.livemig.engine.guest.disk.MirrorFaults;
+import org.livemig.engine.guest.disk.VirtualDisk;
+import org.livemig.engine.storage.StorageMove.Flag;
+import org.livemig.engine.storage.StorageMove.Phase;
+import org.livemig.engine.storage.StorageMove.State;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.DiskMoveStatus;
+import org.slf4j.Logger;
+
+/**
+ * What each phase of a disk move does, blocking, on the move's own thread; each returns null
+ * when it did what it should, or why not. Cleanup steps never throw: each does what it can and
+ * says what it could not, so the state machine can go on to the next.
+ */
+final class MoveActions {
+  private final StorageMoveActor.Request request;
+  private final MoveSettings settings;
+  private final MirrorFaults faults;
+  private final String identity;
+  private final Logger log;
+  private final Consumer<String> mirrorFailed;
+  private final VirtualDisk disk;
+  private final DiskDescription source;
+  private final long startedMs = System.currentTimeMillis();
+
+  // Written by the move's thread, read for status by the actor.
+  private volatile DiskMirror mirror;
+  private volatile DiskFile sourceFile;
+  private volatile long passes;
+  private volatile long copyNanos;
+  private volatile long stunMicros;
+  private volatile long endedMs;
+
+  MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults, String identity, Logger log,
+      Consumer<String> mirrorFailed) {
+    this.request = request;
+    this.settings = settings;
+    this.faults = faults;
+    this.identity = identity;
+    this.log = log;
+    this.mirrorFailed = mirrorFailed;
+    this.disk = request.disk();
+    this.source = disk.description();
+  }
+
+  String modeName() {
+    return request.mode() == DiskMirror.Mode.WRITE_BLOCKING ? "write-blocking" : "background";
+  }
+
+  /** Runs the phase's action; null when done, else why not. */
+  String run(Phase phase, CompletableFuture<Void> stop) {
+    try {
+      return switch (phase) {
+        case CREATE_TARGET -> createTarget();
+        case BULK_COPY -> bulkCopy(stop);
+        case INSTALL_MIRROR -> {
+          mirror.install();
+          yield null;
+        }
+        case SYNC -> sync(stop);
+        case READY -> ready(stop);
+        case STUN -> stun(true);
+        case PIVOT -> pivot();
+        case UNSTUN -> {
+          disk.unstun();
+          yield null;
+        }
+        case CLOSE_SOURCE -> closeSource();
+        case STUN_FOR_CLEANUP -> stun(false);
+        case REMOVE_MIRROR -> {
+          if (mirror != null) disk.detach(mirror);
+          yield null;
+        }
+        case CLOSE_TARGET -> closeTarget();
+        case POWER_OFF -> {
+          request.guest().destroy(); // the disks close: nothing is issued, the writes in flight end
+          yield null;
+        }
+        case DONE -> null;
+      };
+    } catch (IOException | RuntimeException e) {
+      return e.toString();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    } finally {
+      if (phase == Phase.CLOSE_SOURCE || phase == Phase.CLOSE_TARGET) endedMs = System.currentTimeMillis();
+    }
+  }
+
+  private String createTarget() throws IOException {
+    if (request.targetDatastore().equals(source.getDatastore())) {
+      return "disk " + disk.diskId() + " is on datastore " + source.getDatastore() + " already";
+    }
+    DiskFile target = DiskFile.create(request.targetFile(), request.guest().description().getGuestId(), disk.diskId(),
+        identity, BlockContent.blockSize(source), source.getBlockCount());
+    DiskMirror m = new DiskMirror(target, request.mode(), faults);
+    mirror = m; // from here on CLOSE_TARGET deletes the file, whatever happens next
+    disk.attach(m);
+    m.failure().thenAccept(mirrorFailed);
+    return null;
+  }
+
+  private String bulkCopy(CompletableFuture<Void> stop) throws IOException, InterruptedException {
+    copyPass(stop);
+    mirror.firstPassDone();
+    return stop.isDone() ? "stopped" : null;
+  }
+
+  /** Passes until what is left is small enough to pivot on (write-blocking: nothing). */
+  private String sync(CompletableFuture<Void> stop) throws IOException, InterruptedException {
+    while (!stop.isDone()) {
+      if (inSync()) return null;
+      if (passes >= settings.maxPasses()) {
+        return "does not converge: " + remainingBytes() + " bytes still to copy after " + passes + " passes (the guest"
+            + " writes faster than the copy" + (request.mode() == DiskMirror.Mode.BACKGROUND
+                ? "; a write-blocking mirror converges whatever the write rate)" : ")");
+      }
+      copyPass(stop);
+    }
+    return "stopped";
+  }
+
+  private boolean inSync() {
+    long left = remainingBytes();
+    return request.mode() == DiskMirror.Mode.WRITE_BLOCKING ? left == 0 : left <= settings.readyThresholdBytes();
+  }
+
+  /** In sync until the pivot: a background mirror keeps copying what the guest dirties. */
+  private String ready(CompletableFuture<Void> stop) throws IOException, InterruptedException {
+    while (!stop.isDone()) {
+      if (request.mode() == DiskMirror.Mode.BACKGROUND && mirror.dirtyBlocks() > 0) {
+        copyPass(stop);
+      } else {
+        try {
+          stop.get(50, TimeUnit.MILLISECONDS); // and look again: the guest may have written meanwhile
+        } catch (TimeoutException | ExecutionException e) {
+          // not stopped yet
+        }
+      }
+    }
+    return null;
+  }
+
+  private void copyPass(CompletableFuture<Void> stop) throws IOException, InterruptedException {
+    BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, request.bytesPerSecond());
+    passes++;
+    copyNanos += p.nanos();
+  }
+
+  /**
+   * The disk issues nothing more; waits for its requests in flight. For the pivot a drain beyond
+   * drain-timeout fails the move; for cleanup it is logged and cleanup goes on (the guest's writes
+   * never depended on the target, and a write still in flight leaves a retired mirror alone).
+   */
+  private String stun(boolean forPivot) throws InterruptedException {
+    long t0 = System.nanoTime();
+    disk.stun();
+    try {
+      disk.drain().get(settings.drainTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      String why = disk.inFlight() + " request(s) still in flight after " + settings.drainTimeout();
+      if (forPivot) return why;
+      log.warn("disk {}: stunned for cleanup with {}; cleaning up anyway", disk.diskId(), why);
+    } catch (ExecutionException e) {
+      return "drain failed: " + e.getCause();
+    } finally {
+      if (forPivot) stunMicros = (System.nanoTime() - t0) / 1000;
+    }
+    return null;
+  }
+
+  /** Copies what is left (background), makes the target durable and swaps the disk onto it. */
+  private String pivot() throws IOException, InterruptedException {
+    long t0 = System.nanoTime();
+    while (mirror.dirtyBlocks() > 0) copyPass(new CompletableFuture<>());
+    mirror.flush();
+    DiskDescription moved = source.toBuilder().setDatastore(request.targetDatastore()).setIdentity(identity).build();
+    sourceFile = disk.pivot(mirror, moved);
+    stunMicros += (System.nanoTime() - t0) / 1000;
+    return null;
+  }
+
+  private String closeSource() {
+    DiskFile f = sourceFile;
+    return f == null ? null : closeAndDelete(f, "source");
+  }
+
+  private String closeTarget() {
+    DiskMirror m = mirror;
+    return m == null ? null : closeAndDelete(m.target(), "target");
+  }
+
+  private String closeAndDelete(DiskFile f, String which) {
+    try {
+      f.close();
+      Files.deleteIfExists(f.path());
+      log.info("disk {}: {} file {} closed and deleted", disk.diskId(), which, f.path());
+      return null;
+    } catch (IOException e) {
+      return "could not delete the " + which + " file " + f.path() + ": " + e;
+    }
+  }
+
+  long remainingBytes() {
+    DiskMirror m = mirror;
+    return m == null ? source.getBlockCount() * BlockContent.blockSize(source)
+        : m.dirtyBlocks() * BlockContent.blockSize(source);
+  }
+
+  DiskMoveStatus status(State s, java.util.List<String> phases) {
+    DiskMirror m = mirror;
+    long total = source.getBlockCount() * BlockContent.blockSize(source);
+    long copied = m == null ? 0 : m.copiedBytes();
+    long nanos = copyNanos;
+    return DiskMoveStatus.newBuilder().setGuestId(request.guest().description().getGuestId()).setDiskId(disk.diskId())
+        .setSourceDatastore(source.getDatastore()).setTargetDatastore(request.targetDatastore()).setMode(modeName())
+        .setPhase(s.phase().name()).setOutcome(s.ended() ? s.outcome().name() : "RUNNING")
+        .setReason(s.end() == null ? "" : s.end().reason()).setReady(s.phase() == Phase.READY)
+        .setTotalBytes(total).setCopiedBytes(copied).setRemainingBytes(remainingBytes()).setPasses(passes)
+        .setMirroredWrites(m == null ? 0 : m.mirroredWrites())
+        .setRateBytesPerSecond(nanos == 0 ? 0 : copied * 1_000_000_000L / nanos)
+        .setDiskFile(s.has(Flag.PIVOTED) ? "target" : "source").setGuestOff(s.has(Flag.POWERED_OFF))
+        .setStartedAtEpochMs(startedMs).setEndedAtEpochMs(s.ended() ? endedMs : 0).setStunUs(stunMicros).addAllPhases(phases).build();
+  }
+}

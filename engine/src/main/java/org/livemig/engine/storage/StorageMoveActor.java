@@ -1,0 +1,163 @@
+package org.livemig.engine.storage;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.livemig.engine.common.LivemigMessage;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.disk.DiskMirror;
+import org.livemig.engine.guest.disk.MirrorFaults;
+import org.livemig.engine.guest.disk.VirtualDisk;
+import org.livemig.engine.storage.StorageMove.End;
+import org.livemig.engine.storage.StorageMove.Outcome;
+import org.livemig.engine.storage.StorageMove.Phase;
+import org.livemig.engine.storage.StorageMove.State;
+import org.livemig.messages.DiskMoveStatus;
+import org.slf4j.Logger;
+
+/**
+ * One disk move on one host: runs the action of each phase of {@link StorageMove} on its own
+ * thread (file I/O, the bulk copy, drains: blocking) and feeds back how it ended; takes pivot,
+ * cancel and power-off requests at any time. The state machine decides; this only does.
+ */
+public final class StorageMoveActor {
+  public sealed interface Command permits Pivot, Cancel, PowerOff, GetStatus, ActionEnded, MirrorFailed {}
+
+  public record Pivot() implements Command {}
+
+  public record Cancel(String reason) implements Command {}
+
+  /** The guest is powered off: it ends with the move, on whichever disk it is then. */
+  public record PowerOff() implements Command {}
+
+  public record GetStatus(ActorRef<DiskMoveStatus> replyTo) implements Command {}
+
+  private record ActionEnded(Phase phase, String error) implements Command {}
+
+  private record MirrorFailed(String reason) implements Command {}
+
+  /** Told to the host when the move ended (its last status) and when the guest was powered off. */
+  public record Ended(DiskMoveStatus status) implements LivemigMessage {}
+
+  /** What to move where. */
+  public record Request(MigratableGuest guest, VirtualDisk disk, String targetDatastore, java.nio.file.Path targetFile,
+      DiskMirror.Mode mode, long bytesPerSecond, boolean autoPivot) {}
+
+  public static Behavior<Command> create(Request request, MoveSettings settings, MirrorFaults faults,
+      ActorRef<Ended> ended) {
+    return Behaviors.setup(ctx -> new StorageMoveActor(ctx, request, settings, faults, ended).running());
+  }
+
+  private final ActorContext<Command> ctx;
+  private final Logger log;
+  private final Request request;
+  private final MoveSettings settings;
+  private final ActorRef<Ended> ended;
+  private final ExecutorService thread;
+  private final MoveActions actions;
+  private State state;
+  private final java.util.List<String> phases = new java.util.ArrayList<>();
+  /** Completed when the running action should stop early (see {@link StorageMove#shouldStop}). */
+  private CompletableFuture<Void> stop = new CompletableFuture<>();
+
+  private StorageMoveActor(ActorContext<Command> ctx, Request request, MoveSettings settings, MirrorFaults faults,
+      ActorRef<Ended> ended) {
+    this.ctx = ctx;
+    this.log = ctx.getLog();
+    this.request = request;
+    this.settings = settings;
+    this.ended = ended;
+    String name = "move-" + request.guest().description().getGuestId() + "-" + request.disk().diskId();
+    this.thread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
+    this.actions = new MoveActions(request, settings, faults, UUID.randomUUID().toString(), log,
+        reason -> ctx.getSelf().tell(new MirrorFailed(reason)));
+    this.state = StorageMove.start(request.mode(), request.autoPivot());
+    log.info("disk {} of guest {}: moving from datastore {} to {} ({}, {} pivot)", request.disk().diskId(),
+        guestId(), request.disk().description().getDatastore(), request.targetDatastore(),
+        actions.modeName(), request.autoPivot() ? "automatic" : "manual");
+    runPhase();
+  }
+
+  private String guestId() {
+    return request.guest().description().getGuestId();
+  }
+
+  private Behavior<Command> running() {
+    return Behaviors.receive(Command.class)
+        .onMessage(ActionEnded.class, this::onActionEnded)
+        .onMessage(Pivot.class, p -> request(StorageMove.pivotRequested(state)))
+        .onMessage(Cancel.class, c -> request(StorageMove.endRequested(state, new End(Outcome.CANCELLED, c.reason(), false))))
+        .onMessage(PowerOff.class, p -> request(StorageMove.endRequested(state,
+            new End(Outcome.CANCELLED, "the guest was powered off during the move", true))))
+        .onMessage(MirrorFailed.class, f -> request(StorageMove.endRequested(state, new End(Outcome.FAILED, f.reason(), false))))
+        .onMessage(GetStatus.class, g -> {
+          g.replyTo().tell(status());
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private Behavior<Command> request(State next) {
+    if (next.end() != null && state.end() == null) {
+      log.warn("disk {} of guest {}: move ends in {}: {}", request.disk().diskId(), guestId(), state.phase(),
+          next.end().reason());
+    }
+    state = next;
+    if (StorageMove.shouldStop(state)) stop.complete(null);
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onActionEnded(ActionEnded a) {
+    if (a.phase() != state.phase()) return Behaviors.same();
+    if (a.error() != null) {
+      log.warn("disk {} of guest {}: {} failed: {}", request.disk().diskId(), guestId(), a.phase(), a.error());
+    }
+    state = StorageMove.completed(state, a.error());
+    if (state.phase() == Phase.READY) {
+      log.info("disk {} of guest {}: READY ({} left to copy)", request.disk().diskId(), guestId(),
+          actions.remainingBytes());
+    }
+    if (state.ended()) return finished();
+    runPhase();
+    return Behaviors.same();
+  }
+
+  /** Starts the current phase's action on the move's thread. */
+  private void runPhase() {
+    stop = new CompletableFuture<>();
+    if (StorageMove.shouldStop(state)) stop.complete(null);
+    Phase phase = state.phase();
+    phases.add(phase.name());
+    CompletableFuture<Void> stopped = stop;
+    ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> actions.run(phase, stopped), thread),
+        (error, thrown) -> new ActionEnded(phase, thrown != null ? String.valueOf(thrown) : error));
+  }
+
+  private Behavior<Command> finished() {
+    DiskMoveStatus last = status();
+    thread.shutdown();
+    if (state.outcome() == Outcome.COMPLETED) {
+      log.info("disk {} of guest {}: move COMPLETED: the disk is on datastore {}{}", request.disk().diskId(), guestId(),
+          request.targetDatastore(), state.has(StorageMove.Flag.POWERED_OFF) ? " (the guest was powered off after the pivot)" : "");
+    } else {
+      log.warn("disk {} of guest {}: move {}: {}; the disk stays on datastore {}", request.disk().diskId(), guestId(),
+          state.outcome(), state.end().reason(), last.getSourceDatastore());
+    }
+    ended.tell(new Ended(last));
+    return Behaviors.stopped();
+  }
+
+  private DiskMoveStatus status() {
+    if (state.ended() && !phases.get(phases.size() - 1).equals("DONE")) phases.add("DONE");
+    return actions.status(state, phases);
+  }
+}
