@@ -31,7 +31,8 @@ class MigratectlTest {
   @BeforeAll
   static void up() throws Exception {
     cluster = new TestCluster(dir, Map.of("host-a", Map.of("livemig.http.port", OperatorHttpTest.freePort(),
-        "livemig.host.datastores.local", dir.resolve("local").toString()), "host-b", Map.of()));
+        "livemig.host.datastores.local", dir.resolve("local").toString(),
+        "livemig.host.datastores.other", dir.resolve("other").toString()), "host-b", Map.of()));
     url = cluster.hosts.get("host-a").httpUri();
   }
 
@@ -184,6 +185,63 @@ class MigratectlTest {
     Run malformed = ctl("create-guest", "cli-disk-3", "--disk", "root:local");
     assertEquals(Migratectl.EXIT_USAGE, malformed.exit(), malformed.err());
     assertTrue(malformed.err().contains("expected ID:DATASTORE:MIB"), malformed.err());
+  }
+
+  @Test
+  void aRunningGuestsDiskMovesBetweenDatastoresAndAPowerOffEndsAMove() throws Exception {
+    assertEquals(Migratectl.EXIT_OK, ctl("create-guest", "cli-move", "--size-mib", "4", "--disk", "root:local:8:16:500")
+        .exit());
+    Run moved = ctl("move-disk", "cli-move", "root", "other", "--watch", "--interval-ms", "50");
+    assertEquals(Migratectl.EXIT_OK, moved.exit(), moved.err() + moved.out());
+    assertTrue(moved.out().contains("COMPLETED: on datastore other"), moved.out());
+    assertTrue(moved.out().contains("path: CREATE_TARGET > BULK_COPY > INSTALL_MIRROR > SYNC > READY > STUN > PIVOT"
+        + " > UNSTUN > CLOSE_SOURCE > DONE"), moved.out());
+    assertTrue(ctl("guests").out().lines().anyMatch(l -> l.matches("  disk root on other: 8 MiB, \\d+ writes, .*")));
+    assertFalse(java.nio.file.Files.exists(dir.resolve("local/cli-move/root.img")), "the source file is deleted");
+    Run verified = ctl("verify", "cli-move");
+    assertEquals(Migratectl.EXIT_OK, verified.exit(), verified.err() + verified.out());
+
+    // Bad requests change nothing.
+    Run nowhere = ctl("move-disk", "cli-move", "root", "nowhere");
+    assertEquals(Migratectl.EXIT_INVALID, nowhere.exit(), nowhere.err());
+    assertTrue(nowhere.err().contains("no datastore 'nowhere'"), nowhere.err());
+    assertEquals(Migratectl.EXIT_INVALID, ctl("move-disk", "cli-move", "root", "other").exit(), "already there");
+    assertEquals(Migratectl.EXIT_INVALID, ctl("move-disk", "cli-move", "swap", "local").exit(), "no such disk");
+    Run badMode = ctl("move-disk", "cli-move", "root", "local", "--mode", "sideways");
+    assertEquals(Migratectl.EXIT_INVALID, badMode.exit(), badMode.err());
+    assertTrue(badMode.err().contains("write-blocking or background"), badMode.err());
+    assertEquals(Migratectl.EXIT_CONFLICT, ctl("cancel-move", "cli-move", "root").exit(), "no move to cancel");
+
+    // Held in READY, then cancelled: the disk stays where it was.
+    assertEquals(Migratectl.EXIT_OK, ctl("move-disk", "cli-move", "root", "local", "--manual-pivot").exit());
+    await(() -> ctl("moves", "cli-move").out().contains("| READY"), "READY");
+    assertEquals(Migratectl.EXIT_OK, ctl("cancel-move", "cli-move", "root").exit());
+    Run cancelled = ctl("moves", "cli-move", "--watch", "root", "--interval-ms", "50");
+    assertEquals(Migratectl.EXIT_MIGRATION_FAILED, cancelled.exit(), cancelled.out());
+    assertTrue(cancelled.out().contains("CANCELLED: cancelled by an operator; the disk stays on other"), cancelled.out());
+
+    // Powered off during a slow copy: the move ends, nothing resumes, the disk stays on its source.
+    assertEquals(Migratectl.EXIT_OK, ctl("move-disk", "cli-move", "root", "local", "--max-bandwidth", "1000000").exit());
+    Run off = ctl("power-off", "cli-move");
+    assertEquals(Migratectl.EXIT_OK, off.exit(), off.err());
+    Run ended = ctl("moves", "cli-move", "--watch", "root", "--interval-ms", "50");
+    assertEquals(Migratectl.EXIT_MIGRATION_FAILED, ended.exit(), ended.out());
+    assertTrue(ended.out().contains("guest powered off"), ended.out());
+    assertTrue(ended.out().contains("POWER_OFF > REMOVE_MIRROR > CLOSE_TARGET > DONE"), ended.out());
+    assertEquals(org.livemig.engine.guest.RunState.DESTROYED, cluster.guestOn("host-a", "cli-move").orElseThrow().state());
+    assertTrue(java.nio.file.Files.exists(dir.resolve("other/cli-move/root.img")), "the powered-off guest's disk stays");
+    assertFalse(java.nio.file.Files.exists(dir.resolve("local/cli-move/root.img")), "the new file is deleted");
+    Run again = ctl("move-disk", "cli-move", "root", "local");
+    assertEquals(Migratectl.EXIT_CONFLICT, again.exit(), again.err());
+    assertTrue(again.err().contains("powered off"), again.err());
+  }
+
+  private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
+      Thread.sleep(50);
+    }
   }
 
   /** The real thing: migratectl in its own JVM, as an operator runs it. */

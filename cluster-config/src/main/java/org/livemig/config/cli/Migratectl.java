@@ -30,14 +30,15 @@ import picocli.CommandLine.ScopeType;
         "3:not found (migration, guest)", "4:conflict (guest already migrating, migration ended, id taken)",
         "5:unreachable (node, host or coordinator did not answer)", "6:invalid request (the message names the field)",
         "7:not supported yet (e.g. create-guest on a node that is not a host)",
-        "8:the watched migration ended FAILED or CANCELLED",
+        "8:the watched migration (or disk move) ended FAILED or CANCELLED",
         "9:verify: the guest's memory does not match its oracle",
         "10:not authenticated (no or an unknown token) or not allowed (the token's role is too small)"},
     subcommands = {MigrationCommands.Start.class, MigrationCommands.ListCmd.class, MigrationCommands.Status.class,
         MigrationCommands.Cancel.class, MigrationCommands.SetParams.class, MigrationCommands.Postcopy.class,
         MigrationCommands.Recover.class, MigrationCommands.Report.class, ClusterCommands.Hosts.class,
         ClusterCommands.Guests.class, ClusterCommands.CreateGuest.class, ClusterCommands.Verify.class,
-        CommandLine.HelpCommand.class})
+        GuestCommands.MoveDisk.class, GuestCommands.Moves.class, GuestCommands.Pivot.class,
+        GuestCommands.CancelMove.class, GuestCommands.PowerOff.class, CommandLine.HelpCommand.class})
 public final class Migratectl implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_ERROR = 1;

@@ -85,17 +85,37 @@ final class LocalHost {
    * host's refusal (kind) if it cannot check it now.
    */
   CompletionStage<org.livemig.messages.GuestVerification> verify(String guestId) {
+    return holder(guestId).thenCompose(agent -> AskPattern.<HostAgent.Command, org.livemig.messages.GuestVerification>ask(
+        agent, r -> new HostAgent.VerifyGuest(guestId, r), verifyTimeout, system.scheduler())).thenApply(v -> {
+          if (v.hasRefusal()) throw MigrationException.of(v.getRefusal().getKind(), "", v.getRefusal().getMessage());
+          return v;
+        });
+  }
+
+  /**
+   * A guest command (disk move, pivot, cancel, power off, moves) on whichever host holds the guest:
+   * UnknownGuest if none does, the host's refusal (kind, field) if it refuses.
+   */
+  CompletionStage<org.livemig.messages.GuestCommandResult> command(org.livemig.messages.GuestCommandRequest request) {
+    return holder(request.getGuestId()).thenCompose(agent ->
+        AskPattern.<HostAgent.Command, org.livemig.messages.GuestCommandResult>ask(agent,
+            r -> new HostAgent.GuestCommand(request, r), timeout, system.scheduler())).thenApply(v -> {
+              if (v.hasRefusal()) {
+                throw MigrationException.of(v.getRefusal().getKind(), v.getRefusal().getField(), v.getRefusal().getMessage());
+              }
+              return v;
+            });
+  }
+
+  /** The agent of the host holding the guest. */
+  private CompletionStage<ActorRef<HostAgent.Command>> holder(String guestId) {
     return allHosts().thenCompose(hosts -> {
       String holder = hosts.stream().filter(h -> h.getGuestsList().stream()
           .anyMatch(g -> g.getGuestId().equals(guestId))).map(org.livemig.messages.HostDescription::getHostId)
           .findFirst().orElseThrow(() -> new MigrationException.UnknownGuest("unknown guest " + guestId
               + ": no host of the cluster holds it"));
-      return find(holder).thenCompose(refs -> AskPattern.<HostAgent.Command, org.livemig.messages.GuestVerification>ask(
-          refs.stream().findFirst().orElseThrow(() -> new MigrationException.HostUnreachable("host " + holder
-              + " is not registered")), r -> new HostAgent.VerifyGuest(guestId, r), verifyTimeout, system.scheduler()));
-    }).thenApply(v -> {
-      if (v.hasRefusal()) throw MigrationException.of(v.getRefusal().getKind(), "", v.getRefusal().getMessage());
-      return v;
+      return find(holder).thenApply(refs -> refs.stream().findFirst().orElseThrow(() ->
+          new MigrationException.HostUnreachable("host " + holder + " is not registered")));
     });
   }
 

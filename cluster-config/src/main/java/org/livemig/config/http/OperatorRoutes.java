@@ -29,6 +29,8 @@ import org.livemig.engine.common.Ids;
 import org.livemig.engine.client.MigrationException;
 import org.livemig.engine.coordinator.MigrationListView;
 import org.livemig.engine.host.HostAgent;
+import org.livemig.messages.DiskMoveRequest;
+import org.livemig.messages.GuestCommandRequest;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
@@ -117,7 +119,41 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
                 post(() -> entity(Unmarshaller.entityToString(), this::createGuest)))),
             path(PathMatchers.segment().slash("verify"), id -> get(() -> Ids.valid(id)
                 ? respond(localHost.verify(id).thenApply(Json::print), StatusCodes.OK)
-                : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("guest_id", id), "guest_id")))))));
+                : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("guest_id", id), "guest_id")))),
+            pathPrefix(PathMatchers.segment(), id -> Ids.valid(id) ? guest(id)
+                : complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", Ids.problem("guest_id", id), "guest_id"))))));
+  }
+
+  /** A guest's disk moves and power off, answered by the host that holds it (README, "Moving a disk"). */
+  private Route guest(String id) {
+    return concat(
+        path("moves", () -> get(() -> command(id, b -> b.setMoves(true), StatusCodes.OK))),
+        path("power-off", () -> post(() -> command(id, b -> b.setPowerOff(true), StatusCodes.OK))),
+        path(PathMatchers.segment("disks").slash(PathMatchers.segment()).slash("move"), disk -> concat(
+            post(() -> entity(Unmarshaller.entityToString(), body -> moveDisk(id, disk, body))),
+            delete(() -> command(id, b -> b.setCancelMove(disk), StatusCodes.OK)))),
+        path(PathMatchers.segment("disks").slash(PathMatchers.segment()).slash("pivot"), disk ->
+            post(() -> command(id, b -> b.setPivotDisk(disk), StatusCodes.OK))));
+  }
+
+  private Route moveDisk(String guestId, String diskId, String body) {
+    DiskMoveRequest request;
+    try {
+      request = Json.parse(body.isBlank() ? "{}" : body, DiskMoveRequest.newBuilder()).setDiskId(diskId).build();
+    } catch (IllegalArgumentException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
+    }
+    if (request.getDatastore().isEmpty()) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", "invalid request: datastore is required",
+          "datastore"));
+    }
+    return command(guestId, b -> b.setMoveDisk(request), StatusCodes.ACCEPTED);
+  }
+
+  private Route command(String guestId, java.util.function.Consumer<GuestCommandRequest.Builder> what, StatusCode ok) {
+    GuestCommandRequest.Builder b = GuestCommandRequest.newBuilder().setGuestId(guestId);
+    what.accept(b);
+    return respond(localHost.command(b.build()).thenApply(Json::print), ok);
   }
 
   /** A page of the migration list: ?limit=N (default livemig.list.default-page-size) and ?after=TOKEN. */

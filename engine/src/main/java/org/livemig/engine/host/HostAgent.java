@@ -122,6 +122,12 @@ public final class HostAgent {
   /** Guests this host owned before it restarted: their memory went with the old process. */
   public record ListLostGuests(ActorRef<List<String>> replyTo) implements Command {}
 
+  /** An operator's command for one of this host's guests: a disk move, its pivot or cancel, power off. */
+  public record GuestCommand(org.livemig.messages.GuestCommandRequest request,
+      ActorRef<org.livemig.messages.GuestCommandResult> replyTo) implements Command, LivemigMessage {}
+
+  record DiskMoveEnded(org.livemig.engine.storage.StorageMoveActor.Ended ended) implements Command {}
+
   private record LedgerLoaded(HostLedger.State state, Throwable error) implements Command {}
 
   public static Behavior<Command> create(HostSettings settings, DataPlaneServer dataPlane) {
@@ -181,6 +187,7 @@ public final class HostAgent {
   private final CleanupRuns cleanups = new CleanupRuns();
   private final HostSteps steps;
   private final ActorRef<HostBandwidth.Command> bandwidth;
+  private final HostDiskMoves diskMoves;
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
@@ -200,6 +207,7 @@ public final class HostAgent {
         settings.maxBandwidthBytesPerSecond()), "bandwidth");
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
         lease, migrations, cleanups, bandwidth);
+    this.diskMoves = new HostDiskMoves(ctx, settings, guests, () -> faults.mirror());
   }
 
   private Behavior<Command> serving() {
@@ -271,6 +279,8 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
+        .onMessage(GuestCommand.class, m -> same(() -> diskMoves.onCommand(m.request(), m.replyTo())))
+        .onMessage(DiskMoveEnded.class, m -> same(() -> diskMoves.onEnded(m.ended().status())))
         .onSignal(akka.actor.typed.PostStop.class, sig -> stopped())
         .build();
   }

@@ -33,6 +33,8 @@ final class HostGuests {
   private final Set<String> lost = new TreeSet<>();
   private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
   private final Set<String> verifying = new TreeSet<>();
+  /** Guests with a disk move in progress (HostDiskMoves). */
+  private final Set<String> movingDisks = new TreeSet<>();
   /** Guests that arrived by a migration the coordinator has not yet said is settled: guest id -> migration id. */
   private final Map<String, String> arrived = new HashMap<>();
   /** Guests this host paused when it fenced itself: they run again once their migration is settled. */
@@ -161,6 +163,10 @@ final class HostGuests {
       return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is already migrating "
           + "(migration " + migrating.get(guestId) + ")");
     }
+    if (movingDisks.contains(guestId)) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is moving a disk: migrate it"
+          + " once that is over");
+    }
     if (verifying.contains(guestId)) {
       return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is being verified");
     }
@@ -199,16 +205,39 @@ final class HostGuests {
       return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " arrived by migration "
           + arrived.get(guestId) + ", not settled yet: verify it once that is over");
     }
-    if (migrating.containsKey(guestId) || verifying.contains(guestId)) {
+    if (migrating.containsKey(guestId) || verifying.contains(guestId) || movingDisks.contains(guestId)) {
       return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is "
-          + (verifying.contains(guestId) ? "already being verified" : "migrating (migration " + migrating.get(guestId)
-          + ")") + ": verify it once that is over");
+          + (verifying.contains(guestId) ? "already being verified" : movingDisks.contains(guestId) ? "moving a disk"
+          : "migrating (migration " + migrating.get(guestId) + ")") + ": verify it once that is over");
     }
     if (g.state() != RunState.RUNNING && g.state() != RunState.PAUSED) {
       return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is " + g.state());
     }
     verifying.add(guestId);
     return null;
+  }
+
+  /** Why a disk of the guest cannot be moved now (migrating, arrived and not settled, being verified), or null. */
+  String whyBusy(String guestId) {
+    String migrating = whyMigrating(guestId);
+    if (migrating != null) return migrating + ": move its disks once that is over";
+    if (arrived.containsKey(guestId)) {
+      return "guest " + guestId + " arrived by migration " + arrived.get(guestId) + ", not settled yet";
+    }
+    return verifying.contains(guestId) ? "guest " + guestId + " is being verified" : null;
+  }
+
+  String whyMigrating(String guestId) {
+    return migrating.containsKey(guestId) ? "guest " + guestId + " is migrating (migration " + migrating.get(guestId)
+        + ")" : null;
+  }
+
+  void diskMoveStarted(String guestId) {
+    movingDisks.add(guestId);
+  }
+
+  void diskMoveEnded(String guestId) {
+    movingDisks.remove(guestId);
   }
 
   void verified(String guestId) {

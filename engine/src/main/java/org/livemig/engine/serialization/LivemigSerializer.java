@@ -51,6 +51,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String ADMISSION_ANSWER = "AA";
   private static final String ADMISSION_EVENT = "AE";
   private static final String ADMISSION_SNAPSHOT = "AS";
+  private static final String GUEST_COMMAND = "GC";
 
   private final ActorRefResolver resolver;
 
@@ -89,6 +90,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof AdmissionControl.Answer) return ADMISSION_ANSWER;
     if (o instanceof org.livemig.messages.AdmissionEvent) return ADMISSION_EVENT;
     if (o instanceof Admission.State) return ADMISSION_SNAPSHOT;
+    if (o instanceof HostAgent.GuestCommand) return GUEST_COMMAND;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -160,6 +162,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     }
     if (o instanceof org.livemig.messages.AdmissionEvent e) return e.toByteArray();
     if (o instanceof Admission.State s) return s.toProto().toByteArray();
+    if (o instanceof HostAgent.GuestCommand g) {
+      return org.livemig.messages.GuestCommandEnvelope.newBuilder().setRequest(g.request()).setReplyTo(ref(g.replyTo()))
+          .build().toByteArray();
+    }
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -265,6 +271,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case ADMISSION_SNAPSHOT -> {
           return Admission.State.fromProto(org.livemig.messages.AdmissionSnapshot.parseFrom(bytes));
+        }
+        case GUEST_COMMAND -> {
+          var e = org.livemig.messages.GuestCommandEnvelope.parseFrom(bytes);
+          return new HostAgent.GuestCommand(e.getRequest(), resolve(e.getReplyTo()));
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

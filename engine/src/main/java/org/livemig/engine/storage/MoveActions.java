@@ -41,6 +41,8 @@ final class MoveActions {
   private volatile DiskFile sourceFile;
   private volatile long passes;
   private volatile long copyNanos;
+  /** When the pass in progress began (0: none in progress), so the rate shows during a long first pass. */
+  private volatile long passStartedNanos;
   private volatile long stunMicros;
   private volatile long endedMs;
 
@@ -156,9 +158,14 @@ final class MoveActions {
   }
 
   private void copyPass(CompletableFuture<Void> stop) throws IOException, InterruptedException {
-    BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, request.bytesPerSecond());
-    passes++;
-    copyNanos += p.nanos();
+    passStartedNanos = System.nanoTime();
+    try {
+      BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, request.bytesPerSecond());
+      passes++;
+      copyNanos += p.nanos();
+    } finally {
+      passStartedNanos = 0;
+    }
   }
 
   /**
@@ -225,7 +232,8 @@ final class MoveActions {
     DiskMirror m = mirror;
     long total = source.getBlockCount() * BlockContent.blockSize(source);
     long copied = m == null ? 0 : m.copiedBytes();
-    long nanos = copyNanos;
+    long started = passStartedNanos;
+    long nanos = copyNanos + (started == 0 ? 0 : System.nanoTime() - started);
     return DiskMoveStatus.newBuilder().setGuestId(request.guest().description().getGuestId()).setDiskId(disk.diskId())
         .setSourceDatastore(source.getDatastore()).setTargetDatastore(request.targetDatastore()).setMode(modeName())
         .setPhase(s.phase().name()).setOutcome(s.ended() ? s.outcome().name() : "RUNNING")

@@ -103,6 +103,15 @@ public final class StorageMoveActor {
           g.replyTo().tell(status());
           return Behaviors.same();
         })
+        .onSignal(akka.actor.typed.PostStop.class, sig -> {
+          // The host agent stopped (its node is going): nobody would see the next phases. The
+          // running action stops; the guest was paused with the agent and never resumes here.
+          if (!state.ended()) log.warn("disk {} of guest {}: move abandoned in {}: the host agent stopped",
+              request.disk().diskId(), guestId(), state.phase());
+          stop.complete(null);
+          thread.shutdown();
+          return Behaviors.same();
+        })
         .build();
   }
 
