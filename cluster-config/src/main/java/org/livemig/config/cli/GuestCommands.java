@@ -57,7 +57,7 @@ final class GuestCommands {
   static final class Moves extends Sub {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
     @Option(names = "--watch", paramLabel = "DISK", description = "a progress line for that disk's move until it "
-        + "ends (exit 0 if it completed, 8 if not)") String watchDisk;
+        + "ends (exit 0 if it completed, 8 if not). Default: none, the moves once") String watchDisk;
     @Option(names = "--interval-ms", paramLabel = "MS", defaultValue = "500", description = "how often --watch asks. "
         + "Default: ${DEFAULT-VALUE}") long intervalMs;
 
