@@ -105,6 +105,10 @@ public final class DataChannel implements AutoCloseable {
     }
   }
 
+  public boolean isOpen() {
+    return connection.isOpen();
+  }
+
   public FrameCodec codec() {
     return codec;
   }

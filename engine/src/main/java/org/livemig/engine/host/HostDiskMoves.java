@@ -16,6 +16,7 @@ import org.livemig.engine.guest.RunState;
 import org.livemig.engine.guest.disk.DiskMirror;
 import org.livemig.engine.guest.disk.MirrorFaults;
 import org.livemig.engine.guest.disk.VirtualDisk;
+import org.livemig.engine.storage.MoveTarget;
 import org.livemig.engine.storage.StorageMoveActor;
 import org.livemig.messages.DiskMoveRequest;
 import org.livemig.messages.DiskMoveStatus;
@@ -129,8 +130,8 @@ final class HostDiskMoves {
     if (running.containsKey(k)) {
       return refused(ErrorKind.ERROR_CONFLICT, "", "disk " + m.getDiskId() + " of guest " + guestId + " is being moved already");
     }
-    var request = new StorageMoveActor.Request(g, disk, m.getDatastore(), target, mode,
-        m.getMaxBandwidthBytesPerSecond(), !m.getManualPivot());
+    var to = new MoveTarget.Local(guestId, m.getDatastore(), target, java.util.UUID.randomUUID().toString());
+    var request = new StorageMoveActor.Request(g, disk, to, mode, m.getMaxBandwidthBytesPerSecond(), !m.getManualPivot());
     running.put(k, ctx.spawnAnonymous(StorageMoveActor.create(request, settings.storageMove(), faults.get(), ended)));
     guests.diskMoveStarted(guestId);
     endedMoves.remove(k);

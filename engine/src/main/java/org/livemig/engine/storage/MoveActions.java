@@ -1,7 +1,7 @@
 package org.livemig.engine.storage;
 
 import java.io.IOException;
-import java.nio.file.Files;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -9,7 +9,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.livemig.engine.guest.disk.BlockContent;
 import org.livemig.engine.guest.disk.BulkCopy;
-import org.livemig.engine.guest.disk.DiskFile;
 import org.livemig.engine.guest.disk.DiskMirror;
 import org.livemig.engine.guest.disk.MirrorFaults;
 import org.livemig.engine.guest.disk.VirtualDisk;
@@ -29,16 +28,15 @@ final class MoveActions {
   private final StorageMoveActor.Request request;
   private final MoveSettings settings;
   private final MirrorFaults faults;
-  private final String identity;
   private final Logger log;
   private final Consumer<String> mirrorFailed;
   private final VirtualDisk disk;
+  private final MoveTarget target;
   private final DiskDescription source;
   private final long startedMs = System.currentTimeMillis();
 
   // Written by the move's thread, read for status by the actor.
   private volatile DiskMirror mirror;
-  private volatile DiskFile sourceFile;
   private volatile long passes;
   private volatile long copyNanos;
   /** When the pass in progress began (0: none in progress), so the rate shows during a long first pass. */
@@ -46,15 +44,15 @@ final class MoveActions {
   private volatile long stunMicros;
   private volatile long endedMs;
 
-  MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults, String identity, Logger log,
+  MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults, Logger log,
       Consumer<String> mirrorFailed) {
     this.request = request;
     this.settings = settings;
     this.faults = faults;
-    this.identity = identity;
     this.log = log;
     this.mirrorFailed = mirrorFailed;
     this.disk = request.disk();
+    this.target = request.target();
     this.source = disk.description();
   }
 
@@ -80,13 +78,14 @@ final class MoveActions {
           disk.unstun();
           yield null;
         }
-        case CLOSE_SOURCE -> closeSource();
+        case AWAIT_COMMIT -> awaitCommit(stop);
+        case CLOSE_SOURCE -> target.closeSource();
         case STUN_FOR_CLEANUP -> stun(false);
         case REMOVE_MIRROR -> {
           if (mirror != null) disk.detach(mirror);
           yield null;
         }
-        case CLOSE_TARGET -> closeTarget();
+        case CLOSE_TARGET -> target.closeTarget();
         case POWER_OFF -> {
           request.guest().destroy(); // the disks close: nothing is issued, the writes in flight end
           yield null;
@@ -104,13 +103,8 @@ final class MoveActions {
   }
 
   private String createTarget() throws IOException {
-    if (request.targetDatastore().equals(source.getDatastore())) {
-      return "disk " + disk.diskId() + " is on datastore " + source.getDatastore() + " already";
-    }
-    DiskFile target = DiskFile.create(request.targetFile(), request.guest().description().getGuestId(), disk.diskId(),
-        identity, BlockContent.blockSize(source), source.getBlockCount());
-    DiskMirror m = new DiskMirror(target, request.mode(), faults);
-    mirror = m; // from here on CLOSE_TARGET deletes the file, whatever happens next
+    DiskMirror m = new DiskMirror(target.create(disk), request.mode(), faults);
+    mirror = m; // from here on CLOSE_TARGET closes it, whatever happens next
     disk.attach(m);
     m.failure().thenAccept(mirrorFailed);
     return null;
@@ -147,14 +141,24 @@ final class MoveActions {
       if (request.mode() == DiskMirror.Mode.BACKGROUND && mirror.dirtyBlocks() > 0) {
         copyPass(stop);
       } else {
-        try {
-          stop.get(50, TimeUnit.MILLISECONDS); // and look again: the guest may have written meanwhile
-        } catch (TimeoutException | ExecutionException e) {
-          // not stopped yet
-        }
+        waitFor(stop, 50); // and look again: the guest may have written meanwhile
       }
     }
     return null;
+  }
+
+  /** Remote: the pivot is done; the migration's Confirm commits the move, a rollback ends it. */
+  private String awaitCommit(CompletableFuture<Void> stop) throws InterruptedException {
+    CompletableFuture.anyOf(stop, target.commit()).join();
+    return target.commit().isDone() ? null : "the migration did not complete";
+  }
+
+  private static void waitFor(CompletableFuture<Void> stop, long ms) throws InterruptedException {
+    try {
+      stop.get(ms, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      // not stopped yet
+    }
   }
 
   private void copyPass(CompletableFuture<Void> stop) throws IOException, InterruptedException {
@@ -190,36 +194,14 @@ final class MoveActions {
     return null;
   }
 
-  /** Copies what is left (background), makes the target durable and swaps the disk onto it. */
+  /** Copies what is left (background), makes the target durable and switches the disk to it. */
   private String pivot() throws IOException, InterruptedException {
     long t0 = System.nanoTime();
     while (mirror.dirtyBlocks() > 0) copyPass(new CompletableFuture<>());
     mirror.flush();
-    DiskDescription moved = source.toBuilder().setDatastore(request.targetDatastore()).setIdentity(identity).build();
-    sourceFile = disk.pivot(mirror, moved);
+    target.pivot(disk, mirror);
     stunMicros += (System.nanoTime() - t0) / 1000;
     return null;
-  }
-
-  private String closeSource() {
-    DiskFile f = sourceFile;
-    return f == null ? null : closeAndDelete(f, "source");
-  }
-
-  private String closeTarget() {
-    DiskMirror m = mirror;
-    return m == null ? null : closeAndDelete(m.target(), "target");
-  }
-
-  private String closeAndDelete(DiskFile f, String which) {
-    try {
-      f.close();
-      Files.deleteIfExists(f.path());
-      log.info("disk {}: {} file {} closed and deleted", disk.diskId(), which, f.path());
-      return null;
-    } catch (IOException e) {
-      return "could not delete the " + which + " file " + f.path() + ": " + e;
-    }
   }
 
   long remainingBytes() {
@@ -228,20 +210,21 @@ final class MoveActions {
         : m.dirtyBlocks() * BlockContent.blockSize(source);
   }
 
-  DiskMoveStatus status(State s, java.util.List<String> phases) {
+  DiskMoveStatus status(State s, List<String> phases) {
     DiskMirror m = mirror;
     long total = source.getBlockCount() * BlockContent.blockSize(source);
     long copied = m == null ? 0 : m.copiedBytes();
     long started = passStartedNanos;
     long nanos = copyNanos + (started == 0 ? 0 : System.nanoTime() - started);
     return DiskMoveStatus.newBuilder().setGuestId(request.guest().description().getGuestId()).setDiskId(disk.diskId())
-        .setSourceDatastore(source.getDatastore()).setTargetDatastore(request.targetDatastore()).setMode(modeName())
+        .setSourceDatastore(source.getDatastore()).setTargetDatastore(target.datastore()).setMode(modeName())
         .setPhase(s.phase().name()).setOutcome(s.ended() ? s.outcome().name() : "RUNNING")
         .setReason(s.end() == null ? "" : s.end().reason()).setReady(s.phase() == Phase.READY)
         .setTotalBytes(total).setCopiedBytes(copied).setRemainingBytes(remainingBytes()).setPasses(passes)
         .setMirroredWrites(m == null ? 0 : m.mirroredWrites())
         .setRateBytesPerSecond(nanos == 0 ? 0 : copied * 1_000_000_000L / nanos)
-        .setDiskFile(s.has(Flag.PIVOTED) ? "target" : "source").setGuestOff(s.has(Flag.POWERED_OFF))
-        .setStartedAtEpochMs(startedMs).setEndedAtEpochMs(s.ended() ? endedMs : 0).setStunUs(stunMicros).addAllPhases(phases).build();
+        .setDiskFile(s.has(Flag.COMMITTED) ? "target" : "source").setGuestOff(s.has(Flag.POWERED_OFF))
+        .setStartedAtEpochMs(startedMs).setEndedAtEpochMs(s.ended() ? endedMs : 0).setStunUs(stunMicros)
+        .addAllPhases(phases).build();
   }
 }

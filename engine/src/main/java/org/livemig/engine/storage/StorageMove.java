@@ -13,18 +13,25 @@ import org.livemig.engine.guest.disk.DiskMirror;
  *
  * <pre>
  * success:   CREATE_TARGET, BULK_COPY, [INSTALL_MIRROR], SYNC, READY, STUN, PIVOT, UNSTUN, CLOSE_SOURCE, DONE
+ * migration: ... READY, STUN, PIVOT, UNSTUN, AWAIT_COMMIT, CLOSE_SOURCE, DONE (committed by Confirm)
  * failure, write-blocking mirror installed:  STUN_FOR_CLEANUP, REMOVE_MIRROR, CLOSE_TARGET, UNSTUN, DONE
  * failure before it (or background):        REMOVE_MIRROR, CLOSE_TARGET, DONE
  * failure while stunned for the pivot:      REMOVE_MIRROR, CLOSE_TARGET, UNSTUN, DONE
  * power off before the pivot:               POWER_OFF, REMOVE_MIRROR, CLOSE_TARGET, DONE
  * power off after the pivot:                POWER_OFF, CLOSE_SOURCE, DONE
+ * migration rolled back after the pivot:    CLOSE_TARGET, DONE (the source's file is the disk still)
  * </pre>
+ *
+ * <p>A storage-only move commits at its pivot: from then on the disk is the new file. A move that
+ * is part of a migration (remote) commits only when the migration's Confirm succeeded: until then
+ * the source may resume on its own file, so the pivot (the mirror removed at the switchover, the
+ * destination's copy whole) is not yet the point of no return.
  */
 public final class StorageMove {
   private StorageMove() {}
 
   public enum Phase {
-    CREATE_TARGET, BULK_COPY, INSTALL_MIRROR, SYNC, READY, STUN, PIVOT, UNSTUN, CLOSE_SOURCE,
+    CREATE_TARGET, BULK_COPY, INSTALL_MIRROR, SYNC, READY, STUN, PIVOT, UNSTUN, AWAIT_COMMIT, CLOSE_SOURCE,
     STUN_FOR_CLEANUP, REMOVE_MIRROR, CLOSE_TARGET, POWER_OFF, DONE
   }
 
@@ -32,13 +39,14 @@ public final class StorageMove {
 
   /** What has happened to the guest's disk and the two files so far. */
   public enum Flag {
-    PIVOT_REQUESTED, MIRROR_INSTALLED, STUNNED, PIVOTED, POWERED_OFF, MIRROR_REMOVED, TARGET_CLOSED, SOURCE_CLOSED
+    PIVOT_REQUESTED, MIRROR_INSTALLED, STUNNED, PIVOTED, COMMITTED, POWERED_OFF, MIRROR_REMOVED, TARGET_CLOSED,
+    SOURCE_CLOSED
   }
 
   /** Why the move ends early: the first reason wins, except that a power off always goes through. */
   public record End(Outcome outcome, String reason, boolean powerOff) {}
 
-  public record State(Phase phase, DiskMirror.Mode mode, boolean autoPivot, Set<Flag> flags, End end) {
+  public record State(Phase phase, DiskMirror.Mode mode, boolean autoPivot, boolean remote, Set<Flag> flags, End end) {
     public State {
       flags = Set.copyOf(flags);
     }
@@ -47,25 +55,31 @@ public final class StorageMove {
 
     public boolean ended() { return phase == Phase.DONE; }
 
-    /** Once pivoted the move completed, whatever came later (a power off leaves the guest off on the target). */
+    /** Once committed the move completed, whatever came later (a power off leaves the guest off on the target). */
     public Outcome outcome() {
-      return has(Flag.PIVOTED) || end == null ? Outcome.COMPLETED : end.outcome();
+      return has(Flag.COMMITTED) || end == null ? Outcome.COMPLETED : end.outcome();
     }
 
-    State to(Phase p) { return new State(p, mode, autoPivot, flags, end); }
+    State to(Phase p) { return new State(p, mode, autoPivot, remote, flags, end); }
 
-    State with(End e) { return new State(phase, mode, autoPivot, flags, e); }
+    State with(End e) { return new State(phase, mode, autoPivot, remote, flags, e); }
 
     State plus(Flag add, Flag remove) {
       EnumSet<Flag> f = flags.isEmpty() ? EnumSet.noneOf(Flag.class) : EnumSet.copyOf(flags);
       if (add != null) f.add(add);
       if (remove != null) f.remove(remove);
-      return new State(phase, mode, autoPivot, f, end);
+      return new State(phase, mode, autoPivot, remote, f, end);
     }
   }
 
+  /** A storage-only move on one host. */
   public static State start(DiskMirror.Mode mode, boolean autoPivot) {
-    return new State(Phase.CREATE_TARGET, mode, autoPivot, Set.of(), null);
+    return new State(Phase.CREATE_TARGET, mode, autoPivot, false, Set.of(), null);
+  }
+
+  /** A disk's part of a migration: pivoted at the switchover when asked, committed by Confirm. */
+  public static State startRemote(DiskMirror.Mode mode) {
+    return new State(Phase.CREATE_TARGET, mode, false, true, Set.of(), null);
   }
 
   /** An operator asks to pivot (a move started with manual pivot waits in READY for this). */
@@ -75,31 +89,31 @@ public final class StorageMove {
 
   /**
    * A request to end the move (cancel, failure, power off), taken when the running action ends.
-   * After the pivot only a power off still matters: the move completed on the target.
+   * Once committed only a power off still matters: the move completed on the target.
    */
   public static State endRequested(State s, End e) {
     if (s.ended()) return s;
-    if (s.end() == null) return s.has(Flag.PIVOTED) && !e.powerOff() ? s : s.with(e);
+    if (s.end() == null) return s.has(Flag.COMMITTED) && !e.powerOff() ? s : s.with(e);
     if (e.powerOff() && !s.end().powerOff()) return s.with(new End(s.end().outcome(), s.end().reason() + "; " + e.reason(), true));
     return s;
   }
 
   /** Whether the running action should stop early: an end it must make way for, or the pivot is due. */
   public static boolean shouldStop(State s) {
-    boolean ending = s.end() != null && (!s.has(Flag.PIVOTED) || s.end().powerOff());
+    boolean ending = s.end() != null && (!s.has(Flag.COMMITTED) || s.end().powerOff());
     return ending || (s.phase() == Phase.READY && (s.autoPivot() || s.has(Flag.PIVOT_REQUESTED)));
   }
 
   /**
    * The running phase's action ended (error null if it did what it should): the next phase. An
-   * error before the pivot fails the move; one in a cleanup step, or after the pivot, is the
+   * error before the commit fails the move; one in a cleanup step, or after the commit, is the
    * actor's to log: the step counts as done, so cleanup never loops.
    */
   public static State completed(State s, String error) {
     if (s.ended()) return s;
     boolean ok = error == null;
     State done = applied(s, ok);
-    if (!ok && done.end() == null && !done.has(Flag.PIVOTED)) {
+    if (!ok && done.end() == null && !done.has(Flag.COMMITTED)) {
       done = done.with(new End(Outcome.FAILED, s.phase().name().toLowerCase() + ": " + error, false));
     }
     return done.to(next(done));
@@ -110,7 +124,9 @@ public final class StorageMove {
     return switch (s.phase()) {
       case INSTALL_MIRROR -> ok ? s.plus(Flag.MIRROR_INSTALLED, null) : s;
       case STUN, STUN_FOR_CLEANUP -> s.plus(Flag.STUNNED, null); // even a drain that timed out: it issues nothing
-      case PIVOT -> ok ? s.plus(Flag.PIVOTED, Flag.MIRROR_INSTALLED).plus(Flag.MIRROR_REMOVED, null) : s;
+      case PIVOT -> ok ? s.plus(Flag.PIVOTED, Flag.MIRROR_INSTALLED).plus(Flag.MIRROR_REMOVED, null)
+          .plus(s.remote() ? null : Flag.COMMITTED, null) : s;
+      case AWAIT_COMMIT -> ok ? s.plus(Flag.COMMITTED, null) : s;
       case REMOVE_MIRROR -> s.plus(Flag.MIRROR_REMOVED, Flag.MIRROR_INSTALLED);
       case CLOSE_TARGET -> s.plus(Flag.TARGET_CLOSED, null);
       case CLOSE_SOURCE -> s.plus(Flag.SOURCE_CLOSED, null);
@@ -123,7 +139,7 @@ public final class StorageMove {
   private static Phase next(State s) {
     End e = s.end();
     if (e != null && e.powerOff() && !s.has(Flag.POWERED_OFF)) return Phase.POWER_OFF;
-    if (s.has(Flag.PIVOTED)) return afterPivot(s);
+    if (s.has(Flag.COMMITTED)) return afterCommit(s);
     if (e != null) return cleanup(s);
     return switch (s.phase()) {
       case CREATE_TARGET -> Phase.BULK_COPY;
@@ -132,11 +148,13 @@ public final class StorageMove {
       case SYNC -> Phase.READY;
       case READY -> Phase.STUN;
       case STUN -> Phase.PIVOT;
-      default -> throw new IllegalStateException("no phase after " + s.phase() + " on the way to the pivot");
+      case PIVOT -> Phase.UNSTUN; // remote: the migration's Confirm commits it
+      case UNSTUN -> Phase.AWAIT_COMMIT;
+      default -> throw new IllegalStateException("no phase after " + s.phase() + " on the way to the commit");
     };
   }
 
-  private static Phase afterPivot(State s) {
+  private static Phase afterCommit(State s) {
     if (s.has(Flag.STUNNED)) return Phase.UNSTUN;
     if (!s.has(Flag.SOURCE_CLOSED)) return Phase.CLOSE_SOURCE;
     return Phase.DONE;

@@ -4,7 +4,6 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -44,9 +43,16 @@ public final class StorageMoveActor {
   /** Told to the host when the move ended (its last status) and when the guest was powered off. */
   public record Ended(DiskMoveStatus status) implements LivemigMessage {}
 
-  /** What to move where. */
-  public record Request(MigratableGuest guest, VirtualDisk disk, String targetDatastore, java.nio.file.Path targetFile,
-      DiskMirror.Mode mode, long bytesPerSecond, boolean autoPivot) {}
+  /**
+   * What to move where. A remote target (another host) is pivoted when asked (at the migration's
+   * switchover) and committed by the migration's Confirm; autoPivot applies to local ones.
+   */
+  public record Request(MigratableGuest guest, VirtualDisk disk, MoveTarget target, DiskMirror.Mode mode,
+      long bytesPerSecond, boolean autoPivot) {
+    boolean remote() {
+      return target instanceof MoveTarget.Remote;
+    }
+  }
 
   public static Behavior<Command> create(Request request, MoveSettings settings, MirrorFaults faults,
       ActorRef<Ended> ended) {
@@ -78,12 +84,13 @@ public final class StorageMoveActor {
       t.setDaemon(true);
       return t;
     });
-    this.actions = new MoveActions(request, settings, faults, UUID.randomUUID().toString(), log,
-        reason -> ctx.getSelf().tell(new MirrorFailed(reason)));
-    this.state = StorageMove.start(request.mode(), request.autoPivot());
-    log.info("disk {} of guest {}: moving from datastore {} to {} ({}, {} pivot)", request.disk().diskId(),
-        guestId(), request.disk().description().getDatastore(), request.targetDatastore(),
-        actions.modeName(), request.autoPivot() ? "automatic" : "manual");
+    this.actions = new MoveActions(request, settings, faults, log, reason -> ctx.getSelf().tell(new MirrorFailed(reason)));
+    this.state = request.remote() ? StorageMove.startRemote(request.mode())
+        : StorageMove.start(request.mode(), request.autoPivot());
+    log.info("disk {} of guest {}: moving from datastore {} to {}{} ({}, {} pivot)", request.disk().diskId(),
+        guestId(), request.disk().description().getDatastore(), request.target().datastore(),
+        request.remote() ? " on the destination host" : "", actions.modeName(),
+        request.remote() ? "switchover" : request.autoPivot() ? "automatic" : "manual");
     runPhase();
   }
 
@@ -156,7 +163,7 @@ public final class StorageMoveActor {
     thread.shutdown();
     if (state.outcome() == Outcome.COMPLETED) {
       log.info("disk {} of guest {}: move COMPLETED: the disk is on datastore {}{}", request.disk().diskId(), guestId(),
-          request.targetDatastore(), state.has(StorageMove.Flag.POWERED_OFF) ? " (the guest was powered off after the pivot)" : "");
+          request.target().datastore(), state.has(StorageMove.Flag.POWERED_OFF) ? " (the guest was powered off after the pivot)" : "");
     } else {
       log.warn("disk {} of guest {}: move {}: {}; the disk stays on datastore {}", request.disk().diskId(), guestId(),
           state.outcome(), state.end().reason(), last.getSourceDatastore());

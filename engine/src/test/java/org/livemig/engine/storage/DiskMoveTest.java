@@ -92,8 +92,8 @@ class DiskMoveTest {
 
   private Move move(Mode mode, long bytesPerSecond, boolean autoPivot, MirrorFaults faults, MoveSettings settings) {
     TestProbe<StorageMoveActor.Ended> ended = kit.createTestProbe();
-    var request = new StorageMoveActor.Request(guest, guest.disk("root"), "slow", file("slow"), mode, bytesPerSecond,
-        autoPivot);
+    var target = new MoveTarget.Local(guest.description().getGuestId(), "slow", file("slow"), "new-identity");
+    var request = new StorageMoveActor.Request(guest, guest.disk("root"), target, mode, bytesPerSecond, autoPivot);
     return new Move(kit.spawn(StorageMoveActor.create(request, settings, faults, ended.getRef())), ended);
   }
 

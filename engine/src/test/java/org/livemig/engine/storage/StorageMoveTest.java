@@ -17,7 +17,11 @@ import org.livemig.engine.storage.StorageMove.State;
 class StorageMoveTest {
   /** Runs a script: "ok" / "err" end the running action; "cancel", "off", "mirror-fail", "pivot" arrive from outside. */
   private static Run run(Mode mode, boolean autoPivot, String... script) {
-    State s = StorageMove.start(mode, autoPivot);
+    return run(StorageMove.start(mode, autoPivot), script);
+  }
+
+  private static Run run(State start, String... script) {
+    State s = start;
     List<Phase> path = new ArrayList<>(List.of(s.phase()));
     for (String step : script) {
       State before = s;
@@ -176,6 +180,35 @@ class StorageMoveTest {
     assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC READY STUN PIVOT POWER_OFF CLOSE_SOURCE DONE"),
         r.path());
     assertEquals(Outcome.COMPLETED, r.state().outcome());
+  }
+
+  @Test
+  void aMigrationsDiskPivotsAtTheSwitchoverAndCommitsAtConfirm() {
+    Run r = run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok");
+    assertEquals(Phase.READY, r.state().phase());
+    assertFalse(StorageMove.shouldStop(r.state()), "READY until the switchover asks for the pivot");
+    r = run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok", "pivot", "ok", "ok", "ok", "ok");
+    assertEquals(Phase.AWAIT_COMMIT, r.state().phase());
+    assertEquals(Outcome.COMPLETED, finish(r).state().outcome());
+    assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC READY STUN PIVOT UNSTUN AWAIT_COMMIT CLOSE_SOURCE"
+        + " DONE"), finish(r).path());
+  }
+
+  @Test
+  void aMigrationRolledBackAfterThePivotKeepsTheSourceFile() {
+    // The rollback stops AWAIT_COMMIT without the commit: its action ends with an error.
+    Run r = finish(run(StorageMove.startRemote(Mode.BACKGROUND), "ok", "ok", "ok", "pivot", "ok", "ok", "ok", "ok",
+        "cancel", "err"));
+    assertEquals(phases("CREATE_TARGET BULK_COPY SYNC READY STUN PIVOT UNSTUN AWAIT_COMMIT CLOSE_TARGET DONE"), r.path());
+    assertEquals(Outcome.CANCELLED, r.state().outcome());
+    assertFalse(r.state().has(StorageMove.Flag.SOURCE_CLOSED), "the source's file is the disk still");
+  }
+
+  @Test
+  void aMigrationsDiskFailingBeforeTheSwitchoverCleansUpAsALocalMove() {
+    Run r = finish(run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "mirror-fail", "ok"));
+    assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC STUN_FOR_CLEANUP REMOVE_MIRROR CLOSE_TARGET UNSTUN"
+        + " DONE"), r.path());
   }
 
   @Test

@@ -18,7 +18,7 @@ import java.util.zip.CRC32;
  * opens "the same" file on shared storage checks it, so a datastore of the same name that is
  * not in fact shared is refused instead of silently used.
  */
-public final class DiskFile implements AutoCloseable {
+public final class DiskFile implements AutoCloseable, MirrorTarget {
   private static final int MAGIC = 0x4C4D444B; // "LMDK"
   private static final short VERSION = 1;
 
@@ -96,19 +96,25 @@ public final class DiskFile implements AutoCloseable {
 
   public Path path() { return path; }
 
-  public int blockSize() { return blockSize; }
+  @Override public int blockSize() { return blockSize; }
 
-  public long blockCount() { return blockCount; }
+  @Override public long blockCount() { return blockCount; }
+
+  @Override public void flush() throws IOException { force(); }
+
+  @Override public String describe() { return path.toString(); }
 
   public long sizeBytes() { return blockCount * blockSize; }
 
   /** Writes one block and makes it durable before returning (the guest sees the ack only then). */
+  @Override
   public void writeDurably(long block, ByteBuffer data) throws IOException {
     write(block, data);
     force();
   }
 
   /** Writes one block, not yet durable (a bulk copy forces once at the end of its pass). */
+  @Override
   public void write(long block, ByteBuffer data) throws IOException {
     checkBlock(block);
     ByteBuffer b = data.duplicate().clear();

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class DiskMirror {
   public enum Mode { WRITE_BLOCKING, BACKGROUND }
 
-  private final DiskFile target;
+  private final MirrorTarget target;
   private final Mode mode;
   private final MirrorFaults faults;
   private final BitSet dirty; // guarded by this
@@ -37,7 +37,7 @@ public final class DiskMirror {
   private final AtomicLong mirroredWrites = new AtomicLong();
 
   /** Every block starts dirty: the target is empty. */
-  public DiskMirror(DiskFile target, Mode mode, MirrorFaults faults) {
+  public DiskMirror(MirrorTarget target, Mode mode, MirrorFaults faults) {
     this.target = target;
     this.mode = mode;
     this.faults = faults;
@@ -46,7 +46,7 @@ public final class DiskMirror {
     this.dirtyCount = target.blockCount();
   }
 
-  public DiskFile target() { return target; }
+  public MirrorTarget target() { return target; }
 
   public Mode mode() { return mode; }
 
@@ -105,7 +105,7 @@ public final class DiskMirror {
       mirroredWrites.incrementAndGet();
     } catch (IOException | RuntimeException e) {
       markDirty(block);
-      fail("mirrored write of block " + block + " to " + target.path() + " failed: " + e.getMessage());
+      fail("mirrored write of block " + block + " to " + target.describe() + " failed: " + e.getMessage());
     }
   }
 
@@ -146,7 +146,7 @@ public final class DiskMirror {
 
   /** Makes the copied blocks durable. */
   public void flush() throws IOException {
-    target.force();
+    target.flush();
   }
 
   /** Removed from the write path (see {@link VirtualDisk#detach}). */

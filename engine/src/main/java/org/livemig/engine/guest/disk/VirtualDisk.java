@@ -175,11 +175,11 @@ public final class VirtualDisk {
    * The move's pivot: the disk continues on the target (another datastore), which holds every
    * block; returns the source file, no longer the disk's. Only stunned and drained.
    */
-  public synchronized DiskFile pivot(DiskMirror m, DiskDescription moved) {
+  public synchronized DiskFile pivot(DiskMirror m, DiskFile target, DiskDescription moved) {
     requireIdle("pivot");
     if (mirror != m) throw new IllegalStateException("disk " + diskId + " of guest " + guestId + " has another mirror");
     DiskFile source = file;
-    file = m.target();
+    file = target;
     description = moved;
     detach(m);
     return source;

@@ -1,0 +1,125 @@
+package org.livemig.engine.dataplane;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.livemig.engine.guest.disk.DiskFile;
+import org.livemig.messages.Blocks;
+import org.livemig.messages.BlocksAck;
+import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.Frame;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Destination end of a migration's DISK_BLOCKS stream: writes each frame's blocks into the
+ * destination's new disk files, in order; a sync frame is made durable before it is acknowledged.
+ * A block whose payload fails its checksum fails the stream (and with it the migration): the
+ * source's blocks are not resent. The stream is whole once the source's last frame arrived.
+ */
+public final class BlockReceiver implements StreamHandler {
+  private static final Logger log = LoggerFactory.getLogger(BlockReceiver.class);
+
+  private final String migrationId;
+  private final List<DiskFile> disks;
+  // Guarded by this.
+  private DataChannel open;
+  private boolean forgotten;
+  private final boolean[] diskWhole; // the receiving thread only
+  private volatile boolean whole;
+  private volatile String failure;
+  private volatile long bytesWritten;
+
+  public BlockReceiver(String migrationId, List<DiskFile> disks) {
+    this.migrationId = migrationId;
+    this.disks = List.copyOf(disks);
+    this.diskWhole = new boolean[disks.size()];
+    this.whole = disks.isEmpty();
+  }
+
+  /** Every block the source sent is durable here and it said each disk is whole. */
+  public boolean whole() { return whole; }
+
+  /** Why the stream failed, or null. */
+  public String failure() { return failure; }
+
+  public long bytesWritten() { return bytesWritten; }
+
+  @Override
+  public synchronized Admission admit(ChannelHeader header, DataChannel channel) {
+    if (forgotten) return Admission.refuse("unknown migration " + migrationId);
+    if (open != null || whole) return Admission.refuse("migration " + migrationId + " has its disk stream already");
+    open = channel;
+    return Admission.serve(() -> {
+      Thread.currentThread().setName("dataplane-blocks-rx-" + migrationId);
+      log.info("accepted the disk stream of migration {} from {}", migrationId, channel.remoteAddress());
+      receive(channel);
+    });
+  }
+
+  private void receive(DataChannel channel) {
+    FrameCodec codec = channel.codec();
+    ByteBuffer buf = ByteBuffer.allocateDirect(disks.isEmpty() ? 4096 : disks.get(0).blockSize());
+    try {
+      while (true) { // until the source closes the stream, after the last disk was whole
+        Frame f = codec.readFrame();
+        if (!f.hasBlocks()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
+        Blocks b = f.getBlocks();
+        write(codec, b, buf);
+        if (b.getSync()) {
+          for (DiskFile d : disks) d.force();
+          if (b.getLast()) {
+            diskWhole[b.getDisk()] = true;
+            boolean all = true;
+            for (boolean w : diskWhole) all &= w;
+            whole = all;
+          }
+          codec.writeMessage(Frame.newBuilder().setBlocksAck(BlocksAck.newBuilder().setSeq(b.getSeq())).build());
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      boolean quiet;
+      synchronized (this) {
+        quiet = forgotten;
+      }
+      if (whole) {
+        log.info("disk stream of migration {} ended, every disk whole: {} bytes written", migrationId, bytesWritten);
+      } else if (!quiet) {
+        failure = e.getMessage();
+        log.warn("disk stream of migration {} failed: {}", migrationId, failure);
+      }
+    } finally {
+      synchronized (this) {
+        open = null;
+      }
+    }
+  }
+
+  /** One frame's blocks into their disk; a frame that does not fit the disk is refused, not written in part. */
+  private void write(FrameCodec codec, Blocks b, ByteBuffer buf) throws IOException {
+    if (b.getDisk() >= disks.size()) throw new DataPlaneException("disk " + b.getDisk() + " of " + disks.size() + " disks");
+    DiskFile disk = disks.get(b.getDisk());
+    if ((long) b.getBlocksCount() * disk.blockSize() != b.getPayloadBytes()) {
+      throw new DataPlaneException(b.getBlocksCount() + " blocks in a payload of " + b.getPayloadBytes() + " bytes");
+    }
+    ByteBuffer payload = b.getPayloadBytes() <= buf.capacity() ? buf : ByteBuffer.allocate(b.getPayloadBytes());
+    codec.readPayload(payload, b.getPayloadBytes());
+    if (!codec.payloadIntact()) throw new DataPlaneException("disk blocks failed their checksum: the link corrupts data");
+    for (int i = 0; i < b.getBlocksCount(); i++) {
+      long block = b.getBlocks(i);
+      if (block >= disk.blockCount()) throw new DataPlaneException("block " + block + " outside disk " + b.getDisk());
+      disk.write(block, payload.duplicate().position(i * disk.blockSize()).limit((i + 1) * disk.blockSize()).slice());
+    }
+    bytesWritten += b.getPayloadBytes();
+  }
+
+  @Override
+  public void forget() {
+    DataChannel c;
+    synchronized (this) {
+      forgotten = true;
+      c = open;
+    }
+    if (c != null) c.close();
+  }
+}
