@@ -59,6 +59,8 @@ record CoordinatorSettings(Duration stepTimeout, Duration performSilenceTimeout,
         .setPostcopyNow(p.getPostcopyNow())
         .setPostcopyKeepaliveMs(p.getPostcopyKeepaliveMs() > 0 ? p.getPostcopyKeepaliveMs() : d.getPostcopyKeepaliveMs())
         .setDrainTimeoutMs(p.getDrainTimeoutMs() > 0 ? p.getDrainTimeoutMs() : d.getDrainTimeoutMs())
+        .setCopyStorage(p.getCopyStorage())
+        .setStorageMode(p.getCopyStorage() && p.getStorageMode().isEmpty() ? "write-blocking" : p.getStorageMode())
         .build();
   }
 }

@@ -34,6 +34,11 @@ final class StartValidation {
       return invalid("postcopy_keepalive_ms", "must be at least 50");
     }
     if (p.getPostcopyNow()) return invalid("postcopy_now", "is set by startPostcopy, not at start");
+    if (!p.getStorageMode().isEmpty() && !p.getStorageMode().equals("write-blocking")
+        && !p.getStorageMode().equals("background")) {
+      return invalid("storage_mode", "must be write-blocking or background, was '" + p.getStorageMode() + "'");
+    }
+    if (!p.getStorageMode().isEmpty() && !p.getCopyStorage()) return invalid("storage_mode", "needs copy_storage");
     return null;
   }
 

@@ -72,6 +72,7 @@ final class StatusView {
     }
     long transferred = 0;
     for (RoundStats r : s.rounds()) transferred += r.getBytesSent();
+    if (last != null && last.getEpoch() == s.epoch()) b.addAllDisks(last.getDisksList()); // copy_storage
     if (s.perform() != null) {
       b.setTransferredBytes(s.perform().getTotalBytes())
           .setNormalPages(s.perform().getTotalPages() - s.perform().getZeroPages())

@@ -33,7 +33,13 @@ public final class CleanupActor {
    * What there is to clean: copy actors to stop (their channels close with them), the
    * data-plane endpoint to close, and a guest copy to destroy (null = keep the guest).
    */
-  public record Plan(String role, List<ActorRef<CopyActor.Command>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {}
+  /** filesToDelete: disk files this host created for the migration and that are nobody's disk now (deleted after the guest). */
+  public record Plan(String role, List<ActorRef<CopyActor.Command>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy,
+      List<java.nio.file.Path> filesToDelete) {
+    public Plan(String role, List<ActorRef<CopyActor.Command>> copies, Runnable closeEndpoint, MigratableGuest guestToDestroy) {
+      this(role, copies, closeEndpoint, guestToDestroy, List.of());
+    }
+  }
 
   /**
    * Sent when Done is reached; steps lists what actually ran, for the log and the tests;
@@ -126,7 +132,17 @@ public final class CleanupActor {
     ctx.pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
       long t0 = System.nanoTime();
       guest.destroy();
-      return (System.nanoTime() - t0) / 1000;
+      long micros = (System.nanoTime() - t0) / 1000;
+      for (java.nio.file.Path f : plan.filesToDelete()) { // closed with the guest: its copy of a disk, not wanted
+        try {
+          java.nio.file.Files.deleteIfExists(f);
+          org.slf4j.LoggerFactory.getLogger(CleanupActor.class).info("cleanup {} on {}: deleted disk file {}", migrationId,
+              host, f); // not ctx's logger: this runs on an I/O thread
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException("cannot delete disk file " + f, e);
+        }
+      }
+      return micros;
     }, blockingIo), (micros, error) -> new GuestDestroyed(micros == null ? 0 : micros, error));
     return Behaviors.receive(Command.class)
         .onMessage(GuestDestroyed.class, m -> {
@@ -136,7 +152,7 @@ public final class CleanupActor {
                 guest.description().getGuestId(), m.error().toString());
             steps.add("ReleaseGuest(failed: " + m.error().getMessage() + ")");
           } else {
-            steps.add("ReleaseGuest");
+            steps.add(plan.filesToDelete().isEmpty() ? "ReleaseGuest" : "ReleaseGuest+DeleteFiles");
             ctx.getLog().info("cleanup {} on {}: guest copy {} destroyed in {} ms", migrationId, host,
                 guest.description().getGuestId(), teardownMicros / 1000);
           }

@@ -23,7 +23,9 @@ import org.livemig.engine.guest.DirtyBitmap;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunStateListener;
 import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.dataplane.BlockReceiver;
 import org.livemig.engine.guest.disk.GuestDisks;
+import org.livemig.messages.StreamKind;
 import org.livemig.messages.ActivateResult;
 import org.livemig.messages.DiscardResult;
 import org.livemig.messages.FinishResult;
@@ -97,6 +99,9 @@ public final class DestinationActor {
   private long deviceStateLoadMicros;
   /** The source's guest was paused at Begin: this copy is owned, not run. */
   private boolean arrivesPaused;
+  /** copy_storage: this host created the guest's disk files; the disk stream fills them. */
+  private boolean copyStorage;
+  private BlockReceiver blocks;
 
   private DestinationActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String migrationId,
       HostSettings settings, HostSettings.Faults faults, DataPlaneServer dataPlane, ActorRef<HostReply> replies,
@@ -126,17 +131,21 @@ public final class DestinationActor {
   private Behavior<Command> prepare(HostCommand cmd) {
     arrivesPaused = cmd.getPrepare().getBegin().getPaused();
     GuestDescription d = cmd.getPrepare().getBegin().getGuest();
+    copyStorage = cmd.getPrepare().getParameters().getCopyStorage() && d.getDisksCount() > 0;
     Executor blockingIo = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
       // Shared storage: the source's disk files, opened here (refused if this host does not see them).
-      GuestDisks disks = d.getDisksCount() == 0 ? GuestDisks.none()
-          : GuestDisks.open(d, settings.hostId(), settings.datastores(), faults.disk());
+      // Copied storage: new files in the same-named datastores here, filled by the disk stream.
+      GuestDisks.Created c = copyStorage ? GuestDisks.create(d, settings.hostId(), settings.datastores(), faults.disk())
+          : new GuestDisks.Created(d, d.getDisksCount() == 0 ? GuestDisks.none()
+              : GuestDisks.open(d, settings.hostId(), settings.datastores(), faults.disk()));
       try {
-        MigratableGuest g = SyntheticGuest.empty(d, runStates, disks);
+        MigratableGuest g = SyntheticGuest.empty(c.description(), runStates, c.disks());
         g.memory().prefault();
         return g;
       } catch (RuntimeException | OutOfMemoryError e) {
-        disks.close();
+        c.disks().close();
+        if (copyStorage) c.disks().files().forEach(f -> f.path().toFile().delete()); // ours, and nobody's disk
         throw e;
       }
     }, blockingIo), GuestReserved::new);
@@ -174,6 +183,10 @@ public final class DestinationActor {
       @Override public void onChannelFailed(int channel, String reason) { self.tell(new ChannelFailed(channel, reason)); }
       @Override public void onPostcopyDiscard(long[] words) { self.tell(new PostcopyDiscardArrived(words)); }
     }, guest.memory(), received, cmd.getPrepare().getBegin().getSourceHost());
+    if (copyStorage) {
+      blocks = new BlockReceiver(migrationId, diskFiles());
+      dataPlane.expectStream(migrationId, StreamKind.DISK_BLOCKS, blocks);
+    }
     String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
     int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
     replies.tell(Replies.ok(cmd, settings.hostId()).setPrepare(PrepareCookie.newBuilder()
@@ -231,6 +244,9 @@ public final class DestinationActor {
     else if (endedChannels.size() < channels) reason = "end of stream seen on " + endedChannels.size() + " of " + channels + " channels";
     else if (missing > 0 && postcopyDiscard == null) reason = missing + " pages never arrived";
     else if (deviceState == null) reason = "device state never arrived";
+    else if (blocks != null && !blocks.whole()) {
+      reason = "disk copy incomplete: " + (blocks.failure() != null ? blocks.failure() : "not every disk arrived whole");
+    }
     if (reason == null) {
       try {
         long t0 = System.nanoTime();
@@ -317,7 +333,8 @@ public final class DestinationActor {
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     Runnable closeEndpoint = received == null ? null : () -> dataPlane.forget(migrationId);
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
-        new CleanupActor.Plan("destination", List.of(), closeEndpoint, toDestroy), done));
+        new CleanupActor.Plan("destination", List.of(), closeEndpoint, toDestroy,
+            copyStorage && toDestroy != null ? diskFiles().stream().map(f -> f.path()).toList() : List.of()), done));
     return Behaviors.receive(Command.class)
         .onMessage(CleanedUp.class, m -> {
           replies.tell(answer);
@@ -365,6 +382,11 @@ public final class DestinationActor {
   private Behavior<Command> unexpected(HostCommand cmd) {
     Replies.unexpected(ctx.getLog(), replies, cmd, settings.hostId(), "destination");
     return Behaviors.same();
+  }
+
+  /** The guest's disk files here, in its description's order. */
+  private List<org.livemig.engine.guest.disk.DiskFile> diskFiles() {
+    return guest.description().getDisksList().stream().map(x -> guest.disk(x.getDiskId()).file()).toList();
   }
 
   private static byte[] randomBytes(int n) {

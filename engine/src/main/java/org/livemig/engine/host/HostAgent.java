@@ -126,7 +126,7 @@ public final class HostAgent {
   public record GuestCommand(org.livemig.messages.GuestCommandRequest request,
       ActorRef<org.livemig.messages.GuestCommandResult> replyTo) implements Command, LivemigMessage {}
 
-  record DiskMoveEnded(org.livemig.engine.storage.StorageMoveActor.Ended ended) implements Command {}
+  record DiskMoveReported(org.livemig.engine.storage.StorageMoveActor.Report report) implements Command {}
 
   private record LedgerLoaded(HostLedger.State state, Throwable error) implements Command {}
 
@@ -280,7 +280,7 @@ public final class HostAgent {
         })
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
         .onMessage(GuestCommand.class, m -> same(() -> diskMoves.onCommand(m.request(), m.replyTo())))
-        .onMessage(DiskMoveEnded.class, m -> same(() -> diskMoves.onEnded(m.ended().status())))
+        .onMessage(DiskMoveReported.class, m -> same(() -> diskMoves.onReport(m.report())))
         .onSignal(akka.actor.typed.PostStop.class, sig -> stopped())
         .build();
   }

@@ -37,7 +37,7 @@ final class HostDiskMoves {
   private final HostSettings settings;
   private final HostGuests guests;
   private final Supplier<MirrorFaults> faults;
-  private final ActorRef<StorageMoveActor.Ended> ended;
+  private final ActorRef<StorageMoveActor.Report> reports;
   /** Running moves by "guest/disk". */
   private final Map<String, ActorRef<StorageMoveActor.Command>> running = new HashMap<>();
   private final Map<String, DiskMoveStatus> endedMoves = new LinkedHashMap<>();
@@ -48,7 +48,7 @@ final class HostDiskMoves {
     this.settings = settings;
     this.guests = guests;
     this.faults = faults;
-    this.ended = ctx.messageAdapter(StorageMoveActor.Ended.class, HostAgent.DiskMoveEnded::new);
+    this.reports = ctx.messageAdapter(StorageMoveActor.Report.class, HostAgent.DiskMoveReported::new);
   }
 
   private static String key(String guestId, String diskId) {
@@ -132,7 +132,7 @@ final class HostDiskMoves {
     }
     var to = new MoveTarget.Local(guestId, m.getDatastore(), target, java.util.UUID.randomUUID().toString());
     var request = new StorageMoveActor.Request(g, disk, to, mode, m.getMaxBandwidthBytesPerSecond(), !m.getManualPivot());
-    running.put(k, ctx.spawnAnonymous(StorageMoveActor.create(request, settings.storageMove(), faults.get(), ended)));
+    running.put(k, ctx.spawnAnonymous(StorageMoveActor.create(request, settings.storageMove(), faults.get(), reports)));
     guests.diskMoveStarted(guestId);
     endedMoves.remove(k);
     return null;
@@ -187,7 +187,11 @@ final class HostDiskMoves {
     return out;
   }
 
-  void onEnded(DiskMoveStatus s) {
+  void onReport(StorageMoveActor.Report r) {
+    if (r.ended()) onEnded(r.status());
+  }
+
+  private void onEnded(DiskMoveStatus s) {
     String k = key(s.getGuestId(), s.getDiskId());
     running.remove(k);
     if (movesOf(s.getGuestId()).isEmpty()) guests.diskMoveEnded(s.getGuestId());

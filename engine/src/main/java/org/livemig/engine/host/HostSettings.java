@@ -30,6 +30,13 @@ public record HostSettings(
     long maxBandwidthBytesPerSecond,
     MoveSettings storageMove) {
 
+  /** These settings with the faults in force now (set at run time through HostAgent.SetFaults). */
+  HostSettings withFaults(Faults now) {
+    return new HostSettings(hostId, dataBindHost, dataPort, advertisedHost, advertisedPort, memoryCapacityBytes, dataPlane,
+        now, finishWait, cleanupStopTimeout, ledgerLoadTimeout, defaultPostcopyKeepalive, defaultDrainTimeout, fenceLease,
+        runStateLog, datastores, maxBandwidthBytesPerSecond, storageMove);
+  }
+
   /** The migration's drain timeout, or livemig.migration.drain-timeout if it has none (journalled before it existed). */
   public Duration drainTimeout(MigrationParameters params) {
     return params.getDrainTimeoutMs() > 0 ? Duration.ofMillis(params.getDrainTimeoutMs()) : defaultDrainTimeout;

@@ -161,7 +161,7 @@ final class HostSteps {
           reply(refused);
         } else {
           MigratableGuest guest = guests.get(cmd.getBegin().getGuestId());
-          rec.source = ctx.spawn(SourceActor.create(id, guest, settings, replies, ctx.getSelf(), bandwidth), "source-" + id);
+          rec.source = ctx.spawn(SourceActor.create(id, guest, settings.withFaults(faults.get()), replies, ctx.getSelf(), bandwidth), "source-" + id);
           rec.source.tell(new SourceActor.Execute(cmd, m.replyTo()));
         }
       }

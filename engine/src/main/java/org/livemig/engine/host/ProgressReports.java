@@ -11,12 +11,15 @@ final class ProgressReports {
   private final MigratableGuest guest;
   private final Precopy precopy;
   private final LinkShare share;
+  private final java.util.function.Supplier<java.util.List<org.livemig.messages.DiskMoveStatus>> disks;
 
-  ProgressReports(String migrationId, MigratableGuest guest, Precopy precopy, LinkShare share) {
+  ProgressReports(String migrationId, MigratableGuest guest, Precopy precopy, LinkShare share,
+      java.util.function.Supplier<java.util.List<org.livemig.messages.DiskMoveStatus>> disks) {
     this.migrationId = migrationId;
     this.guest = guest;
     this.precopy = precopy;
     this.share = share;
+    this.disks = disks;
   }
 
   /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
@@ -29,6 +32,7 @@ final class ProgressReports {
         .setTotalBytes(guest.memory().sizeBytes())
         .setSentAtEpochUs(EpochMicros.now())
         .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
+        .addAllDisks(disks.get())
         .setRound(RoundStats.newBuilder().setRound(precopy.rounds()).setThrottlePercent(guest.throttlePercent())
             .setBandwidthBytesPerSecond(precopy.currentRate()).setDirtyRateBytesPerSecond(dirtyRate));
   }
@@ -46,6 +50,7 @@ final class ProgressReports {
         .setRoundDone(true)
         .setSentAtEpochUs(EpochMicros.now())
         .setBandwidthShareBytesPerSecond(share.bytesPerSecond())
+        .addAllDisks(disks.get())
         .build();
   }
 }

@@ -13,18 +13,16 @@ import org.livemig.engine.guest.RunState;
 import org.livemig.messages.BeginCookie;
 import org.livemig.messages.HostCommand;
 import org.livemig.messages.HostReply;
-import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.PerformResult;
 import org.livemig.messages.RoundStats;
 
 /**
- * The source side of one migration: Begin, Perform (precopy rounds with convergence control and
- * auto-converge, stun, final copy, device state, EOS) and Confirm. The guest keeps running
- * until the stun, and the source is destroyed only in Confirm: any failure before leaves it
- * able to resume.
+ * The source side of one migration: Begin, Perform (with copy_storage the disks first, then
+ * precopy rounds with convergence control and auto-converge, stun, final copy, device state, EOS)
+ * and Confirm. The guest keeps running until the stun, and the source is destroyed only in
+ * Confirm: any failure before leaves it able to resume.
  */
 public final class SourceActor {
-
   public interface Command {}
 
   public record Execute(HostCommand command, ActorRef<HostAgent.Reply> coordinator) implements Command {}
@@ -64,11 +62,8 @@ public final class SourceActor {
   private final SourceChannels copies = new SourceChannels();
   private HostCommand perform;
   private ActorRef<HostAgent.Reply> coordinator;
-  private MigrationParameters params;
+  private PerformLimits limits;
   private HostCommand pendingConfirm;
-  // The coordinator's control path of a switchover, as it measures it (0 until it does): raced
-  // against the stun and the final copy, since the destination runs once both are through.
-  private long switchoverOverheadMs;
   private int roundsAtMaxThrottle;
   private final SwitchoverTimes switchover = new SwitchoverTimes();
   /** The last round, reported at the stun, or after the drain for a guest with disks. */
@@ -76,6 +71,8 @@ public final class SourceActor {
   /** Postcopy: the pages dirty at the stun, left for the destination to fetch; null in precopy. */
   private long[] postcopyDiscard;
   private SourcePostcopy postcopyRole;
+  /** copy_storage: the disks' moves to the destination; set in Perform. */
+  private SourceStorage storage;
 
   private SourceActor(ActorContext<Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
       ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent, ActorRef<HostBandwidth.Command> bandwidth) {
@@ -89,7 +86,8 @@ public final class SourceActor {
     this.precopy = new Precopy(guest.memory().pageSize());
     this.share = new LinkShare(migrationId, bandwidth, ctx.messageAdapter(HostBandwidth.Share.class, ShareChanged::new),
         settings.maxBandwidthBytesPerSecond());
-    this.reports = new ProgressReports(migrationId, guest, precopy, share);
+    this.reports = new ProgressReports(migrationId, guest, precopy, share, () -> storage == null ? java.util.List.of()
+        : storage.statuses());
     this.pausedAtBegin = guest.state() == RunState.PAUSED;
     this.confirmer = new SourceConfirm(ctx, migrationId, guest, settings, replies, hostAgent);
   }
@@ -116,15 +114,22 @@ public final class SourceActor {
   private Behavior<Command> startPerform(Execute m) {
     perform = m.command();
     coordinator = m.coordinator();
-    params = perform.getPerform().getParameters();
-    var dataPlane = settings.dataPlane().withStallTimeout(Duration.ofMillis(params.getStallTimeoutMs()));
-    int channels = Math.max(1, params.getChannels());
-    share.join(params.getMaxBandwidthBytesPerSecond());
-    copies.open(ctx, migrationId, channels, perform.getPerform().getPrepare(), guest, dataPlane, share.bytesPerSecond(),
+    limits = new PerformLimits(perform.getPerform().getParameters());
+    share.join(limits.params().getMaxBandwidthBytesPerSecond());
+    storage = new SourceStorage(ctx, migrationId, guest, settings, limits.params());
+    if (!storage.enabled()) return copyMemory();
+    // Disks first (libvirt's NBD mirror, then the memory): the copy has the migration's share alone.
+    return storage.copying(perform.getPerform().getPrepare(), limits.dataPlane(settings.dataPlane()), share.bytesPerSecond(), performing(),
+        this::copyMemory, this::performFailed);
+  }
+
+  private Behavior<Command> copyMemory() {
+    int channels = Math.max(1, limits.params().getChannels());
+    copies.open(ctx, migrationId, channels, perform.getPerform().getPrepare(), guest, limits.dataPlane(settings.dataPlane()), share.bytesPerSecond(),
         copyEvents);
-    ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId,
-        perform.getPerform().getPrepare().getDataHost(), perform.getPerform().getPrepare().getDataPort(), channels,
-        params.getDowntimeLimitMs());
+    var to = perform.getPerform().getPrepare();
+    ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId, to.getDataHost(),
+        to.getDataPort(), channels, limits.params().getDowntimeLimitMs());
     return connecting(0);
   }
 
@@ -164,11 +169,11 @@ public final class SourceActor {
     long dirtyNow = guest.dirtyBitmap().count();
     RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
     int throttle = guest.throttlePercent();
-    if (throttle >= params.getThrottleMaxPercent()) roundsAtMaxThrottle++;
+    if (throttle >= limits.params().getThrottleMaxPercent()) roundsAtMaxThrottle++;
     Convergence.Round r = new Convergence.Round(round, dirtyNow, copyOnly.getExpectedDowntimeMs(),
-        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000, switchoverOverheadMs, precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
+        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000, limits.switchoverOverheadMs(), precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
     RoundStats stats = copyOnly.toBuilder().setExpectedDowntimeMs(r.expectedDowntimeMs()).build();
-    Convergence.Decision d = Convergence.after(r, params);
+    Convergence.Decision d = Convergence.after(r, limits.params());
     if (d.warn()) ctx.getLog().warn("{}: {}", migrationId, d.why());
     else if (!d.why().isEmpty()) ctx.getLog().info("{}: {}", migrationId, d.why());
     if (d.action() != Convergence.Action.NEXT_ROUND) return stunAfter(stats, d.action() == Convergence.Action.POSTCOPY);
@@ -223,6 +228,7 @@ public final class SourceActor {
   /** Handlers shared by the stun and the drain: nothing final is sent yet, the limits no longer matter. */
   private BehaviorBuilder<Command> stopping() {
     return Behaviors.receive(Command.class)
+        .onMessage(SourceStorage.Reported.class, this::onDiskReport)
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // stunned: too late
         .onMessage(ShareChanged.class, this::onShareChanged) // the final copy is sent at it
@@ -235,7 +241,7 @@ public final class SourceActor {
    * A drain that outlasts drain-timeout fails the migration here: the guest resumes on the source.
    */
   private Behavior<Command> draining(boolean postcopy) {
-    long limitMs = settings.drainTimeout(params).toMillis();
+    long limitMs = settings.drainTimeout(limits.params()).toMillis();
     akka.actor.Cancellable timeout = ctx.scheduleOnce(Duration.ofMillis(limitMs), ctx.getSelf(), DrainTimedOut.INSTANCE);
     ctx.pipeToSelf(guest.drain(), (ok, err) -> new Drained(err));
     return stopping()
@@ -244,7 +250,9 @@ public final class SourceActor {
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
           if (!guest.disks().isEmpty()) reportStun();
-          return sendFinal(postcopy);
+          if (!storage.enabled()) return sendFinal(postcopy);
+          storage.pivot(() -> sendFinal(postcopy)); // the disks' last blocks first
+          return Behaviors.same();
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
             switchover.drainTimedOut(limitMs, guest.diskRequestsInFlight())))
@@ -294,16 +302,13 @@ public final class SourceActor {
       result = result.toBuilder().setPostcopy(true).setPostcopyPages(DirtyBitmap.count(postcopyDiscard)).build();
     }
     replies.tell(Replies.ok(perform, settings.hostId()).setPerform(result).build());
-    ctx.getLog().info("{}: perform done: {} rounds, {} bytes, final copy {} pages; switchover on the source: "
-        + "stun {} ms, drain {} ms ({} disk requests in flight), final copy with device state and EOS {} ms",
-        migrationId, result.getRoundsCount(), result.getTotalBytes(), last.getPagesSent(), result.getStunUs() / 1000,
-        result.getDrainUs() / 1000, switchover.inFlightAtStun(), result.getFinalCopyUs() / 1000);
+    ctx.getLog().info("{}: {}", migrationId, switchover.describe(result, last.getPagesSent()));
     if (postcopyDiscard == null) {
       share.leave(); // the memory stream is through; the push would keep the share in postcopy
       return awaitingConfirm();
     }
     SourcePostcopy role = new SourcePostcopy(ctx, migrationId, guest, settings, perform.getPerform().getPrepare(),
-        params, hostAgent, share, this::confirm);
+        limits.params(), hostAgent, share, this::confirm);
     postcopyRole = role;
     return role.start(result.getPostcopyPages());
   }
@@ -316,12 +321,14 @@ public final class SourceActor {
         .onMessage(Drained.class, m -> Behaviors.same()) // a drain that finished after its timeout
         .onMessageEquals(DrainTimedOut.INSTANCE, Behaviors::same) // a deadline whose cancel came too late
         .onMessage(ShareChanged.class, m -> Behaviors.same()) // nothing sends any more
+        .onMessage(SourceStorage.Reported.class, this::onDiskReport) // cleaning up, or waiting for the commit
         .build();
   }
 
   /** Perform failed: say why and wait for the coordinator's Confirm, which resumes the guest. */
   private Behavior<Command> performFailed(String reason) {
     share.leave();
+    if (storage != null) storage.cancel("the migration failed: " + reason);
     ctx.getLog().warn("{}: perform failed: {}", migrationId, reason);
     replies.tell(Replies.error(perform, settings.hostId(), "perform failed on " + settings.hostId() + ": " + reason));
     return awaitingConfirm();
@@ -336,6 +343,7 @@ public final class SourceActor {
   /** Handlers shared by every Perform state: a rollback may arrive at any time. */
   private BehaviorBuilder<Command> performing() {
     return Behaviors.receive(Command.class)
+        .onMessage(SourceStorage.Reported.class, this::onDiskReport)
         .onMessage(Execute.class, m -> m.command().hasPerform(), this::adoptCoordinator)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), this::applyParameters)
         .onMessage(ShareChanged.class, this::onShareChanged)
@@ -351,6 +359,12 @@ public final class SourceActor {
         });
   }
 
+  /** A disk's move reported: the coordinator hears of it; one that cannot go on fails the migration. */
+  private Behavior<Command> onDiskReport(SourceStorage.Reported m) {
+    if (perform != null) coordinator.tell(new HostAgent.ProgressReported(reports.sample(perform.getEpoch(), 0).build()));
+    return storage.onReport(m, this::performFailed);
+  }
+
   /** Perform re-sent by a new coordinator incarnation: the copy goes on, reporting to it. */
   private Behavior<Command> adoptCoordinator(Execute m) {
     ctx.getLog().info("{}: coordinator epoch {} takes over the running perform", migrationId, m.command().getEpoch());
@@ -359,24 +373,10 @@ public final class SourceActor {
     return Behaviors.same();
   }
 
-  /** New limits from the operator: the cap applies from the next batch, the limit from the next decision. */
+  /** New limits from the operator (see {@link PerformLimits}). */
   private Behavior<Command> applyParameters(Execute m) {
-    var p = m.command().getSetParameters();
-    if (p.getSwitchoverOverheadMs() > 0) switchoverOverheadMs = p.getSwitchoverOverheadMs();
-    if (p.getStartPostcopy() && !params.getPostcopyNow()) {
-      params = params.toBuilder().setPostcopyNow(true).build();
-      ctx.getLog().info("{}: postcopy requested: switching at the end of the current round", migrationId);
-    }
-    if (p.getMaxBandwidthBytesPerSecond() == 0 && p.getDowntimeLimitMs() == 0) return Behaviors.same();
-    var b = params.toBuilder();
-    if (p.getDowntimeLimitMs() > 0) b.setDowntimeLimitMs(p.getDowntimeLimitMs());
-    if (p.getMaxBandwidthBytesPerSecond() > 0) {
-      b.setMaxBandwidthBytesPerSecond(p.getMaxBandwidthBytesPerSecond());
-      share.capChanged(p.getMaxBandwidthBytesPerSecond()); // the copies hear back the share within it
-    }
-    params = b.build();
-    ctx.getLog().info("{}: limits now: max bandwidth {} B/s, downtime limit {} ms", migrationId,
-        params.getMaxBandwidthBytesPerSecond(), params.getDowntimeLimitMs());
+    String said = limits.apply(m.command().getSetParameters(), share);
+    if (!said.isEmpty()) ctx.getLog().info("{}: {}", migrationId, said);
     return Behaviors.same();
   }
 
@@ -389,7 +389,9 @@ public final class SourceActor {
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
     share.leave();
-    return confirmer.confirm(cmd, pausedAtBegin, copies.list(), postcopyRole);
+    if (storage != null) storage.confirmed(cmd.getConfirm().getSuccess(), cmd.getConfirm().getReason());
+    return confirmer.confirm(cmd, pausedAtBegin, copies.list(), postcopyRole, storage == null ? java.util.List.of()
+        : storage.sourceFiles());
   }
 
   private Behavior<Command> unexpected(HostCommand cmd) {

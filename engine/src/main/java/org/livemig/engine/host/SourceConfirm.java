@@ -37,8 +37,9 @@ final class SourceConfirm {
     this.hostAgent = hostAgent;
   }
 
+  /** copiedDisks: with copy_storage, the source's disk files, deleted once the destination owns the guest. */
   Behavior<SourceActor.Command> confirm(HostCommand cmd, boolean pausedAtBegin, List<ActorRef<CopyActor.Command>> copies,
-      SourcePostcopy postcopyRole) {
+      SourcePostcopy postcopyRole, List<java.nio.file.Path> copiedDisks) {
     boolean success = cmd.getConfirm().getSuccess();
     MigratableGuest toDestroy = null;
     if (success) {
@@ -53,7 +54,7 @@ final class SourceConfirm {
     ActorRef<CleanupActor.Finished> done = ctx.messageAdapter(CleanupActor.Finished.class, CleanedUp::new);
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
         new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
-            toDestroy), done));
+            toDestroy, success ? copiedDisks : List.of()), done));
     return Behaviors.receive(SourceActor.Command.class)
         .onMessage(CleanedUp.class, m -> {
           replies.tell(Replies.ok(cmd, settings.hostId())

@@ -42,4 +42,12 @@ final class SwitchoverTimes {
         .setDeviceStateUs((deviceStateTaken - drained) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
         .setDiskRequestsInFlightAtStun(inFlightAtStun).build();
   }
+
+  /** Perform's result for the log: rounds, bytes, and the switchover's parts on the source. */
+  String describe(org.livemig.messages.PerformResult result, long finalPages) {
+    return "perform done: " + result.getRoundsCount() + " rounds, " + result.getTotalBytes() + " bytes, final copy "
+        + finalPages + " pages; switchover on the source: stun " + result.getStunUs() / 1000 + " ms, drain "
+        + result.getDrainUs() / 1000 + " ms (" + inFlightAtStun() + " disk requests in flight), final copy with device"
+        + " state and EOS " + result.getFinalCopyUs() / 1000 + " ms";
+  }
 }

@@ -87,7 +87,6 @@ public sealed interface MoveTarget permits MoveTarget.Local, MoveTarget.Remote {
     private final int diskIndex;
     private final String datastore;
     private final CompletableFuture<Void> commit;
-    private Path sourcePath; // the move's thread only
 
     public Remote(BlockStream stream, int diskIndex, String datastore, CompletableFuture<Void> commit) {
       this.stream = stream;
@@ -98,7 +97,6 @@ public sealed interface MoveTarget permits MoveTarget.Local, MoveTarget.Remote {
 
     @Override
     public MirrorTarget create(VirtualDisk disk) {
-      sourcePath = disk.file().path();
       return new RemoteDisk(stream, diskIndex, disk.file().blockSize(), disk.file().blockCount());
     }
 
@@ -110,15 +108,8 @@ public sealed interface MoveTarget permits MoveTarget.Local, MoveTarget.Remote {
 
     @Override public String closeTarget() { return null; } // the destination's cleanup deletes its file
 
-    @Override
-    public String closeSource() {
-      try {
-        if (sourcePath != null) Files.deleteIfExists(sourcePath); // the guest was destroyed by Confirm: closed
-        return null;
-      } catch (IOException e) {
-        return "could not delete the source file " + sourcePath + ": " + e;
-      }
-    }
+    /** Nothing here: Confirm's cleanup deletes the source's file after it destroyed the guest (closing it). */
+    @Override public String closeSource() { return null; }
 
     @Override public String datastore() { return datastore; }
 

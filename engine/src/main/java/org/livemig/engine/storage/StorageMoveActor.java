@@ -25,7 +25,12 @@ import org.slf4j.Logger;
  * cancel and power-off requests at any time. The state machine decides; this only does.
  */
 public final class StorageMoveActor {
-  public sealed interface Command permits Pivot, Cancel, PowerOff, GetStatus, ActionEnded, MirrorFailed {}
+  public sealed interface Command permits Pivot, Cancel, PowerOff, GetStatus, ActionEnded, MirrorFailed, Tick {}
+
+  /** Progress for whoever started the move, between phase changes (a long bulk copy). */
+  private enum Tick implements Command { INSTANCE }
+
+  private static final java.time.Duration REPORT_INTERVAL = java.time.Duration.ofSeconds(1);
 
   public record Pivot() implements Command {}
 
@@ -40,8 +45,12 @@ public final class StorageMoveActor {
 
   private record MirrorFailed(String reason) implements Command {}
 
-  /** Told to the host when the move ended (its last status) and when the guest was powered off. */
-  public record Ended(DiskMoveStatus status) implements LivemigMessage {}
+  /** Told to whoever started the move at each phase it enters; the last one has the outcome. */
+  public record Report(DiskMoveStatus status) implements LivemigMessage {
+    public boolean ended() {
+      return !status.getOutcome().equals("RUNNING");
+    }
+  }
 
   /**
    * What to move where. A remote target (another host) is pivoted when asked (at the migration's
@@ -55,15 +64,18 @@ public final class StorageMoveActor {
   }
 
   public static Behavior<Command> create(Request request, MoveSettings settings, MirrorFaults faults,
-      ActorRef<Ended> ended) {
-    return Behaviors.setup(ctx -> new StorageMoveActor(ctx, request, settings, faults, ended).running());
+      ActorRef<Report> reports) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(Tick.INSTANCE, REPORT_INTERVAL);
+      return new StorageMoveActor(ctx, request, settings, faults, reports).running();
+    }));
   }
 
   private final ActorContext<Command> ctx;
   private final Logger log;
   private final Request request;
   private final MoveSettings settings;
-  private final ActorRef<Ended> ended;
+  private final ActorRef<Report> reports;
   private final ExecutorService thread;
   private final MoveActions actions;
   private State state;
@@ -72,12 +84,12 @@ public final class StorageMoveActor {
   private CompletableFuture<Void> stop = new CompletableFuture<>();
 
   private StorageMoveActor(ActorContext<Command> ctx, Request request, MoveSettings settings, MirrorFaults faults,
-      ActorRef<Ended> ended) {
+      ActorRef<Report> reports) {
     this.ctx = ctx;
     this.log = ctx.getLog();
     this.request = request;
     this.settings = settings;
-    this.ended = ended;
+    this.reports = reports;
     String name = "move-" + request.guest().description().getGuestId() + "-" + request.disk().diskId();
     this.thread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, name);
@@ -106,6 +118,10 @@ public final class StorageMoveActor {
         .onMessage(PowerOff.class, p -> request(StorageMove.endRequested(state,
             new End(Outcome.CANCELLED, "the guest was powered off during the move", true))))
         .onMessage(MirrorFailed.class, f -> request(StorageMove.endRequested(state, new End(Outcome.FAILED, f.reason(), false))))
+        .onMessageEquals(Tick.INSTANCE, () -> {
+          reports.tell(new Report(status()));
+          return Behaviors.same();
+        })
         .onMessage(GetStatus.class, g -> {
           g.replyTo().tell(status());
           return Behaviors.same();
@@ -113,8 +129,10 @@ public final class StorageMoveActor {
         .onSignal(akka.actor.typed.PostStop.class, sig -> {
           // The host agent stopped (its node is going): nobody would see the next phases. The
           // running action stops; the guest was paused with the agent and never resumes here.
-          if (!state.ended()) log.warn("disk {} of guest {}: move abandoned in {}: the host agent stopped",
-              request.disk().diskId(), guestId(), state.phase());
+          if (!state.ended() && !state.has(StorageMove.Flag.PIVOTED)) {
+            log.warn("disk {} of guest {}: move abandoned in {}: whoever started it stopped", request.disk().diskId(),
+                guestId(), state.phase());
+          }
           stop.complete(null);
           thread.shutdown();
           return Behaviors.same();
@@ -153,6 +171,7 @@ public final class StorageMoveActor {
     if (StorageMove.shouldStop(state)) stop.complete(null);
     Phase phase = state.phase();
     phases.add(phase.name());
+    reports.tell(new Report(status()));
     CompletableFuture<Void> stopped = stop;
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> actions.run(phase, stopped), thread),
         (error, thrown) -> new ActionEnded(phase, thrown != null ? String.valueOf(thrown) : error));
@@ -168,7 +187,7 @@ public final class StorageMoveActor {
       log.warn("disk {} of guest {}: move {}: {}; the disk stays on datastore {}", request.disk().diskId(), guestId(),
           state.outcome(), state.end().reason(), last.getSourceDatastore());
     }
-    ended.tell(new Ended(last));
+    reports.tell(new Report(last));
     return Behaviors.stopped();
   }
 

@@ -78,7 +78,7 @@ class DiskMoveTest {
     return datastores().file("host-a", guest.description().getGuestId(), d);
   }
 
-  private record Move(ActorRef<StorageMoveActor.Command> actor, TestProbe<StorageMoveActor.Ended> ended) {
+  private record Move(ActorRef<StorageMoveActor.Command> actor, TestProbe<StorageMoveActor.Report> ended) {
     DiskMoveStatus status() {
       TestProbe<DiskMoveStatus> p = kit.createTestProbe();
       actor.tell(new StorageMoveActor.GetStatus(p.getRef()));
@@ -86,12 +86,14 @@ class DiskMoveTest {
     }
 
     DiskMoveStatus awaitEnd() {
-      return ended.receiveMessage(Duration.ofSeconds(60)).status();
+      return ended.fishForMessage(Duration.ofSeconds(60), r -> r.ended()
+          ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore())
+          .get(0).status();
     }
   }
 
   private Move move(Mode mode, long bytesPerSecond, boolean autoPivot, MirrorFaults faults, MoveSettings settings) {
-    TestProbe<StorageMoveActor.Ended> ended = kit.createTestProbe();
+    TestProbe<StorageMoveActor.Report> ended = kit.createTestProbe();
     var target = new MoveTarget.Local(guest.description().getGuestId(), "slow", file("slow"), "new-identity");
     var request = new StorageMoveActor.Request(guest, guest.disk("root"), target, mode, bytesPerSecond, autoPivot);
     return new Move(kit.spawn(StorageMoveActor.create(request, settings, faults, ended.getRef())), ended);

@@ -124,6 +124,9 @@ public final class GuestDisks {
 
   public boolean isEmpty() { return disks.isEmpty(); }
 
+  /** Each disk's file, in the description's order. */
+  public List<DiskFile> files() { return disks.stream().map(VirtualDisk::file).toList(); }
+
   /** The disk of that id, or null. */
   public VirtualDisk disk(String diskId) {
     return disks.stream().filter(d -> d.diskId().equals(diskId)).findFirst().orElse(null);

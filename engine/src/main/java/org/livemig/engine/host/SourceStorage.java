@@ -1,0 +1,160 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import akka.actor.typed.javadsl.Behaviors;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.livemig.engine.dataplane.BlockStream;
+import org.livemig.engine.dataplane.DataPlaneSettings;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.disk.DiskMirror;
+import org.livemig.engine.storage.MoveTarget;
+import org.livemig.engine.storage.StorageMove;
+import org.livemig.engine.storage.StorageMoveActor;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.PrepareCookie;
+
+/**
+ * copy_storage at the source: the migration's disk stream and one {@link StorageMoveActor} per
+ * disk (bulk copy, mirror, READY; pivoted at the switchover, once the guest is drained; committed
+ * by Confirm, when the source's files go; a rollback keeps them). The memory copy starts once every
+ * disk is READY, as libvirt's NBD mirror before the memory. Used by the SourceActor's actor only.
+ */
+final class SourceStorage {
+  /** The disk stream is connected (stream) or could not be (error). */
+  record Connected(BlockStream stream, Throwable error) implements SourceActor.Command {}
+
+  /** A disk's move entered a phase, or ended. */
+  record Reported(StorageMoveActor.Report report) implements SourceActor.Command {}
+
+  private final ActorContext<SourceActor.Command> ctx;
+  private final String migrationId;
+  private final MigratableGuest guest;
+  private final HostSettings settings;
+  private final boolean enabled;
+  private final DiskMirror.Mode mode;
+  private final CompletableFuture<Void> commit = new CompletableFuture<>();
+  private final Map<String, ActorRef<StorageMoveActor.Command>> moves = new LinkedHashMap<>();
+  private final Map<String, DiskMoveStatus> statuses = new LinkedHashMap<>();
+  private BlockStream stream;
+  private boolean ending;
+  /** What the migration waits for: every disk in phase, then next. */
+  private record Waiting(StorageMove.Phase phase, Supplier<Behavior<SourceActor.Command>> next) {}
+
+  private Waiting waiting;
+
+  SourceStorage(ActorContext<SourceActor.Command> ctx, String migrationId, MigratableGuest guest, HostSettings settings,
+      MigrationParameters params) {
+    this.ctx = ctx;
+    this.migrationId = migrationId;
+    this.guest = guest;
+    this.settings = settings;
+    this.enabled = params.getCopyStorage() && guest.description().getDisksCount() > 0;
+    this.mode = params.getStorageMode().equals("background") ? DiskMirror.Mode.BACKGROUND : DiskMirror.Mode.WRITE_BLOCKING;
+  }
+
+  boolean enabled() { return enabled; }
+
+  /** The source's disk files, which Confirm's cleanup deletes once the destination owns the guest. */
+  List<java.nio.file.Path> sourceFiles() {
+    if (!enabled) return List.of();
+    return guest.description().getDisksList().stream().map(d -> guest.disk(d.getDiskId()).file().path()).toList();
+  }
+
+  /** Each disk's copy as last reported, for the progress reports. */
+  List<DiskMoveStatus> statuses() { return List.copyOf(statuses.values()); }
+
+  /**
+   * Dials the disk stream (on the I/O dispatcher: a dial blocks) and starts a move per disk; once
+   * every disk is READY, {@link #onReport} becomes ready. The reports reach this through base.
+   */
+  Behavior<SourceActor.Command> copying(PrepareCookie cookie, DataPlaneSettings dataPlane, long bytesPerSecond,
+      BehaviorBuilder<SourceActor.Command> base, Supplier<Behavior<SourceActor.Command>> ready,
+      Function<String, Behavior<SourceActor.Command>> failed) {
+    var io = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
+    ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> BlockStream.connect(cookie.getDataHost(), cookie.getDataPort(),
+        migrationId, cookie.getToken(), dataPlane, cookie.getDestinationHost()), io), Connected::new);
+    waiting = new Waiting(StorageMove.Phase.READY, ready);
+    return base
+        .onMessage(Connected.class, m -> {
+          if (m.error() != null) return failed.apply("disk stream: " + m.error().getMessage());
+          stream = m.stream();
+          if (!ending) {
+            startMoves(bytesPerSecond);
+            return Behaviors.same();
+          }
+          stream.close(); // the migration ended while it connected
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /** At the switchover, the guest stopped and drained: every disk's last blocks go; then pivoted. */
+  void pivot(Supplier<Behavior<SourceActor.Command>> pivoted) {
+    waiting = new Waiting(StorageMove.Phase.AWAIT_COMMIT, pivoted);
+    moves.values().forEach(m -> m.tell(new StorageMoveActor.Pivot()));
+  }
+
+  /**
+   * A disk's move entered a phase or ended: failed(reason) if it cannot go on while the migration
+   * still can fail, the awaited next behavior once every disk got there, else the same.
+   */
+  Behavior<SourceActor.Command> onReport(Reported m, Function<String, Behavior<SourceActor.Command>> failed) {
+    DiskMoveStatus s = m.report().status();
+    statuses.put(s.getDiskId(), s);
+    if (m.report().ended()) {
+      moves.remove(s.getDiskId());
+      if (moves.isEmpty() && stream != null) stream.close();
+      if (!s.getOutcome().equals("COMPLETED") && !ending) return failed.apply("disk " + s.getDiskId() + ": " + s.getReason());
+    }
+    Waiting w = waiting;
+    if (w == null || ending || !allIn(w.phase())) return Behaviors.same();
+    waiting = null;
+    if (w.phase() == StorageMove.Phase.AWAIT_COMMIT) stream.close(); // every disk whole there: nothing more to send
+    return w.next().get();
+  }
+
+  private boolean allIn(StorageMove.Phase p) {
+    if (statuses.size() < guest.description().getDisksCount()) return false;
+    for (DiskMoveStatus s : statuses.values()) if (!s.getPhase().equals(p.name())) return false;
+    return true;
+  }
+
+  private void startMoves(long bytesPerSecond) {
+    ActorRef<StorageMoveActor.Report> reports = ctx.messageAdapter(StorageMoveActor.Report.class, Reported::new);
+    List<DiskDescription> disks = guest.description().getDisksList();
+    for (int i = 0; i < disks.size(); i++) {
+      String id = disks.get(i).getDiskId();
+      var target = new MoveTarget.Remote(stream, i, disks.get(i).getDatastore(), commit);
+      var request = new StorageMoveActor.Request(guest, guest.disk(id), target, mode, bytesPerSecond, false);
+      moves.put(id, ctx.spawn(StorageMoveActor.create(request, settings.storageMove(), settings.faults().mirror(),
+          reports), "disk-" + id));
+    }
+  }
+
+  /** The migration failed or is rolled back: every disk's move cleans up; the source's files stay its disks. */
+  void cancel(String reason) {
+    if (!enabled || ending) return;
+    ending = true;
+    moves.values().forEach(m -> m.tell(new StorageMoveActor.Cancel(reason)));
+    if (moves.isEmpty() && stream != null) stream.close();
+  }
+
+  /** Confirm: success commits every disk's move (the source's files go); failure rolls them back. */
+  void confirmed(boolean success, String reason) {
+    if (!enabled) return;
+    if (success) commit.complete(null);
+    else cancel("migration rolled back: " + reason);
+  }
+
+}

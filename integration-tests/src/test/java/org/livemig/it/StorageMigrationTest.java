@@ -1,0 +1,194 @@
+package org.livemig.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.livemig.engine.guest.disk.MirrorFaults;
+import org.livemig.engine.guest.disk.MirrorFaults.Phase;
+import org.livemig.engine.host.HostSettings;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.DiskVerification;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+
+/**
+ * Non-shared storage (copy_storage): each host's "local" datastore is its own directory. The
+ * destination creates the disk's file in Prepare; the source copies it over the disk stream with
+ * a mirror in the guest's write path (the guest writing at queue depth 16), READY before the
+ * memory; the mirror goes at the switchover; Confirm deletes the source's file. Every failure
+ * before the switchover leaves the guest on its source file, every acknowledged write there,
+ * and the destination's file deleted.
+ */
+class StorageMigrationTest {
+  @TempDir static Path dir;
+  static TestCluster cluster;
+
+  @BeforeAll
+  static void up() throws Exception {
+    cluster = new TestCluster(dir, Map.of(
+        "host-a", Map.of("livemig.host.datastores.local", dir.resolve("a").toString()),
+        "host-b", Map.of("livemig.host.datastores.local", dir.resolve("b").toString())));
+  }
+
+  @AfterAll
+  static void down() {
+    if (cluster != null) cluster.close();
+  }
+
+  private static GuestDescription withDisk(String id) {
+    return TestCluster.guest(id, 16, 500).toBuilder().addDisks(DiskDescription.newBuilder().setDiskId("root")
+        .setDatastore("local").setBlockCount(4096).setQueueDepth(16).setWritesPerSecond(1000).setReadsPerMille(250))
+        .build();
+  }
+
+  private static Path file(String host, String guest) {
+    return dir.resolve(host.equals("host-a") ? "a" : "b").resolve(guest).resolve("root.img");
+  }
+
+  /** A guest writing on host-a (created with these mirror faults in force there for its migration). */
+  private static MigratableGuest runningOnA(GuestDescription d, MirrorFaults faults) throws Exception {
+    CrashScenario.setFaults(cluster.hosts.get("host-a"), HostSettings.Faults.mirror(faults));
+    cluster.createGuest("host-a", d);
+    MigratableGuest g = cluster.guestOn("host-a", d.getGuestId()).orElseThrow();
+    awaitWrites(g, 100);
+    return g;
+  }
+
+  private static MigrationInfo migrate(GuestDescription d, MigrationParameters p) throws Exception {
+    try {
+      String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", p.toBuilder().setCopyStorage(true).build())
+          .toCompletableFuture().get(10, TimeUnit.SECONDS).getMigrationId();
+      return cluster.awaitEnd(id, Duration.ofSeconds(60));
+    } finally {
+      CrashScenario.setFaults(cluster.hosts.get("host-a"), HostSettings.Faults.none());
+    }
+  }
+
+  @Test
+  void aWriteBlockingCopyMovesTheDiskWithTheRunningGuest() throws Exception {
+    GuestDescription d = withDisk("copy-wb");
+    runningOnA(d, MirrorFaults.none());
+    MigrationInfo done = migrate(d, MigrationParameters.getDefaultInstance());
+
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertOnBAndTheSourceFileGone(d);
+    DiskMoveStatus disk = done.getDisks(0);
+    assertEquals("write-blocking", disk.getMode());
+    assertTrue(disk.getPhasesList().containsAll(List.of("BULK_COPY", "INSTALL_MIRROR", "READY", "PIVOT",
+        "AWAIT_COMMIT")), "the disk's path: " + disk.getPhasesList());
+  }
+
+  @Test
+  void aBackgroundCopyConvergesWhenTheLinkOutrunsTheWrites() throws Exception {
+    GuestDescription d = withDisk("copy-bg");
+    runningOnA(d, MirrorFaults.none());
+    MigrationInfo done = migrate(d, MigrationParameters.newBuilder().setStorageMode("background").build());
+
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    assertEquals("background", done.getDisks(0).getMode());
+    assertEquals(0, done.getDisks(0).getMirroredWrites(), "a background mirror sends no guest write itself");
+    assertOnBAndTheSourceFileGone(d);
+  }
+
+  @Test
+  void theDestinationFullDuringTheCopyFailsTheMigrationBeforeTheMirror() throws Exception {
+    GuestDescription d = withDisk("copy-full");
+    runningOnA(d, new MirrorFaults(Phase.NONE, Phase.COPY, Phase.NONE));
+    MigrationInfo done = migrate(d, MigrationParameters.getDefaultInstance());
+
+    assertEquals(MigrationStatus.FAILED, done.getStatus());
+    assertTrue(done.getError().contains("no space left"), done.getError());
+    assertOnAWithEveryWrite(d);
+  }
+
+  @Test
+  void aTargetWriteErrorAfterTheMirrorStunsForCleanupAndTheGuestStays() throws Exception {
+    GuestDescription d = withDisk("copy-err");
+    runningOnA(d, new MirrorFaults(Phase.MIRROR, Phase.NONE, Phase.NONE));
+    MigrationInfo done = migrate(d, MigrationParameters.getDefaultInstance());
+
+    assertEquals(MigrationStatus.FAILED, done.getStatus());
+    assertTrue(done.getError().contains("I/O error"), done.getError());
+    assertOnAWithEveryWrite(d);
+  }
+
+  @Test
+  void aCancelDuringTheBulkCopyRollsBack() throws Exception {
+    GuestDescription d = withDisk("copy-cancel");
+    runningOnA(d, MirrorFaults.none());
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(2_000_000).build()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS).getDisksList().stream()
+        .noneMatch(s -> s.getPhase().equals("BULK_COPY") && s.getCopiedBytes() > 0)) {
+      if (System.nanoTime() > deadline) throw new AssertionError("the bulk copy never showed in the status");
+      Thread.sleep(50);
+    }
+    cluster.client.cancel(id, "cancelled by the test").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
+
+    assertEquals(MigrationStatus.CANCELLED, done.getStatus(), done.getError());
+    assertOnAWithEveryWrite(d);
+  }
+
+  /** The guest runs on host-b only, on host-b's own file; host-a's file is deleted; the disk is the oracle's. */
+  private static void assertOnBAndTheSourceFileGone(GuestDescription d) throws Exception {
+    MigratableGuest dest = cluster.assertExactlyOneRunningOn("host-b", d);
+    assertFalse(Files.exists(file("host-a", d.getGuestId())), "the source's file is deleted after Confirm");
+    assertTrue(Files.exists(file("host-b", d.getGuestId())), "the destination runs on its own file");
+    assertEquals(file("host-b", d.getGuestId()), dest.disk("root").file().path());
+    long handedOver = dest.disks().get(0).getWrites();
+    awaitWrites(dest, handedOver + 50);
+    DiskVerification v = verifyDisk(dest);
+    assertEquals(0, v.getMismatches(), "every acknowledged write of host-a is in host-b's copy: " + v);
+    assertEquals(0, v.getOwnershipViolations(), v.toString());
+    assertTrue(v.getWrites() > handedOver, "writes of both hosts checked: " + v);
+  }
+
+  /** The guest runs on host-a only, on its own file, every acknowledged write there; host-b kept nothing. */
+  private static void assertOnAWithEveryWrite(GuestDescription d) throws Exception {
+    MigratableGuest source = cluster.assertExactlyOneRunningOn("host-a", d);
+    assertEquals(RunState.RUNNING, source.state());
+    assertFalse(Files.exists(file("host-b", d.getGuestId())), "the destination's file is deleted");
+    awaitWrites(source, source.disks().get(0).getWrites() + 50);
+    DiskVerification v = verifyDisk(source);
+    assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
+    assertEquals(0, v.getOwnershipViolations(), v.toString());
+  }
+
+  private static void awaitWrites(MigratableGuest g, long writes) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (g.disks().get(0).getWrites() < writes) {
+      if (System.nanoTime() > deadline) throw new AssertionError("guest wrote only " + g.disks() + ", expected " + writes);
+      Thread.sleep(10);
+    }
+  }
+
+  /** Pauses the guest, drains its requests, checks the disk, runs it again. */
+  private static DiskVerification verifyDisk(MigratableGuest g) throws Exception {
+    g.pause().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    try {
+      g.drain().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      return g.verifyDisks().get(0);
+    } finally {
+      g.run(g.ownerToken());
+    }
+  }
+}
