@@ -37,6 +37,12 @@ final class MigrationCommands {
         + "fits in it. Default: 0, the cluster's livemig.migration.downtime-limit (300 ms as shipped)") long downtimeMs;
     @Option(names = "--channels", paramLabel = "N", description = "data channels. Default: 0, the cluster's "
         + "livemig.migration.channels (2 as shipped)") int channels;
+    @Option(names = "--copy-storage", description = "copy the guest's disks to new files in the destination's "
+        + "datastores of the same names (storage not shared), before the memory. Default: off (shared storage)")
+    boolean copyStorage;
+    @Option(names = "--storage-mode", paramLabel = "MODE", description = "with --copy-storage: write-blocking (each "
+        + "guest write durable on both hosts before its ack; converges at any write rate) or background (passes; "
+        + "converges only if the link outruns the writes). Default: write-blocking") String storageMode = "";
     @Option(names = "--watch", description = "then show its progress like `status --watch` until it ends (exit 0 "
         + "if it completed, 8 if it failed or was cancelled). Default: off") boolean watch;
     @Option(names = "--interval-ms", paramLabel = "MS", defaultValue = "500", description = "how often --watch asks. "
@@ -46,7 +52,8 @@ final class MigrationCommands {
     int execute(OperatorApi api) throws Exception {
       StartMigration request = StartMigration.newBuilder().setMigrationId(id).setGuestId(guest).setSourceHost(from)
           .setDestinationHost(to).setParameters(MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(bandwidth)
-              .setDowntimeLimitMs(downtimeMs).setChannels(channels)).build();
+              .setDowntimeLimitMs(downtimeMs).setChannels(channels).setCopyStorage(copyStorage)
+              .setStorageMode(storageMode)).build();
       MigrationInfo i = info(api.send("POST", "/migrations", Json.print(request)));
       root.out.println("started " + i.getMigrationId() + ": " + i.getGuestId() + " " + i.getSourceHost() + " -> "
           + i.getDestinationHost() + " (" + i.getStatus() + " " + i.getPhase() + ")");

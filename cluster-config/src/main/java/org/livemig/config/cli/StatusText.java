@@ -42,6 +42,7 @@ final class StatusText {
             + r.getDuplicatePages() + " duplicates");
       }
     }
+    for (var d : i.getDisksList()) line(b, "disk " + d.getDiskId(), GuestCommands.line(d));
     if (!i.getError().isEmpty()) line(b, "error", i.getError());
     return b.toString();
   }
