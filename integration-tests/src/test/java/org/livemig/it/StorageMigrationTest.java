@@ -160,6 +160,7 @@ class StorageMigrationTest {
     assertEquals(0, v.getMismatches(), "every acknowledged write of host-a is in host-b's copy: " + v);
     assertEquals(0, v.getOwnershipViolations(), v.toString());
     assertTrue(v.getWrites() > handedOver, "writes of both hosts checked: " + v);
+    assertNothingLeftOpen(d, "host-b");
   }
 
   /** The guest runs on host-a only, on its own file, every acknowledged write there; host-b kept nothing. */
@@ -171,6 +172,38 @@ class StorageMigrationTest {
     DiskVerification v = verifyDisk(source);
     assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
     assertEquals(0, v.getOwnershipViolations(), v.toString());
+    assertNothingLeftOpen(d, "host-a");
+  }
+
+  /**
+   * Of this guest's files, only the one it runs on is open in this JVM (both hosts live here), and
+   * no thread of its disk moves or disk stream is left.
+   */
+  private static void assertNothingLeftOpen(GuestDescription d, String runsOn) throws Exception {
+    Path mine = file(runsOn, d.getGuestId());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      List<Path> open = openFilesOf(d.getGuestId());
+      boolean threads = Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("move-"
+          + d.getGuestId() + "-"));
+      if (open.equals(List.of(mine)) && !threads) return;
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("left open: files " + open + " (expected only " + mine + "), move threads " + threads);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  private static List<Path> openFilesOf(String guest) throws java.io.IOException {
+    try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+      return fds.map(fd -> {
+        try {
+          return Files.readSymbolicLink(fd);
+        } catch (java.io.IOException e) {
+          return null; // closed since the listing
+        }
+      }).filter(p -> p != null && p.startsWith(dir) && p.getParent().getFileName().toString().equals(guest)).toList();
+    }
   }
 
   private static void awaitWrites(MigratableGuest g, long writes) throws InterruptedException {
