@@ -33,15 +33,17 @@ import org.livemig.messages.MigrationStatus;
  * a mirror in the guest's write path (the guest writing at queue depth 16), READY before the
  * memory; the mirror goes at the switchover; Confirm deletes the source's file. Every failure
  * before the switchover leaves the guest on its source file, every acknowledged write there,
- * and the destination's file deleted.
+ * and the destination's file deleted. Two coordinator nodes: one is crashed mid-copy; host-b is
+ * killed mid-copy in the last test.
  */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class StorageMigrationTest {
   @TempDir static Path dir;
   static TestCluster cluster;
 
   @BeforeAll
   static void up() throws Exception {
-    cluster = new TestCluster(dir, Map.of(
+    cluster = TestCluster.withCoordinators(dir, 2, Map.of(), Map.of(
         "host-a", Map.of("livemig.host.datastores.local", dir.resolve("a").toString()),
         "host-b", Map.of("livemig.host.datastores.local", dir.resolve("b").toString())));
   }
@@ -128,12 +130,10 @@ class StorageMigrationTest {
     assertOnAWithEveryWrite(d);
   }
 
-  @Test
-  void aCancelDuringTheBulkCopyRollsBack() throws Exception {
-    GuestDescription d = withDisk("copy-cancel");
-    runningOnA(d, MirrorFaults.none());
+  /** Starts a migration whose bulk copy runs at 4 MB/s and returns its id once the status shows the copy. */
+  private static String startSlowCopy(GuestDescription d) throws Exception {
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
-        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(2_000_000).build()).toCompletableFuture()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS).getMigrationId();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS).getDisksList().stream()
@@ -141,6 +141,46 @@ class StorageMigrationTest {
       if (System.nanoTime() > deadline) throw new AssertionError("the bulk copy never showed in the status");
       Thread.sleep(50);
     }
+    return id;
+  }
+
+  @Test
+  @org.junit.jupiter.api.Order(1)
+  void theCoordinatorsNodeCrashesMidCopyAndTheMigrationCompletes() throws Exception {
+    GuestDescription d = withDisk("copy-crash");
+    runningOnA(d, MirrorFaults.none());
+    String id = startSlowCopy(d);
+    var running = cluster.coordinatorOf(id).orElseThrow();
+    cluster.crash(running);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(90));
+
+    assertEquals(MigrationStatus.COMPLETED, done.getStatus(), done.getError());
+    org.junit.jupiter.api.Assertions.assertNotSame(running, cluster.coordinatorOf(id).orElseThrow(), "a survivor finished it");
+    assertOnBAndTheSourceFileGone(d);
+  }
+
+  @Test
+  @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // host-b is gone after it
+  void theDestinationHostDiesMidCopyAndTheGuestStaysOnItsSource() throws Exception {
+    GuestDescription d = withDisk("copy-host-lost");
+    runningOnA(d, MirrorFaults.none());
+    String id = startSlowCopy(d);
+    cluster.kill("host-b");
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(90));
+
+    assertEquals(MigrationStatus.FAILED, done.getStatus(), done.getError());
+    MigratableGuest source = cluster.assertExactlyOneRunningOn("host-a", d);
+    awaitWrites(source, source.disks().get(0).getWrites() + 50);
+    DiskVerification v = verifyDisk(source);
+    assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
+    // host-b's half-made file stays where it died (nothing journals the files a host created).
+  }
+
+  @Test
+  void aCancelDuringTheBulkCopyRollsBack() throws Exception {
+    GuestDescription d = withDisk("copy-cancel");
+    runningOnA(d, MirrorFaults.none());
+    String id = startSlowCopy(d);
     cluster.client.cancel(id, "cancelled by the test").toCompletableFuture().get(10, TimeUnit.SECONDS);
     MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
 
