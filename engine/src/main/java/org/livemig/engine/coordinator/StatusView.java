@@ -128,7 +128,7 @@ final class StatusView {
     var p = s.perform();
     Blackout.Builder b = Blackout.newBuilder().setStunUs(p.getStunUs()).setDrainUs(p.getDrainUs())
         .setFinalCopyUs(p.getFinalCopyUs()).setDeviceStateUs(p.getDeviceStateUs())
-        .setDiskRequestsInFlightAtStun(p.getDiskRequestsInFlightAtStun());
+        .setDiskRequestsInFlightAtStun(p.getDiskRequestsInFlightAtStun()).setDiskPivotUs(p.getDiskPivotUs());
     if (s.activate() != null) b.setDeviceStateUs(p.getDeviceStateUs() + s.activate().getDeviceStateLoadUs())
         .setUnleashUs(s.activate().getUnleashUs());
     return b.build();

@@ -17,10 +17,9 @@ import org.livemig.messages.PerformResult;
 import org.livemig.messages.RoundStats;
 
 /**
- * The source side of one migration: Begin, Perform (with copy_storage the disks first, then
- * precopy rounds with convergence control and auto-converge, stun, final copy, device state, EOS)
- * and Confirm. The guest keeps running until the stun, and the source is destroyed only in
- * Confirm: any failure before leaves it able to resume.
+ * The source side of one migration: Begin, Perform (copy_storage: the disks first; precopy rounds with
+ * convergence control and auto-converge, stun, final copy, device state, EOS) and Confirm. The guest runs
+ * until the stun, and the source is destroyed only in Confirm: any failure before leaves it able to resume.
  */
 public final class SourceActor {
   public interface Command {}
@@ -250,9 +249,8 @@ public final class SourceActor {
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
           if (!guest.disks().isEmpty()) reportStun();
-          if (!storage.enabled()) return sendFinal(postcopy);
-          storage.pivot(() -> sendFinal(postcopy)); // the disks' last blocks first
-          return Behaviors.same();
+          if (storage.enabled()) return storage.pivot(() -> sendFinal(postcopy)); // the disks' last blocks first
+          return sendFinal(postcopy);
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
             switchover.drainTimedOut(limitMs, guest.diskRequestsInFlight())))
@@ -265,6 +263,7 @@ public final class SourceActor {
   }
 
   private Behavior<Command> sendFinal(boolean postcopy) {
+    if (storage.enabled()) switchover.disksPivoted();
     long[] last = guest.dirtyBitmap().syncAndClear();
     int round = precopy.rounds() + 1;
     if (postcopy) postcopyDiscard = last;

@@ -100,9 +100,10 @@ final class SourceStorage {
   }
 
   /** At the switchover, the guest stopped and drained: every disk's last blocks go; then pivoted. */
-  void pivot(Supplier<Behavior<SourceActor.Command>> pivoted) {
+  Behavior<SourceActor.Command> pivot(Supplier<Behavior<SourceActor.Command>> pivoted) {
     waiting = new Waiting(StorageMove.Phase.AWAIT_COMMIT, pivoted);
     moves.values().forEach(m -> m.tell(new StorageMoveActor.Pivot()));
+    return Behaviors.same();
   }
 
   /**

@@ -11,6 +11,7 @@ final class SwitchoverTimes {
   private long stunnedAtMicros; // wall clock, for the downtime
   private long stopped;
   private long drained;
+  private long disksPivoted; // 0 without copy_storage
   private long deviceStateTaken;
   private int inFlightAtStun;
 
@@ -23,6 +24,8 @@ final class SwitchoverTimes {
   void stopped() { stopped = System.nanoTime(); }
 
   void drained() { drained = System.nanoTime(); }
+
+  void disksPivoted() { disksPivoted = System.nanoTime(); }
 
   void deviceStateTaken() { deviceStateTaken = System.nanoTime(); }
 
@@ -38,8 +41,10 @@ final class SwitchoverTimes {
   /** The result with the source's part of the blackout, the final copy ending now. */
   PerformResult withBreakdown(PerformResult r) {
     long now = System.nanoTime();
+    long pivotEnd = disksPivoted == 0 ? drained : disksPivoted;
     return r.toBuilder().setStunUs((stopped - stunRequested) / 1000).setDrainUs((drained - stopped) / 1000)
-        .setDeviceStateUs((deviceStateTaken - drained) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
+        .setDiskPivotUs((pivotEnd - drained) / 1000)
+        .setDeviceStateUs((deviceStateTaken - pivotEnd) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
         .setDiskRequestsInFlightAtStun(inFlightAtStun).build();
   }
 
