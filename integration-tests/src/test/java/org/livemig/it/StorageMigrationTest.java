@@ -130,10 +130,15 @@ class StorageMigrationTest {
     assertOnAWithEveryWrite(d);
   }
 
-  /** Starts a migration whose bulk copy runs at 4 MB/s and returns its id once the status shows the copy. */
+  /**
+   * Starts a migration whose bulk copy runs at 1 MB/s (a disk of 400 written blocks or more: a second
+   * and a half at least; never-written blocks are skipped, not paced) and returns its id once the
+   * status shows the copy.
+   */
   private static String startSlowCopy(GuestDescription d) throws Exception {
+    awaitWrites(cluster.guestOn("host-a", d.getGuestId()).orElseThrow(), 400);
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
-        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(1_000_000).build()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS).getMigrationId();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS).getDisksList().stream()
@@ -174,6 +179,32 @@ class StorageMigrationTest {
     DiskVerification v = verifyDisk(source);
     assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
     // host-b's half-made file stays where it died (nothing journals the files a host created).
+  }
+
+  @Test
+  void aCancelWhileTheMemoryCopiesUnstunsTheDiskAndTheGuestCanMigrateAgain() throws Exception {
+    GuestDescription d = withDisk("copy-ready");
+    runningOnA(d, MirrorFaults.none());
+    // The disk is READY at once (write-blocking mirror installed); the memory then crawls at 1 MB/s.
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(1_000_000).build()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      MigrationInfo i = cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS);
+      if (i.getTransferredBytes() > 0 && i.getDisksList().stream().anyMatch(x -> x.getPhase().equals("READY"))) break;
+      if (System.nanoTime() > deadline) throw new AssertionError("never copied memory with the disk READY: " + i);
+      Thread.sleep(50);
+    }
+    cluster.client.cancel(id, "cancelled while the memory copies").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
+    assertEquals(MigrationStatus.CANCELLED, done.getStatus(), done.getError());
+    assertOnAWithEveryWrite(d); // writing again: not left stunned by the mirror's cleanup
+
+    // Nothing of the first attempt stays in the disk's write path: a second one goes through.
+    MigrationInfo again = migrate(d, MigrationParameters.getDefaultInstance());
+    assertEquals(MigrationStatus.COMPLETED, again.getStatus(), again.getError());
+    assertOnBAndTheSourceFileGone(d);
   }
 
   @Test

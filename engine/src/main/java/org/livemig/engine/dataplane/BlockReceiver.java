@@ -38,7 +38,7 @@ public final class BlockReceiver implements StreamHandler {
   }
 
   /** Every block the source sent is durable here and it said each disk is whole. */
-  public boolean whole() { return whole; }
+  public boolean whole() { return whole && failure == null; }
 
   /** Why the stream failed, or null. */
   public String failure() { return failure; }
@@ -48,7 +48,11 @@ public final class BlockReceiver implements StreamHandler {
   @Override
   public synchronized Admission admit(ChannelHeader header, DataChannel channel) {
     if (forgotten) return Admission.refuse("unknown migration " + migrationId);
-    if (open != null || whole) return Admission.refuse("migration " + migrationId + " has its disk stream already");
+    if (open != null || whole || failure != null) {
+      // One stream per migration: blocks lost with a broken one are never sent again on another.
+      return Admission.refuse("migration " + migrationId + " has had its disk stream"
+          + (failure != null ? " (it failed: " + failure + ")" : ""));
+    }
     open = channel;
     return Admission.serve(() -> {
       Thread.currentThread().setName("dataplane-blocks-rx-" + migrationId);

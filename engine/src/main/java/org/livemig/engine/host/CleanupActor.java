@@ -133,15 +133,18 @@ public final class CleanupActor {
       long t0 = System.nanoTime();
       guest.destroy();
       long micros = (System.nanoTime() - t0) / 1000;
+      java.io.UncheckedIOException failed = null;
       for (java.nio.file.Path f : plan.filesToDelete()) { // closed with the guest: its copy of a disk, not wanted
         try {
           java.nio.file.Files.deleteIfExists(f);
           org.slf4j.LoggerFactory.getLogger(CleanupActor.class).info("cleanup {} on {}: deleted disk file {}", migrationId,
               host, f); // not ctx's logger: this runs on an I/O thread
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException("cannot delete disk file " + f, e);
+        } catch (java.io.IOException e) { // the others are still tried
+          if (failed == null) failed = new java.io.UncheckedIOException("cannot delete disk file " + f, e);
+          else failed.addSuppressed(e);
         }
       }
+      if (failed != null) throw failed;
       return micros;
     }, blockingIo), (micros, error) -> new GuestDestroyed(micros == null ? 0 : micros, error));
     return Behaviors.receive(Command.class)

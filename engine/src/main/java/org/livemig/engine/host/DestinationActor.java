@@ -145,7 +145,7 @@ public final class DestinationActor {
         return g;
       } catch (RuntimeException | OutOfMemoryError e) {
         c.disks().close();
-        if (copyStorage) c.disks().files().forEach(f -> f.path().toFile().delete()); // ours, and nobody's disk
+        if (copyStorage) c.disks().deleteFiles(e); // ours, and nobody's disk
         throw e;
       }
     }, blockingIo), GuestReserved::new);

@@ -118,14 +118,14 @@ public final class SourceActor {
     storage = new SourceStorage(ctx, migrationId, guest, settings, limits.params());
     if (!storage.enabled()) return copyMemory();
     // Disks first (libvirt's NBD mirror, then the memory): the copy has the migration's share alone.
-    return storage.copying(perform.getPerform().getPrepare(), limits.dataPlane(settings.dataPlane()), share.bytesPerSecond(), performing(),
-        this::copyMemory, this::performFailed);
+    return storage.copying(perform.getPerform().getPrepare(), limits.dataPlane(settings.dataPlane()),
+        share.bytesPerSecond(), performing(), this::copyMemory, this::performFailed);
   }
 
   private Behavior<Command> copyMemory() {
     int channels = Math.max(1, limits.params().getChannels());
-    copies.open(ctx, migrationId, channels, perform.getPerform().getPrepare(), guest, limits.dataPlane(settings.dataPlane()), share.bytesPerSecond(),
-        copyEvents);
+    copies.open(ctx, migrationId, channels, perform.getPerform().getPrepare(), guest,
+        limits.dataPlane(settings.dataPlane()), share.bytesPerSecond(), copyEvents);
     var to = perform.getPerform().getPrepare();
     ctx.getLog().info("{}: perform to {}:{} over {} channel(s), downtime limit {} ms", migrationId, to.getDataHost(),
         to.getDataPort(), channels, limits.params().getDowntimeLimitMs());
@@ -170,7 +170,8 @@ public final class SourceActor {
     int throttle = guest.throttlePercent();
     if (throttle >= limits.params().getThrottleMaxPercent()) roundsAtMaxThrottle++;
     Convergence.Round r = new Convergence.Round(round, dirtyNow, copyOnly.getExpectedDowntimeMs(),
-        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000, limits.switchoverOverheadMs(), precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
+        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000 + storage.expectedPivotMs(),
+        limits.switchoverOverheadMs(), precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
     RoundStats stats = copyOnly.toBuilder().setExpectedDowntimeMs(r.expectedDowntimeMs()).build();
     Convergence.Decision d = Convergence.after(r, limits.params());
     if (d.warn()) ctx.getLog().warn("{}: {}", migrationId, d.why());
@@ -316,11 +317,11 @@ public final class SourceActor {
     return Behaviors.receive(Command.class)
         .onMessage(Execute.class, m -> m.command().hasSetParameters(), m -> Behaviors.same()) // too late to matter
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
-        .onMessage(Copy.class, m -> Behaviors.same())
-        .onMessage(Drained.class, m -> Behaviors.same()) // a drain that finished after its timeout
-        .onMessageEquals(DrainTimedOut.INSTANCE, Behaviors::same) // a deadline whose cancel came too late
-        .onMessage(ShareChanged.class, m -> Behaviors.same()) // nothing sends any more
         .onMessage(SourceStorage.Reported.class, this::onDiskReport) // cleaning up, or waiting for the commit
+        .onMessage(SourceStorage.Connected.class, m -> storage.onConnectedLate(m)) // perform failed while it dialled
+        // Late channel events, a drain that finished after its timeout, a deadline whose cancel came
+        // too late, a new link share: nothing sends any more.
+        .onMessage(Command.class, m -> Behaviors.same())
         .build();
   }
 
@@ -388,9 +389,7 @@ public final class SourceActor {
   /** Confirm: destroy the source on success; resume it on failure. Then cleanup, then answer. */
   Behavior<Command> confirm(HostCommand cmd) {
     share.leave();
-    if (storage != null) storage.confirmed(cmd.getConfirm().getSuccess(), cmd.getConfirm().getReason());
-    return confirmer.confirm(cmd, pausedAtBegin, copies.list(), postcopyRole, storage == null ? java.util.List.of()
-        : storage.sourceFiles());
+    return confirmer.confirm(cmd, pausedAtBegin, copies.list(), postcopyRole, storage);
   }
 
   private Behavior<Command> unexpected(HostCommand cmd) {

@@ -37,9 +37,15 @@ final class SourceConfirm {
     this.hostAgent = hostAgent;
   }
 
-  /** copiedDisks: with copy_storage, the source's disk files, deleted once the destination owns the guest. */
+  /**
+   * storage: with copy_storage, the disks' moves, which Confirm commits or rolls back and waits for
+   * (their cleanup must run before this actor, their parent, stops); the source's disk files are
+   * deleted once the destination owns the guest.
+   */
   Behavior<SourceActor.Command> confirm(HostCommand cmd, boolean pausedAtBegin, List<ActorRef<CopyActor.Command>> copies,
-      SourcePostcopy postcopyRole, List<java.nio.file.Path> copiedDisks) {
+      SourcePostcopy postcopyRole, SourceStorage storage) {
+    List<java.nio.file.Path> copiedDisks = storage == null ? List.of() : storage.sourceFiles();
+    if (storage != null) storage.confirmed(cmd.getConfirm().getSuccess(), cmd.getConfirm().getReason());
     boolean success = cmd.getConfirm().getSuccess();
     MigratableGuest toDestroy = null;
     if (success) {
@@ -55,11 +61,36 @@ final class SourceConfirm {
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
         new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
             toDestroy, success ? copiedDisks : List.of()), done));
+    if (storage != null) ctx.scheduleOnce(settings.cleanupStopTimeout().multipliedBy(2), ctx.getSelf(), MovesTimedOut.INSTANCE);
+    return awaiting(cmd, success, postcopyRole, storage, null);
+  }
+
+  private enum MovesTimedOut implements SourceActor.Command { INSTANCE }
+
+  /** Answers Confirm once the cleanup is done and every disk move ended (or could not be waited for). */
+  private Behavior<SourceActor.Command> awaiting(HostCommand cmd, boolean success, SourcePostcopy postcopyRole,
+      SourceStorage storage, CleanupActor.Finished cleaned) {
+    if (cleaned != null && (storage == null || storage.allEnded())) {
+      replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result(success, postcopyRole, cleaned.teardownMicros()))
+          .build());
+      return Behaviors.stopped();
+    }
     return Behaviors.receive(SourceActor.Command.class)
-        .onMessage(CleanedUp.class, m -> {
-          replies.tell(Replies.ok(cmd, settings.hostId())
-              .setConfirm(result(success, postcopyRole, m.finished().teardownMicros())).build());
-          return Behaviors.stopped();
+        .onMessage(CleanedUp.class, m -> awaiting(cmd, success, postcopyRole, storage, m.finished()))
+        .onMessage(SourceStorage.Reported.class, m -> {
+          storage.onReport(m, reason -> Behaviors.same()); // decided already: it only has to end
+          return awaiting(cmd, success, postcopyRole, storage, cleaned);
+        })
+        .onMessage(SourceStorage.Connected.class, m -> {
+          storage.onConnectedLate(m);
+          return awaiting(cmd, success, postcopyRole, storage, cleaned);
+        })
+        .onMessageEquals(MovesTimedOut.INSTANCE, () -> {
+          if (storage.allEnded()) return Behaviors.same();
+          ctx.getLog().error("{}: disk moves still running {} after Confirm; closing their stream and going on",
+              migrationId, settings.cleanupStopTimeout().multipliedBy(2));
+          storage.abandon();
+          return cleaned == null ? Behaviors.same() : awaiting(cmd, success, postcopyRole, null, cleaned);
         })
         .onMessage(SourceActor.Command.class, m -> Behaviors.same()) // late channel events and stuns: already decided
         .build();

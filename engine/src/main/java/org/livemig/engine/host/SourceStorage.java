@@ -47,6 +47,7 @@ final class SourceStorage {
   private final Map<String, ActorRef<StorageMoveActor.Command>> moves = new LinkedHashMap<>();
   private final Map<String, DiskMoveStatus> statuses = new LinkedHashMap<>();
   private BlockStream stream;
+  private boolean dialing;
   private boolean ending;
   /** What the migration waits for: every disk in phase, then next. */
   private record Waiting(StorageMove.Phase phase, Supplier<Behavior<SourceActor.Command>> next) {}
@@ -60,7 +61,8 @@ final class SourceStorage {
     this.guest = guest;
     this.settings = settings;
     this.enabled = params.getCopyStorage() && guest.description().getDisksCount() > 0;
-    this.mode = params.getStorageMode().equals("background") ? DiskMirror.Mode.BACKGROUND : DiskMirror.Mode.WRITE_BLOCKING;
+    this.mode = params.getStorageMode().equals("background") ? DiskMirror.Mode.BACKGROUND
+        : DiskMirror.Mode.WRITE_BLOCKING;
   }
 
   boolean enabled() { return enabled; }
@@ -69,6 +71,19 @@ final class SourceStorage {
   List<java.nio.file.Path> sourceFiles() {
     if (!enabled) return List.of();
     return guest.description().getDisksList().stream().map(d -> guest.disk(d.getDiskId()).file().path()).toList();
+  }
+
+  /**
+   * What the disks' part of the switchover would take now: what each has left to copy (a
+   * background mirror's dirty blocks; nothing for write-blocking) at the rate its copy reached.
+   * The switchover decision counts it with the drain.
+   */
+  long expectedPivotMs() {
+    long ms = 0;
+    for (DiskMoveStatus s : statuses.values()) {
+      if (s.getRemainingBytes() > 0) ms += s.getRemainingBytes() * 1000 / Math.max(1, s.getRateBytesPerSecond());
+    }
+    return ms;
   }
 
   /** Each disk's copy as last reported, for the progress reports. */
@@ -85,8 +100,10 @@ final class SourceStorage {
     ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> BlockStream.connect(cookie.getDataHost(), cookie.getDataPort(),
         migrationId, cookie.getToken(), dataPlane, cookie.getDestinationHost()), io), Connected::new);
     waiting = new Waiting(StorageMove.Phase.READY, ready);
+    dialing = true;
     return base
         .onMessage(Connected.class, m -> {
+          dialing = false;
           if (m.error() != null) return failed.apply("disk stream: " + m.error().getMessage());
           stream = m.stream();
           if (!ending) {
@@ -97,6 +114,23 @@ final class SourceStorage {
           return Behaviors.same();
         })
         .build();
+  }
+
+  /** The dial ended after the migration had (in Confirm): nothing will use the stream. */
+  Behavior<SourceActor.Command> onConnectedLate(Connected m) {
+    dialing = false;
+    if (m.stream() != null) m.stream().close();
+    return Behaviors.same();
+  }
+
+  /** Nothing of the disks' copy is left running: no move, no dial in progress. */
+  boolean allEnded() {
+    return !enabled || (moves.isEmpty() && !dialing);
+  }
+
+  /** Confirm could wait no longer: the stream closes (a move blocked on it fails), the moves stop with the actor. */
+  void abandon() {
+    if (stream != null) stream.close();
   }
 
   /** At the switchover, the guest stopped and drained: every disk's last blocks go; then pivoted. */
@@ -116,7 +150,9 @@ final class SourceStorage {
     if (m.report().ended()) {
       moves.remove(s.getDiskId());
       if (moves.isEmpty() && stream != null) stream.close();
-      if (!s.getOutcome().equals("COMPLETED") && !ending) return failed.apply("disk " + s.getDiskId() + ": " + s.getReason());
+      if (!s.getOutcome().equals("COMPLETED") && !ending) {
+        return failed.apply("disk " + s.getDiskId() + ": " + s.getReason());
+      }
     }
     Waiting w = waiting;
     if (w == null || ending || !allIn(w.phase())) return Behaviors.same();
@@ -137,7 +173,9 @@ final class SourceStorage {
     for (int i = 0; i < disks.size(); i++) {
       String id = disks.get(i).getDiskId();
       var target = new MoveTarget.Remote(stream, i, disks.get(i).getDatastore(), commit);
-      var request = new StorageMoveActor.Request(guest, guest.disk(id), target, mode, bytesPerSecond, false);
+      // The disks copy side by side: each gets an equal part of the migration's share.
+      long each = bytesPerSecond == 0 ? 0 : Math.max(1, bytesPerSecond / disks.size());
+      var request = new StorageMoveActor.Request(guest, guest.disk(id), target, mode, each, false);
       moves.put(id, ctx.spawn(StorageMoveActor.create(request, settings.storageMove(), settings.faults().mirror(),
           reports), "disk-" + id));
     }

@@ -28,7 +28,8 @@ final class MoveActions {
   private final StorageMoveActor.Request request;
   private final MoveSettings settings;
   private final MirrorFaults faults;
-  private final Logger log;
+  /** Not the actor's logger: the actions run on the move's own thread. */
+  private static final Logger log = org.slf4j.LoggerFactory.getLogger(MoveActions.class);
   private final Consumer<String> mirrorFailed;
   private final VirtualDisk disk;
   private final MoveTarget target;
@@ -44,12 +45,11 @@ final class MoveActions {
   private volatile long stunMicros;
   private volatile long endedMs;
 
-  MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults, Logger log,
+  MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults,
       Consumer<String> mirrorFailed) {
     this.request = request;
     this.settings = settings;
     this.faults = faults;
-    this.log = log;
     this.mirrorFailed = mirrorFailed;
     this.disk = request.disk();
     this.target = request.target();
@@ -162,9 +162,13 @@ final class MoveActions {
   }
 
   private void copyPass(CompletableFuture<Void> stop) throws IOException, InterruptedException {
+    copyPass(stop, request.bytesPerSecond());
+  }
+
+  private void copyPass(CompletableFuture<Void> stop, long bytesPerSecond) throws IOException, InterruptedException {
     passStartedNanos = System.nanoTime();
     try {
-      BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, request.bytesPerSecond());
+      BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, bytesPerSecond);
       passes++;
       copyNanos += p.nanos();
     } finally {
@@ -197,11 +201,18 @@ final class MoveActions {
   /** Copies what is left (background), makes the target durable and switches the disk to it. */
   private String pivot() throws IOException, InterruptedException {
     long t0 = System.nanoTime();
-    while (mirror.dirtyBlocks() > 0) copyPass(new CompletableFuture<>());
+    while (mirror.dirtyBlocks() > 0) copyPass(new CompletableFuture<>(), 0); // in the stun: not paced
     mirror.flush();
     target.pivot(disk, mirror);
     stunMicros += (System.nanoTime() - t0) / 1000;
     return null;
+  }
+
+  /** The move's actor stopped before the end: the disk issues again and no mirror stays attached. */
+  void abandon() {
+    DiskMirror m = mirror;
+    if (m != null) disk.detach(m);
+    disk.unstun();
   }
 
   long remainingBytes() {

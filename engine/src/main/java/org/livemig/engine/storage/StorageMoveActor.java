@@ -96,7 +96,7 @@ public final class StorageMoveActor {
       t.setDaemon(true);
       return t;
     });
-    this.actions = new MoveActions(request, settings, faults, log, reason -> ctx.getSelf().tell(new MirrorFailed(reason)));
+    this.actions = new MoveActions(request, settings, faults, reason -> ctx.getSelf().tell(new MirrorFailed(reason)));
     this.state = request.remote() ? StorageMove.startRemote(request.mode())
         : StorageMove.start(request.mode(), request.autoPivot());
     log.info("disk {} of guest {}: moving from datastore {} to {}{} ({}, {} pivot)", request.disk().diskId(),
@@ -135,6 +135,7 @@ public final class StorageMoveActor {
           }
           stop.complete(null);
           thread.shutdown();
+          actions.abandon(); // never leave the disk stunned or a mirror in its write path
           return Behaviors.same();
         })
         .build();

@@ -62,12 +62,16 @@ class DiskMoveTest {
   }
 
   private SyntheticGuest runningGuest(String id, long blocks, long writesPerSecond) {
+    return runningGuest(id, blocks, writesPerSecond, DiskFaults.none());
+  }
+
+  private SyntheticGuest runningGuest(String id, long blocks, long writesPerSecond, DiskFaults faults) {
     GuestDescription d = GuestDescription.newBuilder().setGuestId(id).setPageSize(4096).setPageCount(64).setSeed(11)
         .setDirtyPagesPerSecond(200).setHotPages(16).setHotPerMille(800).setInitialFill(InitialFill.FILL_PATTERN)
         .addDisks(DiskDescription.newBuilder().setDiskId("root").setDatastore("fast").setBlockCount(blocks)
             .setQueueDepth(16).setWritesPerSecond(writesPerSecond).setReadsPerMille(300))
         .build();
-    GuestDisks.Created c = GuestDisks.create(d, "host-a", datastores(), DiskFaults.none());
+    GuestDisks.Created c = GuestDisks.create(d, "host-a", datastores(), faults);
     guest = SyntheticGuest.create(c.description(), "t", RunStateListener.NONE, c.disks());
     guest.run("t");
     return guest;
@@ -225,7 +229,8 @@ class DiskMoveTest {
   @Test
   void cancelInBulkCopyAndInReady() throws Exception {
     runningGuest("cancel", 2048, 1000);
-    Move slow = move(Mode.WRITE_BLOCKING, 1024 * 1024, true, MirrorFaults.none(), SETTINGS);
+    await(() -> writes() > 300, "300 written blocks: a second of copying at 256 KiB/s (never-written ones are skipped)");
+    Move slow = move(Mode.WRITE_BLOCKING, 256 * 1024, true, MirrorFaults.none(), SETTINGS);
     await(() -> slow.status().getPhase().equals("BULK_COPY") && slow.status().getCopiedBytes() > 0, "the bulk copy");
     slow.actor().tell(new StorageMoveActor.Cancel("cancelled by the test"));
     DiskMoveStatus s = slow.awaitEnd();
@@ -248,7 +253,8 @@ class DiskMoveTest {
   @Test
   void powerOffDuringTheCopyLeavesTheGuestOffOnItsSource() throws Exception {
     runningGuest("off", 2048, 1000);
-    Move m = move(Mode.WRITE_BLOCKING, 1024 * 1024, true, MirrorFaults.none(), SETTINGS);
+    await(() -> writes() > 300, "300 written blocks: a second of copying at 256 KiB/s");
+    Move m = move(Mode.WRITE_BLOCKING, 256 * 1024, true, MirrorFaults.none(), SETTINGS);
     await(() -> m.status().getCopiedBytes() > 0, "the bulk copy");
     m.actor().tell(new StorageMoveActor.PowerOff());
     DiskMoveStatus s = m.awaitEnd();
@@ -259,6 +265,21 @@ class DiskMoveTest {
     assertTrue(Files.exists(file("fast")), "the powered-off guest's disk stays");
     assertFalse(Files.exists(file("slow")));
     assertEquals(List.of(), openFiles(), "every file closed");
+    assertNoMoveThreadLeft();
+  }
+
+  @Test
+  void powerOffWhileTheCopyWaitsBehindAHungWriteStillEnds() throws Exception {
+    // The first write hangs and holds its block until the disk closes; the copy reaches that block and waits.
+    runningGuest("hung", 2048, 1000, new DiskFaults(Duration.ZERO, Duration.ZERO, null, 0, null));
+    Move m = move(Mode.WRITE_BLOCKING, 0, true, MirrorFaults.none(), SETTINGS);
+    await(() -> m.status().getCopiedBytes() > 0, "the bulk copy");
+    m.actor().tell(new StorageMoveActor.PowerOff());
+    DiskMoveStatus s = m.awaitEnd();
+    assertEquals("CANCELLED", s.getOutcome(), s.toString());
+    assertPath(s, "CREATE_TARGET BULK_COPY POWER_OFF REMOVE_MIRROR CLOSE_TARGET DONE");
+    assertEquals(RunState.DESTROYED, guest.state());
+    assertEquals(List.of(), openFiles());
     assertNoMoveThreadLeft();
   }
 

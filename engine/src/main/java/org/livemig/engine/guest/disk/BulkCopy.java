@@ -34,29 +34,41 @@ public final class BulkCopy {
   public Pass pass(BooleanSupplier stop, long bytesPerSecond) throws IOException, InterruptedException {
     long t0 = System.nanoTime();
     long blocks = 0;
+    long sent = 0; // blocks that went to the target: a never-written one costs the link nothing
     long next = 0;
     while (!stop.getAsBoolean()) {
       long b = mirror.takeDirty(next);
       if (b < 0) break;
       next = b + 1;
-      copy(b);
+      int copied = copy(b, stop);
+      if (copied < 0) break; // stopped while a request held the block
       blocks++;
-      if (bytesPerSecond > 0) pace(t0 + blocks * buf.capacity() * 1_000_000_000L / bytesPerSecond, stop);
+      sent += copied;
+      if (bytesPerSecond > 0 && copied > 0) pace(t0 + sent * buf.capacity() * 1_000_000_000L / bytesPerSecond, stop);
     }
     mirror.flush();
     return new Pass(blocks, System.nanoTime() - t0);
   }
 
-  private void copy(long block) throws IOException, InterruptedException {
-    if (!disk.holdBlock(block)) {
+  /**
+   * Copies one block: 1 when written to the target, 0 when it was never written (skipped), -1
+   * (the block left dirty) when the copy is to stop while a request holds it.
+   */
+  private int copy(long block, BooleanSupplier stop) throws IOException, InterruptedException {
+    if (!disk.holdBlock(block, stop)) {
       mirror.markDirty(block);
+      if (stop.getAsBoolean()) return -1;
       throw new IOException("disk " + disk.diskId() + " closed during the copy");
     }
     try {
       mirror.injectSourceReadFault();
       disk.file().read(block, buf);
-      if (isZero(buf)) mirror.skippedZero();
-      else mirror.copy(block, buf);
+      if (isZero(buf)) {
+        mirror.skippedZero();
+        return 0;
+      }
+      mirror.copy(block, buf);
+      return 1;
     } catch (IOException | RuntimeException e) {
       mirror.markDirty(block); // not on the target: a later pass (if any) copies it
       throw e;

@@ -100,6 +100,11 @@ public final class GuestDisks {
     }
   }
 
+  /** Deletes the files of disks this host created for a guest that will not be (closed first); failures join cause. */
+  public void deleteFiles(Throwable cause) {
+    files().forEach(f -> deleteQuietly(f.path(), cause));
+  }
+
   /** Deletes a file this host just created; a failure to is added to the error that made it go. */
   private static void deleteQuietly(java.nio.file.Path file, Throwable cause) {
     try {

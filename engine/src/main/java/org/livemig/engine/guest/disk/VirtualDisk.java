@@ -185,10 +185,10 @@ public final class VirtualDisk {
     return source;
   }
 
-  /** Holds block for the bulk copy: waits until no request touches it; false once the disk closed. */
-  synchronized boolean holdBlock(long block) throws InterruptedException {
-    while (!closed && busyBlocks.contains(block)) wait();
-    if (closed) return false;
+  /** Holds block for the bulk copy once no request touches it; false if the disk closed or the copy is to stop. */
+  synchronized boolean holdBlock(long block, java.util.function.BooleanSupplier stop) throws InterruptedException {
+    while (!closed && busyBlocks.contains(block) && !stop.getAsBoolean()) wait(50);
+    if (closed || busyBlocks.contains(block)) return false;
     busyBlocks.add(block);
     return true;
   }
