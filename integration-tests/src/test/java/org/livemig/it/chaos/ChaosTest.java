@@ -26,18 +26,18 @@ import org.livemig.it.chaos.ChaosCell.Moment;
  */
 class ChaosTest {
   /**
-   * The default run: a cell for each kind of fault that no other test of the default run injects
-   * (a process frozen, a host partitioned for seconds, the journal blocked), short fault durations;
-   * a cell ending in ":N" lets its fault last up to N seconds as in the full matrix, one ending in
+   * The default run: a cell for each kind of fault that no other test of the default run injects (a
+   * process frozen, a host partitioned for seconds, the journal blocked), short fault durations; a
+   * cell ending in ":N" lets its fault last up to N seconds as in the full matrix, one ending in
    * ":downed" keeps its node frozen until the others have downed it and ended the migration without
    * it (the destination frozen in Finish past its lease: the lease's case; at most 30 s). Killed
    * processes and a broken data link have tests of their own in the default run, so their cells run
    * in the full matrix only: the JVM running the migration's coordinator killed with kill -9 in
    * Perform (CoordinatorProcessKillTest; CoordinatorCrashTest and SharedPostgresJournalTest crash
-   * its node in one JVM), hosts lost (HostLossTest, PostcopyFailoverTest, ConfirmRetryTest), the
-   * link cut in postcopy and recovered over the same route (PostcopyTest, also in
-   * PostcopyFailoverTest), cut or hung in precopy (DataLinkFailureTest). The default run's earlier
-   * cells KILL_COORDINATOR@NEAR_SWITCHOVER#1 and CUT_DATA_LINK@POSTCOPY_ACTIVE#7 run with
+   * its node in one JVM), hosts lost (HostLossTest, PostcopyFailoverTest) or silent in Confirm
+   * (ConfirmRetryTest), the link cut in postcopy and recovered over the same route (PostcopyTest,
+   * also in PostcopyFailoverTest), cut or hung in precopy (DataLinkFailureTest). The default run's
+   * earlier cells KILL_COORDINATOR@NEAR_SWITCHOVER#1 and CUT_DATA_LINK@POSTCOPY_ACTIVE#7 run with
    * -Dchaos.cells (README "The chaos harness").
    */
   static final List<String> REPRESENTATIVE = List.of(
