@@ -81,7 +81,13 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
     return new Random(seed * 17 + moment.ordinal()).nextInt(300);
   }
 
-  Outcome run(Path dir, int maxFaultSeconds) throws Exception {
+  /**
+   * Runs the cell on a fresh cluster. A lasting fault lasts faultSeconds(maxFaultSeconds); with
+   * freezeUntilDowned a frozen node stays frozen instead until the others have downed it and the
+   * migration has ended without it (at most maxFaultSeconds; not downed by then is a violation):
+   * the lease's case, for no longer than the cluster takes.
+   */
+  Outcome run(Path dir, int maxFaultSeconds, boolean freezeUntilDowned) throws Exception {
     Files.createDirectories(dir);
     String[] held = moment.held();
     Map<String, List<String>> hostFaults = held == null ? Map.of() : Map.of(held[0], List.of(
@@ -113,7 +119,7 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
       awaitMoment(c, id, held);
       Thread.sleep(delayMillis()); // the seed's offset into the moment: an injection time, not a wait for a condition
       details.append("fault ").append(fault).append(" at ").append(moment).append('\n');
-      inject(c, id, maxFaultSeconds, details);
+      inject(c, id, maxFaultSeconds, freezeUntilDowned, details, violations);
       details.append("start answered: ").append(started.get(60, TimeUnit.SECONDS)).append('\n');
 
       MigrationInfo end = awaitEnd(c, id, details);
@@ -205,7 +211,8 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
     throw new IllegalStateException("no coordinator JVM logged migration " + id);
   }
 
-  private void inject(ChaosCluster c, String id, int maxFaultSeconds, StringBuilder details) throws Exception {
+  private void inject(ChaosCluster c, String id, int maxFaultSeconds, boolean freezeUntilDowned, StringBuilder details,
+      List<String> violations) throws Exception {
     int seconds = faultSeconds(maxFaultSeconds);
     long ms = seconds * 1000L;
     switch (fault) {
@@ -215,10 +222,30 @@ record ChaosCell(Fault fault, Moment moment, long seed) {
       case FREEZE_SOURCE, FREEZE_DESTINATION, FREEZE_COORDINATOR -> {
         String node = fault == Fault.FREEZE_SOURCE ? "host-a" : fault == Fault.FREEZE_DESTINATION ? "host-b"
             : coordinatorOf(c, id);
-        details.append("frozen ").append(node).append(" for ").append(seconds).append(" s\n");
-        c.signal(node, "STOP");
-        Thread.sleep(ms); // the fault's duration
-        c.signal(node, "CONT");
+        if (freezeUntilDowned) {
+          c.signal(node, "STOP");
+          long frozenAt = System.nanoTime();
+          long deadline = frozenAt + TimeUnit.SECONDS.toNanos(maxFaultSeconds);
+          boolean downed = false;
+          MigrationInfo seen = null;
+          while (System.nanoTime() < deadline) {
+            downed = downed || c.downedByTheOthers(node);
+            seen = c.status(id);
+            if (downed && seen != null && TERMINAL.matcher(seen.getStatus().name()).matches()) break;
+            Thread.sleep(200); // polling the other processes' view from outside: no event reaches this JVM
+          }
+          long frozenMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozenAt);
+          details.append("frozen ").append(node).append(" for ").append(frozenMs).append(" ms: ")
+              .append(downed ? "downed" : "not downed").append(", migration ")
+              .append(seen == null ? "status unknown" : seen.getStatus()).append('\n');
+          if (!downed) violations.add("the cluster did not down " + node + ", frozen for " + maxFaultSeconds + " s");
+          c.signal(node, "CONT");
+        } else {
+          details.append("frozen ").append(node).append(" for ").append(seconds).append(" s\n");
+          c.signal(node, "STOP");
+          Thread.sleep(ms); // the fault's duration
+          c.signal(node, "CONT");
+        }
       }
       case CUT_DATA_LINK -> c.dataLink.cut();
       case BLACKHOLE_DATA_LINK, SLOW_DATA_LINK, CORRUPT_DATA_LINK -> {

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.livemig.engine.chaos.LinkProxy;
 import org.livemig.engine.common.EpochMicros;
 import org.livemig.it.HostProcess;
@@ -237,6 +239,28 @@ final class ChaosCluster implements AutoCloseable {
       if (System.nanoTime() > deadline) throw new AssertionError("cluster formed within " + within + ": " + body);
       Thread.sleep(200); // polling the cluster's own view from outside: no event reaches this JVM
     }
+  }
+
+  /**
+   * Whether the other nodes have downed this one: a coordinator that answers (alive, not frozen,
+   * not this node) lists it as Down, or no more (removed). False while none of them answers.
+   */
+  boolean downedByTheOthers(String node) throws InterruptedException {
+    Pattern member = Pattern.compile("\"address\":\"" + Pattern.quote("akka://livemig@127.0.0.1:" + nodes.get(node).artery)
+        + "\",\"status\":\"(\\w+)\"");
+    for (String name : COORDINATORS) {
+      Node n = nodes.get(name);
+      if (name.equals(node) || !n.alive() || n.frozen) continue;
+      try {
+        HttpResponse<String> r = get(name, "/hosts");
+        if (r.statusCode() != 200) continue;
+        Matcher m = member.matcher(r.body());
+        return !m.find() || m.group(1).equals("Down") || m.group(1).equals("Removed");
+      } catch (IOException e) {
+        // this coordinator does not answer now: ask the next
+      }
+    }
+    return false;
   }
 
   /** Sends a signal (KILL, STOP, CONT) to a node's JVM; after KILL, waits until it is dead. */
