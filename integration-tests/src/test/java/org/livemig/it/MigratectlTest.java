@@ -215,6 +215,9 @@ class MigratectlTest {
     // Held in READY, then cancelled: the disk stays where it was.
     assertEquals(Migratectl.EXIT_OK, ctl("move-disk", "cli-move", "root", "local", "--manual-pivot").exit());
     await(() -> ctl("moves", "cli-move").out().contains("| READY"), "READY");
+    Run migrate = ctl("start", "cli-move", "--from", "host-a", "--to", "host-b");
+    assertNotEquals(Migratectl.EXIT_OK, migrate.exit(), "a guest moving a disk does not migrate: " + migrate.out());
+    assertTrue(migrate.err().contains("is moving a disk"), migrate.err());
     assertEquals(Migratectl.EXIT_OK, ctl("cancel-move", "cli-move", "root").exit());
     Run cancelled = ctl("moves", "cli-move", "--watch", "root", "--interval-ms", "50");
     assertEquals(Migratectl.EXIT_MIGRATION_FAILED, cancelled.exit(), cancelled.out());
