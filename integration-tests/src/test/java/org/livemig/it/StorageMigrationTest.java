@@ -278,11 +278,7 @@ class StorageMigrationTest {
   }
 
   private static void awaitWrites(MigratableGuest g, long writes) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (g.disks().get(0).getWrites() < writes) {
-      if (System.nanoTime() > deadline) throw new AssertionError("guest wrote only " + g.disks() + ", expected " + writes);
-      Thread.sleep(10);
-    }
+    TestCluster.awaitDiskWrites(g, writes);
   }
 
   /** Pauses the guest, drains its requests, checks the disk, runs it again. */

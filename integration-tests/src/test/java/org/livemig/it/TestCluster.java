@@ -128,6 +128,15 @@ final class TestCluster implements AutoCloseable {
     return m;
   }
 
+  /** Waits (30 s at most) until the guest's first disk has acknowledged this many writes. */
+  static void awaitDiskWrites(MigratableGuest g, long writes) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (g.disks().get(0).getWrites() < writes) {
+      if (System.nanoTime() > deadline) throw new AssertionError("guest wrote only " + g.disks() + ", expected " + writes);
+      Thread.sleep(10);
+    }
+  }
+
   static GuestDescription guest(String id, long mib, long dirtyPagesPerSecond) {
     return GuestDescription.newBuilder().setGuestId(id).setPageSize(4096).setPageCount(mib * 256).setSeed(id.hashCode())
         .setDirtyPagesPerSecond(dirtyPagesPerSecond).setHotPages(Math.min(2048, mib * 64)).setHotPerMille(800)

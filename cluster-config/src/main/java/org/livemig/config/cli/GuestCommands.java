@@ -77,29 +77,31 @@ final class GuestCommands {
 
   @Command(name = "pivot", description = "Pivot a disk move waiting in READY (started with --manual-pivot): a brief "
       + "stun, the guest continues on the new file.")
-  static final class Pivot extends Sub {
+  static final class Pivot extends OneDisk {
+    @Override
+    int execute(OperatorApi api) throws Exception {
+      return request(api, "POST", "pivot", "pivot of disk %s of guest %s requested");
+    }
+  }
+
+  /** A request about one disk's move (pivot, cancel-move). */
+  abstract static class OneDisk extends Sub {
     @Parameters(index = "0", paramLabel = "GUEST", description = "the guest's id") String guest;
     @Parameters(index = "1", paramLabel = "DISK", description = "the disk's id") String disk;
 
-    @Override
-    int execute(OperatorApi api) throws Exception {
-      result(api.send("POST", "/guests/" + guest + "/disks/" + disk + "/pivot", null));
-      root.out.printf("pivot of disk %s of guest %s requested%n", disk, guest);
+    int request(OperatorApi api, String method, String path, String done) throws Exception {
+      result(api.send(method, "/guests/" + guest + "/disks/" + disk + "/" + path, null));
+      root.out.printf(done + "%n", disk, guest);
       return EXIT_OK;
     }
   }
 
   @Command(name = "cancel-move", description = "Cancel a disk move before its pivot: the mirror is removed (after a "
       + "stun if it was in the write path) and the new file deleted; the guest runs on as before.")
-  static final class CancelMove extends Sub {
-    @Parameters(index = "0", paramLabel = "GUEST", description = "the guest's id") String guest;
-    @Parameters(index = "1", paramLabel = "DISK", description = "the disk's id") String disk;
-
+  static final class CancelMove extends OneDisk {
     @Override
     int execute(OperatorApi api) throws Exception {
-      result(api.send("DELETE", "/guests/" + guest + "/disks/" + disk + "/move", null));
-      root.out.printf("cancel of the move of disk %s of guest %s requested%n", disk, guest);
-      return EXIT_OK;
+      return request(api, "DELETE", "move", "cancel of the move of disk %s of guest %s requested");
     }
   }
 
