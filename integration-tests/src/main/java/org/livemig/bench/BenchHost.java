@@ -35,9 +35,10 @@ public final class BenchHost {
           .setGuestId(g.getString("id")).setPageSize(4096).setPageCount(g.getLong("size-mib") * 256).setSeed(42)
           .setDirtyPagesPerSecond(g.getLong("dirty-pages-per-second"))
           .setInitialFill(InitialFill.FILL_PATTERN);
-      if (g.hasPath("disk")) { // on the shared datastore both hosts of the case see
+      if (g.hasPath("disk")) { // on the shared datastore both hosts of the case see, unless it names another
         Config k = g.getConfig("disk");
-        b.addDisks(DiskDescription.newBuilder().setDiskId("root").setDatastore("shared")
+        b.addDisks(DiskDescription.newBuilder().setDiskId("root")
+            .setDatastore(k.hasPath("datastore") ? k.getString("datastore") : "shared")
             .setBlockCount(k.getLong("blocks")).setQueueDepth(k.getInt("queue-depth"))
             .setWritesPerSecond(k.getLong("writes-per-second")).setReadsPerMille(250));
       }

@@ -1,0 +1,166 @@
+package org.livemig.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.livemig.config.LivemigNode;
+import org.livemig.engine.client.MigrationClient;
+import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.MigrationInfo;
+import org.livemig.messages.MigrationParameters;
+import org.livemig.messages.MigrationStatus;
+
+/**
+ * Storage migration (copy_storage, README "Disks to another host") against a raw copy of the same
+ * disk data through a loopback socket, back to back: a live guest (bench.storage.size-mib of
+ * memory, 32: small, so that the total is mostly the disk's) with a disk of bench.storage.disk-mib (1024) on each host's own "local" datastore,
+ * writing bench.storage.write-mbps (20) at queue depth 16, is migrated back and forth
+ * (bench.storage.reps per mode, 2; modes write-blocking and background) after writing for
+ * bench.storage.fill-seconds (10). The raw copy reads the disk file the guest now runs on and
+ * sends its written blocks (the engine skips never-written ones too) over a loopback socket to a
+ * file the receiver makes durable at the end. Printed per migration: total time, downtime, the
+ * disk's bytes sent, the copy's time and rate; the raw copy's time; the ratios of the migration's
+ * total and of the disk copy alone to the raw copy.
+ */
+public final class StorageBenchmark {
+  private static final int BLOCK = 4096;
+
+  private StorageBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    long sizeMib = Long.parseLong(Benchmark.prop("bench.storage.size-mib", "32"));
+    long diskMib = Long.parseLong(Benchmark.prop("bench.storage.disk-mib", "1024"));
+    long writeMbps = Long.parseLong(Benchmark.prop("bench.storage.write-mbps", "20"));
+    int reps = Integer.parseInt(Benchmark.prop("bench.storage.reps", "2"));
+    long fillSeconds = Long.parseLong(Benchmark.prop("bench.storage.fill-seconds", "10"));
+    Path dir = Files.createTempDirectory("livemig-storage-bench");
+    String journal = Benchmark.journalUrl("h2", dir);
+    List<String> hostJvm = List.of("-Xms256m", "-Xmx256m", "-XX:MaxDirectMemorySize=" + (2 * sizeMib + 256) + "m");
+    String local = "livemig.host.datastores.local = \"" + dir.resolve("local-") + "\"${livemig.host.id}\n";
+    String guest = "bench.guest { id = \"vm\", size-mib = " + sizeMib + ", dirty-pages-per-second = 1000, running = true,"
+        + " disk { datastore = local, blocks = " + diskMib * 256 + ", queue-depth = 16, writes-per-second = "
+        + writeMbps * 1_000_000 / BLOCK + " } }\n" + local;
+    System.out.printf("storage benchmark: guest %d MiB, disk %d MiB writing %d MB/s, %d repetition(s) per mode, %s%n",
+        sizeMib, diskMib, writeMbps, reps, dir);
+    try (LivemigNode coordinator = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
+        Map.of()))) {
+      coordinator.join(coordinator.address());
+      MigrationClient client = new MigrationClient(coordinator.system());
+      try (HostPair hosts = HostPair.start(coordinator.system(), dir, coordinator.address().toString(), journal, guest,
+          local, hostJvm)) {
+        String from = "host-a";
+        for (String mode : List.of("write-blocking", "background")) {
+          for (int r = 0; r < reps; r++) {
+            Thread.sleep(TimeUnit.SECONDS.toMillis(fillSeconds)); // the guest writes: the disk fills
+            String to = from.equals("host-a") ? "host-b" : "host-a";
+            MigrationInfo i = migrate(client, from, to, mode);
+            Path file = dir.resolve("local-" + to).resolve("vm").resolve("root.img");
+            long rawNanos = rawCopy(file, dir.resolve("raw-copy.img"));
+            DiskMoveStatus d = i.getDisks(0);
+            double engineS = i.getTotalTimeMs() / 1e3;
+            double copyS = d.getRateBytesPerSecond() == 0 ? 0 : (double) d.getCopiedBytes() / d.getRateBytesPerSecond();
+            double rawS = rawNanos / 1e9;
+            System.out.printf("%-14s %s -> %s: total %.2f s, downtime %d ms (disk's last blocks %.1f ms); disk copy "
+                    + "%.2f s (%d passes, %.1f MB written), %d mirrored writes; raw copy of the disk's written blocks "
+                    + "%.2f s; total / raw %.2f, disk copy / raw %.2f%n", mode, from, to, engineS, i.getDowntimeMs(),
+                i.getBlackout().getDiskPivotUs() / 1e3, copyS, d.getPasses(), sentBytes(file) / 1e6,
+                d.getMirroredWrites(), rawS, engineS / rawS, copyS / rawS);
+            from = to;
+          }
+        }
+      }
+    }
+    System.exit(0); // the coordinator's H2 and Akka threads would otherwise hold the JVM
+  }
+
+  private static MigrationInfo migrate(MigrationClient client, String from, String to, String mode) throws Exception {
+    MigrationInfo info = Benchmark.awaitEnd(client, client.start("vm", from, to, MigrationParameters.newBuilder()
+        .setCopyStorage(true).setStorageMode(mode).build()).toCompletableFuture().get(60, TimeUnit.SECONDS));
+    if (info.getStatus() != MigrationStatus.COMPLETED) {
+      throw new IllegalStateException("migration " + from + " -> " + to + " ended " + info.getStatus() + ": "
+          + info.getError());
+    }
+    return info;
+  }
+
+  /** The written (non-zero) blocks' bytes of a disk file. */
+  private static long sentBytes(Path file) throws IOException {
+    long n = 0;
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer b = ByteBuffer.allocateDirect(BLOCK);
+      for (long pos = BLOCK; pos < in.size(); pos += BLOCK) { // after the superblock
+        b.clear();
+        in.read(b, pos);
+        if (!zero(b)) n += BLOCK;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The baseline: the file's written blocks read and sent over a loopback socket (offset + block),
+   * written at the receiver into a new file made durable at the end. Returns the nanoseconds.
+   */
+  static long rawCopy(Path source, Path target) throws Exception {
+    Files.deleteIfExists(target);
+    try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+      CompletableFuture<Void> receiver = CompletableFuture.runAsync(() -> receive(server, target));
+      long t0 = System.nanoTime();
+      try (SocketChannel out = SocketChannel.open(server.getLocalAddress());
+          FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+        ByteBuffer head = ByteBuffer.allocateDirect(8);
+        ByteBuffer b = ByteBuffer.allocateDirect(BLOCK);
+        for (long pos = BLOCK; pos < in.size(); pos += BLOCK) {
+          b.clear();
+          in.read(b, pos);
+          if (zero(b)) continue;
+          head.clear().putLong(pos).flip();
+          b.flip();
+          while (head.hasRemaining() || b.hasRemaining()) out.write(new ByteBuffer[] {head, b});
+        }
+      }
+      receiver.get(10, TimeUnit.MINUTES);
+      long nanos = System.nanoTime() - t0;
+      Files.deleteIfExists(target);
+      return nanos;
+    }
+  }
+
+  private static void receive(ServerSocketChannel server, Path target) {
+    try (SocketChannel in = server.accept(); FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.WRITE)) {
+      ByteBuffer head = ByteBuffer.allocateDirect(8);
+      ByteBuffer b = ByteBuffer.allocateDirect(BLOCK);
+      while (true) {
+        head.clear();
+        b.clear();
+        while (head.hasRemaining() || b.hasRemaining()) {
+          if (in.read(new ByteBuffer[] {head, b}) < 0) {
+            out.force(false);
+            return;
+          }
+        }
+        long pos = head.flip().getLong();
+        b.flip();
+        while (b.hasRemaining()) out.write(b, pos + b.position());
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static boolean zero(ByteBuffer b) {
+    for (int i = 0; i < BLOCK; i += 8) if (b.getLong(i) != 0) return false;
+    return true;
+  }
+}
