@@ -21,9 +21,9 @@ import java.util.TreeMap;
  * them again when it starts. A migration's shard is its id's hash modulo the number of shards: a
  * node started with another number would route a remembered migration to another shard than the one
  * that restarts it, and two coordinators would write one migration's journal. So a coordinator node
- * is refused on a journal where any remembered migration is in another shard than the configured
- * number puts it in (migrations whose coordinator passivated are no longer remembered: once every
- * migration has ended and passivated, the number may change).
+ * is refused on a journal where any remembered migration (one with a journal of its own) is in
+ * another shard than the configured number puts it in (migrations whose coordinator passivated are
+ * no longer remembered: once every migration has ended and passivated, the number may change).
  */
 final class RememberedShards {
   private RememberedShards() {}
@@ -51,6 +51,10 @@ final class RememberedShards {
     try (Connection conn = DriverManager.getConnection(url, c.getString("livemig.journal.user"),
         c.getString("livemig.journal.password"))) {
       remembered = remembered(conn);
+      // A coordinator asked about an unknown id is remembered too, but has no journal to write twice.
+      try (var q = conn.prepareStatement("select 1 from \"event_journal\" where \"persistence_id\" = ?")) {
+        for (Set<String> ids : remembered.values()) ids.removeIf(id -> !journalled(q, id));
+      }
     } catch (SQLException e) {
       // No database file yet (H2, 90146) or no journal tables yet (class 42): nothing remembered.
       if (e.getErrorCode() == 90146 || String.valueOf(e.getSQLState()).startsWith("42")) return List.of();
@@ -69,6 +73,17 @@ final class RememberedShards {
         + "); a coordinator node would run them twice. Start it with the number the journal was written with "
         + "(the default is 1000 before livemig set 100), and change the number only once no migration is "
         + "remembered (all ended and passivated)");
+  }
+
+  private static boolean journalled(java.sql.PreparedStatement q, String migrationId) {
+    try {
+      q.setString(1, "Migration|" + migrationId);
+      try (ResultSet rs = q.executeQuery()) {
+        return rs.next();
+      }
+    } catch (SQLException e) {
+      return true; // unknown: counted, as a migration would be
+    }
   }
 
   /** Each remembered shard's started-and-not-stopped migration ids: its latest snapshot, then its later events. */

@@ -34,14 +34,19 @@ class RememberedShardsTest {
   void aNumberOfShardsThatDoesNotFitTheRememberedMigrationsIsRefused() throws Exception {
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";DB_CLOSE_DELAY=-1";
     assertEquals(List.of(), check(journal, 100), "no journal yet: nothing remembered");
-    // A migration id that 1000 shards and 100 shards put in different shards.
-    String id = IntStream.range(0, 100).mapToObj(i -> "m-" + i)
-        .filter(i -> !RememberedShards.shardOf(i, 1000).equals(RememberedShards.shardOf(i, 100))).findFirst()
-        .orElseThrow();
+    // Migration ids that 1000 shards and 100 shards put in different shards.
+    List<String> ids = IntStream.range(0, 100).mapToObj(i -> "m-" + i)
+        .filter(i -> !RememberedShards.shardOf(i, 1000).equals(RememberedShards.shardOf(i, 100))).limit(2).toList();
+    String unknown = ids.get(0);
+    String id = ids.get(1);
     try (LivemigNode node = LivemigNode.start(coordinator(journal, 1000))) {
       node.join(node.address());
-      // Asking for its status starts its coordinator, which its shard remembers in the journal.
-      var status = new MigrationClient(node.system()).status(id).toCompletableFuture();
+      MigrationClient client = new MigrationClient(node.system());
+      // Starting a migration starts its coordinator, which its shard remembers in the journal; so
+      // does asking about an unknown id, but that coordinator has no journal that two could write.
+      client.start(id, "guest", "host-a", "host-b", org.livemig.messages.MigrationParameters.getDefaultInstance())
+          .toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+      var status = client.status(unknown).toCompletableFuture();
       assertThrows(java.util.concurrent.ExecutionException.class, () -> status.get(30,
           java.util.concurrent.TimeUnit.SECONDS), "an unknown migration");
     }
