@@ -29,10 +29,12 @@ import org.livemig.messages.MigrationParameters;
  * `bench.burst.count` fresh migration ids requested round-robin over five hosts as ScaleBenchmark does:
  *
  * <ul>
- *   <li>status of each (its coordinator entity started by sharding: shard allocation, the
- *       remembered entity's write, the coordinator's recovery; answered "unknown migration"),
+ *   <li>start of each (all of it, as ScaleBenchmark asks), with from the journal when each
+ *       coordinator's start was written and how long its answer came after that, and how many
+ *       shards the shard coordinator allocated (one journal write each, one after another),
+ *   <li>status of as many other fresh ids (their coordinator entities started by sharding: shard
+ *       allocation, the remembered entity's write, the coordinator's recovery; "unknown migration"),
  *   <li>start of those same ids (their coordinators running: the start's write and admission's answer),
- *   <li>start of as many other fresh ids (all of it, as ScaleBenchmark asks),
  *   <li>admission control alone: a request for as many other ids sent straight to the singleton.
  * </ul>
  *
@@ -71,15 +73,15 @@ public final class StartBurst {
       long since = System.currentTimeMillis();
       for (int r = 1; r <= rounds; r++) {
         String run = "r" + r;
+        List<String> fresh = ids(run + "-s", count);
+        long[] answers = burst(run + " start of new ids (all of it)", fresh,
+            id -> client.start(id, "g-" + id, host(id), next(id), params));
+        breakdown(journal, fresh, answers);
         List<String> touched = ids(run + "-t", count);
         burst(run + " status of new ids (coordinator entities start)", touched,
             id -> client.status(id).handle((v, e) -> null));
         burst(run + " start of those (coordinators running)", touched,
             id -> client.start(id, "g-" + id, host(id), next(id), params));
-        List<String> fresh = ids(run + "-s", count);
-        long[] answers = burst(run + " start of new ids (all of it)", fresh,
-            id -> client.start(id, "g-" + id, host(id), next(id), params));
-        breakdown(journal, fresh, answers);
         burst(run + " admission control alone", ids(run + "-a", count),
             id -> AskPattern.<AdmissionControl.Command, AdmissionControl.Answer>ask(admission,
                 reply -> new AdmissionControl.Request(id, host(id), next(id), reply), TIMEOUT,
@@ -138,14 +140,17 @@ public final class StartBurst {
   /**
    * From the journal: when each coordinator's first event (the start) was written, from the first
    * ask, and how long its answer came after that; and the shard coordinator's writes (one per newly
-   * allocated shard, one after another) during the burst.
+   * allocated shard, one after another) during the burst. answers: when each was answered (epoch
+   * ms), then when the first was asked.
    */
-  private static void breakdown(String journal, List<String> ids, long[] answers) throws Exception {
+  static void breakdown(String journal, List<String> ids, long[] answers) throws Exception {
     long epoch0 = answers[ids.size()];
     long last = Arrays.stream(answers).max().orElse(epoch0);
     long[] written = new long[ids.size()];
     long[] after = new long[ids.size()];
-    try (Connection c = DriverManager.getConnection(journal, "sa", "")) {
+    boolean postgres = journal.startsWith("jdbc:postgresql:");
+    try (Connection c = DriverManager.getConnection(journal, System.getenv().getOrDefault("LIVEMIG_JOURNAL_USER",
+        postgres ? "postgres" : "sa"), System.getenv().getOrDefault("LIVEMIG_JOURNAL_PASSWORD", ""))) {
       var q = c.prepareStatement("select min(\"write_timestamp\") from \"event_journal\" where \"persistence_id\" = ?");
       for (int k = 0; k < ids.size(); k++) {
         q.setString(1, "Migration|" + ids.get(k));
