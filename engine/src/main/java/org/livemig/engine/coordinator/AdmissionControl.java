@@ -117,6 +117,9 @@ public final class AdmissionControl extends AbstractBehavior<AdmissionControl.Co
     this.written = ctx.messageAdapter(AdmissionJournal.Decided.class, Written::new);
     this.journal = ctx.spawn(AdmissionJournal.create(ctx.messageAdapter(AdmissionJournal.Recovered.class,
         r -> new JournalRecovered(r.state())), limits), "journal");
+    // A journal that stops for good (not a write failure: it restarts itself then) fails this actor,
+    // which starts again with a new one.
+    ctx.watch(journal);
   }
 
   @Override
@@ -188,7 +191,7 @@ public final class AdmissionControl extends AbstractBehavior<AdmissionControl.Co
       Answer answer = input.proposed().hasRequested() ? answer(state, id) : new Answer(id, Kind.RELEASED, 0);
       if (input.proposed().hasRequested()) undecidedRequests.remove(id);
       // Answered here, granted or queued; told later only if queued now.
-      if (answer.kind() == Kind.QUEUED) waiting.put(id, input.replyTo());
+      if (answer.kind() == Kind.QUEUED) waiting.putIfAbsent(id, input.replyTo()); // a repeat's is newer
       if (input.replyTo() != null) input.replyTo().tell(answer);
     }
     inFlight = List.of();
