@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * What HostMain checks before starting a node, so that a typo fails with a sentence naming the
  * problem instead of a node that starts with a default: livemig.* keys nobody reads, addresses
- * that do not resolve, ports out of range or already in use, a journal database that does not answer.
+ * that do not resolve, ports out of range or already in use, a journal database that does not answer,
+ * a number of shards that does not fit the migrations the journal remembers (RememberedShards).
  */
 public final class NodeConfigCheck {
   private NodeConfigCheck() {}
@@ -47,7 +48,13 @@ public final class NodeConfigCheck {
     port(problems, config, "akka.remote.artery.canonical.hostname", "akka.remote.artery.canonical.port");
     port(problems, config, "livemig.http.hostname", "livemig.http.port");
     tokens(problems, config);
+    int before = problems.size();
     journal(problems, config);
+    // A coordinator node restarts the migrations its shards remember: they must be in the shards
+    // the configured number of shards routes them to.
+    if (problems.size() == before && config.getStringList("akka.cluster.roles").contains("coordinator")) {
+      problems.addAll(RememberedShards.problems(config));
+    }
     return problems;
   }
 

@@ -101,17 +101,30 @@ public final class ScaleBenchmark {
       List<CompletableFuture<MigrationInfo>> starts = plan.stream()
           .map(p -> client.start(p.id(), p.guest(), p.source(), p.destination(), params).toCompletableFuture()).toList();
       long issuedMs = System.currentTimeMillis() - t0;
+      long[] answeredAt = new long[plan.size() + 1]; // epoch ms each start was answered, then t0
+      answeredAt[plan.size()] = t0;
+      for (int k = 0; k < plan.size(); k++) {
+        int i = k;
+        starts.get(k).thenRun(() -> answeredAt[i] = System.currentTimeMillis());
+      }
       Map<String, MigrationInfo> latest = new LinkedHashMap<>();
       int queued = 0;
+      int askedAgain = 0;
       for (int k = 0; k < plan.size(); k++) {
         MigrationInfo first = startAnswer(client, plan.get(k), params, starts.get(k));
         latest.put(first.getMigrationId(), first);
         if (first.getStatus() == MigrationStatus.QUEUED) queued++;
+        if (!starts.get(k).isDone() || starts.get(k).isCompletedExceptionally()) {
+          answeredAt[k] = System.currentTimeMillis(); // its repeat's answer
+          askedAgain++;
+        }
       }
       long answeredMs = System.currentTimeMillis() - t0;
       List<String> lines = new ArrayList<>();
       lines.add(plan.size() + " migrations requested in " + issuedMs + " ms, all answered after " + answeredMs
-          + " ms (" + queued + " answered QUEUED)");
+          + " ms (" + queued + " answered QUEUED, " + askedAgain + " asked again after ask-timeout)");
+      System.out.println(run + ": where the starts' answers went (a start asked again counts at its repeat's answer):");
+      StartBurst.breakdown(journal, plan.stream().map(Planned::id).toList(), answeredAt);
       if (victim != null) lines.add(killMidway(client, fleet, latest, victim));
       awaitAllEnded(client, latest);
       lines.add("all ended " + (System.currentTimeMillis() - t0) + " ms after the first request");
