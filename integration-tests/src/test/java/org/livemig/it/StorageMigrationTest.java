@@ -54,7 +54,12 @@ class StorageMigrationTest {
   }
 
   private static GuestDescription withDisk(String id) {
-    return TestCluster.guest(id, 16, 500).toBuilder().addDisks(DiskDescription.newBuilder().setDiskId("root")
+    return withDisk(id, 16, 500);
+  }
+
+  /** A guest of mib MiB dirtying dirtyPagesPerSecond, with a 16 MiB disk writing 1000 blocks a second. */
+  private static GuestDescription withDisk(String id, long mib, long dirtyPagesPerSecond) {
+    return TestCluster.guest(id, mib, dirtyPagesPerSecond).toBuilder().addDisks(DiskDescription.newBuilder().setDiskId("root")
         .setDatastore("local").setBlockCount(4096).setQueueDepth(16).setWritesPerSecond(1000).setReadsPerMille(250))
         .build();
   }
@@ -131,14 +136,14 @@ class StorageMigrationTest {
   }
 
   /**
-   * Starts a migration whose bulk copy runs at 1 MB/s (a disk of 400 written blocks or more: a second
-   * and a half at least; never-written blocks are skipped, not paced) and returns its id once the
-   * status shows the copy.
+   * Starts a migration capped at 2 MB/s, whose bulk copy of a disk of 400 written blocks or more
+   * takes most of a second at least (never-written blocks are skipped, not paced), and returns its
+   * id once the status shows the copy.
    */
   private static String startSlowCopy(GuestDescription d) throws Exception {
     awaitWrites(cluster.guestOn("host-a", d.getGuestId()).orElseThrow(), 400);
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
-        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(1_000_000).build()).toCompletableFuture()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(2_000_000).build()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS).getMigrationId();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS).getDisksList().stream()
@@ -152,7 +157,7 @@ class StorageMigrationTest {
   @Test
   @org.junit.jupiter.api.Order(1)
   void theCoordinatorsNodeCrashesMidCopyAndTheMigrationCompletes() throws Exception {
-    GuestDescription d = withDisk("copy-crash");
+    GuestDescription d = withDisk("copy-crash", 4, 50); // a small memory, dirtied slower than the cap
     runningOnA(d, MirrorFaults.none());
     String id = startSlowCopy(d);
     var running = cluster.coordinatorOf(id).orElseThrow();
@@ -167,7 +172,7 @@ class StorageMigrationTest {
   @Test
   @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // host-b is gone after it
   void theDestinationHostDiesMidCopyAndTheGuestStaysOnItsSource() throws Exception {
-    GuestDescription d = withDisk("copy-host-lost");
+    GuestDescription d = withDisk("copy-host-lost", 4, 50); // a small memory, dirtied slower than the cap
     runningOnA(d, MirrorFaults.none());
     String id = startSlowCopy(d);
     cluster.kill("host-b");
@@ -183,11 +188,11 @@ class StorageMigrationTest {
 
   @Test
   void aCancelWhileTheMemoryCopiesUnstunsTheDiskAndTheGuestCanMigrateAgain() throws Exception {
-    GuestDescription d = withDisk("copy-ready");
+    GuestDescription d = withDisk("copy-ready", 32, 50);
     runningOnA(d, MirrorFaults.none());
-    // The disk is READY at once (write-blocking mirror installed); the memory then crawls at 1 MB/s.
+    // The disk is READY within seconds (write-blocking mirror installed); 32 MiB of memory then take 8 s.
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
-        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(1_000_000).build()).toCompletableFuture()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS).getMigrationId();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
@@ -209,7 +214,7 @@ class StorageMigrationTest {
 
   @Test
   void aCancelDuringTheBulkCopyRollsBack() throws Exception {
-    GuestDescription d = withDisk("copy-cancel");
+    GuestDescription d = withDisk("copy-cancel", 4, 50); // a small memory, dirtied slower than the cap
     runningOnA(d, MirrorFaults.none());
     String id = startSlowCopy(d);
     cluster.client.cancel(id, "cancelled by the test").toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -222,7 +227,7 @@ class StorageMigrationTest {
   /** The guest runs on host-b only, on host-b's own file; host-a's file is deleted; the disk is the oracle's. */
   private static void assertOnBAndTheSourceFileGone(GuestDescription d) throws Exception {
     MigratableGuest dest = cluster.assertExactlyOneRunningOn("host-b", d);
-    assertFalse(Files.exists(file("host-a", d.getGuestId())), "the source's file is deleted after Confirm");
+    awaitGone(file("host-a", d.getGuestId()), "the source's file, deleted after Confirm");
     assertTrue(Files.exists(file("host-b", d.getGuestId())), "the destination runs on its own file");
     assertEquals(file("host-b", d.getGuestId()), dest.disk("root").file().path());
     long handedOver = dest.disks().get(0).getWrites();
@@ -238,7 +243,7 @@ class StorageMigrationTest {
   private static void assertOnAWithEveryWrite(GuestDescription d) throws Exception {
     MigratableGuest source = cluster.assertExactlyOneRunningOn("host-a", d);
     assertEquals(RunState.RUNNING, source.state());
-    assertFalse(Files.exists(file("host-b", d.getGuestId())), "the destination's file is deleted");
+    awaitGone(file("host-b", d.getGuestId()), "the destination's file, deleted in its cleanup");
     awaitWrites(source, source.disks().get(0).getWrites() + 50);
     DiskVerification v = verifyDisk(source);
     assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
@@ -274,6 +279,15 @@ class StorageMigrationTest {
           return null; // closed since the listing
         }
       }).filter(p -> p != null && p.startsWith(dir) && p.getParent().getFileName().toString().equals(guest)).toList();
+    }
+  }
+
+  /** Files go after the migration's answer (unlinking a large file can take seconds). */
+  private static void awaitGone(Path f, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (Files.exists(f)) {
+      if (System.nanoTime() > deadline) throw new AssertionError(what + " is still there: " + f);
+      Thread.sleep(20);
     }
   }
 

@@ -133,18 +133,11 @@ public final class CleanupActor {
       long t0 = System.nanoTime();
       guest.destroy();
       long micros = (System.nanoTime() - t0) / 1000;
-      java.io.UncheckedIOException failed = null;
-      for (java.nio.file.Path f : plan.filesToDelete()) { // closed with the guest: its copy of a disk, not wanted
-        try {
-          java.nio.file.Files.deleteIfExists(f);
-          org.slf4j.LoggerFactory.getLogger(CleanupActor.class).info("cleanup {} on {}: deleted disk file {}", migrationId,
-              host, f); // not ctx's logger: this runs on an I/O thread
-        } catch (java.io.IOException e) { // the others are still tried
-          if (failed == null) failed = new java.io.UncheckedIOException("cannot delete disk file " + f, e);
-          else failed.addSuppressed(e);
-        }
+      // Closed with the guest: its copy of a disk, not wanted. Unlinking a large file written in
+      // small pieces can take seconds: it goes on after the answer, not inside it.
+      if (!plan.filesToDelete().isEmpty()) {
+        java.util.concurrent.CompletableFuture.runAsync(() -> deleteFiles(plan.filesToDelete()), blockingIo);
       }
-      if (failed != null) throw failed;
       return micros;
     }, blockingIo), (micros, error) -> new GuestDestroyed(micros == null ? 0 : micros, error));
     return Behaviors.receive(Command.class)
@@ -163,6 +156,19 @@ public final class CleanupActor {
         })
         .onMessageEquals(StopTimedOut.INSTANCE, Behaviors::same) // a copy's deadline that fired as they stopped
         .build();
+  }
+
+  /** Deletes each file (every one is tried), logging what it could not; on an I/O thread, so not ctx's logger. */
+  private void deleteFiles(List<java.nio.file.Path> files) {
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CleanupActor.class);
+    for (java.nio.file.Path f : files) {
+      try {
+        java.nio.file.Files.deleteIfExists(f);
+        log.info("cleanup {} on {}: deleted disk file {}", migrationId, host, f);
+      } catch (java.io.IOException | RuntimeException e) {
+        log.error("cleanup {} on {}: could not delete disk file {}: {}", migrationId, host, f, e.toString());
+      }
+    }
   }
 
   private Behavior<Command> done() {

@@ -61,16 +61,21 @@ final class SourceConfirm {
     hostAgent.tell(new HostAgent.CleanupRequested(migrationId,
         new CleanupActor.Plan("source", List.copyOf(copies), postcopyRole == null ? null : postcopyRole::close,
             toDestroy, success ? copiedDisks : List.of()), done));
-    if (storage != null) ctx.scheduleOnce(settings.cleanupStopTimeout().multipliedBy(2), ctx.getSelf(), MovesTimedOut.INSTANCE);
+    if (storage != null && storage.enabled()) {
+      movesDeadline = ctx.scheduleOnce(settings.cleanupStopTimeout().multipliedBy(2), ctx.getSelf(), MovesTimedOut.INSTANCE);
+    }
     return awaiting(cmd, success, postcopyRole, storage, null);
   }
 
   private enum MovesTimedOut implements SourceActor.Command { INSTANCE }
 
+  private akka.actor.Cancellable movesDeadline;
+
   /** Answers Confirm once the cleanup is done and every disk move ended (or could not be waited for). */
   private Behavior<SourceActor.Command> awaiting(HostCommand cmd, boolean success, SourcePostcopy postcopyRole,
       SourceStorage storage, CleanupActor.Finished cleaned) {
     if (cleaned != null && (storage == null || storage.allEnded())) {
+      if (movesDeadline != null) movesDeadline.cancel();
       replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result(success, postcopyRole, cleaned.teardownMicros()))
           .build());
       return Behaviors.stopped();
