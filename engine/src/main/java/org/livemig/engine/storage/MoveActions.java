@@ -38,6 +38,8 @@ final class MoveActions {
 
   // Written by the move's thread, read for status by the actor.
   private volatile DiskMirror mirror;
+  /** The copy's reader (one block buffer), made with the mirror: every pass of the move reuses it. */
+  private BulkCopy copy;
   private volatile long passes;
   private volatile long copyNanos;
   /** When the pass in progress began (0: none in progress), so the rate shows during a long first pass. */
@@ -105,6 +107,7 @@ final class MoveActions {
   private String createTarget() throws IOException {
     DiskMirror m = new DiskMirror(target.create(disk), request.mode(), faults);
     mirror = m; // from here on CLOSE_TARGET closes it, whatever happens next
+    copy = new BulkCopy(disk, m);
     disk.attach(m);
     m.failure().thenAccept(mirrorFailed);
     return null;
@@ -168,7 +171,7 @@ final class MoveActions {
   private void copyPass(CompletableFuture<Void> stop, long bytesPerSecond) throws IOException, InterruptedException {
     passStartedNanos = System.nanoTime();
     try {
-      BulkCopy.Pass p = new BulkCopy(disk, mirror).pass(stop::isDone, bytesPerSecond);
+      BulkCopy.Pass p = copy.pass(stop::isDone, bytesPerSecond);
       passes++;
       copyNanos += p.nanos();
     } finally {

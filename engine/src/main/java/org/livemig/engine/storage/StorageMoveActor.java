@@ -179,6 +179,7 @@ public final class StorageMoveActor {
   }
 
   private Behavior<Command> finished() {
+    phases.add(Phase.DONE.name()); // the path's end: no action runs for it
     DiskMoveStatus last = status();
     thread.shutdown();
     if (state.outcome() == Outcome.COMPLETED) {
@@ -193,7 +194,6 @@ public final class StorageMoveActor {
   }
 
   private DiskMoveStatus status() {
-    if (state.ended() && !phases.get(phases.size() - 1).equals("DONE")) phases.add("DONE");
     return actions.status(state, phases);
   }
 }
