@@ -183,6 +183,33 @@ class RollbackTest {
     assertTrue(done.getError().startsWith("PERFORM: cancelled"), done.getError());
   }
 
+  /** The client asks the host, which names the migration; its coordinator decides that nobody resumes the guest. */
+  @Test
+  void powerOffDuringPrecopyCancelsTheMigrationWithTheGuestOff() throws Exception {
+    GuestDescription d = TestCluster.guest("off-perform", 32, 3000);
+    cluster.createGuest("host-a", d);
+    var source = cluster.guestOn("host-a", d.getGuestId()).orElseThrow();
+    MigrationParameters slow = MigrationParameters.newBuilder().setMaxBandwidthBytesPerSecond(8_000_000).build();
+    String id = start(d, slow).getMigrationId();
+    cluster.awaitStatus(id, i -> i.getPhase() == Phase.PERFORM && i.getTransferredBytes() > 0, Duration.ofSeconds(20));
+    var answer = cluster.client.powerOff(d.getGuestId(), "host retired").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertEquals(id, answer.getMigrationId(), answer.toString());
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(30));
+
+    assertEquals(MigrationStatus.CANCELLED, done.getStatus(), done.getError());
+    assertEquals(org.livemig.messages.ErrorKind.ERROR_POWERED_OFF, done.getErrorKind(), done.getError());
+    assertTrue(done.getError().startsWith("PERFORM: cancelled: host retired"), done.getError());
+    assertEquals(org.livemig.engine.guest.RunState.DESTROYED, source.state(), "nobody resumed it");
+    assertTrue(cluster.guestOn("host-b", d.getGuestId()).isEmpty(), "no destination copy is left");
+    assertEquals(1, cluster.cleanupRuns("host-a").get(id), "cleanup once on the source");
+    assertEquals(1, cluster.cleanupRuns("host-b").get(id), "cleanup once on the destination");
+    // A powered-off guest cannot be migrated: nothing would run anywhere.
+    MigrationInfo again = cluster.awaitEnd(start(d, MigrationParameters.getDefaultInstance()).getMigrationId(),
+        Duration.ofSeconds(30));
+    assertEquals(MigrationStatus.FAILED, again.getStatus(), again.getError());
+    assertEquals(org.livemig.engine.guest.RunState.DESTROYED, source.state());
+  }
+
   @Test
   void cancelAfterTheEndIsRefusedWithAReason() throws Exception {
     GuestDescription d = TestCluster.guest("done-then-cancel", 8, 1000);

@@ -224,6 +224,44 @@ class StorageMigrationTest {
     assertOnAWithEveryWrite(d);
   }
 
+  /**
+   * Powered off while the memory copies, its disk READY with the write-blocking mirror in its
+   * write path: only the coordinator decides that nobody resumes the guest; the migration ends
+   * CANCELLED (POWERED_OFF), the mirror removed, the destination's file deleted, the guest off.
+   */
+  @Test
+  void aPowerOffDuringTheMigrationCancelsItWithTheGuestOff() throws Exception {
+    GuestDescription d = withDisk("copy-off", 16, 50);
+    MigratableGuest source = runningOnA(d, MirrorFaults.none());
+    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
+        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getMigrationId();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      MigrationInfo i = cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS);
+      if (i.getTransferredBytes() > 0 && i.getDisksList().stream().anyMatch(x -> x.getPhase().equals("READY"))) break;
+      if (System.nanoTime() > deadline) throw new AssertionError("never copied memory with the disk READY: " + i);
+      Thread.sleep(50);
+    }
+    var answer = cluster.client.powerOff(d.getGuestId(), "powered off by the test").toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+    assertEquals(id, answer.getMigrationId(), "the migration powers it off: " + answer);
+    MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
+
+    assertEquals(MigrationStatus.CANCELLED, done.getStatus(), done.getError());
+    assertEquals(org.livemig.messages.ErrorKind.ERROR_POWERED_OFF, done.getErrorKind(), done.getError());
+    assertEquals(RunState.DESTROYED, source.state(), "nobody resumed it");
+    assertTrue(cluster.guestOn("host-b", d.getGuestId()).isEmpty(), "nothing of it on host-b");
+    assertTrue(done.getDisks(0).getPhasesList().containsAll(List.of("READY", "POWER_OFF", "REMOVE_MIRROR",
+        "CLOSE_TARGET")), "the disk's path: " + done.getDisks(0).getPhasesList());
+    assertTrue(Files.exists(file("host-a", d.getGuestId())), "its own file stays");
+    awaitGone(file("host-b", d.getGuestId()), "the destination's file, deleted in its cleanup");
+    awaitNothingOpen(d, List.of());
+    // Not migrating any more: the host answers a second power off itself, the guest off already.
+    assertEquals("DESTROYED", cluster.client.powerOff(d.getGuestId(), "again").toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getGuestState());
+  }
+
   /** The guest runs on host-b only, on host-b's own file; host-a's file is deleted; the disk is the oracle's. */
   private static void assertOnBAndTheSourceFileGone(GuestDescription d) throws Exception {
     MigratableGuest dest = cluster.assertExactlyOneRunningOn("host-b", d);
@@ -256,13 +294,17 @@ class StorageMigrationTest {
    * no thread of its disk moves or disk stream is left.
    */
   private static void assertNothingLeftOpen(GuestDescription d, String runsOn) throws Exception {
-    Path mine = file(runsOn, d.getGuestId());
+    awaitNothingOpen(d, List.of(file(runsOn, d.getGuestId())));
+  }
+
+  /** Of this guest's files only these are open, and no thread of its disk moves or disk stream is left. */
+  private static void awaitNothingOpen(GuestDescription d, List<Path> mine) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
       List<Path> open = openFilesOf(d.getGuestId());
       boolean threads = Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("move-"
           + d.getGuestId() + "-"));
-      if (open.equals(List.of(mine)) && !threads) return;
+      if (open.equals(mine) && !threads) return;
       if (System.nanoTime() > deadline) {
         throw new AssertionError("left open: files " + open + " (expected only " + mine + "), move threads " + threads);
       }

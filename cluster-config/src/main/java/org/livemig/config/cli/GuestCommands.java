@@ -106,16 +106,25 @@ final class GuestCommands {
   }
 
   @Command(name = "power-off", description = "Stop a guest for good: its workload and disks stop, its disk files stay. "
-      + "During a disk move the move ends CANCELLED (its new file deleted) and nothing resumes. Refused while the "
-      + "guest migrates.")
+      + "During a disk move the move ends CANCELLED (its new file deleted) and nothing resumes. During a migration, "
+      + "the migration is cancelled with the guest powered off (it ends CANCELLED, error kind POWERED_OFF: disk "
+      + "copies removed, nobody resumes the guest); refused (exit 4) once past its switchover.")
   static final class PowerOff extends Sub {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
+    @Option(names = "--reason", paramLabel = "TEXT", defaultValue = "powered off by an operator", description = "why, "
+        + "recorded with a migration it cancels. Default: ${DEFAULT-VALUE}") String reason;
 
     @Override
     int execute(OperatorApi api) throws Exception {
-      GuestCommandResult r = result(api.send("POST", "/guests/" + guest + "/power-off", null));
-      root.out.printf("guest %s powered off%s%n", guest, r.getMovesCount() == 0 ? ""
-          : " (its disk move(s) end with it: `migratectl moves " + guest + "`)");
+      GuestCommandResult r = result(api.send("POST", "/guests/" + guest + "/power-off?reason="
+          + java.net.URLEncoder.encode(reason, java.nio.charset.StandardCharsets.UTF_8), null));
+      if (r.hasMigration()) {
+        root.out.printf("guest %s is powered off by migration %s, cancelled (%s %s): `migratectl status %s`%n", guest,
+            r.getMigrationId(), r.getMigration().getStatus(), r.getMigration().getPhase(), r.getMigrationId());
+      } else {
+        root.out.printf("guest %s powered off%s%n", guest, r.getMovesCount() == 0 ? ""
+            : " (its disk move(s) end with it: `migratectl moves " + guest + "`)");
+      }
       return EXIT_OK;
     }
   }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.livemig.engine.client.GuestHosts;
 import org.livemig.engine.client.MigrationException;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.GuestDescription;
@@ -22,6 +23,7 @@ final class LocalHost {
   private final String hostId;
   private final Duration timeout;
   private final Duration verifyTimeout;
+  private final GuestHosts hosts;
 
   LocalHost(ActorSystem<?> system) {
     this.system = system;
@@ -29,6 +31,7 @@ final class LocalHost {
     this.hostId = config.getStringList("akka.cluster.roles").contains("host") ? config.getString("livemig.host.id") : "";
     this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
     this.verifyTimeout = config.getDuration("livemig.http.verify-timeout");
+    this.hosts = new GuestHosts(system, timeout);
   }
 
   String hostId() {
@@ -43,17 +46,7 @@ final class LocalHost {
 
   /** Every registered host describes itself; a host that does not answer in time is left out. */
   CompletionStage<List<org.livemig.messages.HostDescription>> allHosts() {
-    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-        r -> Receptionist.find(HostAgent.ALL_HOSTS, r), timeout, system.scheduler())
-        .thenCompose(l -> {
-          List<CompletableFuture<org.livemig.messages.HostDescription>> asks = l.getServiceInstances(HostAgent.ALL_HOSTS)
-              .stream().map(a -> AskPattern.<HostAgent.Command, org.livemig.messages.HostDescription>ask(a,
-                  HostAgent.DescribeHost::new, timeout, system.scheduler()).toCompletableFuture()
-                  .exceptionally(e -> null)).toList();
-          return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> asks.stream()
-              .map(CompletableFuture::join).filter(java.util.Objects::nonNull)
-              .sorted(java.util.Comparator.comparing(org.livemig.messages.HostDescription::getHostId)).toList());
-        });
+    return hosts.all();
   }
 
   /**
@@ -93,30 +86,15 @@ final class LocalHost {
   }
 
   /**
-   * A guest command (disk move, pivot, cancel, power off, moves) on whichever host holds the guest:
+   * A guest command (disk move, pivot, cancel, moves) on whichever host holds the guest:
    * UnknownGuest if none does, the host's refusal (kind, field) if it refuses.
    */
   CompletionStage<org.livemig.messages.GuestCommandResult> command(org.livemig.messages.GuestCommandRequest request) {
-    return holder(request.getGuestId()).thenCompose(agent ->
-        AskPattern.<HostAgent.Command, org.livemig.messages.GuestCommandResult>ask(agent,
-            r -> new HostAgent.GuestCommand(request, r), timeout, system.scheduler())).thenApply(v -> {
-              if (v.hasRefusal()) {
-                throw MigrationException.of(v.getRefusal().getKind(), v.getRefusal().getField(), v.getRefusal().getMessage());
-              }
-              return v;
-            });
+    return hosts.command(request);
   }
 
-  /** The agent of the host holding the guest. */
   private CompletionStage<ActorRef<HostAgent.Command>> holder(String guestId) {
-    return allHosts().thenCompose(hosts -> {
-      String holder = hosts.stream().filter(h -> h.getGuestsList().stream()
-          .anyMatch(g -> g.getGuestId().equals(guestId))).map(org.livemig.messages.HostDescription::getHostId)
-          .findFirst().orElseThrow(() -> new MigrationException.UnknownGuest("unknown guest " + guestId
-              + ": no host of the cluster holds it"));
-      return find(holder).thenApply(refs -> refs.stream().findFirst().orElseThrow(() ->
-          new MigrationException.HostUnreachable("host " + holder + " is not registered")));
-    });
+    return hosts.holder(guestId);
   }
 
   /** What this node's host carries now; empty on a node without the host role. */
@@ -136,8 +114,6 @@ final class LocalHost {
   }
 
   private CompletionStage<java.util.Set<ActorRef<HostAgent.Command>>> find(String host) {
-    var key = HostAgent.serviceKey(host);
-    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-        r -> Receptionist.find(key, r), timeout, system.scheduler()).thenApply(l -> l.getServiceInstances(key));
+    return hosts.find(host);
   }
 }

@@ -128,7 +128,9 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
   private Route guest(String id) {
     return concat(
         path("moves", () -> get(() -> command(id, b -> b.setMoves(true), StatusCodes.OK))),
-        path("power-off", () -> post(() -> command(id, b -> b.setPowerOff(true), StatusCodes.OK))),
+        // Through the client: a migrating guest is powered off by its coordinator.
+        path("power-off", () -> post(() -> parameterOptional("reason", reason -> respond(client.powerOff(id,
+            reason.orElse("powered off by an operator")).thenApply(Json::print), StatusCodes.OK)))),
         path(PathMatchers.segment("disks").slash(PathMatchers.segment()).slash("move"), disk -> concat(
             post(() -> entity(Unmarshaller.entityToString(), body -> moveDisk(id, disk, body))),
             delete(() -> command(id, b -> b.setCancelMove(disk), StatusCodes.OK)))),

@@ -19,6 +19,9 @@ import org.livemig.engine.coordinator.MigrationEventTopic;
 import org.livemig.engine.coordinator.MigrationListView;
 import org.livemig.engine.coordinator.MigrationState;
 import org.livemig.messages.CommandReply;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.GuestCommandRequest;
+import org.livemig.messages.GuestCommandResult;
 import org.livemig.messages.MigrationEvent;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationList;
@@ -42,6 +45,7 @@ public final class MigrationClient {
   private final MigrationListView view;
   private final Duration timeout;
   private final Duration setupTimeout;
+  private final GuestHosts hosts;
 
   public MigrationClient(ActorSystem<?> system) {
     this.system = system;
@@ -51,6 +55,7 @@ public final class MigrationClient {
     this.timeout = config.getDuration("livemig.coordinator.ask-timeout");
     // A host that is not registered is given up on after the lookup timeout; wait a bit longer.
     this.setupTimeout = timeout.plus(config.getDuration("livemig.coordinator.host-lookup-timeout"));
+    this.hosts = new GuestHosts(system, timeout);
   }
 
   /** Starts a migration under a new id; completes with its first status (the hosts have not answered yet). */
@@ -166,7 +171,45 @@ public final class MigrationClient {
 
   public CompletionStage<MigrationInfo> cancel(String migrationId, String reason) {
     return withCoordinator(migrationId,
-        c -> answered(c.ask(r -> new MigrationCoordinator.Cancel(reason, r), timeout)));
+        c -> answered(c.ask(r -> new MigrationCoordinator.Cancel(reason, false, r), timeout)));
+  }
+
+  /**
+   * Stops a guest for good on whichever host holds it (its disk files stay; a disk move ends with
+   * it). A guest that is migrating is powered off by its migration, which only its coordinator may
+   * decide: the migration is cancelled with the guest powered off (it ends CANCELLED with error
+   * kind POWERED_OFF; its disk copies are removed and nobody resumes the guest), and the answer
+   * names it in {@code migration}. Conflict once that migration is past its switchover.
+   */
+  public CompletionStage<GuestCommandResult> powerOff(String guestId, String reason) {
+    MigrationException invalid = invalid("guest_id", guestId);
+    return invalid != null ? CompletableFuture.failedFuture(invalid) : powerOff(guestId, reason, 3);
+  }
+
+  private CompletionStage<GuestCommandResult> powerOff(String guestId, String reason, int attempts) {
+    var request = GuestCommandRequest.newBuilder().setGuestId(guestId).setPowerOff(true).build();
+    return typed(hosts.ask(request)).thenCompose(r -> {
+      if (!r.hasRefusal() || r.getMigrationId().isEmpty()) {
+        return CompletableFuture.completedFuture(GuestHosts.orThrow(r));
+      }
+      // Between the host's answer and the coordinator's, the migration may have ended (or been
+      // only queued): then the host decides again.
+      return withCoordinator(r.getMigrationId(), c -> answered(c.ask(
+          rr -> new MigrationCoordinator.Cancel(reason, true, rr), timeout)))
+          .thenCompose(info -> info.getErrorKind() == ErrorKind.ERROR_POWERED_OFF
+              ? CompletableFuture.completedFuture(GuestCommandResult.newBuilder().setMigrationId(info.getMigrationId())
+                  .setMigration(info).build())
+              : retry(guestId, reason, attempts, "migration " + info.getMigrationId() + " ended " + info.getStatus()))
+          .exceptionallyCompose(e -> Errors.of(e) instanceof MigrationException.Conflict c && attempts > 1
+              && c.getMessage().contains("already ended") ? powerOff(guestId, reason, attempts - 1)
+              : CompletableFuture.failedFuture(Errors.of(e)));
+    });
+  }
+
+  private CompletionStage<GuestCommandResult> retry(String guestId, String reason, int attempts, String why) {
+    return attempts > 1 ? powerOff(guestId, reason, attempts - 1)
+        : CompletableFuture.failedFuture(new MigrationException.Conflict("guest " + guestId
+            + " could not be powered off: " + why));
   }
 
   /**

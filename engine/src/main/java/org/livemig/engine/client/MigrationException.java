@@ -30,7 +30,7 @@ public class MigrationException extends RuntimeException {
       case ERROR_HOST_UNREACHABLE -> new HostUnreachable(message);
       case ERROR_CONFLICT -> new Conflict(message);
       case ERROR_NOT_SUPPORTED -> new NotSupported(message);
-      case ERROR_NONE, ERROR_REFUSED, UNRECOGNIZED -> new Refused(message);
+      case ERROR_NONE, ERROR_REFUSED, ERROR_POWERED_OFF, UNRECOGNIZED -> new Refused(message);
     };
   }
 

@@ -106,7 +106,11 @@ final class Events {
   }
 
   static CoordinatorEvent cancelRequested(String reason) {
-    return event().setCancelRequested(CancelRequested.newBuilder().setReason(reason)).build();
+    return cancelRequested(reason, false);
+  }
+
+  static CoordinatorEvent cancelRequested(String reason, boolean powerOff) {
+    return event().setCancelRequested(CancelRequested.newBuilder().setReason(reason).setPowerOff(powerOff)).build();
   }
 
   static CoordinatorEvent restarted(long epoch, org.livemig.messages.Phase phase) {

@@ -47,7 +47,8 @@ public final class MigrationCoordinator
 
   public record GetStatus(ActorRef<MigrationInfo> replyTo) implements Command, LivemigMessage {}
 
-  public record Cancel(String reason, ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
+  /** powerOff: the source stops the guest for good instead of resuming it. */
+  public record Cancel(String reason, boolean powerOff, ActorRef<CommandReply> replyTo) implements Command, LivemigMessage {}
 
   /** New limits for a running migration; a zero field keeps the current value. */
   public record SetParameters(long maxBandwidthBytesPerSecond, long downtimeLimitMs, ActorRef<CommandReply> replyTo)
@@ -229,7 +230,7 @@ public final class MigrationCoordinator
         .onCommand(Start.class, (s, c) -> answer(s, OperatorCommands.startAgain(s, c.request(), u), c.replyTo(),
             st -> {}))
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), info(s)))
-        .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancel(s, u, c.reason()), c.replyTo(),
+        .onCommand(Cancel.class, (s, c) -> answer(s, OperatorCommands.cancel(s, u, c.reason(), c.powerOff()), c.replyTo(),
             this::published))
         .onCommand(SetParameters.class, (s, c) -> answer(s, OperatorCommands.setParameters(s, u,
             c.maxBandwidthBytesPerSecond(), c.downtimeLimitMs()), c.replyTo(), st -> {}))

@@ -62,6 +62,11 @@ public record MigrationState(
     return ended(status);
   }
 
+  /** Cancelled by powering the guest off: the source stops it for good, nobody resumes it. */
+  public boolean poweredOff() {
+    return cancelled && errorKind == ErrorKind.ERROR_POWERED_OFF;
+  }
+
   /** Completed, failed or cancelled: nothing more happens to the migration. */
   public static boolean ended(MigrationStatus status) {
     return status == MigrationStatus.COMPLETED || status == MigrationStatus.FAILED

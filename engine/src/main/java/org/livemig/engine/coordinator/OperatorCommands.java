@@ -61,14 +61,24 @@ final class OperatorCommands {
         "migration " + s.migrationId() + " already exists with other arguments");
   }
 
-  static Outcome cancel(MigrationState s, Unpersisted u, String reason) {
+  /**
+   * powerOff: the rollback's Confirm tells the source to stop the guest for good instead of
+   * resuming it; persisted first, so a new incarnation sends the same Confirm and nobody resumes it.
+   */
+  static Outcome cancel(MigrationState s, Unpersisted u, String reason, boolean powerOff) {
     String tooLate = Ownership.cancelRefusal(s, u);
     if (tooLate != null) return Outcome.refused(ErrorKind.ERROR_CONFLICT, tooLate);
+    if (s.rollingBack() && powerOff && !s.poweredOff()) {
+      // Its Confirm (resume the guest) may be out already: a host answers a step once.
+      return Outcome.refused(ErrorKind.ERROR_CONFLICT, "migration " + s.migrationId() + " is rolling back ("
+          + s.error() + "): power the guest off once it ended");
+    }
     if (s.rollingBack()) return Outcome.accepted(new Decision(u));
     MigrationState at = Switchover.current(s, u);
-    Decision d = new Decision(u).persist(Events.cancelRequested(reason), Events.rollback(at, "cancelled: " + reason,
-        true));
-    d.log(Decision.Level.WARN, "cancelled in " + at.phase() + ": " + reason);
+    Decision d = new Decision(u).persist(Events.cancelRequested(reason, powerOff), Events.rollback(at, "cancelled: "
+        + reason, true, powerOff ? ErrorKind.ERROR_POWERED_OFF : ErrorKind.ERROR_NONE));
+    d.log(Decision.Level.WARN, "cancelled in " + at.phase() + ": " + reason + (powerOff ? "; the guest is powered off"
+        : ""));
     return Outcome.accepted(Phases.rollback(d, s, u));
   }
 

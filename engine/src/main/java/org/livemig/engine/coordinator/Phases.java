@@ -63,6 +63,7 @@ final class Phases {
     if (Switchover.holdsEarlyFinish(s, u, step, r)) return none;
     if (!u.awaiting.contains(step)) return none; // a late or repeated answer
     none.cancel(step);
+    if (step == Step.CONFIRM && r.getConfirm().getDisksCount() > 0) finalDisks(s, u, r.getConfirm().getDisksList());
     if (s.rollingBack()) return onRollbackAnswer(none, s, step, r);
     if (!r.getOk()) {
       String why = r.getHost() + " failed " + step + ": " + r.getError();
@@ -151,7 +152,8 @@ final class Phases {
     d.persist(Events.cleanupDone(r.getHost()));
     String other = step == Step.CONFIRM ? s.destinationHost() : s.sourceHost();
     if (s.cleanedUp().contains(other)) {
-      String sourceState = step == Step.CONFIRM && r.getConfirm().getSourceRunning() ? "; source guest running" : "";
+      String sourceState = step != Step.CONFIRM ? "" : r.getConfirm().getSourceRunning() ? "; source guest running"
+          : r.getConfirm().getSourcePoweredOff() ? "; source guest powered off" : "";
       String reason = s.failedPhase() + ": " + s.error() + sourceState;
       d.persist(Events.failed(s, reason)).log(Decision.Level.WARN, (s.cancelled() ? "CANCELLED" : "FAILED") + " in "
           + s.failedPhase() + ": " + reason);
@@ -178,6 +180,13 @@ final class Phases {
     MigrationState at = Switchover.current(s, u);
     d.persist(Events.rollback(at, reason, false, kind)).log(Decision.Level.WARN, "failed in " + at.phase() + ": " + reason);
     return rollback(d, s, u);
+  }
+
+  /** How each disk's copy ended, reported by Confirm: the status shows it after the last progress report. */
+  private static void finalDisks(MigrationState s, Unpersisted u, List<org.livemig.messages.DiskMoveStatus> disks) {
+    var p = u.lastProgress != null && u.lastProgress.getEpoch() == s.epoch() ? u.lastProgress.toBuilder()
+        : ProgressReport.newBuilder().setEpoch(s.epoch());
+    u.lastProgress = p.clearDisks().addAllDisks(disks).build();
   }
 
   static Decision onProgress(MigrationState s, Unpersisted u, ProgressReport p, long roundRecordIntervalNanos) {

@@ -70,7 +70,8 @@ enum Step {
           : FinishRequest.newBuilder()).build();
       case ACTIVATE -> c.setActivate(ActivateRequest.newBuilder().setOwnerToken(s.ownerToken())).build();
       case CONFIRM -> c.setConfirm(ConfirmRequest.newBuilder()
-          .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())).build();
+          .setSuccess(s.resumeOwner() == ResumeOwner.DESTINATION).setReason(s.error())
+          .setPowerOff(s.resumeOwner() != ResumeOwner.DESTINATION && s.poweredOff())).build();
       case DISCARD -> c.setDiscard(DiscardRequest.newBuilder().setReason(s.error())).build();
       case PAGES_COMPLETE -> c.setPagesComplete(PagesCompleteRequest.getDefaultInstance()).build();
     };

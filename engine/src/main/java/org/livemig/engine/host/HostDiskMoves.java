@@ -150,14 +150,18 @@ final class HostDiskMoves {
 
   /**
    * Stops the guest for good. A guest moving a disk is powered off by its move (the mirror
-   * removed, the files closed, nothing resumes); one that is migrating is refused.
+   * removed, the files closed, nothing resumes). One that is migrating is refused with its
+   * migration named: only the coordinator may decide that nobody resumes it (the client asks it).
    */
   private GuestCommandResult powerOff(MigratableGuest g, ActorRef<GuestCommandResult> replyTo) {
     String guestId = g.description().getGuestId();
     String migrating = guests.whyMigrating(guestId);
     if (migrating != null) {
-      return refused(ErrorKind.ERROR_CONFLICT, "", migrating + ": cancel it before powering the guest off");
+      return refused(ErrorKind.ERROR_CONFLICT, "", migrating + ": its coordinator powers the guest off")
+          .toBuilder().setMigrationId(guests.migrationOf(guestId)).build();
     }
+    String arriving = guests.whyArriving(guestId);
+    if (arriving != null) return refused(ErrorKind.ERROR_CONFLICT, "", arriving);
     List<ActorRef<StorageMoveActor.Command>> moves = movesOf(guestId);
     ctx.getLog().warn("guest {} on {}: powered off by an operator{}", guestId, settings.hostId(),
         moves.isEmpty() ? "" : " during " + moves.size() + " disk move(s)");

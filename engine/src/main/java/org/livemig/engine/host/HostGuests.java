@@ -227,6 +227,17 @@ final class HostGuests {
     return verifying.contains(guestId) ? "guest " + guestId + " is being verified" : null;
   }
 
+  /** The migration the guest is in as its source, or null. */
+  String migrationOf(String guestId) {
+    return migrating.get(guestId);
+  }
+
+  /** Why the guest, arrived by a migration not settled yet, cannot be powered off now; or null. */
+  String whyArriving(String guestId) {
+    return arrived.containsKey(guestId) ? "guest " + guestId + " arrived by migration " + arrived.get(guestId)
+        + ", not settled yet: power it off once that is over" : null;
+  }
+
   String whyMigrating(String guestId) {
     return migrating.containsKey(guestId) ? "guest " + guestId + " is migrating (migration " + migrating.get(guestId)
         + ")" : null;

@@ -45,13 +45,19 @@ final class SourceConfirm {
   Behavior<SourceActor.Command> confirm(HostCommand cmd, boolean pausedAtBegin, List<ActorRef<CopyActor.Command>> copies,
       SourcePostcopy postcopyRole, SourceStorage storage) {
     List<java.nio.file.Path> copiedDisks = storage == null ? List.of() : storage.sourceFiles();
-    if (storage != null) storage.confirmed(cmd.getConfirm().getSuccess(), cmd.getConfirm().getReason());
+    disks = storage;
     boolean success = cmd.getConfirm().getSuccess();
+    boolean powerOff = !success && cmd.getConfirm().getPowerOff();
+    if (storage != null) storage.confirmed(success, powerOff, cmd.getConfirm().getReason());
     MigratableGuest toDestroy = null;
     if (success) {
       toDestroy = guest;
       hostAgent.tell(new HostAgent.GuestReleased(guest.description().getGuestId()));
       ctx.getLog().info("{}: confirmed; the source copy of {} goes", migrationId, guest.description().getGuestId());
+    } else if (powerOff) {
+      toDestroy = guest; // stopped for good by the cleanup (and by its disk moves); it stays listed here, off
+      ctx.getLog().warn("{}: cancelled ({}); source guest {} is powered off, nobody resumes it", migrationId,
+          cmd.getConfirm().getReason(), guest.description().getGuestId());
     } else {
       resume(guest, cmd.getConfirm(), pausedAtBegin);
       ctx.getLog().warn("{}: rolled back ({}); source guest {} {}", migrationId, cmd.getConfirm().getReason(),
@@ -70,6 +76,8 @@ final class SourceConfirm {
   private enum MovesTimedOut implements SourceActor.Command { INSTANCE }
 
   private akka.actor.Cancellable movesDeadline;
+  /** copy_storage: the disks' moves, whose last statuses Confirm's answer carries. */
+  private SourceStorage disks;
 
   /** Answers Confirm once the cleanup is done and every disk move ended (or could not be waited for). */
   private Behavior<SourceActor.Command> awaiting(HostCommand cmd, boolean success, SourcePostcopy postcopyRole,
@@ -115,7 +123,9 @@ final class SourceConfirm {
 
   private ConfirmResult.Builder result(boolean success, SourcePostcopy postcopyRole, long teardownMicros) {
     var result = ConfirmResult.newBuilder().setSourceDestroyed(success)
-        .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(teardownMicros);
+        .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(teardownMicros)
+        .setSourcePoweredOff(!success && guest.state() == RunState.DESTROYED);
+    if (disks != null) result.addAllDisks(disks.statuses());
     if (postcopyRole != null) {
       result.setPostcopyPagesSent(postcopyRole.pagesSent()).setPostcopyPagesResent(postcopyRole.pagesResent());
     }

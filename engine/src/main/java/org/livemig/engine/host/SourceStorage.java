@@ -189,11 +189,15 @@ final class SourceStorage {
     if (moves.isEmpty() && stream != null) stream.close();
   }
 
-  /** Confirm: success commits every disk's move (the source's files go); failure rolls them back. */
-  void confirmed(boolean success, String reason) {
+  /**
+   * Confirm: success commits every disk's move (the source's files go); failure rolls them back;
+   * powerOff, a failure too, has each move power the guest off (mirror removed, files closed).
+   */
+  void confirmed(boolean success, boolean powerOff, String reason) {
     if (!enabled) return;
     if (success) commit.complete(null);
     else cancel("migration rolled back: " + reason);
+    if (powerOff) moves.values().forEach(m -> m.tell(new StorageMoveActor.PowerOff()));
   }
 
 }

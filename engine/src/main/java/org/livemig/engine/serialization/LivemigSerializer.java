@@ -108,7 +108,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return ReplyToEnvelope.newBuilder().setReplyTo(ref(g.replyTo())).build().toByteArray();
     }
     if (o instanceof MigrationCoordinator.Cancel c) {
-      return ReplyToEnvelope.newBuilder().setReplyTo(ref(c.replyTo())).setReason(c.reason()).build().toByteArray();
+      return ReplyToEnvelope.newBuilder().setReplyTo(ref(c.replyTo())).setReason(c.reason()).setPowerOff(c.powerOff()).build().toByteArray();
     }
     if (o instanceof CoordinatorEvent e) return e.toByteArray();
     if (o instanceof MigrationState s) return Snapshots.toProto(s).toByteArray();
@@ -192,7 +192,7 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case CANCEL -> {
           ReplyToEnvelope e = ReplyToEnvelope.parseFrom(bytes);
-          return new MigrationCoordinator.Cancel(e.getReason(), resolve(e.getReplyTo()));
+          return new MigrationCoordinator.Cancel(e.getReason(), e.getPowerOff(), resolve(e.getReplyTo()));
         }
         case EVENT -> {
           return CoordinatorEvent.parseFrom(bytes);

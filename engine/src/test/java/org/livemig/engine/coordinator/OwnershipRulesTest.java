@@ -37,6 +37,8 @@ class OwnershipRulesTest {
   enum Outcome {
     /** ResumeOwnerChosen(SOURCE): Confirm(failed) resumes the source, Discard drops the destination's copy. */
     SOURCE_RESUMES,
+    /** As SOURCE_RESUMES, but Confirm tells the source to stop the guest for good: nobody resumes it. */
+    SOURCE_POWERED_OFF,
     /** Nothing decided: the same step is asked again. */
     ASKED_AGAIN,
     /** The source's failure does not decide: the destination's Finish answer will. */
@@ -191,7 +193,9 @@ class OwnershipRulesTest {
           return Phases.onHostNotFound(s, u, waiting, "unknown host " + waiting.get(0).host(s), notInCluster);
         });
   }
-  static final Input CANCEL = new Input("an operator cancels", (s, u) -> OperatorCommands.cancel(s, u, "stop"));
+  static final Input CANCEL = new Input("an operator cancels", (s, u) -> OperatorCommands.cancel(s, u, "stop", false));
+  static final Input POWER_OFF = new Input("an operator powers the guest off",
+      (s, u) -> OperatorCommands.cancel(s, u, "off", true));
   static final Input TAKEOVER = new Input("the coordinator takes over", (s, u) ->
       Ownership.rollBackOnTakeover(s, SETTINGS.continuePerformAfterRestart()));
   static final Input TAKEOVER_ROLLBACK_SETTING = new Input("takeover with after-restart-in-perform = rollback",
@@ -208,6 +212,13 @@ class OwnershipRulesTest {
         row(PRECOPY, error(Step.PERFORM), Outcome.SOURCE_RESUMES),
         row(PRECOPY, lost(SOURCE), Outcome.SOURCE_RESUMES),
         row(PRECOPY, CANCEL, Outcome.SOURCE_RESUMES),
+        row(PRECOPY, POWER_OFF, Outcome.SOURCE_POWERED_OFF),
+        row(MARKED_HERE, POWER_OFF, Outcome.SOURCE_POWERED_OFF),
+        row(FINISH_OUT, POWER_OFF, Outcome.CANCEL_REFUSED),
+        row(OWNED_NOT_RUNNING, POWER_OFF, Outcome.CANCEL_REFUSED),
+        row(POSTCOPY, POWER_OFF, Outcome.CANCEL_REFUSED),
+        // Its Confirm may be out already, resuming the guest: a host answers a step once.
+        row(ROLLING_BACK, POWER_OFF, Outcome.CANCEL_REFUSED),
         // The marker alone, written here, permits nothing yet.
         row(MARKED_HERE, timeout(Step.PERFORM), Outcome.SOURCE_RESUMES),
         row(MARKED_HERE, CANCEL, Outcome.SOURCE_RESUMES),
@@ -279,8 +290,12 @@ class OwnershipRulesTest {
     List<Decision.Action> actions = d.actions();
     if (d.rollsBack()) {
       // A rollback is only a rollback if the source is told to resume and the destination to discard.
-      return actions.contains(new Decision.Send(Step.CONFIRM)) && actions.contains(new Decision.Send(Step.DISCARD))
-          ? Outcome.SOURCE_RESUMES : null;
+      if (!actions.contains(new Decision.Send(Step.CONFIRM)) || !actions.contains(new Decision.Send(Step.DISCARD))) {
+        return null;
+      }
+      // What the source is told is the journal's: a new incarnation sends the same Confirm.
+      boolean powerOff = Step.CONFIRM.command(after, new Unpersisted()).getConfirm().getPowerOff();
+      return powerOff && after.poweredOff() ? Outcome.SOURCE_POWERED_OFF : Outcome.SOURCE_RESUMES;
     }
     if (after.status() == org.livemig.messages.MigrationStatus.POSTCOPY_PAUSED) return Outcome.POSTCOPY_PAUSED;
     boolean ranThere = s.activate() == null && after.activate() != null;
