@@ -12,12 +12,15 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.livemig.config.http.Json;
+import org.livemig.messages.DiskMoveStatus;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.RoundStats;
 
 /**
  * `migratectl report ID`: the migration's status as JSON and a PNG chart of throughput, dirty
  * rate and remaining data per precopy round, with the switchover (its downtime and the blackout's parts) marked.
+ * With copy_storage the disks' copy comes first, as "round 0" (the memory starts once every disk
+ * is READY), and what the disks hold copied stays drawn across the rounds (the mirror keeps it).
  */
 final class MigrationReport {
   private MigrationReport() {}
@@ -38,7 +41,8 @@ final class MigrationReport {
     XYChart c = new XYChartBuilder().width(900).height(500)
         .title("migration " + info.getMigrationId() + " (" + info.getGuestId() + ": " + info.getSourceHost() + " -> "
             + info.getDestinationHost() + ", " + info.getStatus() + ")")
-        .xAxisTitle("precopy round").yAxisTitle("MB/s, MiB").build();
+        .xAxisTitle(info.getDisksCount() == 0 ? "precopy round" : "precopy round (0: the disks' copy, before the memory)")
+        .yAxisTitle("MB/s, MiB").build();
     long pageSize = info.getRoundHistoryCount() == 0 || info.getRoundHistory(0).getPagesSent() == 0 ? 4096
         : Math.max(1, info.getRoundHistory(0).getBytesSent() / info.getRoundHistory(0).getPagesSent());
     List<Double> rounds = new ArrayList<>();
@@ -51,11 +55,18 @@ final class MigrationReport {
       dirty.add(r.getDirtyRateBytesPerSecond() / 1e6);
       remaining.add(r.getDirtyPagesAfter() * pageSize / ProgressBar.MIB);
     }
-    if (rounds.isEmpty()) {
-      rounds.add(0.0);
-      throughput.add(0.0);
-      dirty.add(0.0);
-      remaining.add(info.getTotalBytes() / ProgressBar.MIB);
+    if (rounds.isEmpty() || info.getDisksCount() > 0) {
+      // Before any round: the whole memory remains (and, with disks, they are being copied).
+      rounds.add(0, 0.0);
+      throughput.add(0, disks(info, DiskMoveStatus::getRateBytesPerSecond) / 1e6);
+      dirty.add(0, 0.0);
+      remaining.add(0, info.getTotalBytes() / ProgressBar.MIB);
+    }
+    List<Double> diskCopied = new ArrayList<>();
+    if (info.getDisksCount() > 0) {
+      for (int i = 0; i < rounds.size(); i++) diskCopied.add(disks(info, DiskMoveStatus::getCopiedBytes) / ProgressBar.MIB);
+      c.addSeries("disks copied (MiB)", rounds, diskCopied)
+          .setMarker(org.knowm.xchart.style.markers.SeriesMarkers.TRIANGLE_UP);
     }
     c.addSeries("throughput (MB/s)", rounds, throughput).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.CIRCLE);
     c.addSeries("dirty rate (MB/s)", rounds, dirty).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.DIAMOND);
@@ -67,10 +78,25 @@ final class MigrationReport {
     String downtime = info.getDowntimeMs() >= 0 ? "switchover: downtime " + info.getDowntimeMs() + " ms"
         : "no switchover (" + info.getStatus() + ")";
     double top = 0;
-    for (List<Double> s : List.of(throughput, dirty, remaining)) for (double v : s) top = Math.max(top, v);
+    for (List<Double> s : List.of(throughput, dirty, remaining, diskCopied)) for (double v : s) top = Math.max(top, v);
     c.addAnnotation(new AnnotationText(downtime, last, top * 0.95 + 1, false));
     if (info.hasBlackout()) c.addAnnotation(new AnnotationText(blackout(info), last, top * 0.87 + 1, false));
+    for (int i = 0; i < info.getDisksCount(); i++) {
+      c.addAnnotation(new AnnotationText(disk(info.getDisks(i)), 0, top * (0.79 - 0.08 * i) + 1, false));
+    }
     return c;
+  }
+
+  private static double disks(MigrationInfo info, java.util.function.ToLongFunction<DiskMoveStatus> f) {
+    return info.getDisksList().stream().mapToLong(f).sum();
+  }
+
+  /** One disk's copy: how much, how fast, in which mode, how it ended. */
+  static String disk(DiskMoveStatus d) {
+    return String.format(java.util.Locale.ROOT, "disk %s (%s): %.1f MiB copied at %.1f MB/s, %d mirrored writes, %s%s",
+        d.getDiskId(), d.getMode(), d.getCopiedBytes() / ProgressBar.MIB, d.getRateBytesPerSecond() / 1e6,
+        d.getMirroredWrites(), d.getOutcome().isEmpty() ? d.getPhase() : d.getOutcome(),
+        d.getReason().isEmpty() ? "" : " (" + d.getReason() + ")");
   }
 
   /** The downtime's parts as the hosts measured them, and the source's teardown that came after. */
