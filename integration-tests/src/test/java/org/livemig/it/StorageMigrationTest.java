@@ -189,11 +189,8 @@ class StorageMigrationTest {
     // host-b's half-made file stays where it died (nothing journals the files a host created).
   }
 
-  @Test
-  void aCancelWhileTheMemoryCopiesUnstunsTheDiskAndTheGuestCanMigrateAgain() throws Exception {
-    GuestDescription d = withDisk("copy-ready", 32, 50);
-    runningOnA(d, MirrorFaults.none());
-    // The disk is READY within seconds (write-blocking mirror installed); 32 MiB of memory then take 8 s.
+  /** Starts a migration capped at 4 MB/s and returns its id once memory goes with the disk READY. */
+  private static String startUntilTheMemoryCopies(GuestDescription d) throws Exception {
     String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
         .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS).getMigrationId();
@@ -204,6 +201,15 @@ class StorageMigrationTest {
       if (System.nanoTime() > deadline) throw new AssertionError("never copied memory with the disk READY: " + i);
       Thread.sleep(50);
     }
+    return id;
+  }
+
+  @Test
+  void aCancelWhileTheMemoryCopiesUnstunsTheDiskAndTheGuestCanMigrateAgain() throws Exception {
+    GuestDescription d = withDisk("copy-ready", 32, 50);
+    runningOnA(d, MirrorFaults.none());
+    // The disk is READY within seconds (write-blocking mirror installed); 32 MiB of memory then take 8 s.
+    String id = startUntilTheMemoryCopies(d);
     cluster.client.cancel(id, "cancelled while the memory copies").toCompletableFuture().get(10, TimeUnit.SECONDS);
     MigrationInfo done = cluster.awaitEnd(id, Duration.ofSeconds(60));
     assertEquals(MigrationStatus.CANCELLED, done.getStatus(), done.getError());
@@ -236,16 +242,7 @@ class StorageMigrationTest {
   void aPowerOffDuringTheMigrationCancelsItWithTheGuestOff() throws Exception {
     GuestDescription d = withDisk("copy-off", 16, 50);
     MigratableGuest source = runningOnA(d, MirrorFaults.none());
-    String id = cluster.client.start(d.getGuestId(), "host-a", "host-b", MigrationParameters.newBuilder()
-        .setCopyStorage(true).setMaxBandwidthBytesPerSecond(4_000_000).build()).toCompletableFuture()
-        .get(10, TimeUnit.SECONDS).getMigrationId();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      MigrationInfo i = cluster.client.status(id).toCompletableFuture().get(5, TimeUnit.SECONDS);
-      if (i.getTransferredBytes() > 0 && i.getDisksList().stream().anyMatch(x -> x.getPhase().equals("READY"))) break;
-      if (System.nanoTime() > deadline) throw new AssertionError("never copied memory with the disk READY: " + i);
-      Thread.sleep(50);
-    }
+    String id = startUntilTheMemoryCopies(d);
     var answer = cluster.client.powerOff(d.getGuestId(), "powered off by the test").toCompletableFuture()
         .get(10, TimeUnit.SECONDS);
     assertEquals(id, answer.getMigrationId(), "the migration powers it off: " + answer);
