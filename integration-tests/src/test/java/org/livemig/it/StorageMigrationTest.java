@@ -255,6 +255,9 @@ class StorageMigrationTest {
     assertTrue(done.getDisks(0).getPhasesList().containsAll(List.of("READY", "POWER_OFF", "REMOVE_MIRROR",
         "CLOSE_TARGET")), "the disk's path: " + done.getDisks(0).getPhasesList());
     assertTrue(Files.exists(file("host-a", d.getGuestId())), "its own file stays");
+    DiskVerification v = source.verifyDisks().get(0); // closed with the guest: read again from its file
+    assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
+    assertTrue(v.getWrites() > 0, v.toString());
     awaitGone(file("host-b", d.getGuestId()), "the destination's file, deleted in its cleanup");
     awaitNothingOpen(d, List.of());
     // Not migrating any more: the host answers a second power off itself, the guest off already.

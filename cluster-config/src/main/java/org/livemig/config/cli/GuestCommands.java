@@ -119,7 +119,7 @@ final class GuestCommands {
       GuestCommandResult r = result(api.send("POST", "/guests/" + guest + "/power-off?reason="
           + java.net.URLEncoder.encode(reason, java.nio.charset.StandardCharsets.UTF_8), null));
       if (r.hasMigration()) {
-        root.out.printf("guest %s is powered off by migration %s, cancelled (%s %s): `migratectl status %s`%n", guest,
+        root.out.printf("guest %s is being powered off by migration %s, cancelled (%s %s): `migratectl status %s`%n", guest,
             r.getMigrationId(), r.getMigration().getStatus(), r.getMigration().getPhase(), r.getMigrationId());
       } else {
         root.out.printf("guest %s powered off%s%n", guest, r.getMovesCount() == 0 ? ""

@@ -51,12 +51,18 @@ public final class GuestHosts {
         r -> Receptionist.find(key, r), timeout, system.scheduler()).thenApply(l -> l.getServiceInstances(key));
   }
 
-  /** The agent of the host holding the guest: UnknownGuest if none does. */
+  /**
+   * The agent of the host holding the guest: UnknownGuest if none does. Two hosts list it while a
+   * migration settles (either refuses a command then) or when one keeps a copy powered off: a copy
+   * that is not DESTROYED comes first.
+   */
   public CompletionStage<ActorRef<HostAgent.Command>> holder(String guestId) {
     return all().thenCompose(hosts -> {
-      String holder = hosts.stream().filter(h -> h.getGuestsList().stream()
-          .anyMatch(g -> g.getGuestId().equals(guestId))).map(HostDescription::getHostId)
-          .findFirst().orElseThrow(() -> new MigrationException.UnknownGuest("unknown guest " + guestId
+      String holder = hosts.stream().flatMap(h -> h.getGuestsList().stream()
+              .filter(g -> g.getGuestId().equals(guestId)).map(g -> java.util.Map.entry(h.getHostId(), g.getState())))
+          .min(Comparator.comparing(e -> e.getValue().equals("DESTROYED")))
+          .map(java.util.Map.Entry::getKey)
+          .orElseThrow(() -> new MigrationException.UnknownGuest("unknown guest " + guestId
               + ": no host of the cluster holds it"));
       return find(holder).thenApply(refs -> refs.stream().findFirst().orElseThrow(() ->
           new MigrationException.HostUnreachable("host " + holder + " is not registered")));

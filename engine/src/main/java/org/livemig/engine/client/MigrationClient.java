@@ -193,23 +193,27 @@ public final class MigrationClient {
         return CompletableFuture.completedFuture(GuestHosts.orThrow(r));
       }
       // Between the host's answer and the coordinator's, the migration may have ended (or been
-      // only queued): then the host decides again.
-      return withCoordinator(r.getMigrationId(), c -> answered(c.ask(
+      // only queued, or cancelled without the power off): then the host decides again.
+      CompletionStage<MigrationInfo> cancelled = withCoordinator(r.getMigrationId(), c -> answered(c.ask(
           rr -> new MigrationCoordinator.Cancel(reason, true, rr), timeout)))
-          .thenCompose(info -> info.getErrorKind() == ErrorKind.ERROR_POWERED_OFF
-              ? CompletableFuture.completedFuture(GuestCommandResult.newBuilder().setMigrationId(info.getMigrationId())
-                  .setMigration(info).build())
-              : retry(guestId, reason, attempts, "migration " + info.getMigrationId() + " ended " + info.getStatus()))
-          .exceptionallyCompose(e -> Errors.of(e) instanceof MigrationException.Conflict c && attempts > 1
-              && c.getMessage().contains("already ended") ? powerOff(guestId, reason, attempts - 1)
-              : CompletableFuture.failedFuture(Errors.of(e)));
+          .exceptionally(e -> {
+            if (Errors.of(e) instanceof MigrationException.Conflict c && c.getMessage().contains("already ended")) {
+              return null;
+            }
+            throw Errors.of(e);
+          });
+      return cancelled.thenCompose(info -> {
+        if (info != null && info.getErrorKind() == ErrorKind.ERROR_POWERED_OFF) {
+          return CompletableFuture.completedFuture(GuestCommandResult.newBuilder().setMigrationId(info.getMigrationId())
+              .setMigration(info).build());
+        }
+        String why = info == null ? "migration " + r.getMigrationId() + " ended meanwhile"
+            : "migration " + info.getMigrationId() + " is " + info.getStatus() + " without powering the guest off";
+        return attempts > 1 ? powerOff(guestId, reason, attempts - 1)
+            : CompletableFuture.failedFuture(new MigrationException.Conflict("guest " + guestId
+                + " could not be powered off: " + why));
+      });
     });
-  }
-
-  private CompletionStage<GuestCommandResult> retry(String guestId, String reason, int attempts, String why) {
-    return attempts > 1 ? powerOff(guestId, reason, attempts - 1)
-        : CompletableFuture.failedFuture(new MigrationException.Conflict("guest " + guestId
-            + " could not be powered off: " + why));
   }
 
   /**

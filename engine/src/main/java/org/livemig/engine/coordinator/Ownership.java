@@ -50,10 +50,12 @@ final class Ownership {
   /**
    * Silence from the source after the guest runs on the destination: its stunned copy must still
    * be destroyed, so Confirm is asked again (until it answers or its host leaves the cluster)
-   * instead of declaring the migration complete with a copy left behind.
+   * instead of declaring the migration complete with a copy left behind. Likewise a power off's
+   * Confirm: until the source answers, nobody knows the guest is off.
    */
   static boolean confirmAgainOnSilence(MigrationState s, Step step) {
-    return step == Step.CONFIRM && s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null;
+    return step == Step.CONFIRM && ((s.resumeOwner() == ResumeOwner.DESTINATION && s.activate() != null)
+        || (s.poweredOff() && !s.ended()));
   }
 
   /** Why a cancel is refused, or null when the migration may still roll back. */

@@ -64,7 +64,7 @@ final class Phases {
     if (!u.awaiting.contains(step)) return none; // a late or repeated answer
     none.cancel(step);
     if (step == Step.CONFIRM && r.getConfirm().getDisksCount() > 0) finalDisks(s, u, r.getConfirm().getDisksList());
-    if (s.rollingBack()) return onRollbackAnswer(none, s, step, r);
+    if (s.rollingBack()) return onRollbackAnswer(none, s, u, step, r);
     if (!r.getOk()) {
       String why = r.getHost() + " failed " + step + ": " + r.getError();
       return join(none, step == Step.PERFORM && Ownership.mayHaveRun(s, u)
@@ -143,7 +143,7 @@ final class Phases {
     return second;
   }
 
-  private static Decision onRollbackAnswer(Decision d, MigrationState s, Step step, HostReply r) {
+  private static Decision onRollbackAnswer(Decision d, MigrationState s, Unpersisted u, Step step, HostReply r) {
     if (step != Step.CONFIRM && step != Step.DISCARD) return d;
     if (!r.getOk()) {
       d.log(Decision.Level.ERROR, "rollback " + step + " on " + r.getHost() + " answered with an error: "
@@ -151,10 +151,17 @@ final class Phases {
     }
     d.persist(Events.cleanupDone(r.getHost()));
     String other = step == Step.CONFIRM ? s.destinationHost() : s.sourceHost();
-    if (s.cleanedUp().contains(other)) {
+    boolean discardGivenUp = step == Step.CONFIRM && u.discardUnanswered != null;
+    if (s.cleanedUp().contains(other) || discardGivenUp) {
       String sourceState = step != Step.CONFIRM ? "" : r.getConfirm().getSourceRunning() ? "; source guest running"
           : r.getConfirm().getSourcePoweredOff() ? "; source guest powered off" : "";
-      String reason = s.failedPhase() + ": " + s.error() + sourceState;
+      if (step == Step.CONFIRM && s.poweredOff() && !r.getConfirm().getSourcePoweredOff()) {
+        sourceState = "; the source did NOT confirm the guest off (" + (r.getOk() ? "no power off done" : r.getError())
+            + "): power it off again";
+        d.log(Decision.Level.ERROR, "power off of guest " + s.guestId() + " on " + s.sourceHost() + " not confirmed");
+      }
+      String reason = s.failedPhase() + ": " + s.error() + sourceState
+          + (discardGivenUp ? "; " + u.discardUnanswered : "");
       d.persist(Events.failed(s, reason)).log(Decision.Level.WARN, (s.cancelled() ? "CANCELLED" : "FAILED") + " in "
           + s.failedPhase() + ": " + reason);
     }
@@ -213,14 +220,19 @@ final class Phases {
     }
     String why = "host " + step.host(s) + " did not answer " + step + " within "
         + (step == Step.PERFORM ? settings.performSilenceTimeout() : settings.stepTimeout());
+    if (Ownership.confirmAgainOnSilence(s, step)) {
+      u.sourceUnconfirmed = why + "; the source copy on " + s.sourceHost() + " is not confirmed "
+          + (s.poweredOff() ? "off" : "destroyed");
+      return d.log(Decision.Level.ERROR, u.sourceUnconfirmed + ": asking again").send(step);
+    }
+    if (s.rollingBack() && s.poweredOff() && !s.cleanedUp().contains(s.sourceHost())) {
+      u.discardUnanswered = why;
+      return d.log(Decision.Level.ERROR, "rollback: " + why + "; the end waits for the source's power off");
+    }
     if (s.rollingBack()) {
       // The host is gone or mute; its copy never got ownership, so the rollback ends here.
       return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why))
           .log(Decision.Level.ERROR, "rollback: " + why);
-    }
-    if (Ownership.confirmAgainOnSilence(s, step)) {
-      u.sourceUnconfirmed = why + "; the source copy on " + s.sourceHost() + " is not confirmed destroyed";
-      return d.log(Decision.Level.ERROR, u.sourceUnconfirmed + ": asking again").send(step);
     }
     if (Ownership.askAgainOnSilence(s, u)) {
       // Silence is no answer: the destination may run the guest, so resuming the source could
@@ -241,6 +253,17 @@ final class Phases {
   static Decision onHostNotFound(MigrationState s, Unpersisted u, List<Step> steps, String why,
       boolean notInCluster) {
     Decision d = new Decision(u);
+    if (s.rollingBack() && s.poweredOff() && !s.cleanedUp().contains(s.sourceHost()) && !notInCluster) {
+      // Nobody knows the guest is off until the source says so: the end waits for it.
+      if (!steps.contains(Step.CONFIRM)) {
+        u.discardUnanswered = why;
+        return d.log(Decision.Level.ERROR, "rollback: " + why + "; the end waits for the source's power off");
+      }
+      u.sourceUnconfirmed = why + "; the guest on " + s.sourceHost() + " is not confirmed off";
+      d.log(Decision.Level.ERROR, u.sourceUnconfirmed + ": looking again");
+      for (Step st : steps) d.send(st);
+      return d;
+    }
     if (s.rollingBack()) return d.persist(Events.failed(s, s.failedPhase() + ": " + s.error() + "; " + why));
     if (s.ended()) return d;
     if (notInCluster) {

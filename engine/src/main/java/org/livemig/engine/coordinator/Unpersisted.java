@@ -61,6 +61,8 @@ final class Unpersisted {
 
   /** Why the source's copy is not confirmed destroyed yet (shown; Confirm is asked again regardless). */
   String sourceUnconfirmed;
+  /** A power off's rollback: the destination did not answer Discard; the end waits for the source's Confirm. */
+  String discardUnanswered;
 
   /** The last progress sample from the source (shown, never decided on). */
   ProgressReport lastProgress;
@@ -89,6 +91,7 @@ final class Unpersisted {
     sourceFailure = null;
     lastRoundRecordedNanos = 0;
     sourceUnconfirmed = null;
+    discardUnanswered = null;
     lastProgress = null;
     lastRoundDone = null;
     lastSourcePostcopy = null;

@@ -51,13 +51,11 @@ public final class SyntheticGuest implements MigratableGuest {
   private volatile RunState state = RunState.CREATED;
   /** Set by pause/destroy, completed and cleared by the workload thread once it has stopped. */
   private volatile CompletableFuture<Void> pendingStop;
+  private final CompletableFuture<Void> destroyed = new CompletableFuture<>(); // destroy() has finished
   private volatile int throttlePercent;
   /** Written only by the workload thread while running, or under this while it is stopped. */
   private volatile long steps;
-  /**
-   * The device state (with the disks' ownership) went out: if this copy runs again (a rollback),
-   * its writes are a new ownership generation, so that none can pass for the copy that received it.
-   */
+  /** The device state went out: if this copy runs again, its writes are a new ownership generation. */
   private boolean stateHandedOut; // guarded by this
 
   private SyntheticGuest(GuestDescription d, String ownerToken, RunStateListener runStates, GuestDisks disks) {
@@ -185,31 +183,34 @@ public final class SyntheticGuest implements MigratableGuest {
     return stop;
   }
 
+  /** "No more writes ever" holds when destroy returns, for every caller (a disk move and a cleanup may race). */
   @Override
   public void destroy() {
     Thread t;
+    boolean first;
     synchronized (this) {
-      if (state == RunState.DESTROYED) return;
-      state = RunState.DESTROYED;
+      first = state != RunState.DESTROYED;
       t = workload;
-      if (t != null) requestStop();
-      else runStates.changed(id(), RunState.DESTROYED, EpochMicros.now()); // never ran: nothing to wait for
-      notifyAll();
-    }
-    disks.close(); // no request issued from here on; the file handles go
-    if (t == null || t == Thread.currentThread()) return;
-    // "No more writes ever" must hold when destroy returns: wait for the (at most one) step in progress.
-    LockSupport.unpark(t);
-    wakePostcopyWaiters();
-    boolean interrupted = false;
-    while (t.isAlive()) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        interrupted = true; // finish the join, then restore the caller's interrupt status
+      if (first) {
+        state = RunState.DESTROYED;
+        if (t != null) requestStop();
+        else runStates.changed(id(), RunState.DESTROYED, EpochMicros.now()); // never ran: nothing to wait for
+        notifyAll();
       }
     }
-    if (interrupted) Thread.currentThread().interrupt();
+    if (!first) {
+      if (t != Thread.currentThread()) destroyed.join(); // the first caller's close and join
+      return;
+    }
+    try {
+      disks.close(); // no request issued from here on; the file handles go
+      if (t == null || t == Thread.currentThread()) return;
+      LockSupport.unpark(t); // wait for the (at most one) step in progress
+      wakePostcopyWaiters();
+      Threads.joinUninterruptibly(t);
+    } finally {
+      destroyed.complete(null);
+    }
   }
 
   @Override

@@ -84,7 +84,7 @@ final class SourceConfirm {
       SourceStorage storage, CleanupActor.Finished cleaned) {
     if (cleaned != null && (storage == null || storage.allEnded())) {
       if (movesDeadline != null) movesDeadline.cancel();
-      replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result(success, postcopyRole, cleaned.teardownMicros()))
+      replies.tell(Replies.ok(cmd, settings.hostId()).setConfirm(result(cmd, success, postcopyRole, cleaned.teardownMicros()))
           .build());
       return Behaviors.stopped();
     }
@@ -121,10 +121,11 @@ final class SourceConfirm {
     if (!pausedAtBegin) guest.run(token);
   }
 
-  private ConfirmResult.Builder result(boolean success, SourcePostcopy postcopyRole, long teardownMicros) {
+  private ConfirmResult.Builder result(HostCommand cmd, boolean success, SourcePostcopy postcopyRole,
+      long teardownMicros) {
     var result = ConfirmResult.newBuilder().setSourceDestroyed(success)
         .setSourceRunning(guest.state() == RunState.RUNNING).setTeardownUs(teardownMicros)
-        .setSourcePoweredOff(!success && guest.state() == RunState.DESTROYED);
+        .setSourcePoweredOff(!success && cmd.getConfirm().getPowerOff() && guest.state() == RunState.DESTROYED);
     if (disks != null) result.addAllDisks(disks.statuses());
     if (postcopyRole != null) {
       result.setPostcopyPagesSent(postcopyRole.pagesSent()).setPostcopyPagesResent(postcopyRole.pagesResent());

@@ -53,6 +53,8 @@ class OwnershipRulesTest {
     WAITS,
     /** A rollback in progress ends: the silent host's copy never had ownership. */
     ROLLBACK_ENDS,
+    /** A power off's rollback does not end before the source confirmed the guest off. */
+    SOURCE_AWAITED,
     /** An operator's cancel is refused: nothing changes. */
     CANCEL_REFUSED,
     /** A new incarnation goes on with the migration. */
@@ -133,6 +135,12 @@ class OwnershipRulesTest {
   static final Situation POSTCOPY = new Situation("postcopy active", journal(PERFORMED,
       Events.postcopyStarted(100), OWNED, Events.finished(ActivateResult.newBuilder().setPostcopy(true)
           .setRunningAtEpochUs(1_020_000).build())), u -> u.awaiting.add(Step.PAGES_COMPLETE));
+  static final Situation POWERING_OFF = new Situation("rolling back to power the guest off", journal(
+      Events.cancelRequested("off", true), Events.rollback(journalState(), "cancelled: off", true,
+          org.livemig.messages.ErrorKind.ERROR_POWERED_OFF)), u -> {
+        u.awaiting.add(Step.CONFIRM);
+        u.awaiting.add(Step.DISCARD);
+      });
   static final Situation ROLLING_BACK = new Situation("rolling back", journal(Events.rollback(
       journalState(), "perform failed", false)), u -> {
         u.awaiting.add(Step.CONFIRM);
@@ -258,6 +266,11 @@ class OwnershipRulesTest {
         row(POSTCOPY, CANCEL, Outcome.CANCEL_REFUSED),
         // A rollback that meets silence ends: nothing was ever handed over.
         row(ROLLING_BACK, timeout(Step.DISCARD), Outcome.ROLLBACK_ENDS),
+        // Until the source answers, nobody knows the guest is off: its Confirm is asked again.
+        row(POWERING_OFF, timeout(Step.CONFIRM), Outcome.ASKED_AGAIN),
+        row(POWERING_OFF, timeout(Step.DISCARD), Outcome.SOURCE_AWAITED),
+        row(POWERING_OFF, NOT_FOUND, Outcome.ASKED_AGAIN),
+        row(POWERING_OFF, NOT_IN_CLUSTER, Outcome.ROLLBACK_ENDS), // the source left: its guest went with its node
         // Takeovers.
         row(BEGIN, TAKEOVER, Outcome.SOURCE_RESUMES),
         row(PREPARE, TAKEOVER, Outcome.SOURCE_RESUMES),
@@ -306,6 +319,7 @@ class OwnershipRulesTest {
     if (after.ended() && s.inPostcopy()) return Outcome.SOURCE_STAYS_PAUSED;
     if (after.ended() && s.rollingBack()) return Outcome.ROLLBACK_ENDS;
     if (!d.events.isEmpty()) return null;
+    if (s.poweredOff() && actions.stream().noneMatch(a -> a instanceof Decision.Send)) return Outcome.SOURCE_AWAITED;
     if (actions.contains(new Decision.ArmTimer(Step.PAGES_COMPLETE))) return Outcome.WAITS;
     boolean finishAwaited = actions.contains(new Decision.Send(Step.FINISH))
         || actions.contains(new Decision.ArmTimer(Step.FINISH));

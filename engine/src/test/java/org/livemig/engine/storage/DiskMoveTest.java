@@ -265,6 +265,9 @@ class DiskMoveTest {
     assertTrue(Files.exists(file("fast")), "the powered-off guest's disk stays");
     assertFalse(Files.exists(file("slow")));
     assertEquals(List.of(), openFiles(), "every file closed");
+    var v = guest.verifyDisks().get(0); // read from the file opened again
+    assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
+    assertEquals(List.of(), openFiles(), "the check closed what it opened");
     assertNoMoveThreadLeft();
   }
 

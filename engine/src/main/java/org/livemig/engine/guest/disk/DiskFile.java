@@ -145,6 +145,11 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
 
   public boolean isOpen() { return channel.isOpen(); }
 
+  /** The same file opened again, read-only: to check a closed disk (its guest powered off). */
+  public DiskFile reopenForReading() throws IOException {
+    return new DiskFile(path, FileChannel.open(path, StandardOpenOption.READ), blockSize, blockCount);
+  }
+
   @Override
   public void close() throws IOException {
     channel.close();

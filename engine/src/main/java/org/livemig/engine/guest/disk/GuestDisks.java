@@ -190,12 +190,17 @@ public final class GuestDisks {
     for (int i = 0; i < disks.size(); i++) disks.get(i).restore(states.get(i));
   }
 
-  /** Checks every disk against its oracle; the guest must be stopped (writes in flight count as not landed). */
+  /**
+   * Checks every disk against its oracle; the guest must be stopped (writes in flight count as not
+   * landed). A closed disk (its guest powered off) is read through the file opened again.
+   */
   public List<DiskVerification> verify() {
     List<DiskVerification> out = new ArrayList<>();
     for (VirtualDisk disk : disks) {
-      try {
-        out.add(DiskOracle.verify(disk.diskId(), disk.content(), disk.file(), disk.stateForCheck()));
+      DiskFile file = disk.file();
+      try (DiskFile reopened = file.isOpen() ? null : file.reopenForReading()) {
+        out.add(DiskOracle.verify(disk.diskId(), disk.content(), reopened == null ? file : reopened,
+            disk.stateForCheck()));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read disk " + disk.diskId() + " to verify it", e);
       }
