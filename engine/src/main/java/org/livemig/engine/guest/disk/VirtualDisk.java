@@ -84,9 +84,8 @@ public final class VirtualDisk {
   }
 
   public String diskId() { return diskId; }
-
+  public WriteLatency writeLatency() { return requests.latency(); }
   public synchronized DiskDescription description() { return description; }
-
   public synchronized DiskFile file() { return file; }
 
   /** Continues from a state (the guest's own at creation, or one arrived by migration). */
