@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.livemig.config.LivemigNode;
 import org.livemig.engine.client.MigrationClient;
 import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.LatencySummary;
 import org.livemig.messages.MigrationInfo;
 import org.livemig.messages.MigrationParameters;
 import org.livemig.messages.MigrationStatus;
@@ -30,7 +31,10 @@ import org.livemig.messages.MigrationStatus;
  * sends its written blocks (the engine skips never-written ones too) over a loopback socket to a
  * file the receiver makes durable at the end. Printed per migration: total time, downtime, the
  * disk's bytes sent, the copy's time and rate; the raw copy's time; the ratios of the migration's
- * total and of the disk copy alone to the raw copy.
+ * total and of the disk copy alone to the raw copy; the guest's write latency (p50 / p99) before
+ * the move, while its mirror only tracked and while it was installed; and the downtime of the
+ * same guest without disks (nodisk-0: same memory and dirty rate) migrated between the same hosts
+ * right after it.
  */
 public final class StorageBenchmark {
   private static final int BLOCK = 4096;
@@ -49,7 +53,9 @@ public final class StorageBenchmark {
     String local = "livemig.host.datastores.local = \"" + dir.resolve("local-") + "\"${livemig.host.id}\n";
     String guest = "bench.guest { id = \"vm\", size-mib = " + sizeMib + ", dirty-pages-per-second = 1000, running = true,"
         + " disk { datastore = local, blocks = " + diskMib * 256 + ", queue-depth = 16, writes-per-second = "
-        + writeMbps * 1_000_000 / BLOCK + " } }\n" + local;
+        + writeMbps * 1_000_000 / BLOCK + " } }\n"
+        // The same guest without disks (another seed): its downtime is the baseline of vm's.
+        + "bench.guests { prefix = nodisk, count = 1, size-mib = " + sizeMib + ", dirty-pages-per-second = 1000 }\n" + local;
     System.out.printf("storage benchmark: guest %d MiB, disk %d MiB writing %d MB/s, %d repetition(s) per mode, %s%n",
         sizeMib, diskMib, writeMbps, reps, dir);
     try (LivemigNode coordinator = LivemigNode.start(LivemigNode.localConfig(null, List.of("coordinator"), journal,
@@ -75,6 +81,13 @@ public final class StorageBenchmark {
                     + "%.2f s; total / raw %.2f, disk copy / raw %.2f%n", mode, from, to, engineS, i.getDowntimeMs(),
                 i.getBlackout().getDiskPivotUs() / 1e3, copyS, d.getPasses(), sentBytes(file) / 1e6,
                 d.getMirroredWrites(), rawS, engineS / rawS, copyS / rawS);
+            System.out.printf("%-14s   guest writes p50 / p99: no mirror %s, mirror tracking %s, mirror installed %s%n",
+                "", latency(d.getWritesBefore()), latency(d.getWritesTracked()), latency(d.getWritesMirrored()));
+            MigrationInfo plain = Benchmark.awaitEnd(client, client.start("nodisk-0", from, to,
+                MigrationParameters.getDefaultInstance()).toCompletableFuture().get(60, TimeUnit.SECONDS));
+            System.out.printf("%-14s   downtime with the disk %d ms, the same guest without disks %d ms (%s): %.2fx%n", "",
+                i.getDowntimeMs(), plain.getDowntimeMs(), plain.getStatus(),
+                (double) i.getDowntimeMs() / Math.max(1, plain.getDowntimeMs()));
             from = to;
           }
         }
@@ -91,6 +104,11 @@ public final class StorageBenchmark {
           + info.getError());
     }
     return info;
+  }
+
+  private static String latency(LatencySummary l) {
+    return l.getCount() == 0 ? "(no writes)" : String.format("%.2f / %.2f ms (%d writes)", l.getP50Us() / 1e3,
+        l.getP99Us() / 1e3, l.getCount());
   }
 
   /** The written (non-zero) blocks' bytes of a disk file. */

@@ -26,6 +26,8 @@ public final class BlockReceiver implements StreamHandler {
   private DataChannel open;
   private boolean forgotten;
   private final boolean[] diskWhole; // the receiving thread only
+  private ByteBuffer payload = ByteBuffer.allocateDirect(0); // the receiving thread only, as are blocks
+  private long[] blocks = new long[0];
   private volatile boolean whole;
   private volatile String failure;
   private volatile long bytesWritten;
@@ -63,13 +65,12 @@ public final class BlockReceiver implements StreamHandler {
 
   private void receive(DataChannel channel) {
     FrameCodec codec = channel.codec();
-    ByteBuffer buf = ByteBuffer.allocateDirect(disks.isEmpty() ? 4096 : disks.get(0).blockSize());
     try {
       while (true) { // until the source closes the stream, after the last disk was whole
         Frame f = codec.readFrame();
         if (!f.hasBlocks()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
         Blocks b = f.getBlocks();
-        write(codec, b, buf);
+        write(codec, b);
         if (b.getSync()) {
           for (DiskFile d : disks) d.force();
           if (b.getLast()) {
@@ -99,21 +100,29 @@ public final class BlockReceiver implements StreamHandler {
     }
   }
 
-  /** One frame's blocks into their disk; a frame that does not fit the disk is refused, not written in part. */
-  private void write(FrameCodec codec, Blocks b, ByteBuffer buf) throws IOException {
+  /**
+   * One frame's blocks into their disk, one write call per run of consecutive blocks; a frame
+   * that does not fit the disk is refused, not written in part.
+   */
+  private void write(FrameCodec codec, Blocks b) throws IOException {
     if (b.getDisk() >= disks.size()) throw new DataPlaneException("disk " + b.getDisk() + " of " + disks.size() + " disks");
     DiskFile disk = disks.get(b.getDisk());
-    if ((long) b.getBlocksCount() * disk.blockSize() != b.getPayloadBytes()) {
-      throw new DataPlaneException(b.getBlocksCount() + " blocks in a payload of " + b.getPayloadBytes() + " bytes");
+    int count = b.getBlocksCount();
+    if ((long) count * disk.blockSize() != b.getPayloadBytes() || b.getPayloadBytes() > codec.maxPayloadBytes()) {
+      throw new DataPlaneException(count + " blocks in a payload of " + b.getPayloadBytes() + " bytes (at most "
+          + codec.maxPayloadBytes() + ")");
     }
-    ByteBuffer payload = b.getPayloadBytes() <= buf.capacity() ? buf : ByteBuffer.allocate(b.getPayloadBytes());
+    if (payload.capacity() < b.getPayloadBytes()) payload = ByteBuffer.allocateDirect(b.getPayloadBytes()); // the largest batch once
+    if (blocks.length < count) blocks = new long[count];
+    for (int i = 0; i < count; i++) {
+      blocks[i] = b.getBlocks(i);
+      if (blocks[i] < 0 || blocks[i] >= disk.blockCount()) {
+        throw new DataPlaneException("block " + blocks[i] + " outside disk " + b.getDisk());
+      }
+    }
     codec.readPayload(payload, b.getPayloadBytes());
     if (!codec.payloadIntact()) throw new DataPlaneException("disk blocks failed their checksum: the link corrupts data");
-    for (int i = 0; i < b.getBlocksCount(); i++) {
-      long block = b.getBlocks(i);
-      if (block >= disk.blockCount()) throw new DataPlaneException("block " + block + " outside disk " + b.getDisk());
-      disk.write(block, payload.duplicate().position(i * disk.blockSize()).limit((i + 1) * disk.blockSize()).slice());
-    }
+    disk.writeBlocks(blocks, count, payload);
     bytesWritten += b.getPayloadBytes();
   }
 

@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
 public final class BlockStream implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(BlockStream.class);
   private static final LinkOptions LINK = new LinkOptions(1 << 20, 0, true);
+  private static final long[] NO_BLOCKS = {};
 
   private final DataChannel link;
   private final FrameCodec codec;
@@ -28,6 +29,8 @@ public final class BlockStream implements AutoCloseable {
   private final Duration ackTimeout;
   private final Thread reader;
   private long seq; // guarded by this (the send lock)
+  private final ByteBuffer[] out = new ByteBuffer[3]; // guarded by this: a frame's head, payload and trailer
+  private final ByteBuffer noPayload = ByteBuffer.allocate(0); // a sync frame's
   // Guarded by acks.
   private final Object acks = new Object();
   private long acked;
@@ -63,28 +66,28 @@ public final class BlockStream implements AutoCloseable {
   }
 
   /**
-   * Writes blocks of one disk (their contents in payloads, one buffer a block, read from its
-   * position to its limit, not consumed) as one frame; returns its sequence number. With sync the
+   * Writes blocks[0 .. count) of one disk as one frame, their contents in payload (position to
+   * limit, block after block; not consumed); returns its sequence number. With sync the
    * destination makes everything so far durable and acknowledges it (see {@link #awaitAck}).
    */
-  public synchronized long send(int disk, long[] blocks, ByteBuffer[] payloads, boolean sync, boolean last)
+  public synchronized long send(int disk, long[] blocks, int count, ByteBuffer payload, boolean sync, boolean last)
       throws IOException {
     checkUsable();
-    int bytes = 0;
-    for (ByteBuffer p : payloads) bytes += p.remaining();
-    Blocks.Builder b = Blocks.newBuilder().setDisk(disk).setPayloadBytes(bytes).setSeq(++seq).setSync(sync).setLast(last);
-    for (long block : blocks) b.addBlocks(block);
+    Blocks.Builder b = Blocks.newBuilder().setDisk(disk).setPayloadBytes(payload.remaining()).setSeq(++seq)
+        .setSync(sync).setLast(last);
+    for (int i = 0; i < count; i++) b.addBlocks(blocks[i]);
+    int position = payload.position();
     try {
-      ByteBuffer[] out = new ByteBuffer[payloads.length + 2];
       out[0] = codec.encode(Frame.newBuilder().setBlocks(b).build());
-      for (int i = 0; i < payloads.length; i++) out[i + 1] = payloads[i].duplicate();
-      ByteBuffer trailer = codec.payloadTrailer(out, 1, payloads.length + 1);
-      int count = payloads.length + 1;
-      if (trailer != null) out[count++] = trailer;
-      codec.writeFully(out, 0, count);
+      out[1] = payload;
+      out[2] = codec.payloadTrailer(out, 1, 2);
+      codec.writeFully(out, 0, out[2] == null ? 2 : 3);
     } catch (DataPlaneException e) {
       fail(e.getMessage());
       throw new IOException("disk stream of migration " + migrationId + ": " + e.getMessage(), e);
+    } finally {
+      payload.position(position);
+      out[1] = null; // the caller's buffer
     }
     return seq;
   }
@@ -115,7 +118,7 @@ public final class BlockStream implements AutoCloseable {
    * the disk is whole there (the destination's Finish checks every disk said so).
    */
   public void sync(int disk, boolean last) throws IOException {
-    awaitAck(send(disk, new long[0], new ByteBuffer[0], true, last));
+    awaitAck(send(disk, NO_BLOCKS, 0, noPayload, true, last));
   }
 
   private void readAcks() {

@@ -12,11 +12,13 @@ import org.livemig.engine.guest.disk.BulkCopy;
 import org.livemig.engine.guest.disk.DiskMirror;
 import org.livemig.engine.guest.disk.MirrorFaults;
 import org.livemig.engine.guest.disk.VirtualDisk;
+import org.livemig.engine.guest.disk.WriteLatency;
 import org.livemig.engine.storage.StorageMove.Flag;
 import org.livemig.engine.storage.StorageMove.Phase;
 import org.livemig.engine.storage.StorageMove.State;
 import org.livemig.messages.DiskDescription;
 import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.LatencySummary;
 import org.slf4j.Logger;
 
 /**
@@ -46,6 +48,8 @@ final class MoveActions {
   private volatile long passStartedNanos;
   private volatile long stunMicros;
   private volatile long endedMs;
+  /** The guest's write latencies when the move began: the move's own are those since. */
+  private final WriteLatency.Snapshot latencyBefore;
 
   MoveActions(StorageMoveActor.Request request, MoveSettings settings, MirrorFaults faults,
       Consumer<String> mirrorFailed) {
@@ -56,6 +60,7 @@ final class MoveActions {
     this.disk = request.disk();
     this.target = request.target();
     this.source = disk.description();
+    this.latencyBefore = disk.writeLatency().snapshot();
   }
 
   String modeName() {
@@ -230,6 +235,7 @@ final class MoveActions {
     long copied = m == null ? 0 : m.copiedBytes();
     long started = passStartedNanos;
     long nanos = copyNanos + (started == 0 ? 0 : System.nanoTime() - started);
+    WriteLatency.Snapshot during = disk.writeLatency().snapshot().since(latencyBefore);
     return DiskMoveStatus.newBuilder().setGuestId(request.guest().description().getGuestId()).setDiskId(disk.diskId())
         .setSourceDatastore(source.getDatastore()).setTargetDatastore(target.datastore()).setMode(modeName())
         .setPhase(s.phase().name()).setOutcome(s.ended() ? s.outcome().name() : "RUNNING")
@@ -239,6 +245,13 @@ final class MoveActions {
         .setRateBytesPerSecond(nanos == 0 ? 0 : copied * 1_000_000_000L / nanos)
         .setDiskFile(s.has(Flag.COMMITTED) ? "target" : "source").setGuestOff(s.has(Flag.POWERED_OFF))
         .setStartedAtEpochMs(startedMs).setEndedAtEpochMs(s.ended() ? endedMs : 0).setStunUs(stunMicros)
-        .addAllPhases(phases).build();
+        .addAllPhases(phases).setWritesBefore(summary(latencyBefore.unmirrored()))
+        .setWritesTracked(summary(during.unmirrored())).setWritesMirrored(summary(during.mirrored())).build();
+  }
+
+  private static LatencySummary summary(long[] buckets) {
+    return LatencySummary.newBuilder().setCount(WriteLatency.Snapshot.count(buckets))
+        .setP50Us(WriteLatency.Snapshot.quantileMicros(buckets, 0.5))
+        .setP99Us(WriteLatency.Snapshot.quantileMicros(buckets, 0.99)).build();
   }
 }

@@ -23,14 +23,15 @@ final class RemoteDisk implements MirrorTarget {
 
   @Override public long blockCount() { return blockCount; }
 
+  /** One frame for the batch. */
   @Override
-  public void write(long block, ByteBuffer data) throws IOException {
-    stream.send(disk, new long[] {block}, new ByteBuffer[] {data}, false, false);
+  public void writeBlocks(long[] blocks, int count, ByteBuffer data) throws IOException {
+    stream.send(disk, blocks, count, data, false, false);
   }
 
   @Override
   public void writeDurably(long block, ByteBuffer data) throws IOException {
-    stream.awaitAck(stream.send(disk, new long[] {block}, new ByteBuffer[] {data}, true, false));
+    stream.awaitAck(stream.send(disk, new long[] {block}, 1, data.duplicate().clear(), true, false));
   }
 
   @Override

@@ -113,13 +113,29 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
     force();
   }
 
-  /** Writes one block, not yet durable (a bulk copy forces once at the end of its pass). */
-  @Override
+  /** Writes one block, not yet durable. */
   public void write(long block, ByteBuffer data) throws IOException {
-    checkBlock(block);
-    ByteBuffer b = data.duplicate().clear();
-    long pos = (block + 1) * blockSize;
-    while (b.hasRemaining()) channel.write(b, pos + b.position());
+    writeRun(block, data.duplicate().clear());
+  }
+
+  /** Not yet durable (a bulk copy forces once at the end of its pass); one write call per run of consecutive blocks. */
+  @Override
+  public void writeBlocks(long[] blocks, int count, ByteBuffer data) throws IOException {
+    if (data.remaining() != count * blockSize) throw new IllegalArgumentException(data.remaining() + " bytes for " + count + " blocks");
+    ByteBuffer b = data.duplicate();
+    int base = data.position();
+    for (int i = 0, run; i < count; i += run) {
+      for (run = 1; i + run < count && blocks[i + run] == blocks[i] + run; run++) {}
+      b.limit(base + (i + run) * blockSize).position(base + i * blockSize);
+      writeRun(blocks[i], b);
+    }
+  }
+
+  /** Writes consecutive whole blocks from first on: data's position..limit, consumed. */
+  private void writeRun(long first, ByteBuffer data) throws IOException {
+    checkBlocks(first, data.remaining());
+    long pos = (first + 1) * blockSize - data.position();
+    while (data.hasRemaining()) channel.write(data, pos + data.position());
   }
 
   /** Makes every write so far durable. */
@@ -135,6 +151,22 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
       if (channel.read(into, pos + into.position()) < 0) throw new IOException("short read of block " + block + " in " + path);
     }
     into.clear();
+  }
+
+  /** Reads consecutive whole blocks from first on into into's position..limit (position ends at the limit). */
+  public void readBlocks(long first, ByteBuffer into) throws IOException {
+    checkBlocks(first, into.remaining());
+    long pos = (first + 1) * blockSize - into.position();
+    while (into.hasRemaining()) {
+      if (channel.read(into, pos + into.position()) < 0) throw new IOException("short read of block " + first + " in " + path);
+    }
+  }
+
+  private void checkBlocks(long first, int bytes) {
+    if (bytes % blockSize != 0) throw new IllegalArgumentException(bytes + " bytes are not whole blocks of " + blockSize);
+    if (bytes == 0) return;
+    checkBlock(first);
+    checkBlock(first + bytes / blockSize - 1);
   }
 
   private void checkBlock(long block) {

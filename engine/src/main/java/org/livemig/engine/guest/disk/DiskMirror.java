@@ -87,13 +87,23 @@ public final class DiskMirror {
     }
   }
 
-  /** The next dirty block at or after from, cleared (the caller holds the block and copies it now); -1 if none. */
-  synchronized long takeDirty(long from) {
-    int b = dirty.nextSetBit((int) from);
-    if (b < 0) return -1;
-    dirty.clear(b);
-    dirtyCount--;
-    return b;
+  /** Marks blocks[0 .. n) dirty again (a batch the copy did not get to the target). */
+  synchronized void markDirty(long[] blocks, int n) {
+    for (int i = 0; i < n; i++) markDirty(blocks[i]);
+  }
+
+  /**
+   * The next dirty blocks at or after from, in order, up to into.length of them, cleared (the
+   * caller holds them and copies them now); returns how many (0: none left).
+   */
+  synchronized int takeDirty(long from, long[] into) {
+    int n = 0;
+    for (int b = dirty.nextSetBit((int) from); b >= 0 && n < into.length; b = dirty.nextSetBit(b + 1)) {
+      dirty.clear(b);
+      into[n++] = b;
+    }
+    dirtyCount -= n;
+    return n;
   }
 
   /** A guest write's block, written to the target and made durable; a failure fails the move, not the write. */
@@ -109,16 +119,16 @@ public final class DiskMirror {
     }
   }
 
-  /** A block copied by the bulk copy (made durable by {@link #flush}). */
-  void copy(long block, ByteBuffer data) throws IOException {
+  /** Blocks copied by the bulk copy (see {@link MirrorTarget#writeBlocks}; made durable by {@link #flush}). */
+  void copy(long[] blocks, int count, ByteBuffer data) throws IOException {
     injectTargetFault();
-    target.write(block, data);
-    copiedBytes.addAndGet(target.blockSize());
+    target.writeBlocks(blocks, count, data);
+    copiedBytes.addAndGet((long) count * target.blockSize());
   }
 
-  /** A block the copy found never written: the target, sparse, already reads zeros there. */
-  void skippedZero() {
-    copiedBytes.addAndGet(target.blockSize());
+  /** Blocks the copy found never written: the target, sparse, already reads zeros there. */
+  void skippedZero(int count) {
+    copiedBytes.addAndGet((long) count * target.blockSize());
   }
 
   /** Throws if a source-read fault is due in this phase. */

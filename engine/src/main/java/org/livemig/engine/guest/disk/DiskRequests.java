@@ -24,6 +24,7 @@ final class DiskRequests {
   /** Released when the disk closes: what a hung request waits for. */
   private final CountDownLatch closing = new CountDownLatch(1);
   private final ThreadLocal<ByteBuffer> buffers;
+  private final WriteLatency latency = new WriteLatency();
 
   DiskRequests(VirtualDisk disk, String guestId, String diskId, BlockContent content, DiskFaults faults, int hostHash) {
     this.disk = disk;
@@ -34,6 +35,8 @@ final class DiskRequests {
     this.hostHash = hostHash;
     this.buffers = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(content.blockSize()));
   }
+
+  WriteLatency latency() { return latency; }
 
   void closing() {
     closing.countDown();
@@ -57,6 +60,7 @@ final class DiskRequests {
         content.fill(buf, k, generation, hostHash);
         file.writeDurably(block, buf);
         if (mirror != null) mirror.mirrorWrite(block, buf);
+        latency.record(mirror != null, System.nanoTime() - issuedAt);
       }
     } catch (IOException | RuntimeException e) {
       error = e.toString();

@@ -12,8 +12,11 @@ public interface MirrorTarget {
 
   long blockCount();
 
-  /** A block of the bulk copy: durable by the next {@link #flush}. */
-  void write(long block, ByteBuffer data) throws IOException;
+  /**
+   * Blocks of the bulk copy, durable by the next {@link #flush}: blocks[i]'s content at data's
+   * position + i * blockSize, count blocks up to its limit (not consumed).
+   */
+  void writeBlocks(long[] blocks, int count, ByteBuffer data) throws IOException;
 
   /** A guest write under the installed mirror: durable when this returns. */
   void writeDurably(long block, ByteBuffer data) throws IOException;

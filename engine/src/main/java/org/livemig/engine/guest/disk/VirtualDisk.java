@@ -2,11 +2,10 @@ package org.livemig.engine.guest.disk;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -56,7 +55,7 @@ public final class VirtualDisk {
   private boolean full;
   private final List<Long> failed = new ArrayList<>();
   private final Map<Long, Long> writesInFlight = new HashMap<>(); // write number -> block
-  private final Set<Long> busyBlocks = new HashSet<>();
+  private final BitSet busyBlocks = new BitSet(); // by block number: no object per request
   private int inFlight;
   private boolean issuing;
   private boolean closed;
@@ -84,9 +83,8 @@ public final class VirtualDisk {
   }
 
   public String diskId() { return diskId; }
-
+  public WriteLatency writeLatency() { return requests.latency(); }
   public synchronized DiskDescription description() { return description; }
-
   public synchronized DiskFile file() { return file; }
 
   /** Continues from a state (the guest's own at creation, or one arrived by migration). */
@@ -185,16 +183,17 @@ public final class VirtualDisk {
     return source;
   }
 
-  /** Holds block for the bulk copy once no request touches it; false if the disk closed or the copy is to stop. */
+  /** Holds block for the bulk copy once no request touches it (see releaseBlocks); false if closed or to stop. */
   synchronized boolean holdBlock(long block, java.util.function.BooleanSupplier stop) throws InterruptedException {
-    while (!closed && busyBlocks.contains(block) && !stop.getAsBoolean()) wait(50);
-    if (closed || busyBlocks.contains(block)) return false;
-    busyBlocks.add(block);
+    while (!closed && busyBlocks.get((int) block) && !stop.getAsBoolean()) wait(50);
+    if (closed || busyBlocks.get((int) block)) return false;
+    busyBlocks.set((int) block);
     return true;
   }
 
-  synchronized void releaseBlock(long block) {
-    if (busyBlocks.remove(block)) notifyAll();
+  synchronized void releaseBlocks(long[] blocks, int n) { // a batch of the copy's: one wake-up
+    for (int i = 0; i < n; i++) busyBlocks.clear((int) blocks[i]);
+    notifyAll();
   }
 
   /** Completes when no request is in flight (at once if none is). */
@@ -299,7 +298,7 @@ public final class VirtualDisk {
     }
     long k = writeSeq;
     long block = content.blockAt(k);
-    while (issuing && !closed && (inFlight >= queueDepth || busyBlocks.contains(block))) waitUninterruptibly();
+    while (issuing && !closed && (inFlight >= queueDepth || busyBlocks.get((int) block))) waitUninterruptibly();
     if (!issuing || closed) return false;
     FaultPlan.Fault fault = faultPlan.nextWrite(System.nanoTime());
     if (fault == FaultPlan.Fault.FULL) {
@@ -315,7 +314,7 @@ public final class VirtualDisk {
     DiskFile f = file;
     writeSeq = k + 1;
     writesInFlight.put(k, block);
-    busyBlocks.add(block);
+    busyBlocks.set((int) block);
     inFlight++;
     int generation = owners.get(owners.size() - 1).generation();
     long issuedAt = System.nanoTime();
@@ -346,10 +345,10 @@ public final class VirtualDisk {
   /** Issues a read of the next read block unless a request holds it; false when none was issued. */
   synchronized boolean issueRead() {
     long block = content.readBlockAt(readSeq++);
-    if (busyBlocks.contains(block)) return false;
+    if (busyBlocks.get((int) block)) return false;
     while (issuing && !closed && inFlight >= queueDepth) waitUninterruptibly();
-    if (!issuing || closed || busyBlocks.contains(block)) return false;
-    busyBlocks.add(block);
+    if (!issuing || closed || busyBlocks.get((int) block)) return false;
+    busyBlocks.set((int) block);
     inFlight++;
     long writesIssued = writeSeq;
     long issuedAt = System.nanoTime();
@@ -381,7 +380,7 @@ public final class VirtualDisk {
    */
   private List<CompletableFuture<Void>> completed(long block, long issuedAt) {
     if (issuedAt != 0) serviceTimes.add(System.nanoTime() - issuedAt);
-    busyBlocks.remove(block);
+    busyBlocks.clear((int) block);
     inFlight--;
     notifyAll();
     if (inFlight > 0 || drainWaiters.isEmpty()) return List.of();
