@@ -72,7 +72,8 @@ public final class BlockReceiver implements StreamHandler {
         Blocks b = f.getBlocks();
         write(codec, b);
         if (b.getSync()) {
-          for (DiskFile d : disks) d.force();
+          // A mirrored write's blocks were written durably; an empty sync makes everything so far durable.
+          if (b.getBlocksCount() == 0) for (DiskFile d : disks) d.force();
           if (b.getLast()) {
             diskWhole[b.getDisk()] = true;
             boolean all = true;
@@ -122,7 +123,8 @@ public final class BlockReceiver implements StreamHandler {
     }
     codec.readPayload(payload, b.getPayloadBytes());
     if (!codec.payloadIntact()) throw new DataPlaneException("disk blocks failed their checksum: the link corrupts data");
-    disk.writeBlocks(blocks, count, payload);
+    if (b.getSync()) disk.writeBlocksDurably(blocks, count, payload);
+    else disk.writeBlocks(blocks, count, payload);
     bytesWritten += b.getPayloadBytes();
   }
 

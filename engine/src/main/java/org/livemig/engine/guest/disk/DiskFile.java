@@ -24,6 +24,11 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
 
   private final Path path;
   private final FileChannel channel;
+  /**
+   * The same file opened with O_DSYNC on the first durable write: such a write syncs its own range
+   * only, where force() would also flush everything a bulk copy wrote (seconds for a large copy).
+   */
+  private volatile FileChannel durable;
   private final int blockSize;
   private final long blockCount;
 
@@ -109,33 +114,51 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
   /** Writes one block and makes it durable before returning (the guest sees the ack only then). */
   @Override
   public void writeDurably(long block, ByteBuffer data) throws IOException {
-    write(block, data);
-    force();
+    writeRun(durable(), block, data.duplicate().clear());
+  }
+
+  /** As writeBlocks, each run durable when written (a mirrored guest write), nothing else forced. */
+  public void writeBlocksDurably(long[] blocks, int count, ByteBuffer data) throws IOException {
+    writeBlocks(durable(), blocks, count, data);
+  }
+
+  private FileChannel durable() throws IOException {
+    FileChannel d = durable;
+    if (d != null) return d;
+    synchronized (this) { // never opened once closed: no descriptor left behind
+      if (!channel.isOpen()) throw new java.nio.channels.ClosedChannelException();
+      if (durable == null) durable = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.DSYNC);
+      return durable;
+    }
   }
 
   /** Writes one block, not yet durable. */
   public void write(long block, ByteBuffer data) throws IOException {
-    writeRun(block, data.duplicate().clear());
+    writeRun(channel, block, data.duplicate().clear());
   }
 
   /** Not yet durable (a bulk copy forces once at the end of its pass); one write call per run of consecutive blocks. */
   @Override
   public void writeBlocks(long[] blocks, int count, ByteBuffer data) throws IOException {
+    writeBlocks(channel, blocks, count, data);
+  }
+
+  private void writeBlocks(FileChannel ch, long[] blocks, int count, ByteBuffer data) throws IOException {
     if (data.remaining() != count * blockSize) throw new IllegalArgumentException(data.remaining() + " bytes for " + count + " blocks");
     ByteBuffer b = data.duplicate();
     int base = data.position();
     for (int i = 0, run; i < count; i += run) {
       for (run = 1; i + run < count && blocks[i + run] == blocks[i] + run; run++) {}
       b.limit(base + (i + run) * blockSize).position(base + i * blockSize);
-      writeRun(blocks[i], b);
+      writeRun(ch, blocks[i], b);
     }
   }
 
   /** Writes consecutive whole blocks from first on: data's position..limit, consumed. */
-  private void writeRun(long first, ByteBuffer data) throws IOException {
+  private void writeRun(FileChannel ch, long first, ByteBuffer data) throws IOException {
     checkBlocks(first, data.remaining());
     long pos = (first + 1) * blockSize - data.position();
-    while (data.hasRemaining()) channel.write(data, pos + data.position());
+    while (data.hasRemaining()) ch.write(data, pos + data.position());
   }
 
   /** Makes every write so far durable. */
@@ -184,6 +207,11 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
 
   @Override
   public void close() throws IOException {
-    channel.close();
+    FileChannel d;
+    synchronized (this) {
+      channel.close();
+      d = durable;
+    }
+    if (d != null) d.close();
   }
 }
