@@ -186,7 +186,7 @@ class StorageMigrationTest {
     awaitWrites(source, source.disks().get(0).getWrites() + 50);
     DiskVerification v = verifyDisk(source);
     assertEquals(0, v.getMismatches(), "no acknowledged write lost: " + v);
-    // host-b's half-made file stays where it died (nothing journals the files a host created).
+    // host-b's half-made file stays until host-b starts again (StorageProcessFailureTest).
   }
 
   /** Starts a migration capped at 4 MB/s and returns its id once memory goes with the disk READY. */

@@ -139,6 +139,7 @@ public final class DestinationActor {
       GuestDisks.Created c = copyStorage ? GuestDisks.create(d, settings.hostId(), settings.datastores(), faults.disk())
           : new GuestDisks.Created(d, d.getDisksCount() == 0 ? GuestDisks.none()
               : GuestDisks.open(d, settings.hostId(), settings.datastores(), faults.disk()));
+      if (copyStorage) hostAgent.tell(new HostAgent.DiskFilesCreated(LeftoverDiskFiles.created(migrationId, c)));
       try {
         MigratableGuest g = SyntheticGuest.empty(c.description(), runStates, c.disks());
         g.memory().prefault();

@@ -130,6 +130,9 @@ public final class HostAgent {
 
   private record LedgerLoaded(HostLedger.State state, Throwable error) implements Command {}
 
+  /** A destination created disk files (copy_storage): recorded before its Prepare answer, in this order. */
+  record DiskFilesCreated(org.livemig.messages.DiskFilesCreated files) implements Command {}
+
   public static Behavior<Command> create(HostSettings settings, DataPlaneServer dataPlane) {
     return Behaviors.setup(ctx -> Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> {
       ActorRef<HostLedger.Command> ledger = ctx.spawn(HostLedger.create(settings.hostId()), "ledger");
@@ -165,6 +168,7 @@ public final class HostAgent {
   private void restore(HostLedger.State state) {
     int remembered = migrations.restore(state);
     guests.lostWithTheOldProcess(HostLedger.lostGuests(state, Map.of()));
+    LeftoverDiskFiles.settle(ctx, settings.hostId(), state, ledger);
     if (remembered > 0 || !guests.lost().isEmpty()) {
       ctx.getLog().warn("host {} restarted: {} migration(s) remembered, guests lost with the old process: {}",
           settings.hostId(), remembered, guests.lost());
@@ -252,6 +256,8 @@ public final class HostAgent {
           }
           return Behaviors.same();
         })
+        .onMessage(DiskFilesCreated.class, m -> same(() -> ledger.tell(new HostLedger.Record(
+            HostLedger.filesCreated(m.files())))))
         .onMessage(GuestReleased.class, m -> {
           guests.release(m.guestId());
           ledger.tell(new HostLedger.Record(HostLedger.released(m.guestId())));

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import org.livemig.engine.common.LivemigMessage;
 import org.livemig.engine.security.DataToken;
+import org.livemig.messages.DiskFilesCreated;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.HostLedgerEvent;
 import org.livemig.messages.HostReply;
@@ -38,11 +39,14 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
 
   public record Load(ActorRef<State> replyTo) implements Command {}
 
-  /** Answers by migration id then step; owned guests by id. */
-  public record State(Map<String, Map<Integer, HostReply>> answered, Map<String, GuestDescription> owned)
-      implements LivemigMessage {
-    static State empty() {
-      return new State(new LinkedHashMap<>(), new LinkedHashMap<>());
+  /**
+   * Answers by migration id then step; owned guests by id; the disk files created as a migration's
+   * destination whose fate a restart must still settle (LeftoverDiskFiles), by migration id.
+   */
+  public record State(Map<String, Map<Integer, HostReply>> answered, Map<String, GuestDescription> owned,
+      Map<String, DiskFilesCreated> createdFiles) implements LivemigMessage {
+    public static State empty() {
+      return new State(new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>());
     }
 
     State apply(HostLedgerEvent e) {
@@ -52,6 +56,8 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
             .put(e.getAnswered().getStep(), e.getAnswered());
         case GUEST_OWNED -> owned.put(e.getGuestOwned().getGuestId(), e.getGuestOwned());
         case GUEST_RELEASED -> owned.remove(e.getGuestReleased());
+        case DISK_FILES_CREATED -> createdFiles.put(e.getDiskFilesCreated().getMigrationId(), e.getDiskFilesCreated());
+        case DISK_FILES_SETTLED -> createdFiles.remove(e.getDiskFilesSettled());
         case EVENT_NOT_SET -> { }
       }
       return this;
@@ -60,7 +66,7 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
     State copy() {
       Map<String, Map<Integer, HostReply>> a = new LinkedHashMap<>();
       answered.forEach((k, v) -> a.put(k, new LinkedHashMap<>(v)));
-      return new State(a, new LinkedHashMap<>(owned));
+      return new State(a, new LinkedHashMap<>(owned), new LinkedHashMap<>(createdFiles));
     }
   }
 
@@ -75,6 +81,14 @@ public final class HostLedger extends EventSourcedBehavior<HostLedger.Command, H
 
   static HostLedgerEvent released(String guestId) {
     return HostLedgerEvent.newBuilder().setSchemaVersion(1).setGuestReleased(guestId).build();
+  }
+
+  static HostLedgerEvent filesCreated(DiskFilesCreated files) {
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setDiskFilesCreated(files).build();
+  }
+
+  static HostLedgerEvent filesSettled(String migrationId) {
+    return HostLedgerEvent.newBuilder().setSchemaVersion(1).setDiskFilesSettled(migrationId).build();
   }
 
   public static Behavior<Command> create(String hostId) {

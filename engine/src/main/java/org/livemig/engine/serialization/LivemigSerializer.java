@@ -114,7 +114,8 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof MigrationState s) return Snapshots.toProto(s).toByteArray();
     if (o instanceof org.livemig.messages.HostLedgerEvent e) return e.toByteArray();
     if (o instanceof org.livemig.engine.host.HostLedger.State s) {
-      var b = org.livemig.messages.HostLedgerSnapshot.newBuilder().addAllOwned(s.owned().values());
+      var b = org.livemig.messages.HostLedgerSnapshot.newBuilder().addAllOwned(s.owned().values())
+          .addAllDiskFiles(s.createdFiles().values());
       s.answered().values().forEach(m -> b.addAllAnswered(m.values()));
       return b.build().toByteArray();
     }
@@ -209,11 +210,11 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         }
         case LEDGER_SNAPSHOT -> {
           var p = org.livemig.messages.HostLedgerSnapshot.parseFrom(bytes);
-          var s = new org.livemig.engine.host.HostLedger.State(new java.util.LinkedHashMap<>(),
-              new java.util.LinkedHashMap<>());
+          var s = org.livemig.engine.host.HostLedger.State.empty();
           for (var r : p.getAnsweredList()) s.answered().computeIfAbsent(r.getMigrationId(),
               k -> new java.util.LinkedHashMap<>()).put(r.getStep(), r);
           for (var g : p.getOwnedList()) s.owned().put(g.getGuestId(), g);
+          for (var f : p.getDiskFilesList()) s.createdFiles().put(f.getMigrationId(), f);
           return s;
         }
         case MIGRATION_EVENT -> {

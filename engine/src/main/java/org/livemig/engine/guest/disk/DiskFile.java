@@ -76,7 +76,7 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
       ByteBuffer actual = ByteBuffer.allocate(expected.capacity());
       while (actual.hasRemaining() && ch.read(actual, actual.position()) >= 0) {}
       if (!actual.flip().equals(expected)) {
-        throw new IOException("disk file " + path + " is not disk " + diskId + " of guest " + guestId
+        throw new OtherDiskException("disk file " + path + " is not disk " + diskId + " of guest " + guestId
             + " with identity " + identity + " (another disk of the same name: is the datastore shared?)");
       }
       return new DiskFile(path, ch, blockSize, blockCount);

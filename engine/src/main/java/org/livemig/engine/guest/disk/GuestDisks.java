@@ -105,6 +105,19 @@ public final class GuestDisks {
     files().forEach(f -> deleteQuietly(f.path(), cause));
   }
 
+  /**
+   * Deletes the file at path if it is the disk file this host created for the guest's disk (its
+   * superblock: guest, disk, the identity in the description, shape); true if it deleted it, false
+   * if there is no file. OtherDiskException for a file that is another (left in place).
+   */
+  public static boolean deleteIfCreatedAs(java.nio.file.Path path, String guestId, DiskDescription disk)
+      throws IOException {
+    if (!java.nio.file.Files.exists(path)) return false;
+    DiskFile.open(path, guestId, disk.getDiskId(), disk.getIdentity(), BlockContent.blockSize(disk),
+        disk.getBlockCount()).close();
+    return java.nio.file.Files.deleteIfExists(path);
+  }
+
   /** Deletes a file this host just created; a failure to is added to the error that made it go. */
   private static void deleteQuietly(java.nio.file.Path file, Throwable cause) {
     try {
