@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The primary's end of a protected guest's CHECKPOINT stream: pages and end records written by
  * one thread (the checkpointer), acknowledgements read back on a thread of their own. A missing
- * ack within the caller's timeout fails the stream: silence is not success.
+ * ack within the caller's timeout fails the stream: silence is not success; so does a write
+ * that moves no byte for the stall timeout (a secondary that stopped reading).
  */
 public final class CheckpointStream implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CheckpointStream.class);
@@ -25,15 +26,21 @@ public final class CheckpointStream implements AutoCloseable {
   private final FrameCodec codec;
   private final String protectionId;
   private final Thread reader;
+  private final Watchdog.Watch stall;
+  // While a write is in progress: when it began (a secondary that stops reading must not block the primary forever).
+  private volatile boolean writing;
+  private volatile long writeStartNanos;
   // Guarded by acks.
   private final Object acks = new Object();
   private long acked;
   private String failure;
 
-  private CheckpointStream(DataChannel link, String protectionId) {
+  private CheckpointStream(DataChannel link, String protectionId, Duration stallTimeout) {
     this.link = link;
     this.codec = link.codec();
     this.protectionId = protectionId;
+    this.stall = Watchdog.shared().watch(() -> writing ? Math.max(writeStartNanos, codec.lastActivityNanos()) : System.nanoTime(),
+        stallTimeout.toNanos(), idle -> fail("no byte could be written for " + stallTimeout.toMillis() + " ms: the secondary does not read"));
     this.reader = new Thread(this::readAcks, "dataplane-checkpoint-ack-" + protectionId);
     this.reader.setDaemon(true);
     this.reader.start();
@@ -52,7 +59,7 @@ public final class CheckpointStream implements AutoCloseable {
       LinkOptions options = secondaryHost == null || secondaryHost.isEmpty() ? LINK : LINK.expecting(secondaryHost);
       DataChannel link = DataChannel.dial(host, port, options, header, settings, "checkpoint stream of " + protectionId);
       log.info("checkpoint stream of {} connected to {}:{}", protectionId, host, port);
-      return new CheckpointStream(link, protectionId);
+      return new CheckpointStream(link, protectionId, settings.stallTimeout());
     } catch (IOException e) {
       throw new DataPlaneException("cannot connect the checkpoint stream of " + protectionId + " to " + host + ":" + port + ": " + e, e);
     }
@@ -75,6 +82,8 @@ public final class CheckpointStream implements AutoCloseable {
   }
 
   private void write(Frame frame, ByteBuffer payload) throws IOException {
+    writeStartNanos = System.nanoTime();
+    writing = true;
     try {
       if (payload == null) {
         codec.writeMessage(frame);
@@ -85,8 +94,12 @@ public final class CheckpointStream implements AutoCloseable {
       if (trailer != null) out[2] = trailer;
       codec.writeFully(out, 0, trailer != null ? 3 : 2);
     } catch (DataPlaneException e) {
-      fail(e.getMessage());
-      throw new IOException("checkpoint stream of " + protectionId + ": " + e.getMessage(), e);
+      fail(e.getMessage()); // unless the stall watch failed it first: its reason is the one reported
+      synchronized (acks) {
+        throw new IOException("checkpoint stream of " + protectionId + ": " + failure, e);
+      }
+    } finally {
+      writing = false;
     }
   }
 
@@ -134,6 +147,7 @@ public final class CheckpointStream implements AutoCloseable {
   }
 
   private void fail(String reason) {
+    stall.cancel();
     synchronized (acks) {
       if (failure == null) {
         failure = reason;
@@ -153,6 +167,7 @@ public final class CheckpointStream implements AutoCloseable {
   /** Closes the channel (the secondary discards a checkpoint it has not seen the end of); a later send or wait fails. */
   @Override
   public void close() {
+    stall.cancel();
     synchronized (acks) {
       if (failure == null) failure = "closed";
       acks.notifyAll();

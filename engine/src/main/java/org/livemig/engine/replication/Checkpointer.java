@@ -99,12 +99,12 @@ public final class Checkpointer implements AutoCloseable {
       sync();
       stats.replicating();
       long interval = settings.interval().toNanos();
-      long due = System.nanoTime();
+      long due = System.nanoTime() + interval;
       for (long c = 1; !stopping; c++) {
-        due += interval;
         for (long left = due - System.nanoTime(); left > 0 && !stopping; left = due - System.nanoTime()) LockSupport.parkNanos(left);
         if (stopping) break;
-        due = Math.max(due, System.nanoTime() - interval); // a late checkpoint is not followed by a burst
+        // From pause to pause; a checkpoint that took longer than the interval is followed by the next at once, not a burst.
+        due = System.nanoTime() + interval;
         checkpoint(c);
       }
     } catch (IOException | RuntimeException | ExecutionException | TimeoutException e) {

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -172,6 +174,40 @@ class CheckpointFaultsTest {
       assertEquals(RunState.RUNNING, p.guest.state(), "the primary's guest runs on, unprotected");
       assertTrue(p.output.emitted() > 0 && p.clients.outputs().isEmpty(), "its outputs stay held: none was covered by an ack");
     } finally {
+      p.close();
+    }
+  }
+
+  @Test
+  void aSecondaryThatStopsReadingFailsTheProtectionInsteadOfBlockingIt() throws Exception {
+    // 64 MiB to sync: far more than the sockets' buffers hold.
+    rig = new ReplicationRig(16384, 20_000, 16L << 20, Duration.ofMillis(500));
+    CountDownLatch released = new CountDownLatch(1);
+    rig.server.expect("deaf", "t", 1, new RecordingListener(), new GuestMemory(4096, 16), new DirtyBitmap(16));
+    rig.server.expectStream("deaf", StreamKind.CHECKPOINT, new StreamHandler() {
+      @Override
+      public Admission admit(ChannelHeader header, DataChannel channel) {
+        return Admission.serve(() -> {
+          try {
+            released.await(30, TimeUnit.SECONDS); // holds the connection open and reads nothing
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+      }
+
+      @Override
+      public void forget() {
+        released.countDown();
+      }
+    });
+    Primary p = new Primary(CheckpointSettings.defaults().withAckTimeout(Duration.ofSeconds(60)), "deaf", "t");
+    try {
+      ReplicationRig.await(() -> p.checkpointer.status().state() == ReplicationStatus.State.FAILED, "the protection to fail");
+      assertTrue(p.checkpointer.status().failure().contains("the secondary does not read"), p.checkpointer.status().failure());
+      assertEquals(RunState.RUNNING, p.guest.state(), "the primary's guest runs on");
+    } finally {
+      released.countDown();
       p.close();
     }
   }

@@ -35,8 +35,13 @@ final class ReplicationRig implements AutoCloseable {
   final List<String> ended = new CopyOnWriteArrayList<>();
 
   ReplicationRig(long pagesPerSecond, long maxCheckpointBytes, Duration stallTimeout) {
-    desc = GuestDescription.newBuilder().setGuestId("protected-guest").setPageSize(4096).setPageCount(PAGES).setSeed(17)
-        .setDirtyPagesPerSecond(pagesPerSecond).setHotPages(64).setHotPerMille(700)
+    this(PAGES, pagesPerSecond, maxCheckpointBytes, stallTimeout);
+  }
+
+  /** A guest of pages pages, 1/16 of them hot (70% of the writes). */
+  ReplicationRig(int pages, long pagesPerSecond, long maxCheckpointBytes, Duration stallTimeout) {
+    desc = GuestDescription.newBuilder().setGuestId("protected-guest").setPageSize(4096).setPageCount(pages).setSeed(17)
+        .setDirtyPagesPerSecond(pagesPerSecond).setHotPages(pages / 16).setHotPerMille(700)
         .setInitialFill(InitialFill.FILL_PATTERN).build();
     oracle = new GuestOracle(desc);
     settings = DataPlaneSettings.defaults().withStallTimeout(stallTimeout);
@@ -55,7 +60,7 @@ final class ReplicationRig implements AutoCloseable {
       }
     });
     // The secondary's precopy side is never used: only the registration (id, token) and the CHECKPOINT handler.
-    server.expect(ID, TOKEN, 1, new RecordingListener(), new org.livemig.engine.guest.GuestMemory(4096, PAGES), new DirtyBitmap(PAGES));
+    server.expect(ID, TOKEN, 1, new RecordingListener(), new org.livemig.engine.guest.GuestMemory(4096, pages), new DirtyBitmap(pages));
     server.expectStream(ID, StreamKind.CHECKPOINT, receiver);
   }
 
