@@ -39,6 +39,7 @@ public final class CheckpointReceiver implements StreamHandler {
   private final String protectionId;
   private final MigratableGuest guest;
   private final DataPlaneSettings settings;
+  private final int pageSize;
   private final CheckpointBuffer buffer; // the receiving thread only
   private final Listener listener;
   // Guarded by this: applying a checkpoint and taking over exclude each other.
@@ -54,6 +55,7 @@ public final class CheckpointReceiver implements StreamHandler {
     this.protectionId = protectionId;
     this.guest = guest;
     this.settings = settings;
+    this.pageSize = guest.description().getPageSize();
     this.buffer = new CheckpointBuffer(guest.description().getPageSize(), guest.description().getPageCount(), maxCheckpointBytes);
     this.listener = listener;
   }
@@ -108,7 +110,7 @@ public final class CheckpointReceiver implements StreamHandler {
       silent.set(true);
       channel.close();
     });
-    ByteBuffer sync = ByteBuffer.allocateDirect(guest.description().getPageSize() * settings.batchPages());
+    ByteBuffer sync = ByteBuffer.allocateDirect(pageSize * settings.batchPages());
     String reason;
     try {
       while (true) {
@@ -157,7 +159,6 @@ public final class CheckpointReceiver implements StreamHandler {
 
   /** One CheckpointPages frame: sync pages into memory, a checkpoint's into the buffer. */
   private void pages(FrameCodec codec, CheckpointPages p, ByteBuffer sync) {
-    int pageSize = guest.description().getPageSize();
     int n = p.getPagesCount();
     if ((long) n * pageSize != p.getPayloadBytes()) {
       throw new DataPlaneException(n + " pages in a checkpoint payload of " + p.getPayloadBytes() + " bytes");

@@ -2,6 +2,8 @@ package org.livemig.engine.replication;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -42,6 +44,7 @@ public final class Checkpointer implements AutoCloseable {
   private final int pageSize;
   private final CheckpointStats stats = new CheckpointStats();
   private final Thread thread;
+  private final CompletableFuture<ReplicationStatus> ended = new CompletableFuture<>();
   private volatile boolean stopping;
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
 
@@ -73,6 +76,11 @@ public final class Checkpointer implements AutoCloseable {
 
   public ReplicationStatus status() {
     return stats.snapshot(System.nanoTime());
+  }
+
+  /** Completes with the final status (STOPPED or FAILED) once replication has ended: an actor pipes it to itself. */
+  public CompletionStage<ReplicationStatus> ended() {
+    return ended;
   }
 
   /** Ends replication after the checkpoint in progress (STOPPED) and closes the stream; the guest runs on. */
@@ -118,6 +126,7 @@ public final class Checkpointer implements AutoCloseable {
     stats.ended(failure);
     if (failure != null) log.warn("replication of {} failed: {}; the guest runs on unprotected", protectionId, failure);
     else log.info("replication of {} stopped", protectionId);
+    ended.complete(status());
   }
 
   /** Every page while the guest runs, then rounds of what it dirtied meanwhile; all written straight into the secondary. */

@@ -167,7 +167,7 @@ class CheckpointFaultsTest {
     });
     Primary p = new Primary(CheckpointSettings.defaults().withInterval(Duration.ofMillis(25)).withAckTimeout(Duration.ofMillis(300)), "mute", "t");
     try {
-      ReplicationRig.await(() -> p.checkpointer.status().state() == ReplicationStatus.State.FAILED, "the protection to fail");
+      assertEquals(ReplicationStatus.State.FAILED, p.checkpointer.ended().toCompletableFuture().get(20, TimeUnit.SECONDS).state());
       ReplicationStatus status = p.checkpointer.status();
       assertTrue(status.failure().contains("no acknowledgement of checkpoint 1"), () -> "failure: " + status.failure());
       assertEquals(0, status.checkpoints());
@@ -203,7 +203,7 @@ class CheckpointFaultsTest {
     });
     Primary p = new Primary(CheckpointSettings.defaults().withAckTimeout(Duration.ofSeconds(60)), "deaf", "t");
     try {
-      ReplicationRig.await(() -> p.checkpointer.status().state() == ReplicationStatus.State.FAILED, "the protection to fail");
+      assertEquals(ReplicationStatus.State.FAILED, p.checkpointer.ended().toCompletableFuture().get(20, TimeUnit.SECONDS).state());
       assertTrue(p.checkpointer.status().failure().contains("the secondary does not read"), p.checkpointer.status().failure());
       assertEquals(RunState.RUNNING, p.guest.state(), "the primary's guest runs on");
     } finally {
@@ -218,7 +218,7 @@ class CheckpointFaultsTest {
     Primary p = new Primary(CheckpointSettings.defaults().withInterval(Duration.ofMillis(100)).withMaxCheckpointBytes(8 * 4096),
         ReplicationRig.ID, ReplicationRig.TOKEN);
     try {
-      ReplicationRig.await(() -> p.checkpointer.status().state() == ReplicationStatus.State.FAILED, "the protection to fail");
+      assertEquals(ReplicationStatus.State.FAILED, p.checkpointer.ended().toCompletableFuture().get(20, TimeUnit.SECONDS).state());
       assertTrue(p.checkpointer.status().failure().contains("exceeds max-checkpoint-bytes"), p.checkpointer.status().failure());
       assertEquals(RunState.RUNNING, p.guest.state(), "the checkpoint's pause ended: the guest runs on");
       assertNull(rig.receiver.lastApplied(), "nothing but the sync reached the secondary");
