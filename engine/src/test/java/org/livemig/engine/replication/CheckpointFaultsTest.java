@@ -90,7 +90,7 @@ class CheckpointFaultsTest {
   @ParameterizedTest
   @EnumSource(Break.class)
   void aCheckpointCutShortIsDiscardedAndTheSecondaryStaysAtTheLastWholeOne(Break how) throws Exception {
-    start(16L << 20, Duration.ofMillis(500));
+    start(16L << 20, how == Break.CUT ? Duration.ofSeconds(10) : Duration.ofSeconds(1));
     long s1 = firstCheckpoint();
     long[] pages = secondCheckpointPages();
     primary.sendPages(2, pages, 0, 64, false);
