@@ -43,6 +43,8 @@ public final class SyntheticGuest implements MigratableGuest {
   private final AtomicReference<PostcopyPages> postcopy = new AtomicReference<>();
   private final RunStateListener runStates;
   private final GuestDisks disks;
+  /** Told after every step: the workload's external output (replication's output commit) hangs here. */
+  private volatile StepListener stepListener = StepListener.NONE;
 
   // Guarded by this.
   private String ownerToken;
@@ -118,6 +120,9 @@ public final class SyntheticGuest implements MigratableGuest {
   @Override public long steps() { return steps; }
 
   @Override public int throttlePercent() { return throttlePercent; }
+
+  /** Set while the guest is stopped: the workload thread reads it at every step. */
+  public void setStepListener(StepListener listener) { stepListener = listener == null ? StepListener.NONE : listener; }
 
   @Override
   public synchronized void assignOwner(String token) {
@@ -256,31 +261,15 @@ public final class SyntheticGuest implements MigratableGuest {
     }
   }
 
-  @Override
-  public CompletionStage<Void> drain() {
-    return disks.drain();
-  }
+  @Override public CompletionStage<Void> drain() { return disks.drain(); }
 
-  @Override
-  public long expectedDrainNanos() {
-    return disks.expectedDrainNanos();
-  }
+  @Override public long expectedDrainNanos() { return disks.expectedDrainNanos(); }
 
-  @Override
-  public int diskRequestsInFlight() {
-    return disks.inFlight();
-  }
+  @Override public int diskRequestsInFlight() { return disks.inFlight(); }
 
-  @Override
-  public List<DiskSummary> disks() {
-    return disks.summaries();
-  }
+  @Override public List<DiskSummary> disks() { return disks.summaries(); }
 
-  @Override
-  public List<DiskVerification> verifyDisks() {
-    return disks.verify();
-  }
-
+  @Override public List<DiskVerification> verifyDisks() { return disks.verify(); }
   @Override public VirtualDisk disk(String diskId) { return disks.disk(diskId); }
 
   @Override
@@ -296,9 +285,7 @@ public final class SyntheticGuest implements MigratableGuest {
 
   private String id() { return description.getGuestId(); }
 
-  private boolean mayStep() {
-    return state == RunState.RUNNING && pendingStop == null;
-  }
+  private boolean mayStep() { return state == RunState.RUNNING && pendingStop == null; }
 
   /** The workload thread: idles while stopped, acknowledges stops, steps while running. */
   private void workloadLoop() {
@@ -364,7 +351,8 @@ public final class SyntheticGuest implements MigratableGuest {
         if (!awaitPostcopyPage(page)) return; // paused or destroyed while waiting: the step is retried on the next run
         content.writeStep(memory, page, k, scratch); // write first,
         dirty.mark(page);                            // then mark, so a sync never misses the new content,
-        steps = ++k;                                 // then count the step
+        steps = ++k;                                 // then count the step,
+        stepListener.stepped(k);                     // then its output (a checkpoint at this count has it)
         credited++;
       }
     }

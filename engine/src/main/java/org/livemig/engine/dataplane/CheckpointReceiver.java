@@ -1,0 +1,204 @@
+package org.livemig.engine.dataplane;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.livemig.messages.CheckpointAck;
+import org.livemig.messages.CheckpointPages;
+import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.Frame;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The secondary's end of a protected guest's CHECKPOINT stream. The initial sync's pages
+ * (checkpoint 0) go straight into the guest's memory: before its first whole checkpoint the
+ * secondary has no state worth keeping. From checkpoint 1 on, every checkpoint is buffered
+ * ({@link CheckpointBuffer}) and applied only when its end arrives whole, then acknowledged. A
+ * stream that breaks, goes silent for the stall timeout or carries a corrupt payload discards the
+ * checkpoint in progress: the guest stays exactly at {@link #lastApplied()}. The guest never runs
+ * while this receives; {@link #takeOver()} ends receiving for a failover.
+ *
+ * <p>One stream per protection: a broken one is not replaced (the primary cannot know which
+ * checkpoint the secondary holds; re-protecting starts over).
+ */
+public final class CheckpointReceiver implements StreamHandler {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointReceiver.class);
+
+  /** Told on the receiving thread; must not block. */
+  public interface Listener {
+    Listener NONE = new Listener() {};
+
+    default void applied(AppliedCheckpoint checkpoint) {}
+
+    /** The stream ended (peer gone, silent, corrupt, closed); last is what a failover resumes from (null = nothing). */
+    default void streamEnded(String reason, AppliedCheckpoint last) {}
+  }
+
+  private final String protectionId;
+  private final MigratableGuest guest;
+  private final DataPlaneSettings settings;
+  private final int pageSize;
+  private final CheckpointBuffer buffer; // the receiving thread only
+  private final Listener listener;
+  // Guarded by this: applying a checkpoint and taking over exclude each other.
+  private DataChannel open;
+  private boolean admitted;
+  private boolean ended; // forgotten or taken over: nothing more is applied
+  private AppliedCheckpoint last;
+  private boolean synced; // a sync page arrived
+  private volatile String failure;
+
+  public CheckpointReceiver(String protectionId, MigratableGuest guest, long maxCheckpointBytes, DataPlaneSettings settings,
+      Listener listener) {
+    this.protectionId = protectionId;
+    this.guest = guest;
+    this.settings = settings;
+    this.pageSize = guest.description().getPageSize();
+    this.buffer = new CheckpointBuffer(guest.description().getPageSize(), guest.description().getPageCount(), maxCheckpointBytes);
+    this.listener = listener;
+  }
+
+  /** The last whole checkpoint applied, or null before the first. */
+  public synchronized AppliedCheckpoint lastApplied() {
+    return last;
+  }
+
+  /** Why the stream failed (a checkpoint in progress was discarded, or the stream broke the protocol), or null. */
+  public String failure() {
+    return failure;
+  }
+
+  /**
+   * Failover: ends receiving (a checkpoint in progress is discarded, none is applied from now on)
+   * and returns the last whole checkpoint, which the guest's memory and device state now hold
+   * exactly (null = none: there is nothing to fail over to).
+   */
+  public AppliedCheckpoint takeOver() {
+    DataChannel c;
+    AppliedCheckpoint result;
+    synchronized (this) {
+      ended = true;
+      c = open;
+      result = last;
+    }
+    if (c != null) c.close();
+    log.info("secondary of {} taken over at checkpoint {}", protectionId, result == null ? "none" : result.checkpoint());
+    return result;
+  }
+
+  @Override
+  public synchronized Admission admit(ChannelHeader header, DataChannel channel) {
+    if (ended) return Admission.refuse("protection " + protectionId + " is no longer replicated here");
+    if (admitted) return Admission.refuse("protection " + protectionId + " has had its checkpoint stream");
+    if (guest.state() == RunState.RUNNING) return Admission.refuse("the secondary guest of " + protectionId + " runs");
+    admitted = true;
+    open = channel;
+    return Admission.serve(() -> {
+      Thread.currentThread().setName("dataplane-checkpoint-rx-" + protectionId);
+      log.info("accepted the checkpoint stream of {} from {}", protectionId, channel.remoteAddress());
+      receive(channel);
+    });
+  }
+
+  private void receive(DataChannel channel) {
+    FrameCodec codec = channel.codec();
+    // A silent primary is a dead one: close, and with that discard what it half-sent.
+    AtomicBoolean silent = new AtomicBoolean();
+    Watchdog.Watch silence = Watchdog.shared().watch(codec::lastReadNanos, settings.stallTimeout().toNanos(), idle -> {
+      silent.set(true);
+      channel.close();
+    });
+    ByteBuffer sync = ByteBuffer.allocateDirect(pageSize * settings.batchPages());
+    String reason;
+    try {
+      while (true) {
+        Frame f = codec.readFrame();
+        if (f.hasCheckpointPages()) {
+          pages(codec, f.getCheckpointPages(), sync);
+        } else if (f.hasCheckpointEnd()) {
+          AppliedCheckpoint applied;
+          synchronized (this) {
+            if (ended) throw new DataPlaneException("taken over");
+            applied = buffer.apply(f.getCheckpointEnd(), next(), guest);
+            last = applied;
+          }
+          listener.applied(applied);
+          codec.writeMessage(Frame.newBuilder().setCheckpointAck(CheckpointAck.newBuilder().setCheckpoint(applied.checkpoint())).build());
+        } else {
+          throw new DataPlaneException("unexpected frame on the checkpoint stream: " + f.getKindCase());
+        }
+      }
+    } catch (RuntimeException e) {
+      reason = silent.get() ? "the primary was silent for " + settings.stallTimeout().toMillis() + " ms"
+          : e.getMessage() != null ? e.getMessage() : e.toString();
+    } finally {
+      silence.cancel();
+    }
+    long partial = buffer.checkpoint();
+    buffer.discard();
+    AppliedCheckpoint at;
+    synchronized (this) {
+      open = null;
+      at = last;
+      if (!ended && (partial != -1 || !reason.startsWith("connection closed by peer"))) failure = reason;
+    }
+    if (partial != -1) {
+      log.warn("checkpoint stream of {} ended mid-checkpoint {} ({}): discarded, the secondary stays at checkpoint {}",
+          protectionId, partial, reason, at == null ? "none" : at.checkpoint());
+    } else {
+      log.info("checkpoint stream of {} ended at checkpoint {}: {}", protectionId, at == null ? "none" : at.checkpoint(), reason);
+    }
+    listener.streamEnded(reason, at);
+  }
+
+  private synchronized long next() {
+    return last == null ? 1 : last.checkpoint() + 1;
+  }
+
+  /** One CheckpointPages frame: sync pages into memory, a checkpoint's into the buffer. */
+  private void pages(FrameCodec codec, CheckpointPages p, ByteBuffer sync) {
+    int n = p.getPagesCount();
+    if ((long) n * pageSize != p.getPayloadBytes()) {
+      throw new DataPlaneException(n + " pages in a checkpoint payload of " + p.getPayloadBytes() + " bytes");
+    }
+    long[] indices = new long[n];
+    for (int i = 0; i < n; i++) indices[i] = p.getPages(i);
+    if (p.getCheckpoint() != 0) {
+      if (p.getCheckpoint() != next()) throw new DataPlaneException("pages of checkpoint " + p.getCheckpoint() + " where " + next() + " was due");
+      codec.readPayloadInto(buffer.reserve(p.getCheckpoint(), n));
+      if (!codec.payloadIntact()) throw new DataPlaneException("checkpoint " + p.getCheckpoint() + " failed its checksum: the link corrupts data");
+      buffer.commit(indices);
+      return;
+    }
+    ByteBuffer payload = n * pageSize <= sync.capacity() ? sync : ByteBuffer.allocate(n * pageSize);
+    codec.readPayload(payload, n * pageSize);
+    if (!codec.payloadIntact()) throw new DataPlaneException("sync pages failed their checksum: the link corrupts data");
+    synchronized (this) {
+      if (ended) throw new DataPlaneException("taken over");
+      if (last != null) throw new DataPlaneException("sync pages after checkpoint " + last.checkpoint() + " was applied");
+      for (long page : indices) {
+        if (page < 0 || page >= guest.memory().pageCount()) throw new DataPlaneException("sync page " + page + " outside the guest");
+      }
+      if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
+      for (long page : indices) guest.memory().writePage(page, payload);
+      synced = true;
+    }
+  }
+
+  /** Whether any sync page arrived (the secondary's memory is no longer its empty start). */
+  public synchronized boolean synced() {
+    return synced;
+  }
+
+  @Override
+  public void forget() {
+    DataChannel c;
+    synchronized (this) {
+      ended = true;
+      c = open;
+    }
+    if (c != null) c.close();
+  }
+}

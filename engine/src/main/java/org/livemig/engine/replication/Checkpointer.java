@@ -1,0 +1,214 @@
+package org.livemig.engine.replication;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import org.livemig.engine.dataplane.CheckpointStream;
+import org.livemig.engine.dataplane.DataPlaneException;
+import org.livemig.engine.guest.DirtyBitmap;
+import org.livemig.engine.guest.GuestMemory;
+import org.livemig.engine.guest.GuestOutput;
+import org.livemig.engine.guest.MigratableGuest;
+import org.livemig.engine.guest.RunState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary of a protected guest (Remus/COLO's checkpointed stream): an initial live sync of
+ * every page while the guest runs, then every interval one checkpoint. A checkpoint pauses the
+ * guest only to harvest its dirty bitmap, copy those pages into a staging buffer and take its
+ * device state and output counter; the guest runs again before anything is sent. Then the pages,
+ * the end record, and a wait for the secondary's ack (at most one checkpoint is unacknowledged);
+ * the ack releases the outputs the checkpoint covers ({@link OutputGate}). Any failure (link,
+ * missing ack, a checkpoint over the bound) ends replication as FAILED: the guest runs on here,
+ * unprotected, its unreleased outputs held, for the coordinator to decide (failover or unprotect).
+ *
+ * <p>Runs on a thread of its own; {@link #status} may be read from anywhere.
+ */
+public final class Checkpointer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
+
+  private final String protectionId;
+  private final MigratableGuest guest;
+  private final String ownerToken;
+  private final GuestOutput output;
+  private final OutputGate gate;
+  private final CheckpointStream stream;
+  private final CheckpointSettings settings;
+  private final int batchPages;
+  private final int pageSize;
+  private final CheckpointStats stats = new CheckpointStats();
+  private final Thread thread;
+  private final CompletableFuture<ReplicationStatus> ended = new CompletableFuture<>();
+  private volatile boolean stopping;
+  private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
+
+  /**
+   * @param output the guest's external output (its counter goes in each checkpoint), or null
+   * @param gate where the guest's output is held until acknowledged, or null
+   * @param batchPages pages per CheckpointPages frame
+   */
+  public Checkpointer(String protectionId, MigratableGuest guest, String ownerToken, GuestOutput output, OutputGate gate,
+      CheckpointStream stream, CheckpointSettings settings, int batchPages) {
+    if (!guest.disks().isEmpty()) throw new IllegalArgumentException("guest " + guest.description().getGuestId()
+        + " has disks: checkpoints do not carry disk writes yet");
+    this.protectionId = protectionId;
+    this.guest = guest;
+    this.ownerToken = ownerToken;
+    this.output = output;
+    this.gate = gate;
+    this.stream = stream;
+    this.settings = settings;
+    this.batchPages = batchPages;
+    this.pageSize = guest.description().getPageSize();
+    this.thread = new Thread(this::run, "replication-primary-" + protectionId);
+    this.thread.setDaemon(true);
+  }
+
+  public void start() {
+    thread.start();
+  }
+
+  public ReplicationStatus status() {
+    return stats.snapshot(System.nanoTime());
+  }
+
+  /** Completes with the final status (STOPPED or FAILED) once replication has ended: an actor pipes it to itself. */
+  public CompletionStage<ReplicationStatus> ended() {
+    return ended;
+  }
+
+  /** Ends replication after the checkpoint in progress (STOPPED) and closes the stream; the guest runs on. */
+  public void stop() throws InterruptedException {
+    stopping = true;
+    LockSupport.unpark(thread);
+    if (thread.isAlive() && thread != Thread.currentThread()) thread.join();
+    stream.close();
+  }
+
+  /** As stop, for try-with-resources. */
+  @Override
+  public void close() {
+    try {
+      stop();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void run() {
+    String failure = null;
+    try {
+      sync();
+      stats.replicating();
+      long interval = settings.interval().toNanos();
+      long due = System.nanoTime() + interval;
+      for (long c = 1; !stopping; c++) {
+        for (long left = due - System.nanoTime(); left > 0 && !stopping; left = due - System.nanoTime()) LockSupport.parkNanos(left);
+        if (stopping) break;
+        // From pause to pause; a checkpoint that took longer than the interval is followed by the next at once, not a burst.
+        due = System.nanoTime() + interval;
+        checkpoint(c);
+      }
+    } catch (IOException | RuntimeException | ExecutionException | TimeoutException e) {
+      failure = e.getMessage() != null ? e.getMessage() : e.toString();
+    } catch (InterruptedException e) {
+      failure = "interrupted";
+    } finally {
+      stream.close();
+    }
+    if (stopping && failure != null) failure = null; // stop closes the stream under a checkpoint in flight
+    stats.ended(failure);
+    if (failure != null) log.warn("replication of {} failed: {}; the guest runs on unprotected", protectionId, failure);
+    else log.info("replication of {} stopped", protectionId);
+    ended.complete(status());
+  }
+
+  /** Every page while the guest runs, then rounds of what it dirtied meanwhile; all written straight into the secondary. */
+  private void sync() throws IOException {
+    DirtyBitmap dirty = guest.dirtyBitmap();
+    dirty.syncAndClear(); // from here on every write is marked: a page torn by the copy below goes again
+    DirtyBitmap all = new DirtyBitmap(guest.memory().pageCount());
+    all.markAll();
+    long[] pages = send(0, all.syncAndClear());
+    stats.synced((long) pages.length * pageSize);
+    for (int round = 0; round < settings.syncRounds() && !stopping; round++) {
+      if (dirty.count() * pageSize <= settings.maxCheckpointBytes() / 2) break;
+      stats.synced((long) send(0, dirty.syncAndClear()).length * pageSize);
+    }
+    log.info("replication of {}: initial sync of {} pages sent", protectionId, pages.length);
+  }
+
+  /** One checkpoint: stop, harvest, copy, resume; then send it and wait for its ack. */
+  private void checkpoint(long c) throws IOException, InterruptedException, ExecutionException, TimeoutException {
+    long pausedAt = System.nanoTime();
+    boolean wasRunning = guest.state() == RunState.RUNNING;
+    long[] pages;
+    byte[] device;
+    long steps;
+    long upto;
+    try {
+      guest.pause().toCompletableFuture().get(settings.pauseTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      long[] dirty = guest.dirtyBitmap().syncAndClear();
+      long bytes = DirtyBitmap.count(dirty) * pageSize;
+      if (bytes > settings.maxCheckpointBytes()) {
+        guest.dirtyBitmap().orIn(dirty);
+        throw new DataPlaneException("checkpoint " + c + " of " + bytes + " bytes exceeds max-checkpoint-bytes "
+            + settings.maxCheckpointBytes() + ": the guest dirties memory faster than it can be checkpointed");
+      }
+      pages = stage(dirty, (int) (bytes / pageSize));
+      device = guest.deviceState();
+      steps = guest.steps();
+      upto = output == null ? 0 : output.emitted(); // exact: the workload has stopped
+    } finally {
+      if (wasRunning) guest.run(ownerToken);
+    }
+    long pause = System.nanoTime() - pausedAt;
+    for (int from = 0; from < pages.length; from += batchPages) {
+      int to = Math.min(pages.length, from + batchPages);
+      stream.sendPages(c, pages, from, to, staging.duplicate().limit(to * pageSize).position(from * pageSize));
+    }
+    stream.sendEnd(c, pages.length, device, upto, steps);
+    stream.awaitAck(c, settings.ackTimeout());
+    if (gate != null) gate.release(upto);
+    stats.acknowledged(c, (long) pages.length * pageSize, pausedAt, pause);
+    if (log.isDebugEnabled()) log.debug("checkpoint {} of {}: {} pages, paused {} us", c, protectionId, pages.length, pause / 1000);
+  }
+
+  /** Copies the harvested pages into the staging buffer (grown as needed); returns their indices in order. */
+  private long[] stage(long[] dirty, int count) {
+    if (staging.capacity() < count * pageSize) {
+      staging = ByteBuffer.allocateDirect((int) Math.min(settings.maxCheckpointBytes(), Math.max((long) count * pageSize, 2L * staging.capacity())));
+    }
+    long[] pages = new long[count];
+    ByteBuffer dst = staging.clear();
+    GuestMemory memory = guest.memory();
+    int[] i = {0};
+    DirtyBitmap.forEachSet(dirty, page -> {
+      pages[i[0]++] = page;
+      memory.readPage(page, dst);
+    });
+    return pages;
+  }
+
+  /** Sync pages straight from memory, one batch at a time; returns the pages sent. */
+  private long[] send(long checkpoint, long[] bits) throws IOException {
+    int count = (int) DirtyBitmap.count(bits);
+    long[] pages = new long[count];
+    int[] i = {0};
+    DirtyBitmap.forEachSet(bits, page -> pages[i[0]++] = page);
+    ByteBuffer batch = ByteBuffer.allocateDirect(batchPages * pageSize);
+    for (int from = 0; from < count && !stopping; from += batchPages) {
+      int to = Math.min(count, from + batchPages);
+      batch.clear();
+      for (int k = from; k < to; k++) guest.memory().readPage(pages[k], batch);
+      stream.sendPages(checkpoint, pages, from, to, batch.flip());
+    }
+    return pages;
+  }
+}
