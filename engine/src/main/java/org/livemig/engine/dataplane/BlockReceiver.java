@@ -65,22 +65,33 @@ public final class BlockReceiver implements StreamHandler {
 
   private void receive(DataChannel channel) {
     FrameCodec codec = channel.codec();
-    try {
+    try (MirroredWrites mirrored = new MirroredWrites(migrationId)) {
       while (true) { // until the source closes the stream, after the last disk was whole
         Frame f = codec.readFrame();
         if (!f.hasBlocks()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
         Blocks b = f.getBlocks();
+        Runnable ack = () -> {
+          synchronized (codec) { // acks go from the pool's threads too
+            codec.writeMessage(Frame.newBuilder().setBlocksAck(BlocksAck.newBuilder().setSeq(b.getSeq())).build());
+          }
+        };
+        if (b.getSync() && b.getBlocksCount() > 0) {
+          DiskFile disk = read(codec, b); // a mirrored guest write: durable and acked beside the others
+          mirrored.submit(disk, blocks, b.getBlocksCount(), payload, ack);
+          bytesWritten += b.getPayloadBytes();
+          continue;
+        }
         write(codec, b);
-        if (b.getSync()) {
-          // A mirrored write's blocks were written durably; an empty sync makes everything so far durable.
-          if (b.getBlocksCount() == 0) for (DiskFile d : disks) d.force();
+        if (b.getSync()) { // a barrier: everything so far durable
+          mirrored.awaitAll();
+          for (DiskFile d : disks) d.force();
           if (b.getLast()) {
             diskWhole[b.getDisk()] = true;
             boolean all = true;
             for (boolean w : diskWhole) all &= w;
             whole = all;
           }
-          codec.writeMessage(Frame.newBuilder().setBlocksAck(BlocksAck.newBuilder().setSeq(b.getSeq())).build());
+          ack.run();
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -106,6 +117,12 @@ public final class BlockReceiver implements StreamHandler {
    * that does not fit the disk is refused, not written in part.
    */
   private void write(FrameCodec codec, Blocks b) throws IOException {
+    read(codec, b).writeBlocks(blocks, b.getBlocksCount(), payload);
+    bytesWritten += b.getPayloadBytes();
+  }
+
+  /** A frame's block numbers into blocks and its checked payload into payload; the disk they go to. */
+  private DiskFile read(FrameCodec codec, Blocks b) throws IOException {
     if (b.getDisk() >= disks.size()) throw new DataPlaneException("disk " + b.getDisk() + " of " + disks.size() + " disks");
     DiskFile disk = disks.get(b.getDisk());
     int count = b.getBlocksCount();
@@ -123,9 +140,7 @@ public final class BlockReceiver implements StreamHandler {
     }
     codec.readPayload(payload, b.getPayloadBytes());
     if (!codec.payloadIntact()) throw new DataPlaneException("disk blocks failed their checksum: the link corrupts data");
-    if (b.getSync()) disk.writeBlocksDurably(blocks, count, payload);
-    else disk.writeBlocks(blocks, count, payload);
-    bytesWritten += b.getPayloadBytes();
+    return disk;
   }
 
   @Override

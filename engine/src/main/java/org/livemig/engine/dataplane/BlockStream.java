@@ -33,7 +33,8 @@ public final class BlockStream implements AutoCloseable {
   private final ByteBuffer noPayload = ByteBuffer.allocate(0); // a sync frame's
   // Guarded by acks.
   private final Object acks = new Object();
-  private long acked;
+  /** Acknowledged sync frames nobody has waited for yet: mirrored writes are acked in any order. */
+  private final java.util.Set<Long> acked = new java.util.HashSet<>();
   private String failure;
 
   private BlockStream(DataChannel link, String migrationId, Duration ackTimeout) {
@@ -68,7 +69,8 @@ public final class BlockStream implements AutoCloseable {
   /**
    * Writes blocks[0 .. count) of one disk as one frame, their contents in payload (position to
    * limit, block after block; not consumed); returns its sequence number. With sync the
-   * destination makes everything so far durable and acknowledges it (see {@link #awaitAck}).
+   * destination makes the frame's blocks durable (without blocks: everything so far) and
+   * acknowledges it (see {@link #awaitAck}).
    */
   public synchronized long send(int disk, long[] blocks, int count, ByteBuffer payload, boolean sync, boolean last)
       throws IOException {
@@ -92,11 +94,15 @@ public final class BlockStream implements AutoCloseable {
     return seq;
   }
 
-  /** Waits until the destination has made frame seq (and everything before it) durable. */
+  /**
+   * Waits until the destination acknowledged sync frame seq: its blocks are durable there, and for
+   * a frame without blocks (a barrier) everything sent before it.
+   */
   public void awaitAck(long seq) throws IOException {
     long deadline = System.nanoTime() + ackTimeout.toNanos();
     synchronized (acks) {
-      while (acked < seq && failure == null) {
+      boolean got;
+      while (!(got = acked.remove(seq)) && failure == null) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           fail("no acknowledgement of disk frame " + seq + " within " + ackTimeout.toMillis() + " ms");
@@ -109,7 +115,7 @@ public final class BlockStream implements AutoCloseable {
           throw new IOException("interrupted waiting for the destination's acknowledgement", e);
         }
       }
-      if (acked < seq) throw new IOException("disk stream of migration " + migrationId + ": " + failure);
+      if (!got) throw new IOException("disk stream of migration " + migrationId + ": " + failure);
     }
   }
 
@@ -127,7 +133,7 @@ public final class BlockStream implements AutoCloseable {
         Frame f = codec.readFrame();
         if (!f.hasBlocksAck()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
         synchronized (acks) {
-          acked = Math.max(acked, f.getBlocksAck().getSeq());
+          acked.add(f.getBlocksAck().getSeq());
           acks.notifyAll();
         }
       }

@@ -62,6 +62,62 @@ class BlockStreamTest {
     target.close();
   }
 
+  /**
+   * Mirrored writes from 16 threads at once, each waiting for its own ack (made durable side by
+   * side on the destination, acknowledged in any order), between bulk frames; a barrier after them
+   * finds every one written.
+   */
+  @Test
+  void mirroredWritesFromManyThreadsAreEachAcknowledgedAndLand() throws Exception {
+    DataPlaneSettings settings = DataPlaneSettings.defaults();
+    server = new DataPlaneServer("127.0.0.1", 0, settings);
+    server.start();
+    server.expect("m-2", "t", 1, new RecordingListener(), new GuestMemory(Guests.PAGE, 16), new DirtyBitmap(16));
+    DiskFile target = DiskFile.create(dir.resolve("root.img"), "g", "root", "id-b", BLOCK, BLOCKS);
+    BlockReceiver receiver = new BlockReceiver("m-2", List.of(target));
+    server.expectStream("m-2", StreamKind.DISK_BLOCKS, receiver);
+    try (BlockStream s = BlockStream.connect("127.0.0.1", server.port(), "m-2", "t", settings, null)) {
+      send(s, 1, new long[] {0, 1, 2, 3}, new HashMap<>()); // the copy's older data, overwritten below
+      List<Thread> writers = new java.util.ArrayList<>();
+      java.util.concurrent.ConcurrentLinkedQueue<Throwable> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      for (int t = 0; t < 16; t++) {
+        long first = t * 4L;
+        Thread w = new Thread(() -> {
+          try {
+            for (long b = first; b < first + 4; b++) s.awaitAck(s.send(0, new long[] {b}, 1, content(b, 2), true, false));
+          } catch (Throwable e) {
+            errors.add(e);
+          }
+        });
+        w.start();
+        writers.add(w);
+      }
+      for (Thread w : writers) w.join();
+      assertEquals(List.of(), List.copyOf(errors));
+      s.sync(0, true);
+    }
+    assertTrue(receiver.whole(), "the disk arrived whole: " + receiver.failure());
+    ByteBuffer actual = ByteBuffer.allocateDirect(BLOCK);
+    for (long b = 0; b < BLOCKS; b++) {
+      target.read(b, actual);
+      assertEquals(content(b, 2), actual, "block " + b + " holds its mirrored write");
+    }
+    target.close();
+    assertTrue(awaitNoSyncThreads("m-2"), "the destination's write threads end with the stream");
+  }
+
+  private static boolean awaitNoSyncThreads(String migration) throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      if (Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.getName().startsWith(
+          "dataplane-blocks-sync-" + migration))) {
+        return true;
+      }
+      Thread.sleep(20);
+    }
+    return false;
+  }
+
   /** One frame with blocks, each block's content from (block, version), after 100 bytes the frame does not send. */
   private static void send(BlockStream s, int version, long[] blocks, Map<Long, Integer> expected) throws Exception {
     ByteBuffer payload = ByteBuffer.allocateDirect(100 + blocks.length * BLOCK);
