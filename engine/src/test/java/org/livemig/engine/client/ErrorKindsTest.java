@@ -22,6 +22,7 @@ class ErrorKindsTest {
         ErrorKind.ERROR_CONFLICT, MigrationException.Kind.CONFLICT,
         ErrorKind.ERROR_NOT_SUPPORTED, MigrationException.Kind.NOT_SUPPORTED,
         ErrorKind.ERROR_REFUSED, MigrationException.Kind.REFUSED,
+        ErrorKind.ERROR_POWERED_OFF, MigrationException.Kind.REFUSED, // a migration's end, never a refusal
         ErrorKind.ERROR_NONE, MigrationException.Kind.REFUSED);
     for (ErrorKind k : ErrorKind.values()) {
       if (k == ErrorKind.UNRECOGNIZED) continue;
