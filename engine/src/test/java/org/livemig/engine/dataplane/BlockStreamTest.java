@@ -33,12 +33,8 @@ class BlockStreamTest {
   @Test
   void framesOfSeveralBlocksArriveIntactAndInOrder() throws Exception {
     DataPlaneSettings settings = DataPlaneSettings.defaults();
-    server = new DataPlaneServer("127.0.0.1", 0, settings);
-    server.start();
-    server.expect("m-1", "t", 1, new RecordingListener(), new GuestMemory(Guests.PAGE, 16), new DirtyBitmap(16));
     DiskFile target = DiskFile.create(dir.resolve("root.img"), "g", "root", "id-b", BLOCK, BLOCKS);
-    BlockReceiver receiver = new BlockReceiver("m-1", List.of(target));
-    server.expectStream("m-1", StreamKind.DISK_BLOCKS, receiver);
+    BlockReceiver receiver = receiving("m-1", settings, target);
 
     Map<Long, Integer> expected = new HashMap<>(); // block -> version of its last frame
     try (BlockStream s = BlockStream.connect("127.0.0.1", server.port(), "m-1", "t", settings, null)) {
@@ -70,12 +66,8 @@ class BlockStreamTest {
   @Test
   void mirroredWritesFromManyThreadsAreEachAcknowledgedAndLand() throws Exception {
     DataPlaneSettings settings = DataPlaneSettings.defaults();
-    server = new DataPlaneServer("127.0.0.1", 0, settings);
-    server.start();
-    server.expect("m-2", "t", 1, new RecordingListener(), new GuestMemory(Guests.PAGE, 16), new DirtyBitmap(16));
     DiskFile target = DiskFile.create(dir.resolve("root.img"), "g", "root", "id-b", BLOCK, BLOCKS);
-    BlockReceiver receiver = new BlockReceiver("m-2", List.of(target));
-    server.expectStream("m-2", StreamKind.DISK_BLOCKS, receiver);
+    BlockReceiver receiver = receiving("m-2", settings, target);
     try (BlockStream s = BlockStream.connect("127.0.0.1", server.port(), "m-2", "t", settings, null)) {
       send(s, 1, new long[] {0, 1, 2, 3}, new HashMap<>()); // the copy's older data, overwritten below
       List<Thread> writers = new java.util.ArrayList<>();
@@ -104,6 +96,16 @@ class BlockStreamTest {
     }
     target.close();
     assertTrue(awaitNoSyncThreads("m-2"), "the destination's write threads end with the stream");
+  }
+
+  /** A data port expecting the migration's disk stream into target. */
+  private BlockReceiver receiving(String migration, DataPlaneSettings settings, DiskFile target) throws Exception {
+    server = new DataPlaneServer("127.0.0.1", 0, settings);
+    server.start();
+    server.expect(migration, "t", 1, new RecordingListener(), new GuestMemory(Guests.PAGE, 16), new DirtyBitmap(16));
+    BlockReceiver receiver = new BlockReceiver(migration, List.of(target));
+    server.expectStream(migration, StreamKind.DISK_BLOCKS, receiver);
+    return receiver;
   }
 
   private static boolean awaitNoSyncThreads(String migration) throws InterruptedException {
