@@ -153,9 +153,11 @@ final class ProcessCluster implements AutoCloseable {
    * A new incarnation of a killed node, with its settings (same id, ledger, datastores), joining
    * through the nodes alive; returns once it has joined (its start line).
    */
-  void restart(String node) {
+  /** Starts a killed node again and waits until every node is Up (the old incarnation removed, the new one joined). */
+  void restart(String node) throws Exception {
     if (alive(node)) throw new IllegalStateException(node + " still runs");
     processes.put(node, startProcess(node, NODES.stream().filter(n -> !n.equals(node) && alive(n)).toList()));
+    awaitMembers(NODES.size(), Duration.ofSeconds(60));
   }
 
   /** The coordinator JVM whose log names the migration's sharded entity (.../sharding/Migration/<shard>/<id>]). */
