@@ -70,14 +70,9 @@ public final class BlockReceiver implements StreamHandler {
         Frame f = codec.readFrame();
         if (!f.hasBlocks()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
         Blocks b = f.getBlocks();
-        Runnable ack = () -> {
-          synchronized (codec) { // acks go from the pool's threads too
-            codec.writeMessage(Frame.newBuilder().setBlocksAck(BlocksAck.newBuilder().setSeq(b.getSeq())).build());
-          }
-        };
         if (b.getSync() && b.getBlocksCount() > 0) {
           DiskFile disk = read(codec, b); // a mirrored guest write: durable and acked beside the others
-          mirrored.submit(disk, blocks, b.getBlocksCount(), payload, ack);
+          mirrored.submit(disk, blocks, b.getBlocksCount(), payload, () -> ack(codec, b.getSeq()));
           bytesWritten += b.getPayloadBytes();
           continue;
         }
@@ -91,7 +86,7 @@ public final class BlockReceiver implements StreamHandler {
             for (boolean w : diskWhole) all &= w;
             whole = all;
           }
-          ack.run();
+          ack(codec, b.getSeq());
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -109,6 +104,12 @@ public final class BlockReceiver implements StreamHandler {
       synchronized (this) {
         open = null;
       }
+    }
+  }
+
+  private static void ack(FrameCodec codec, long seq) {
+    synchronized (codec) { // acks go from the mirrored writes' threads too
+      codec.writeMessage(Frame.newBuilder().setBlocksAck(BlocksAck.newBuilder().setSeq(seq)).build());
     }
   }
 

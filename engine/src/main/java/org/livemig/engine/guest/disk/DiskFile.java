@@ -132,11 +132,6 @@ public final class DiskFile implements AutoCloseable, MirrorTarget {
     }
   }
 
-  /** Writes one block, not yet durable. */
-  public void write(long block, ByteBuffer data) throws IOException {
-    writeRun(channel, block, data.duplicate().clear());
-  }
-
   /** Not yet durable (a bulk copy forces once at the end of its pass); one write call per run of consecutive blocks. */
   @Override
   public void writeBlocks(long[] blocks, int count, ByteBuffer data) throws IOException {
