@@ -79,8 +79,12 @@ final class Precopy {
     return Math.max(1, System.nanoTime() - roundStartNanos);
   }
 
-  long roundBytesPlanned() {
-    return roundBytesPlanned;
+  /**
+   * What the current round has still to send: its plan less what is on the wire, the shares of
+   * channels that already finished the round included (one channel may end long before another).
+   */
+  long roundBytesLeft() {
+    return Math.max(0, roundBytesPlanned - roundBytes - inFlightBytes());
   }
 
   /** A channel's fixed cost in the current round (see CopyActor.RoundSent). */

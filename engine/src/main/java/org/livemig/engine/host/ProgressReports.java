@@ -28,7 +28,7 @@ final class ProgressReports {
         .setMigrationId(migrationId)
         .setEpoch(epoch)
         .setTransferredBytes(precopy.totalBytes() + precopy.inFlightBytes())
-        .setRemainingBytes(Math.max(0, precopy.roundBytesPlanned() - precopy.inFlightBytes()))
+        .setRemainingBytes(precopy.roundBytesLeft())
         .setTotalBytes(guest.memory().sizeBytes())
         .setSentAtEpochUs(EpochMicros.now())
         .setBandwidthShareBytesPerSecond(share.bytesPerSecond())

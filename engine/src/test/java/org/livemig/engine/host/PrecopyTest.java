@@ -50,4 +50,18 @@ class PrecopyTest {
     }
     assertEquals(4, p.fixedCostMs(), "round 1 left the last three: rounds 2-4 took 3, 4 and 2 ms");
   }
+
+  @Test
+  void whatARoundHasLeftCountsTheChannelsThatAlreadyFinishedIt() {
+    Precopy p = new Precopy(PAGE);
+    p.roundStarted(1, 32 * MIB);
+    assertEquals(32 * MIB, p.roundBytesLeft());
+    p.sampled(0, 2 * MIB);
+    p.sampled(1, 3 * MIB);
+    assertEquals(27 * MIB, p.roundBytesLeft(), "both channels on the wire");
+    // Channel 0 finished its share (mostly zero pages: few bytes for many pages) before a new sample.
+    p.add(new SendStats(4096, 4000, 2 * MIB, 1_000_000));
+    assertEquals(27 * MIB, p.roundBytesLeft(), "a finished channel's bytes still count as sent");
+    assertEquals(3 * MIB, p.inFlightBytes());
+  }
 }
