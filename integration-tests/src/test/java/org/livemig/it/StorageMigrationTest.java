@@ -102,6 +102,11 @@ class StorageMigrationTest {
     // As Confirm's answer has it, not the last progress report's.
     assertEquals("DONE", disk.getPhase());
     assertEquals("COMPLETED", disk.getOutcome());
+    // The disk pivoted before the vCPUs stopped: the stun found nothing in flight to wait for.
+    assertEquals(List.of("READY", "STUN", "PIVOT", "AWAIT_COMMIT", "UNSTUN", "CLOSE_SOURCE", "DONE"),
+        disk.getPhasesList().subList(disk.getPhasesList().indexOf("READY"), disk.getPhasesCount()));
+    assertEquals(0, done.getBlackout().getDiskRequestsInFlightAtStun(), done.getBlackout().toString());
+    assertTrue(done.getBlackout().getDiskPivotUs() > 0, done.getBlackout().toString());
   }
 
   @Test

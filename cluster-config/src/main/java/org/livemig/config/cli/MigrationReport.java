@@ -102,11 +102,11 @@ final class MigrationReport {
   /** The downtime's parts as the hosts measured them, and the source's teardown that came after. */
   static String blackout(MigrationInfo info) {
     var b = info.getBlackout();
-    String disks = b.getDiskPivotUs() == 0 ? "" : String.format(java.util.Locale.ROOT, " + disks' last blocks %.1f",
-        b.getDiskPivotUs() / 1e3);
-    return String.format(java.util.Locale.ROOT, "stun %.1f + drain %.1f (%d disk requests)%s + final copy %.1f ms; "
-        + "device state %.1f, unleash %.1f ms; source teardown after: %.1f ms", b.getStunUs() / 1e3, b.getDrainUs() / 1e3,
-        b.getDiskRequestsInFlightAtStun(), disks, b.getFinalCopyUs() / 1e3, b.getDeviceStateUs() / 1e3,
-        b.getUnleashUs() / 1e3, info.getSourceTeardownUs() / 1e3);
+    String disks = b.getDiskPivotUs() == 0 ? "" : String.format(java.util.Locale.ROOT, "; disk pivot before the stun "
+        + "(I/O held, vCPUs running): %.1f ms", b.getDiskPivotUs() / 1e3);
+    return String.format(java.util.Locale.ROOT, "stun %.1f + drain %.1f (%d disk requests) + final copy %.1f ms; "
+        + "device state %.1f, unleash %.1f ms; source teardown after: %.1f ms%s", b.getStunUs() / 1e3, b.getDrainUs() / 1e3,
+        b.getDiskRequestsInFlightAtStun(), b.getFinalCopyUs() / 1e3, b.getDeviceStateUs() / 1e3,
+        b.getUnleashUs() / 1e3, info.getSourceTeardownUs() / 1e3, disks);
   }
 }

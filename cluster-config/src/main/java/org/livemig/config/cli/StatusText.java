@@ -16,10 +16,12 @@ final class StatusText {
     line(b, "expected downtime", i.getExpectedDowntimeMs() + " ms");
     if (i.hasBlackout()) {
       var o = i.getBlackout();
-      line(b, "blackout", String.format("stun %.1f ms, drain %.1f ms (%d disk requests in flight),%s final copy %.1f ms, "
+      line(b, "blackout", String.format("stun %.1f ms, drain %.1f ms (%d disk requests in flight), final copy %.1f ms, "
           + "device state %.1f ms, unleash %.1f ms", o.getStunUs() / 1e3, o.getDrainUs() / 1e3,
-          o.getDiskRequestsInFlightAtStun(), o.getDiskPivotUs() == 0 ? "" : String.format(" disks' last blocks %.1f ms,",
-              o.getDiskPivotUs() / 1e3), o.getFinalCopyUs() / 1e3, o.getDeviceStateUs() / 1e3, o.getUnleashUs() / 1e3));
+          o.getDiskRequestsInFlightAtStun(), o.getFinalCopyUs() / 1e3, o.getDeviceStateUs() / 1e3, o.getUnleashUs() / 1e3));
+      if (o.getDiskPivotUs() > 0) {
+        line(b, "disk pivot", String.format("%.1f ms before the stun (disk I/O held, vCPUs running)", o.getDiskPivotUs() / 1e3));
+      }
     }
     if (i.getSourceTeardownUs() > 0) {
       line(b, "source teardown", String.format("%.1f ms (after the destination ran)", i.getSourceTeardownUs() / 1e3));

@@ -43,10 +43,11 @@ class MigrationReportTest {
     assertEquals(40.0, throughput.getYData()[0], 1e-9, "round 0's rate is the disks' copy rate");
     assertEquals(100.0, throughput.getYData()[1], 1e-9);
     assertEquals(64.0, c.getSeriesMap().get("remaining (MiB)").getYData()[0], 1e-9, "the whole memory before round 1");
-    assertFalse(MigrationReport.blackout(info).contains("disks' last blocks"), "no pivot measured");
+    assertFalse(MigrationReport.blackout(info).contains("disk pivot"), "no pivot measured");
     var pivoted = info.toBuilder().setBlackout(org.livemig.messages.Blackout.newBuilder().setStunUs(1000)
         .setDiskPivotUs(2500)).build();
-    assertTrue(MigrationReport.blackout(pivoted).contains("+ disks' last blocks 2.5 +"), MigrationReport.blackout(pivoted));
+    assertTrue(MigrationReport.blackout(pivoted).endsWith("; disk pivot before the stun (I/O held, vCPUs running): 2.5 ms"),
+        MigrationReport.blackout(pivoted));
     assertTrue(MigrationReport.disk(info.getDisks(0)).startsWith("disk root (write-blocking): 48.0 MiB copied at 30.0 MB/s"),
         MigrationReport.disk(info.getDisks(0)));
   }

@@ -169,9 +169,10 @@ public final class SourceActor {
     RoundStats copyOnly = precopy.roundFinished(dirtyNow, guest.throttlePercent());
     int throttle = guest.throttlePercent();
     if (throttle >= limits.params().getThrottleMaxPercent()) roundsAtMaxThrottle++;
+    long drainMs = storage.enabled() ? 0 : guest.expectedDrainNanos() / 1_000_000; // copy_storage: before the stun
     Convergence.Round r = new Convergence.Round(round, dirtyNow, copyOnly.getExpectedDowntimeMs(),
-        precopy.fixedCostMs(), guest.expectedDrainNanos() / 1_000_000 + storage.expectedPivotMs(),
-        limits.switchoverOverheadMs(), precopy.dirtyRateMeasured(), throttle, roundsAtMaxThrottle);
+        precopy.fixedCostMs(), drainMs, limits.switchoverOverheadMs(), precopy.dirtyRateMeasured(), throttle,
+        roundsAtMaxThrottle);
     RoundStats stats = copyOnly.toBuilder().setExpectedDowntimeMs(r.expectedDowntimeMs()).build();
     Convergence.Decision d = Convergence.after(r, limits.params());
     if (d.warn()) ctx.getLog().warn("{}: {}", migrationId, d.why());
@@ -192,7 +193,9 @@ public final class SourceActor {
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
     lastRound = stats;
     if (guest.disks().isEmpty()) reportStun();
-    return stunning(postcopy);
+    if (!storage.enabled()) return stunning(postcopy);
+    storage.pivot(switchover, () -> stunning(postcopy)); // copy_storage: the disks first, while the vCPUs run
+    return performing().onMessage(Copy.class, m -> onCopyFailure(m.event())).build();
   }
 
   /** Built when sent: in the epoch of the coordinator that runs the migration now. */
@@ -250,7 +253,6 @@ public final class SourceActor {
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
           if (!guest.disks().isEmpty()) reportStun();
-          if (storage.enabled()) return storage.pivot(() -> sendFinal(postcopy)); // the disks' last blocks first
           return sendFinal(postcopy);
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
@@ -264,7 +266,6 @@ public final class SourceActor {
   }
 
   private Behavior<Command> sendFinal(boolean postcopy) {
-    if (storage.enabled()) switchover.disksPivoted();
     long[] last = guest.dirtyBitmap().syncAndClear();
     int round = precopy.rounds() + 1;
     if (postcopy) postcopyDiscard = last;

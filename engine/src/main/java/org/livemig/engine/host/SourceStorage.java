@@ -26,7 +26,7 @@ import org.livemig.messages.PrepareCookie;
 
 /**
  * copy_storage at the source: the migration's disk stream and one {@link StorageMoveActor} per
- * disk (bulk copy, mirror, READY; pivoted at the switchover, once the guest is drained; committed
+ * disk (bulk copy, mirror, READY; pivoted when the switchover is decided, before the stun; committed
  * by Confirm, when the source's files go; a rollback keeps them). The memory copy starts once every
  * disk is READY, as libvirt's NBD mirror before the memory. Used by the SourceActor's actor only.
  */
@@ -71,19 +71,6 @@ final class SourceStorage {
   List<java.nio.file.Path> sourceFiles() {
     if (!enabled) return List.of();
     return guest.description().getDisksList().stream().map(d -> guest.disk(d.getDiskId()).file().path()).toList();
-  }
-
-  /**
-   * What the disks' part of the switchover would take now: what each has left to copy (a
-   * background mirror's dirty blocks; nothing for write-blocking) at the rate its copy reached.
-   * The switchover decision counts it with the drain.
-   */
-  long expectedPivotMs() {
-    long ms = 0;
-    for (DiskMoveStatus s : statuses.values()) {
-      if (s.getRemainingBytes() > 0) ms += s.getRemainingBytes() * 1000 / Math.max(1, s.getRateBytesPerSecond());
-    }
-    return ms;
   }
 
   /** Each disk's copy as last reported, for the progress reports. */
@@ -133,11 +120,21 @@ final class SourceStorage {
     if (stream != null) stream.close();
   }
 
-  /** At the switchover, the guest stopped and drained: every disk's last blocks go; then pivoted. */
-  Behavior<SourceActor.Command> pivot(Supplier<Behavior<SourceActor.Command>> pivoted) {
-    waiting = new Waiting(StorageMove.Phase.AWAIT_COMMIT, pivoted);
+  /**
+   * The switchover is decided: each disk pivots before the vCPUs stop. Its move stuns it (the guest
+   * issues no new request to it, its vCPUs run on), drains the requests in flight (a write-blocking
+   * mirror's wait for the destination's durable write included), sends its last blocks and a sync
+   * and removes the mirror; the disk stays stunned until Confirm (see StorageMove). So neither the
+   * drain nor the disks' last blocks are downtime: the stun that follows finds nothing in flight.
+   * The guest sees its disk I/O held for that long, as a slow disk, not a stopped machine.
+   */
+  void pivot(SwitchoverTimes times, Supplier<Behavior<SourceActor.Command>> pivoted) {
+    times.disksPivotStarted();
+    waiting = new Waiting(StorageMove.Phase.AWAIT_COMMIT, () -> {
+      times.disksPivoted();
+      return pivoted.get();
+    });
     moves.values().forEach(m -> m.tell(new StorageMoveActor.Pivot()));
-    return Behaviors.same();
   }
 
   /**

@@ -4,14 +4,16 @@ import org.livemig.messages.PerformResult;
 
 /**
  * When the source's switchover steps happened, for the blackout's breakdown: stun requested,
- * vCPUs stopped, disk requests in flight drained, device state taken, final copy sent.
+ * vCPUs stopped, disk requests in flight drained, device state taken, final copy sent; with
+ * copy_storage also the disks' pivot, which runs before the stun and is not part of the blackout.
  */
 final class SwitchoverTimes {
   private long stunRequested;
   private long stunnedAtMicros; // wall clock, for the downtime
   private long stopped;
   private long drained;
-  private long disksPivoted; // 0 without copy_storage
+  private long pivotStarted; // copy_storage: the disks pivot before the stun (0 without)
+  private long disksPivoted;
   private long deviceStateTaken;
   private int inFlightAtStun;
 
@@ -24,6 +26,8 @@ final class SwitchoverTimes {
   void stopped() { stopped = System.nanoTime(); }
 
   void drained() { drained = System.nanoTime(); }
+
+  void disksPivotStarted() { pivotStarted = System.nanoTime(); }
 
   void disksPivoted() { disksPivoted = System.nanoTime(); }
 
@@ -41,10 +45,9 @@ final class SwitchoverTimes {
   /** The result with the source's part of the blackout, the final copy ending now. */
   PerformResult withBreakdown(PerformResult r) {
     long now = System.nanoTime();
-    long pivotEnd = disksPivoted == 0 ? drained : disksPivoted;
     return r.toBuilder().setStunUs((stopped - stunRequested) / 1000).setDrainUs((drained - stopped) / 1000)
-        .setDiskPivotUs((pivotEnd - drained) / 1000)
-        .setDeviceStateUs((deviceStateTaken - pivotEnd) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
+        .setDiskPivotUs(pivotStarted == 0 ? 0 : (disksPivoted - pivotStarted) / 1000)
+        .setDeviceStateUs((deviceStateTaken - drained) / 1000).setFinalCopyUs((now - deviceStateTaken) / 1000)
         .setDiskRequestsInFlightAtStun(inFlightAtStun).build();
   }
 

@@ -13,19 +13,22 @@ import org.livemig.engine.guest.disk.DiskMirror;
  *
  * <pre>
  * success:   CREATE_TARGET, BULK_COPY, [INSTALL_MIRROR], SYNC, READY, STUN, PIVOT, UNSTUN, CLOSE_SOURCE, DONE
- * migration: ... READY, STUN, PIVOT, UNSTUN, AWAIT_COMMIT, CLOSE_SOURCE, DONE (committed by Confirm)
+ * migration: ... READY, STUN, PIVOT, AWAIT_COMMIT, UNSTUN, CLOSE_SOURCE, DONE (committed by Confirm)
  * failure, write-blocking mirror installed:  STUN_FOR_CLEANUP, REMOVE_MIRROR, CLOSE_TARGET, UNSTUN, DONE
  * failure before it (or background):        REMOVE_MIRROR, CLOSE_TARGET, DONE
  * failure while stunned for the pivot:      REMOVE_MIRROR, CLOSE_TARGET, UNSTUN, DONE
  * power off before the pivot:               POWER_OFF, REMOVE_MIRROR, CLOSE_TARGET, DONE
  * power off after the pivot:                POWER_OFF, CLOSE_SOURCE, DONE
- * migration rolled back after the pivot:    CLOSE_TARGET, DONE (the source's file is the disk still)
+ * migration rolled back after the pivot:    CLOSE_TARGET, UNSTUN, DONE (the source's file is the disk still)
  * </pre>
  *
  * <p>A storage-only move commits at its pivot: from then on the disk is the new file. A move that
  * is part of a migration (remote) commits only when the migration's Confirm succeeded: until then
  * the source may resume on its own file, so the pivot (the mirror removed at the switchover, the
- * destination's copy whole) is not yet the point of no return.
+ * destination's copy whole) is not yet the point of no return. Its disk stays stunned from the
+ * pivot until the commit or the rollback: the migration pivots the disks before it stops the vCPUs
+ * (so that neither the drain nor the pivot is downtime), and a write issued after the pivot would
+ * reach the source's file alone.
  */
 public final class StorageMove {
   private StorageMove() {}
@@ -148,8 +151,7 @@ public final class StorageMove {
       case SYNC -> Phase.READY;
       case READY -> Phase.STUN;
       case STUN -> Phase.PIVOT;
-      case PIVOT -> Phase.UNSTUN; // remote: the migration's Confirm commits it
-      case UNSTUN -> Phase.AWAIT_COMMIT;
+      case PIVOT -> s.remote() ? Phase.AWAIT_COMMIT : Phase.UNSTUN; // remote: stunned until Confirm decides
       default -> throw new IllegalStateException("no phase after " + s.phase() + " on the way to the commit");
     };
   }

@@ -187,21 +187,32 @@ class StorageMoveTest {
     Run r = run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok");
     assertEquals(Phase.READY, r.state().phase());
     assertFalse(StorageMove.shouldStop(r.state()), "READY until the switchover asks for the pivot");
-    r = run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok", "pivot", "ok", "ok", "ok", "ok");
+    r = run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok", "pivot", "ok", "ok", "ok");
     assertEquals(Phase.AWAIT_COMMIT, r.state().phase());
+    assertTrue(r.state().has(StorageMove.Flag.STUNNED), "pivoted before the vCPUs stop: no write may reach the "
+        + "source's file alone until Confirm decides");
     assertEquals(Outcome.COMPLETED, finish(r).state().outcome());
-    assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC READY STUN PIVOT UNSTUN AWAIT_COMMIT CLOSE_SOURCE"
+    assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC READY STUN PIVOT AWAIT_COMMIT UNSTUN CLOSE_SOURCE"
         + " DONE"), finish(r).path());
   }
 
   @Test
   void aMigrationRolledBackAfterThePivotKeepsTheSourceFile() {
     // The rollback stops AWAIT_COMMIT without the commit: its action ends with an error.
-    Run r = finish(run(StorageMove.startRemote(Mode.BACKGROUND), "ok", "ok", "ok", "pivot", "ok", "ok", "ok", "ok",
+    Run r = finish(run(StorageMove.startRemote(Mode.BACKGROUND), "ok", "ok", "ok", "pivot", "ok", "ok", "ok",
         "cancel", "err"));
-    assertEquals(phases("CREATE_TARGET BULK_COPY SYNC READY STUN PIVOT UNSTUN AWAIT_COMMIT CLOSE_TARGET DONE"), r.path());
+    assertEquals(phases("CREATE_TARGET BULK_COPY SYNC READY STUN PIVOT AWAIT_COMMIT CLOSE_TARGET UNSTUN DONE"), r.path());
     assertEquals(Outcome.CANCELLED, r.state().outcome());
     assertFalse(r.state().has(StorageMove.Flag.SOURCE_CLOSED), "the source's file is the disk still");
+  }
+
+  @Test
+  void aMigrationsDiskPoweredOffAfterThePivotClosesTheTargetAndIssuesNothingMore() {
+    Run r = finish(run(StorageMove.startRemote(Mode.WRITE_BLOCKING), "ok", "ok", "ok", "ok", "pivot", "ok", "ok", "ok",
+        "off", "err"));
+    assertEquals(phases("CREATE_TARGET BULK_COPY INSTALL_MIRROR SYNC READY STUN PIVOT AWAIT_COMMIT POWER_OFF CLOSE_TARGET"
+        + " DONE"), r.path());
+    assertFalse(r.state().has(StorageMove.Flag.SOURCE_CLOSED), "the guest is off on its source file");
   }
 
   @Test
