@@ -44,7 +44,8 @@ class StorageMigrationTest {
   @BeforeAll
   static void up() throws Exception {
     cluster = TestCluster.withCoordinators(dir, 2, Map.of(), Map.of(
-        "host-a", Map.of("livemig.host.datastores.local", dir.resolve("a").toString()),
+        "host-a", Map.of("livemig.host.datastores.local", dir.resolve("a").toString(),
+            "livemig.host.run-state-log", dir.resolve("a-run-states.log").toString()),
         "host-b", Map.of("livemig.host.datastores.local", dir.resolve("b").toString())));
   }
 
@@ -141,6 +142,29 @@ class StorageMigrationTest {
     assertEquals(MigrationStatus.FAILED, done.getStatus());
     assertTrue(done.getError().contains("I/O error"), done.getError());
     assertOnAWithEveryWrite(d);
+  }
+
+  /**
+   * The pivot fails (the destination's copy cannot be made durable): the disk pivots before the
+   * vCPUs stop, so the migration fails with the guest never paused, its disk unstunned and
+   * writing on, every acknowledged write on its own file.
+   */
+  @Test
+  void aFailedPivotFailsTheMigrationBeforeTheStunAndTheGuestNeverStops() throws Exception {
+    GuestDescription d = withDisk("copy-pivot");
+    runningOnA(d, new MirrorFaults(Phase.PIVOT, Phase.NONE, Phase.NONE));
+    MigrationInfo done = migrate(d, MigrationParameters.getDefaultInstance());
+
+    assertEquals(MigrationStatus.FAILED, done.getStatus());
+    assertTrue(done.getError().contains("at the pivot"), done.getError());
+    List<String> path = done.getDisks(0).getPhasesList();
+    assertEquals(List.of("READY", "STUN", "PIVOT", "REMOVE_MIRROR", "CLOSE_TARGET", "UNSTUN", "DONE"),
+        path.subList(path.indexOf("READY"), path.size()));
+    assertOnAWithEveryWrite(d);
+    List<String> states = Files.readAllLines(dir.resolve("a-run-states.log")).stream()
+        .filter(l -> l.contains(" " + d.getGuestId() + " ")).toList();
+    assertTrue(states.stream().anyMatch(l -> l.endsWith(" RUNNING")), "the log has the guest: " + states);
+    assertTrue(states.stream().noneMatch(l -> l.endsWith(" PAUSED")), "never paused: " + states);
   }
 
   /**

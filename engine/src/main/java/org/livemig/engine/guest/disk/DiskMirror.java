@@ -156,6 +156,12 @@ public final class DiskMirror {
 
   /** Makes the copied blocks durable. */
   public void flush() throws IOException {
+    synchronized (this) {
+      if (!targetWriteFaultUsed && faults.targetWriteError() == MirrorFaults.Phase.PIVOT) {
+        targetWriteFaultUsed = true;
+        throw new IOException("I/O error making the target durable at the pivot (fault injected)");
+      }
+    }
     target.flush();
   }
 

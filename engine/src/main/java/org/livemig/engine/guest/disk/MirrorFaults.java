@@ -15,9 +15,10 @@ import java.util.Locale;
 public record MirrorFaults(Phase targetWriteError, Phase targetFull, Phase sourceReadError) {
   /**
    * COPY: the first pass of the bulk copy, before the mirror is in the guest's write path;
-   * MIRROR: after the first pass (the write-blocking mirror installed, or background rounds).
+   * MIRROR: after the first pass (the write-blocking mirror installed, or background rounds);
+   * PIVOT: the pivot's flush of the target (target-write-error only: the disk stunned, nothing else writes).
    */
-  public enum Phase { NONE, COPY, MIRROR }
+  public enum Phase { NONE, COPY, MIRROR, PIVOT }
 
   public static MirrorFaults none() {
     return new MirrorFaults(Phase.NONE, Phase.NONE, Phase.NONE);
@@ -32,7 +33,7 @@ public record MirrorFaults(Phase targetWriteError, Phase targetFull, Phase sourc
     try {
       return Phase.valueOf(v.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("livemig.host.faults.mirror." + key + " must be none, copy or mirror, was '"
+      throw new IllegalArgumentException("livemig.host.faults.mirror." + key + " must be none, copy, mirror or pivot, was '"
           + v + "'", e);
     }
   }
