@@ -210,6 +210,7 @@ final class MoveActions {
   private String pivot() throws IOException, InterruptedException {
     long t0 = System.nanoTime();
     while (mirror.dirtyBlocks() > 0) copyPass(new CompletableFuture<>(), 0); // in the stun: not paced
+    mirror.injectPivotFault();
     mirror.flush();
     target.pivot(disk, mirror);
     stunMicros += (System.nanoTime() - t0) / 1000;

@@ -154,14 +154,16 @@ public final class DiskMirror {
     return p == MirrorFaults.Phase.COPY ? !firstPassDone : p == MirrorFaults.Phase.MIRROR && firstPassDone;
   }
 
+  /** Throws if a target write fault is due at the pivot (target-write-error = pivot). */
+  public synchronized void injectPivotFault() throws IOException {
+    if (!targetWriteFaultUsed && faults.targetWriteError() == MirrorFaults.Phase.PIVOT) {
+      targetWriteFaultUsed = true;
+      throw new IOException("I/O error making the target durable at the pivot (fault injected)");
+    }
+  }
+
   /** Makes the copied blocks durable. */
   public void flush() throws IOException {
-    synchronized (this) {
-      if (!targetWriteFaultUsed && faults.targetWriteError() == MirrorFaults.Phase.PIVOT) {
-        targetWriteFaultUsed = true;
-        throw new IOException("I/O error making the target durable at the pivot (fault injected)");
-      }
-    }
     target.flush();
   }
 
