@@ -154,17 +154,18 @@ class StorageMigrationTest {
     GuestDescription d = withDisk("copy-pivot");
     runningOnA(d, new MirrorFaults(Phase.PIVOT, Phase.NONE, Phase.NONE));
     MigrationInfo done = migrate(d, MigrationParameters.getDefaultInstance());
+    // Read before the checks below, which pause the guest to verify its disk.
+    List<String> states = Files.readAllLines(dir.resolve("a-run-states.log")).stream()
+        .filter(l -> l.contains(" " + d.getGuestId() + " ")).toList();
 
     assertEquals(MigrationStatus.FAILED, done.getStatus());
     assertTrue(done.getError().contains("at the pivot"), done.getError());
     List<String> path = done.getDisks(0).getPhasesList();
     assertEquals(List.of("READY", "STUN", "PIVOT", "REMOVE_MIRROR", "CLOSE_TARGET", "UNSTUN", "DONE"),
         path.subList(path.indexOf("READY"), path.size()));
-    assertOnAWithEveryWrite(d);
-    List<String> states = Files.readAllLines(dir.resolve("a-run-states.log")).stream()
-        .filter(l -> l.contains(" " + d.getGuestId() + " ")).toList();
     assertTrue(states.stream().anyMatch(l -> l.endsWith(" RUNNING")), "the log has the guest: " + states);
     assertTrue(states.stream().noneMatch(l -> l.endsWith(" PAUSED")), "never paused: " + states);
+    assertOnAWithEveryWrite(d);
   }
 
   /**
