@@ -65,7 +65,7 @@ public final class BlockReceiver implements StreamHandler {
 
   private void receive(DataChannel channel) {
     FrameCodec codec = channel.codec();
-    try (MirroredWrites mirrored = new MirroredWrites(migrationId)) {
+    try (MirroredWrites mirrored = new MirroredWrites(migrationId); WriteBehind behind = new WriteBehind(migrationId, disks)) {
       while (true) { // until the source closes the stream, after the last disk was whole
         Frame f = codec.readFrame();
         if (!f.hasBlocks()) throw new DataPlaneException("unexpected frame on the disk stream: " + f.getKindCase());
@@ -77,8 +77,10 @@ public final class BlockReceiver implements StreamHandler {
           continue;
         }
         write(codec, b);
+        behind.written(b.getPayloadBytes());
         if (b.getSync()) { // a barrier: everything so far durable
           mirrored.awaitAll();
+          behind.awaitIdle();
           for (DiskFile d : disks) d.force();
           if (b.getLast()) {
             diskWhole[b.getDisk()] = true;
