@@ -22,6 +22,16 @@ final class ProgressReports {
     this.disks = disks;
   }
 
+  /**
+   * A channel's byte count sampled mid-round: the live progress line with the round's dirty rate
+   * so far, counted here and not in the switchover's sample (a bitmap count is a pass over the
+   * bitmap, which the downtime should not pay).
+   */
+  ProgressReport sampled(long epoch, CopyActor.Progress p) {
+    precopy.sampled(p.channel(), p.bytesSent());
+    return sample(epoch, precopy.currentDirtyRate(guest.dirtyBitmap().count())).build();
+  }
+
   /** A mid-round sample for the live progress line; dirtyRate 0 = not counted. */
   ProgressReport.Builder sample(long epoch, long dirtyRate) {
     return ProgressReport.newBuilder()

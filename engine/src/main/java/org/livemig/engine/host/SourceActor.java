@@ -188,13 +188,17 @@ public final class SourceActor {
    * persist it (it travels in Perform's result), because a journal write now would hold the
    * coordinator's next commands, Perform's and Finish's answers, inside the downtime. It lets the
    * coordinator send Finish early, after which a cancel can no longer roll back: a guest with disks
-   * sends it only once drained, so that a drain held up by a slow or hung disk can still be cancelled.
+   * sends it only once drained, so that a drain held up by a slow or hung disk can still be
+   * cancelled; with copy_storage the disks pivot first, stunned and drained while the vCPUs run.
    */
   private Behavior<Command> stunAfter(RoundStats stats, boolean postcopy) {
     lastRound = stats;
     if (guest.disks().isEmpty()) reportStun();
     if (!storage.enabled()) return stunning(postcopy);
-    storage.pivot(switchover, () -> stunning(postcopy)); // copy_storage: the disks first, while the vCPUs run
+    storage.pivot(switchover, () -> { // nothing in flight at the stun: the coordinator may send Finish
+      reportStun();
+      return stunning(postcopy);
+    });
     return performing().onMessage(Copy.class, m -> onCopyFailure(m.event())).build();
   }
 
@@ -252,7 +256,7 @@ public final class SourceActor {
           timeout.cancel();
           if (m.error() != null) return performFailed("drain failed: " + m.error());
           switchover.drained();
-          if (!guest.disks().isEmpty()) reportStun();
+          if (!guest.disks().isEmpty() && !storage.enabled()) reportStun();
           return sendFinal(postcopy);
         })
         .onMessageEquals(DrainTimedOut.INSTANCE, () -> performFailed(
@@ -350,12 +354,8 @@ public final class SourceActor {
         .onMessage(ShareChanged.class, this::onShareChanged)
         .onMessage(Execute.class, m -> m.command().hasConfirm() ? confirm(m.command()) : unexpected(m.command()))
         .onMessage(Copy.class, m -> m.event() instanceof CopyActor.Progress, m -> {
-          CopyActor.Progress p = (CopyActor.Progress) m.event();
-          precopy.sampled(p.channel(), p.bytesSent());
-          // The round's dirty rate so far, counted here and not in the switchover's sample: a
-          // bitmap count is a pass over the bitmap, which the downtime should not pay.
-          coordinator.tell(new HostAgent.ProgressReported(
-              reports.sample(perform.getEpoch(), precopy.currentDirtyRate(guest.dirtyBitmap().count())).build()));
+          var p = (CopyActor.Progress) m.event();
+          coordinator.tell(new HostAgent.ProgressReported(reports.sampled(perform.getEpoch(), p)));
           return Behaviors.same();
         });
   }
