@@ -40,6 +40,7 @@ public final class FrameCodec {
   // Write side: varint + encoded message, grown on demand up to the frame limit.
   private ByteBuffer out = ByteBuffer.allocateDirect(4096);
   private boolean checksums;
+  private final boolean transportCopies;
   private final CRC32C frameCrc = new CRC32C(); // reader thread: the message being read
   private final CRC32C readCrc = new CRC32C(); // reader thread: the payload being read
   private final CRC32C writeCrc = new CRC32C(); // writer thread
@@ -55,6 +56,12 @@ public final class FrameCodec {
     this.output = channel;
     this.maxFrameBytes = settings.maxFrameBytes();
     this.maxPayloadBytes = settings.maxPayloadBytes();
+    this.transportCopies = channel instanceof Connection c && c.copiesThroughOwnBuffers();
+  }
+
+  /** The transport copies every byte through buffers of its own (see {@link Connection#copiesThroughOwnBuffers}). */
+  public boolean transportCopies() {
+    return transportCopies;
   }
 
   /**

@@ -19,7 +19,7 @@ public final class PageBatch {
   private final int maxZeros;
   private final long[] pages;
   private final long[] zeros;
-  /** Slots 1..runs are the payload views. */
+  /** Slots 1..runs are the payload views (slot 0 the frame head when they are written as they are). */
   private final ByteBuffer[] buffers;
   /** What is written: the frame head, the staged payload, then the checksum trailer if any. */
   private final ByteBuffer[] out = new ByteBuffer[3];
@@ -32,6 +32,7 @@ public final class PageBatch {
   private int runLength;
   private int pageSize;
   private boolean trailer;
+  private int count; // buffers to write when they are the views themselves, else 0
 
   public PageBatch(int capacity, int maxZeros) {
     this.capacity = capacity;
@@ -92,6 +93,12 @@ public final class PageBatch {
 
   /** Head, the payload staged from the views, then the codec's payload checksum if it has checksums; valid until clear. */
   public ByteBuffer[] buffers(ByteBuffer head, FrameCodec codec) {
+    if (codec.transportCopies() && !codec.checksums()) { // TLS: the views go to the encryption as they are
+      buffers[0] = head;
+      count = runs + 1;
+      return buffers;
+    }
+    count = 0;
     if (stage == null || stage.capacity() < n * pageSize) stage = ByteBuffer.allocateDirect(Math.max(n, capacity) * pageSize);
     stage.clear();
     for (int i = 1; i <= runs; i++) stage.put(buffers[i]); // consumes the view; the next batch points it again
@@ -103,7 +110,7 @@ public final class PageBatch {
   }
 
   public int bufferCount() {
-    return trailer ? 3 : 2;
+    return count > 0 ? count : trailer ? 3 : 2;
   }
 
   public void clear() {
