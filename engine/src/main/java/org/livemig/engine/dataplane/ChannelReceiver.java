@@ -22,9 +22,10 @@ final class ChannelReceiver {
   private final FrameCodec codec;
   private final DataPlaneSettings settings;
   private final Watchdog watchdog;
-  private ByteBuffer staging; // re-sent pages of one Pages frame, reused for every frame
-  private long[] stagedRuns = new long[0]; // (first page, count) pairs of the frame's staged runs
-  private ByteBuffer[] chunkViews; // one reusable view per guest memory chunk
+  private ByteBuffer staging; // the payload of one Pages frame, reused for every frame
+  private long[] stagedRuns = new long[16]; // (first page, count) pairs of the frame's staged runs
+  private int staged; // entries of stagedRuns in use
+  private ByteBuffer[] chunkViews; // one reusable view per guest memory chunk (TLS only)
   private long[] rejected; // pages of this round whose payload failed its checksum
   private int rejectedBatches;
   private volatile String stallReason;
@@ -112,10 +113,13 @@ final class ChannelReceiver {
   }
 
   /**
-   * Pages that arrive for the first time are read from the socket straight into guest memory
-   * (the kernel's copy is the only one); a page sent again after it had arrived goes through the
-   * staging buffer and reaches memory only once the whole payload is in. So a truncated batch
-   * marks no page received and changes no page that had arrived: what it tore was missing anyway.
+   * A batch's payload is read from the socket into the staging buffer and copied into guest
+   * memory only once it is whole and intact: a truncated or corrupt batch marks no page received
+   * and changes no page. The staging buffer is reused for every frame, so the kernel's copy goes
+   * into memory it has written before; reading straight into guest memory made the kernel's first
+   * write to each fresh destination page the cost of the transfer (on this benchmark's virtualised
+   * host about 2 CPU s per GiB, three times the whole receive; README "Performance"). Over TLS
+   * no kernel copy meets guest memory, and first arrivals are decrypted into it ({@link #readStraight}).
    */
   private void receivePages(Pages pages) {
     GuestMemory memory = precopy.memory;
@@ -124,38 +128,26 @@ final class ChannelReceiver {
     if (staging == null || staging.capacity() < len) {
       staging = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
-    if (chunkViews == null) chunkViews = new ByteBuffer[memory.chunkIndex(memory.pageCount() - 1) + 1];
-    if (stagedRuns.length < 2 * count) stagedRuns = new long[2 * count];
-    staging.clear();
-    int staged = 0;
-    // Runs of contiguous pages in one chunk (the sender sends runs), split where arrival changes.
-    for (int i = 0; i < count; ) {
-      long first = pages.getIndices(i);
-      int chunk = memory.chunkIndex(first);
-      boolean arrived = precopy.received.isSet(first);
-      int run = 1;
-      while (i + run < count && pages.getIndices(i + run) == first + run && memory.chunkIndex(first + run) == chunk
-          && precopy.received.isSet(first + run) == arrived) {
-        run++;
+    if (codec.transportCopies() && !codec.checksums()) {
+      readStraight(pages, memory);
+    } else {
+      staging.clear().limit(len);
+      codec.readPayloadInto(staging);
+      staging.flip();
+      staged = 0;
+      for (int i = 0; i < count; ) {
+        long first = pages.getIndices(i);
+        int run = runFrom(pages, i, memory, false);
+        stageRun(first, run);
+        i += run;
       }
-      if (arrived) {
-        staging.limit(staging.position() + run * memory.pageSize());
-        codec.readPayloadInto(staging);
-        stagedRuns[staged++] = first;
-        stagedRuns[staged++] = run;
-      } else {
-        if (chunkViews[chunk] == null) chunkViews[chunk] = memory.chunkView(chunk);
-        codec.readPayloadInto(memory.pagesView(first, run, chunkViews[chunk]));
-      }
-      i += run;
     }
-    staging.flip();
     if (codec.payloadIntact()) {
+      // Runs of contiguous pages in one chunk (the sender sends runs): one copy each.
       for (int r = 0; r < staged; r += 2) memory.writePages(stagedRuns[r], (int) stagedRuns[r + 1], staging);
       for (int i = 0; i < count; i++) precopy.received.mark(pages.getIndices(i));
     } else {
-      // Pages read straight into memory stay unreceived (a torn first copy is as good as none);
-      // staged copies of arrived pages are dropped. The source sends them all again.
+      // Nothing of it reached memory; the source sends these pages again.
       if (rejected == null) rejected = new long[(int) ((memory.pageCount() + 63) >>> 6)];
       for (int i = 0; i < count; i++) {
         long page = pages.getIndices(i);
@@ -169,6 +161,52 @@ final class ChannelReceiver {
       memory.zeroPage(page);
       precopy.received.mark(page);
     }
+  }
+
+  /**
+   * A transport that decrypts into our buffers (TLS, which protects integrity itself): pages
+   * arriving for the first time are decrypted straight into guest memory, which no kernel copy
+   * touches; a page sent again after it had arrived goes through the staging buffer.
+   */
+  private void readStraight(Pages pages, GuestMemory memory) {
+    if (chunkViews == null) chunkViews = new ByteBuffer[memory.chunkIndex(memory.pageCount() - 1) + 1];
+    staging.clear();
+    staged = 0;
+    for (int i = 0, count = pages.getIndicesCount(); i < count; ) {
+      long first = pages.getIndices(i);
+      int chunk = memory.chunkIndex(first);
+      boolean arrived = precopy.received.isSet(first);
+      int run = runFrom(pages, i, memory, true);
+      if (arrived) {
+        staging.limit(staging.position() + run * memory.pageSize());
+        codec.readPayloadInto(staging);
+        stageRun(first, run);
+      } else {
+        if (chunkViews[chunk] == null) chunkViews[chunk] = memory.chunkView(chunk);
+        codec.readPayloadInto(memory.pagesView(first, run, chunkViews[chunk]));
+      }
+      i += run;
+    }
+    staging.flip();
+  }
+
+  /** Pages from index i on that are contiguous in one chunk (and, if byArrival, all arrived or all not). */
+  private int runFrom(Pages pages, int i, GuestMemory memory, boolean byArrival) {
+    long first = pages.getIndices(i);
+    int chunk = memory.chunkIndex(first);
+    boolean arrived = byArrival && precopy.received.isSet(first);
+    int run = 1;
+    while (i + run < pages.getIndicesCount() && pages.getIndices(i + run) == first + run && memory.chunkIndex(first + run) == chunk
+        && (!byArrival || precopy.received.isSet(first + run) == arrived)) {
+      run++;
+    }
+    return run;
+  }
+
+  private void stageRun(long first, int run) {
+    if (stagedRuns.length < staged + 2) stagedRuns = java.util.Arrays.copyOf(stagedRuns, Math.max(16, 2 * stagedRuns.length));
+    stagedRuns[staged++] = first;
+    stagedRuns[staged++] = run;
   }
 
   /** Closes the channel on behalf of forget/close: no failure is reported to the listener. */

@@ -26,4 +26,13 @@ public interface Connection extends ByteChannel, ScatteringByteChannel, Gatherin
   default Optional<String> peerIdentity() {
     return Optional.empty();
   }
+
+  /**
+   * True when every byte passes through buffers of the transport's own (TLS encrypts and
+   * decrypts), so the caller's buffers never meet the kernel and staging them would be one copy
+   * more; false when the kernel reads and writes the caller's buffers (plain TCP).
+   */
+  default boolean copiesThroughOwnBuffers() {
+    return false;
+  }
 }

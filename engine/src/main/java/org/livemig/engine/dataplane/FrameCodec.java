@@ -40,11 +40,11 @@ public final class FrameCodec {
   // Write side: varint + encoded message, grown on demand up to the frame limit.
   private ByteBuffer out = ByteBuffer.allocateDirect(4096);
   private boolean checksums;
+  private final boolean transportCopies;
   private final CRC32C frameCrc = new CRC32C(); // reader thread: the message being read
   private final CRC32C readCrc = new CRC32C(); // reader thread: the payload being read
   private final CRC32C writeCrc = new CRC32C(); // writer thread
   private final ByteBuffer payloadTrailer = ByteBuffer.allocateDirect(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
-  private final ByteBuffer trailerIn = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
 
   private volatile long lastActivityNanos = System.nanoTime();
   private volatile long lastReadNanos = lastActivityNanos;
@@ -56,6 +56,12 @@ public final class FrameCodec {
     this.output = channel;
     this.maxFrameBytes = settings.maxFrameBytes();
     this.maxPayloadBytes = settings.maxPayloadBytes();
+    this.transportCopies = channel instanceof Connection c && c.copiesThroughOwnBuffers();
+  }
+
+  /** The transport copies every byte through buffers of its own (see {@link Connection#copiesThroughOwnBuffers}). */
+  public boolean transportCopies() {
+    return transportCopies;
   }
 
   /**
@@ -165,13 +171,14 @@ public final class FrameCodec {
     return !checksums || readTrailer("payload checksum") == (int) readCrc.getValue();
   }
 
+  /**
+   * The 4 trailer bytes, through the read buffer: after a payload read straight into guest
+   * memory the trailer is not buffered yet, and one read then brings it together with whatever
+   * follows (the next frame's head), instead of a 4-byte read and another for the next frame.
+   */
   private int readTrailer(String what) {
-    trailerIn.clear();
-    int buffered = Math.min(in.remaining(), TRAILER);
-    trailerIn.put(0, in, in.position(), buffered).position(buffered);
-    in.position(in.position() + buffered);
-    readInto(trailerIn, what + " checksum");
-    return trailerIn.getInt(0);
+    ensure(TRAILER, what + " checksum");
+    return Integer.reverseBytes(in.getInt()); // little-endian
   }
 
   private int readLength(String what) {

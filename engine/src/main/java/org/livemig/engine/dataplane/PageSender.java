@@ -48,7 +48,7 @@ public final class PageSender implements AutoCloseable {
   private volatile long maxBandwidth;
   private volatile String abortReason;
   private long paceNext;
-  private PageBatch batch; // reused: guest memory views -> socket, no copy
+  private PageBatch batch; // reused: guest memory views -> its staging buffer -> socket
 
   private PageSender(DataChannel link, DataPlaneSettings settings, String migrationId, int channel) {
     this.link = link;
@@ -208,7 +208,7 @@ public final class PageSender implements AutoCloseable {
       ByteBuffer[] buffers = payload.buffers(head, codec);
       int count = payload.bufferCount();
       if (maxBandwidth <= 0) {
-        codec.writeFully(buffers, 0, count); // one gather write: frame head + guest memory views
+        codec.writeFully(buffers, 0, count); // one gather write: frame head + staged payload + trailer
         return;
       }
       for (int i = 0; i < count; i++) writePaced(buffers[i]);

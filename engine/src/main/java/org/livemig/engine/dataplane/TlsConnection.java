@@ -376,6 +376,11 @@ final class TlsConnection implements Connection {
   }
 
   @Override
+  public boolean copiesThroughOwnBuffers() {
+    return true;
+  }
+
+  @Override
   public Optional<String> peerIdentity() {
     return Optional.ofNullable(peerIdentity);
   }

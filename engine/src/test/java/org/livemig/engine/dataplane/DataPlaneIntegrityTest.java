@@ -1,5 +1,6 @@
 package org.livemig.engine.dataplane;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -149,6 +150,11 @@ class DataPlaneIntegrityTest {
       assertEquals(1, codec.readFrame().getIterationEnd().getRound(), "then the echo");
       assertEquals(1, received.count(), "only the zero page (its index was in the intact frame) counts");
       assertTrue(received.isSet(9));
+      byte[] page = new byte[Guests.PAGE];
+      for (long p : new long[] {2, 3}) {
+        dest.readPage(p, page);
+        assertArrayEquals(new byte[Guests.PAGE], page, "a torn batch changes no page, not even one arriving for the first time: " + p);
+      }
 
       // The final copy cannot be sent again: a torn batch in it fails the channel at EOS.
       payload.clear();
