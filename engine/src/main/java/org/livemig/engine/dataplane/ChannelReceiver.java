@@ -128,7 +128,7 @@ final class ChannelReceiver {
     if (staging == null || staging.capacity() < len) {
       staging = ByteBuffer.allocateDirect(Math.max(len, settings.batchPages() * memory.pageSize()));
     }
-    if (codec.transportCopies() && !codec.checksums()) {
+    if (!codec.stagesPayloads()) {
       readStraight(pages, memory);
     } else {
       staging.clear().limit(len);

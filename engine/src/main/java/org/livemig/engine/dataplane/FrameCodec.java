@@ -59,9 +59,14 @@ public final class FrameCodec {
     this.transportCopies = channel instanceof Connection c && c.copiesThroughOwnBuffers();
   }
 
-  /** The transport copies every byte through buffers of its own (see {@link Connection#copiesThroughOwnBuffers}). */
-  public boolean transportCopies() {
-    return transportCopies;
+  /**
+   * Whether page payloads go through a staging buffer of the caller's: always where the kernel
+   * reads and writes the caller's buffers, or where a checksum must pass before a page counts;
+   * not over a transport that copies every byte through buffers of its own (TLS, see
+   * {@link Connection#copiesThroughOwnBuffers}), where staging would be one copy more.
+   */
+  public boolean stagesPayloads() {
+    return !transportCopies || checksums;
   }
 
   /**

@@ -93,7 +93,7 @@ public final class PageBatch {
 
   /** Head, the payload staged from the views, then the codec's payload checksum if it has checksums; valid until clear. */
   public ByteBuffer[] buffers(ByteBuffer head, FrameCodec codec) {
-    if (codec.transportCopies() && !codec.checksums()) { // TLS: the views go to the encryption as they are
+    if (!codec.stagesPayloads()) { // TLS: the views go to the encryption as they are
       buffers[0] = head;
       count = runs + 1;
       return buffers;

@@ -375,10 +375,7 @@ final class TlsConnection implements Connection {
     return (X509Certificate) engine.getSession().getPeerCertificates()[0];
   }
 
-  @Override
-  public boolean copiesThroughOwnBuffers() {
-    return true;
-  }
+  @Override public boolean copiesThroughOwnBuffers() { return true; }
 
   @Override
   public Optional<String> peerIdentity() {
