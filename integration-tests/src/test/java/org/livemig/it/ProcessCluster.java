@@ -84,7 +84,9 @@ final class ProcessCluster implements AutoCloseable {
       } else {
         Files.createDirectories(datastore(n));
         conf.addAll(List.of("akka.cluster.roles = [host]", "livemig.host.id = \"" + n + "\"",
-            "livemig.host.datastores.local = \"" + datastore(n) + "\""));
+            "livemig.host.datastores.local = \"" + datastore(n) + "\"",
+            "livemig.host.run-state-log = \"" + runStateLog(n) + "\"",
+            "livemig.host.replication.output-log = \"" + outputLog(n) + "\""));
       }
       settings.put(n, conf);
     }
@@ -110,6 +112,16 @@ final class ProcessCluster implements AutoCloseable {
   /** A host's datastore "local". */
   Path datastore(String host) {
     return dir.resolve(host.equals("host-a") ? "a" : "b");
+  }
+
+  /** A host's run-state log: every guest's transitions, written as they happen (survives kill -9). */
+  Path runStateLog(String host) {
+    return dir.resolve(host + "-run-states.log");
+  }
+
+  /** A host's released guest output ("guest number step" per line), as the guests' clients received it. */
+  Path outputLog(String host) {
+    return dir.resolve(host + "-outputs.log");
   }
 
   /** The file of a guest's disk in a host's datastore "local". */
@@ -162,13 +174,18 @@ final class ProcessCluster implements AutoCloseable {
 
   /** The coordinator JVM whose log names the migration's sharded entity (.../sharding/Migration/<shard>/<id>]). */
   String coordinatorOf(String migrationId) {
+    return coordinatorOf("Migration", migrationId);
+  }
+
+  /** The coordinator JVM whose log names the sharded entity of this type (Migration, Protection) and id. */
+  String coordinatorOf(String entityType, String id) {
     for (String n : List.of("c1", "c2")) {
-      if (alive(n) && processes.get(n).log().stream().anyMatch(l -> l.contains("/sharding/Migration/")
-          && l.contains("/" + migrationId + "]"))) {
+      if (alive(n) && processes.get(n).log().stream().anyMatch(l -> l.contains("/sharding/" + entityType + "/")
+          && l.contains("/" + id + "]"))) {
         return n;
       }
     }
-    throw new IllegalStateException("no live coordinator JVM logged migration " + migrationId);
+    throw new IllegalStateException("no live coordinator JVM logged " + entityType + " " + id);
   }
 
   private HttpClient http() {
@@ -183,6 +200,10 @@ final class ProcessCluster implements AutoCloseable {
   HttpResponse<String> post(String node, String path, String json) throws IOException, InterruptedException {
     return http().send(request(node, path).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> delete(String node, String path) throws IOException, InterruptedException {
+    return http().send(request(node, path).DELETE().build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private HttpRequest.Builder request(String node, String path) throws IOException {

@@ -38,7 +38,9 @@ import picocli.CommandLine.ScopeType;
         MigrationCommands.Recover.class, MigrationCommands.Report.class, ClusterCommands.Hosts.class,
         ClusterCommands.Guests.class, ClusterCommands.CreateGuest.class, ClusterCommands.Verify.class,
         GuestCommands.MoveDisk.class, GuestCommands.Moves.class, GuestCommands.Pivot.class,
-        GuestCommands.CancelMove.class, GuestCommands.PowerOff.class, CommandLine.HelpCommand.class})
+        GuestCommands.CancelMove.class, GuestCommands.PowerOff.class, ProtectionCommands.Protect.class,
+        ProtectionCommands.Status.class, ProtectionCommands.Unprotect.class, ProtectionCommands.Failover.class,
+        CommandLine.HelpCommand.class})
 public final class Migratectl implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_ERROR = 1;

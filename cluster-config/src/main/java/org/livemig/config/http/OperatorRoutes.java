@@ -50,12 +50,14 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
 
   private final ActorSystem<?> system;
   private final MigrationClient client;
+  private final org.livemig.engine.client.ProtectionClient protections;
   private final LocalHost localHost;
   private final NodeMetrics metrics;
 
   public OperatorRoutes(ExtendedActorSystem classic) {
     this.system = Adapter.toTyped(classic);
     this.client = new MigrationClient(system);
+    this.protections = new org.livemig.engine.client.ProtectionClient(system);
     this.localHost = new LocalHost(system);
     this.metrics = NodeMetrics.get(system);
   }
@@ -128,6 +130,14 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
   private Route guest(String id) {
     return concat(
         path("moves", () -> get(() -> command(id, b -> b.setMoves(true), StatusCodes.OK))),
+        // Checkpointed replication (README, "Replication"): through the guest's protection coordinator.
+        path("protection", () -> concat(
+            get(() -> respond(protections.status(id).thenApply(Json::print), StatusCodes.OK)),
+            post(() -> entity(Unmarshaller.entityToString(), body -> protect(id, body))),
+            delete(() -> parameterOptional("reason", reason -> respond(protections.unprotect(id,
+                reason.orElse("unprotected by an operator")).thenApply(Json::print), StatusCodes.OK))))),
+        path("failover", () -> post(() -> parameterOptional("reason", reason -> respond(protections.failover(id,
+            reason.orElse("")).thenApply(Json::print), StatusCodes.OK)))),
         // Through the client: a migrating guest is powered off by its coordinator.
         path("power-off", () -> post(() -> parameterOptional("reason", reason -> respond(client.powerOff(id,
             reason.orElse("powered off by an operator")).thenApply(Json::print), StatusCodes.OK)))),
@@ -136,6 +146,18 @@ public final class OperatorRoutes extends AllDirectives implements ManagementRou
             delete(() -> command(id, b -> b.setCancelMove(disk), StatusCodes.OK)))),
         path(PathMatchers.segment("disks").slash(PathMatchers.segment()).slash("pivot"), disk ->
             post(() -> command(id, b -> b.setPivotDisk(disk), StatusCodes.OK))));
+  }
+
+  private Route protect(String guestId, String body) {
+    org.livemig.messages.ProtectGuest request;
+    try {
+      request = Json.parse(body.isBlank() ? "{}" : body, org.livemig.messages.ProtectGuest.newBuilder())
+          .setGuestId(guestId).build();
+    } catch (IllegalArgumentException e) {
+      return complete(error(StatusCodes.BAD_REQUEST, "INVALID_REQUEST", e.getMessage(), null));
+    }
+    return respond(protections.protect(guestId, request.getPrimaryHost(), request.getSecondaryHost(),
+        request.getIntervalMs(), request.getManualFailover()).thenApply(Json::print), StatusCodes.ACCEPTED);
   }
 
   private Route moveDisk(String guestId, String diskId, String body) {

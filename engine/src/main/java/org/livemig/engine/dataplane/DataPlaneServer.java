@@ -109,6 +109,19 @@ public final class DataPlaneServer implements AutoCloseable {
   }
 
   /**
+   * Registers a stream of kind alone (a protection's CHECKPOINT stream: no precopy channels), under
+   * migrationId and token; on an authenticating transport only sourceHost may open it.
+   */
+  public void expectStreamOnly(String migrationId, String token, StreamKind kind, StreamHandler handler, String sourceHost) {
+    Registration reg = new Registration(migrationId, token, sourceHost == null || sourceHost.isEmpty() ? null : sourceHost);
+    reg.register(kind, handler);
+    if (registrations.putIfAbsent(migrationId, reg) != null) {
+      throw new IllegalStateException("migration " + migrationId + " already expected");
+    }
+    log.info("expecting the {} stream of {}", kind, migrationId);
+  }
+
+  /**
    * Sends the migration's channels of kind (same token) to handler; before this they are refused
    * (postcopy ones as "not in postcopy yet", which the source retries). The migration must be expected.
    */

@@ -128,6 +128,10 @@ public final class HostAgent {
 
   record DiskMoveReported(org.livemig.engine.storage.StorageMoveActor.Report report) implements Command {}
 
+  /** A protection coordinator's command (HostReplication); answers and reports go to replyTo. */
+  public record ProtectionControl(org.livemig.messages.ProtectionCommand command,
+      ActorRef<org.livemig.messages.ProtectionHostReply> replyTo) implements Command, LivemigMessage {}
+
   private record LedgerLoaded(HostLedger.State state, Throwable error) implements Command {}
 
   /** A destination created disk files (copy_storage): recorded before its Prepare answer, in this order. */
@@ -192,6 +196,7 @@ public final class HostAgent {
   private final HostSteps steps;
   private final ActorRef<HostBandwidth.Command> bandwidth;
   private final HostDiskMoves diskMoves;
+  private final HostReplication replication;
 
   private HostAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, HostSettings settings,
       DataPlaneServer dataPlane, ActorRef<HostLedger.Command> ledger, HostLease lease) {
@@ -212,6 +217,11 @@ public final class HostAgent {
     this.steps = new HostSteps(ctx, timers, settings, () -> faults, dataPlane, replies, recorded, ledger, guests, runStates,
         lease, migrations, cleanups, bandwidth);
     this.diskMoves = new HostDiskMoves(ctx, settings, guests, () -> faults.mirror());
+    var replicationSettings = org.livemig.engine.replication.ReplicationSettings.fromConfig(
+        ctx.getSystem().settings().config().getConfig("livemig.host.replication"));
+    this.replication = new HostReplication(ctx, settings, replicationSettings, dataPlane, guests, ledger);
+    timers.startTimerWithFixedDelay("replication-report", HostReplication.ReportTick.INSTANCE,
+        replicationSettings.reportInterval());
   }
 
   private Behavior<Command> serving() {
@@ -287,6 +297,8 @@ public final class HostAgent {
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
         .onMessage(GuestCommand.class, m -> same(() -> diskMoves.onCommand(m.request(), m.replyTo())))
         .onMessage(DiskMoveReported.class, m -> same(() -> diskMoves.onReport(m.report())))
+        .onMessage(ProtectionControl.class, m -> same(() -> replication.onCommand(m.command(), m.replyTo())))
+        .onMessage(HostReplication.Event.class, m -> same(() -> replication.on(m)))
         .onSignal(akka.actor.typed.PostStop.class, sig -> stopped())
         .build();
   }
@@ -296,6 +308,7 @@ public final class HostAgent {
    * guests any more and the cluster may run them elsewhere, so none of them may go on running.
    */
   private Behavior<Command> stopped() {
+    replication.stopAll();
     List<String> paused = guests.pauseAll();
     if (!paused.isEmpty()) ctx.getLog().warn("host agent {} stopped: paused guests {}", settings.hostId(), paused);
     return Behaviors.same();

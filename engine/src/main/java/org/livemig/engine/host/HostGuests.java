@@ -39,6 +39,8 @@ final class HostGuests {
   private final Map<String, String> arrived = new HashMap<>();
   /** Guests this host paused when it fenced itself: they run again once their migration is settled. */
   private final Set<String> fenced = new TreeSet<>();
+  /** Guests this host runs as a protection's primary (HostReplication): a failover may run their copy elsewhere. */
+  private final Set<String> protectedHere = new TreeSet<>();
 
   private final Datastores datastores;
   private final java.util.function.Supplier<DiskFaults> diskFaults;
@@ -88,6 +90,7 @@ final class HostGuests {
   List<String> fence() {
     Set<String> inQuestion = new TreeSet<>(migrating.keySet());
     inQuestion.addAll(arrived.keySet());
+    inQuestion.addAll(protectedHere);
     List<String> paused = inQuestion.stream().filter(id -> guests.containsKey(id)
         && guests.get(id).state() == RunState.RUNNING).toList();
     for (String id : paused) {
@@ -173,6 +176,10 @@ final class HostGuests {
     if (guest.state() != RunState.RUNNING && guest.state() != RunState.PAUSED) {
       return Replies.error(cmd, hostId, "guest " + guestId + " is " + guest.state() + ", cannot migrate");
     }
+    if (protectedHere.contains(guestId)) {
+      return Replies.error(cmd, hostId, ErrorKind.ERROR_CONFLICT, "guest " + guestId + " is protected (checkpointed to "
+          + "another host): unprotect it before migrating it");
+    }
     migrating.put(guestId, cmd.getMigrationId());
     return null;
   }
@@ -217,10 +224,37 @@ final class HostGuests {
     return null;
   }
 
+  /** The guest runs here as a protection's primary: in question if this host is cut off, and not to be migrated. */
+  void protect(String guestId) {
+    protectedHere.add(guestId);
+  }
+
+  /**
+   * The protection ended with this host still the guest's owner: no longer in question; a guest
+   * the fence paused meanwhile runs again (nobody failed it over: that would have stopped it here).
+   */
+  void unprotect(String guestId) {
+    protectedHere.remove(guestId);
+    MigratableGuest g = guests.get(guestId);
+    if (fenced.remove(guestId) && g != null && g.state() == RunState.PAUSED) g.run(g.ownerToken());
+  }
+
+  /** A protection's copy that never ran, for this host's secondary (its run states logged like any guest's). */
+  SyntheticGuest emptyCopy(GuestDescription d) {
+    return SyntheticGuest.empty(d, runStates);
+  }
+
+  /** The secondary's copy runs here now (a persisted failover): this host's guest like any it created. */
+  void failedOver(MigratableGuest g) {
+    guests.put(g.description().getGuestId(), g);
+    lost.remove(g.description().getGuestId());
+  }
+
   /** Why a disk of the guest cannot be moved now (migrating, arrived and not settled, being verified), or null. */
   String whyBusy(String guestId) {
     String migrating = whyMigrating(guestId);
     if (migrating != null) return migrating + ": move its disks once that is over";
+    if (protectedHere.contains(guestId)) return "guest " + guestId + " is protected: unprotect it first";
     if (arrived.containsKey(guestId)) {
       return "guest " + guestId + " arrived by migration " + arrived.get(guestId) + ", not settled yet";
     }

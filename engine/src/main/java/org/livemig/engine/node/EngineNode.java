@@ -78,6 +78,7 @@ public final class EngineNode {
       ctx.spawn(org.livemig.engine.host.HostLease.responder(), org.livemig.engine.host.HostLease.RESPONDER_NAME);
     }
     MigrationCoordinator.init(system);
+    org.livemig.engine.coordinator.ProtectionCoordinator.init(system);
     return new EngineNode(dataPlane, agent, hostId);
   }
 

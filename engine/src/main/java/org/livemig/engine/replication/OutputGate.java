@@ -22,7 +22,8 @@ public final class OutputGate implements OutputSink {
 
   @Override
   public synchronized void emit(Output output) {
-    held.addLast(output);
+    if (releasedUpto == Long.MAX_VALUE) released.emit(output); // replication ended: nothing is held any more
+    else held.addLast(output);
   }
 
   /** An acknowledged checkpoint covers outputs up to upto: they go out. */
@@ -34,7 +35,7 @@ public final class OutputGate implements OutputSink {
   /**
    * Replication ended for good with the primary still the guest's owner (unprotect, not
    * failover): nothing needs holding any more. After a failover, never: the secondary emits
-   * these again from its own copy.
+   * these again from its own copy. From then on output passes straight through.
    */
   public synchronized void releaseAll() {
     while (!held.isEmpty()) released.emit(held.pollFirst());

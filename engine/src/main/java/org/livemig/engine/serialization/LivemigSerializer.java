@@ -11,6 +11,7 @@ import org.livemig.engine.coordinator.Admission;
 import org.livemig.engine.coordinator.AdmissionControl;
 import org.livemig.engine.coordinator.MigrationCoordinator;
 import org.livemig.engine.coordinator.MigrationState;
+import org.livemig.engine.coordinator.ProtectionCoordinator;
 import org.livemig.engine.host.HostAgent;
 import org.livemig.messages.CoordinatorEvent;
 import org.livemig.messages.HostCommandEnvelope;
@@ -52,6 +53,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
   private static final String ADMISSION_EVENT = "AE";
   private static final String ADMISSION_SNAPSHOT = "AS";
   private static final String GUEST_COMMAND = "GC";
+  private static final String PROTECTION_CONTROL = "PCC";
+  private static final String PROTECT = "PG";
+  private static final String PROTECTION_OP = "PO";
+  private static final String PROTECTION_EVENT = "PE";
 
   private final ActorRefResolver resolver;
 
@@ -91,6 +96,10 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
     if (o instanceof org.livemig.messages.AdmissionEvent) return ADMISSION_EVENT;
     if (o instanceof Admission.State) return ADMISSION_SNAPSHOT;
     if (o instanceof HostAgent.GuestCommand) return GUEST_COMMAND;
+    if (o instanceof HostAgent.ProtectionControl) return PROTECTION_CONTROL;
+    if (o instanceof ProtectionCoordinator.Protect) return PROTECT;
+    if (o instanceof ProtectionCoordinator.Op) return PROTECTION_OP;
+    if (o instanceof org.livemig.messages.ProtectionEvent) return PROTECTION_EVENT;
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -167,6 +176,32 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
       return org.livemig.messages.GuestCommandEnvelope.newBuilder().setRequest(g.request()).setReplyTo(ref(g.replyTo()))
           .build().toByteArray();
     }
+    if (o instanceof HostAgent.ProtectionControl c) {
+      return org.livemig.messages.ProtectionCommandEnvelope.newBuilder().setCommand(c.command())
+          .setReplyTo(ref(c.replyTo())).build().toByteArray();
+    }
+    if (o instanceof ProtectionCoordinator.Protect p) {
+      return org.livemig.messages.ProtectEnvelope.newBuilder().setRequest(p.request()).setReplyTo(ref(p.replyTo()))
+          .build().toByteArray();
+    }
+    if (o instanceof ProtectionCoordinator.Op op) {
+      return org.livemig.messages.ProtectionOpEnvelope.newBuilder().setOpValue(op.kind().ordinal() + 1)
+          .setReason(op.reason()).setReplyTo(ref(op.replyTo())).build().toByteArray();
+    }
+    if (o instanceof org.livemig.messages.ProtectionEvent e) return e.toByteArray();
+    if (o instanceof HostAgent.ProtectionControl c) {
+      return org.livemig.messages.ProtectionCommandEnvelope.newBuilder().setCommand(c.command())
+          .setReplyTo(ref(c.replyTo())).build().toByteArray();
+    }
+    if (o instanceof ProtectionCoordinator.Protect p) {
+      return org.livemig.messages.ProtectEnvelope.newBuilder().setRequest(p.request()).setReplyTo(ref(p.replyTo()))
+          .build().toByteArray();
+    }
+    if (o instanceof ProtectionCoordinator.Op op) {
+      return org.livemig.messages.ProtectionOpEnvelope.newBuilder().setOpValue(op.kind().ordinal() + 1)
+          .setReason(op.reason()).setReplyTo(ref(op.replyTo())).build().toByteArray();
+    }
+    if (o instanceof org.livemig.messages.ProtectionEvent e) return e.toByteArray();
     throw new IllegalArgumentException("livemig serializer cannot serialize " + o.getClass().getName());
   }
 
@@ -276,6 +311,26 @@ public final class LivemigSerializer extends SerializerWithStringManifest {
         case GUEST_COMMAND -> {
           var e = org.livemig.messages.GuestCommandEnvelope.parseFrom(bytes);
           return new HostAgent.GuestCommand(e.getRequest(), resolve(e.getReplyTo()));
+        }
+        case PROTECTION_CONTROL -> {
+          var e = org.livemig.messages.ProtectionCommandEnvelope.parseFrom(bytes);
+          return new HostAgent.ProtectionControl(e.getCommand(), resolve(e.getReplyTo()));
+        }
+        case PROTECT -> {
+          var e = org.livemig.messages.ProtectEnvelope.parseFrom(bytes);
+          return new ProtectionCoordinator.Protect(e.getRequest(), resolve(e.getReplyTo()));
+        }
+        case PROTECTION_OP -> {
+          var e = org.livemig.messages.ProtectionOpEnvelope.parseFrom(bytes);
+          int kind = e.getOpValue() - 1;
+          if (kind < 0 || kind >= ProtectionCoordinator.OpKind.values().length) {
+            throw new NotSerializableException("protection operation of unknown kind " + e.getOpValue());
+          }
+          return new ProtectionCoordinator.Op(ProtectionCoordinator.OpKind.values()[kind], e.getReason(),
+              resolve(e.getReplyTo()));
+        }
+        case PROTECTION_EVENT -> {
+          return org.livemig.messages.ProtectionEvent.parseFrom(bytes);
         }
         default -> throw new NotSerializableException("unknown livemig manifest '" + manifest + "'");
       }

@@ -1,0 +1,81 @@
+package org.livemig.engine.coordinator;
+
+import org.livemig.messages.FailoverResult;
+import org.livemig.messages.ProtectGuest;
+import org.livemig.messages.ProtectionEvent;
+import org.livemig.messages.ProtectionState;
+
+/**
+ * A guest's protection as its coordinator's journal says (the events of ProtectionEvent folded):
+ * which generation of protect, between which hosts, in which state, under which epoch. What the
+ * hosts reported and the unpersisted steps of the handshake are in ProtectionRules.Progress.
+ *
+ * @param primaryGone the primary's host left the cluster: nothing runs there any more
+ * @param primaryStopped a forced failover's StopPrimary was answered (or the primary is gone)
+ */
+public record Protection(ProtectGuest request, long generation, long epoch, ProtectionState state, String reason,
+    boolean primaryGone, boolean primaryStopped, FailoverResult failover, long primaryLostAt, long failoverDecidedAt,
+    long failedOverAt) {
+
+  public static final Protection EMPTY = new Protection(ProtectGuest.getDefaultInstance(), 0, 0,
+      ProtectionState.PROTECTION_NONE, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0);
+
+  public String guestId() {
+    return request.getGuestId();
+  }
+
+  public String primary() {
+    return request.getPrimaryHost();
+  }
+
+  public String secondary() {
+    return request.getSecondaryHost();
+  }
+
+  public boolean started() {
+    return state != ProtectionState.PROTECTION_NONE;
+  }
+
+  /** Replication runs or a failover is under way: the coordinator has hosts to drive. */
+  public boolean active() {
+    return switch (state) {
+      case SYNCING, REPLICATING, FAILOVER_WAITING, FAILING_OVER -> true;
+      default -> false;
+    };
+  }
+
+  /** Replication runs (or is being set up) between the two hosts. */
+  public boolean replicating() {
+    return state == ProtectionState.SYNCING || state == ProtectionState.REPLICATING;
+  }
+
+  public Protection apply(ProtectionEvent e) {
+    long at = e.getAtEpochMs();
+    return switch (e.getEventCase()) {
+      case REQUESTED -> new Protection(e.getRequested().getRequest(), e.getRequested().getGeneration(), epoch + 1,
+          ProtectionState.SYNCING, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0);
+      case RESTARTED -> with(e.getRestarted().getEpoch(), state, reason);
+      case REPLICATING -> with(epoch, ProtectionState.REPLICATING, "");
+      case DEGRADED -> with(epoch, ProtectionState.DEGRADED, e.getDegraded().getReason());
+      case PRIMARY_LOST -> new Protection(request, generation, epoch, ProtectionState.FAILOVER_WAITING,
+          e.getPrimaryLost().getReason(), true, true, failover, at, failoverDecidedAt, failedOverAt);
+      case FAILOVER_DECIDED -> {
+        var d = e.getFailoverDecided();
+        boolean gone = primaryGone || d.getPrimaryGone();
+        yield new Protection(request, generation, d.getEpoch(), ProtectionState.FAILING_OVER, d.getReason(), gone,
+            gone, failover, primaryLostAt == 0 && d.getPrimaryGone() ? at : primaryLostAt, at, failedOverAt);
+      }
+      case PRIMARY_STOPPED -> new Protection(request, generation, epoch, state, reason, primaryGone, true, failover,
+          primaryLostAt, failoverDecidedAt, failedOverAt);
+      case FAILED_OVER -> new Protection(request, generation, epoch, ProtectionState.FAILED_OVER, reason, primaryGone,
+          true, e.getFailedOver().getResult(), primaryLostAt, failoverDecidedAt, at);
+      case ENDED -> with(epoch, e.getEnded().getState(), e.getEnded().getReason());
+      case EVENT_NOT_SET -> this;
+    };
+  }
+
+  private Protection with(long newEpoch, ProtectionState newState, String newReason) {
+    return new Protection(request, generation, newEpoch, newState, newReason, primaryGone, primaryStopped, failover,
+        primaryLostAt, failoverDecidedAt, failedOverAt);
+  }
+}

@@ -1,0 +1,319 @@
+package org.livemig.engine.coordinator;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.livemig.engine.common.Ids;
+import org.livemig.messages.DescribeProtected;
+import org.livemig.messages.EndProtection;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.FailoverDecided;
+import org.livemig.messages.FailoverRequest;
+import org.livemig.messages.FailedOver;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.PrepareSecondary;
+import org.livemig.messages.PrimaryLost;
+import org.livemig.messages.PrimaryStopped;
+import org.livemig.messages.ProtectGuest;
+import org.livemig.messages.ProtectionCommand;
+import org.livemig.messages.ProtectionDegraded;
+import org.livemig.messages.ProtectionEnded;
+import org.livemig.messages.ProtectionEvent;
+import org.livemig.messages.ProtectionHostReply;
+import org.livemig.messages.ProtectionInfo;
+import org.livemig.messages.ProtectionRequested;
+import org.livemig.messages.ProtectionRole;
+import org.livemig.messages.ProtectionState;
+import org.livemig.messages.Refusal;
+import org.livemig.messages.ReplicationStarted;
+import org.livemig.messages.ReplicationStatusReport;
+import org.livemig.messages.SecondaryCookie;
+import org.livemig.messages.StartPrimary;
+import org.livemig.messages.StopPrimary;
+
+/**
+ * A protection's decisions as plain functions (ProtectionCoordinator persists and sends): what an
+ * operator's command, a host's answer or report, or a lost host changes, and which commands the
+ * hosts are owed in each state. Commands are re-sent until answered; hosts answer repeats alike.
+ *
+ * <p>Who runs the guest: the primary, until a failover is persisted. The secondary runs it only
+ * after that, and only once the primary is stopped or its host has left the cluster (a host cut
+ * off from the majority pauses its protected guests itself, see Fence). A primary that reports
+ * its replication failed is alive: the protection degrades, it does not fail over.
+ */
+public final class ProtectionRules {
+  private ProtectionRules() {}
+
+  /** What one incarnation learned from the hosts and does not journal: lost with a crash, asked again. */
+  public static final class Progress {
+    GuestDescription description;
+    SecondaryCookie cookie;
+    boolean primaryStarted;
+    ReplicationStatusReport status;
+    String streamEnded;
+    final Set<String> endedOn = new HashSet<>();
+    final Set<String> lostHosts = new HashSet<>();
+  }
+
+  /** A refusal (nothing changes), or the events to persist (possibly none). */
+  public record Outcome(Refusal refusal, List<ProtectionEvent> events) {
+    static Outcome refuse(ErrorKind kind, String field, String message) {
+      return new Outcome(Refusal.newBuilder().setKind(kind).setField(field).setMessage(message).build(), List.of());
+    }
+
+    static Outcome of(ProtectionEvent.Builder... events) {
+      List<ProtectionEvent> list = new ArrayList<>();
+      long now = System.currentTimeMillis();
+      for (ProtectionEvent.Builder e : events) list.add(e.setAtEpochMs(now).build());
+      return new Outcome(null, list);
+    }
+
+    static Outcome nothing() {
+      return new Outcome(null, List.of());
+    }
+  }
+
+  /** One command for one host. */
+  public record Send(String host, ProtectionCommand command) {}
+
+  public static Outcome protect(Protection s, String entityGuestId, ProtectGuest r) {
+    for (String[] f : new String[][] {{"guest_id", r.getGuestId()}, {"primary_host", r.getPrimaryHost()},
+        {"secondary_host", r.getSecondaryHost()}}) {
+      String problem = Ids.problem(f[0], f[1]);
+      if (problem != null) return Outcome.refuse(ErrorKind.ERROR_INVALID_REQUEST, f[0], problem);
+    }
+    if (!r.getGuestId().equals(entityGuestId)) {
+      return Outcome.refuse(ErrorKind.ERROR_INVALID_REQUEST, "guest_id", "guest_id " + r.getGuestId()
+          + " is not the guest this protection is for (" + entityGuestId + ")");
+    }
+    if (r.getPrimaryHost().equals(r.getSecondaryHost())) {
+      return Outcome.refuse(ErrorKind.ERROR_INVALID_REQUEST, "secondary_host", "invalid request: the secondary host "
+          + "must differ from the primary host " + r.getPrimaryHost());
+    }
+    if (r.getIntervalMs() != 0 && (r.getIntervalMs() < 5 || r.getIntervalMs() > 60_000)) {
+      return Outcome.refuse(ErrorKind.ERROR_INVALID_REQUEST, "interval_ms", "invalid request: interval_ms must be "
+          + "5..60000 (0 = the host's default): " + r.getIntervalMs());
+    }
+    if (s.active()) {
+      if (s.request().equals(r)) return Outcome.nothing(); // the same request again: answered with the status
+      return Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "guest " + s.guestId() + " is already protected ("
+          + s.state() + ", " + s.primary() + " -> " + s.secondary() + "): unprotect it first");
+    }
+    return Outcome.of(ProtectionEvent.newBuilder().setRequested(ProtectionRequested.newBuilder().setRequest(r)
+        .setGeneration(s.generation() + 1)));
+  }
+
+  public static Outcome unprotect(Protection s, String reason) {
+    if (!s.started()) return unknown(s);
+    return switch (s.state()) {
+      case SYNCING, REPLICATING, DEGRADED -> Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded
+          .newBuilder().setState(ProtectionState.UNPROTECTED).setReason(reason.isEmpty() ? "unprotected" : reason)));
+      case FAILOVER_WAITING -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the primary of " + s.guestId()
+          + " is lost: only a failover can keep the guest (its copy on " + s.secondary() + ")");
+      case FAILING_OVER -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "guest " + s.guestId() + " is failing over");
+      default -> Outcome.nothing(); // over already
+    };
+  }
+
+  /** An operator's failover: the primary is stopped first unless its host is gone. */
+  public static Outcome failover(Protection s, Progress p, String reason) {
+    if (!s.started()) return unknown(s);
+    String why = reason.isEmpty() ? "failover requested by an operator" : reason;
+    return switch (s.state()) {
+      case FAILOVER_WAITING -> decide(s, why, true);
+      case REPLICATING -> decide(s, why, false);
+      case SYNCING -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the secondary of " + s.guestId()
+          + " holds no whole checkpoint yet: nothing to fail over to");
+      case FAILING_OVER -> Outcome.nothing();
+      default -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "guest " + s.guestId() + " is not protected (" + s.state()
+          + (s.reason().isEmpty() ? "" : ": " + s.reason()) + ")");
+    };
+  }
+
+  private static Outcome decide(Protection s, String reason, boolean primaryGone) {
+    return Outcome.of(ProtectionEvent.newBuilder().setFailoverDecided(FailoverDecided.newBuilder()
+        .setEpoch(s.epoch() + 1).setReason(reason).setPrimaryGone(primaryGone)));
+  }
+
+  private static Outcome unknown(Protection s) {
+    return Outcome.refuse(ErrorKind.ERROR_UNKNOWN_GUEST, "", "guest " + s.guestId() + " has never been protected");
+  }
+
+  /** A host left the cluster (removed, or not registered while every member is reachable). */
+  public static Outcome onHostLost(Protection s, Progress p, String host) {
+    p.lostHosts.add(host);
+    boolean primary = host.equals(s.primary());
+    boolean secondary = host.equals(s.secondary());
+    switch (s.state()) {
+      case SYNCING, REPLICATING:
+        if (primary) {
+          String why = "primary host " + host + " left the cluster";
+          return s.request().getManualFailover()
+              ? Outcome.of(ProtectionEvent.newBuilder().setPrimaryLost(PrimaryLost.newBuilder().setReason(why
+                  + ": waiting for an operator's failover")))
+              : decide(s, why, true);
+        }
+        if (secondary) return degraded("secondary host " + host + " left the cluster");
+        return Outcome.nothing();
+      case FAILOVER_WAITING:
+        return secondary ? lost("the secondary host " + host + " left the cluster too") : Outcome.nothing();
+      case FAILING_OVER:
+        if (primary && !s.primaryStopped()) {
+          return Outcome.of(ProtectionEvent.newBuilder().setPrimaryStopped(PrimaryStopped.getDefaultInstance()));
+        }
+        return secondary ? lost("the secondary host " + host + " left the cluster during the failover")
+            : Outcome.nothing();
+      default:
+        return Outcome.nothing();
+    }
+  }
+
+  /** A host's answer or report. */
+  public static Outcome onReply(Protection s, Progress p, ProtectionHostReply r) {
+    if (r.getGeneration() != s.generation() || !s.started()) return Outcome.nothing(); // an older protection's
+    if (r.getAnswered() && r.getEpoch() != s.epoch()) return Outcome.nothing(); // an older incarnation's command
+    if (r.getRole() == ProtectionRole.SECONDARY && r.hasStreamEnded()) {
+      p.streamEnded = r.getStreamEnded(); // the primary's side decides (its report, or its host leaving)
+      return Outcome.nothing();
+    }
+    if (r.hasEnded()) {
+      if (r.getOk()) p.endedOn.add(r.getHost());
+      return Outcome.nothing();
+    }
+    if (!r.getOk()) return onError(s, p, r);
+    switch (r.getReplyCase()) {
+      case DESCRIBED -> p.description = r.getDescribed();
+      case COOKIE -> p.cookie = r.getCookie();
+      case STATUS -> {
+        if (r.getAnswered()) p.primaryStarted = true;
+        return onStatus(s, p, r.getStatus());
+      }
+      case FAILED_OVER -> {
+        if (s.state() == ProtectionState.FAILING_OVER) {
+          return Outcome.of(ProtectionEvent.newBuilder().setFailedOver(FailedOver.newBuilder()
+              .setResult(r.getFailedOver())));
+        }
+      }
+      default -> {
+        if (r.getRole() == ProtectionRole.PRIMARY && s.state() == ProtectionState.FAILING_OVER && !s.primaryStopped()) {
+          return Outcome.of(ProtectionEvent.newBuilder().setPrimaryStopped(PrimaryStopped.getDefaultInstance()));
+        }
+      }
+    }
+    return Outcome.nothing();
+  }
+
+  private static Outcome onStatus(Protection s, Progress p, ReplicationStatusReport status) {
+    p.status = status;
+    if (!s.replicating()) return Outcome.nothing();
+    if (status.getState().equals("FAILED")) {
+      return degraded("replication to the secondary " + s.secondary() + " failed on the primary " + s.primary() + ": "
+          + status.getFailure());
+    }
+    if (s.state() == ProtectionState.SYNCING && status.getCheckpoints() > 0) {
+      return Outcome.of(ProtectionEvent.newBuilder().setReplicating(ReplicationStarted.getDefaultInstance()));
+    }
+    return Outcome.nothing();
+  }
+
+  private static Outcome onError(Protection s, Progress p, ProtectionHostReply r) {
+    String why = r.getHost() + " refused: " + r.getError();
+    if (s.state() == ProtectionState.FAILING_OVER && r.getRole() == ProtectionRole.SECONDARY) {
+      return lost("the failover failed on " + r.getHost() + ": " + r.getError());
+    }
+    if (!s.replicating()) return Outcome.nothing();
+    // Before any checkpoint was acknowledged nothing is protected yet: the request failed.
+    if (s.state() == ProtectionState.SYNCING && !p.primaryStarted) {
+      return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder()
+          .setState(ProtectionState.UNPROTECTED).setReason("protection refused: " + why)));
+    }
+    return degraded(why);
+  }
+
+  private static Outcome degraded(String reason) {
+    return Outcome.of(ProtectionEvent.newBuilder().setDegraded(ProtectionDegraded.newBuilder().setReason(reason)));
+  }
+
+  private static Outcome lost(String reason) {
+    return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder().setState(ProtectionState.LOST)
+        .setReason(reason)));
+  }
+
+  /** What the hosts are owed in this state, given what they answered: sent now and re-sent until answered. */
+  public static List<Send> pending(Protection s, Progress p) {
+    List<Addressed> out = new ArrayList<>();
+    switch (s.state()) {
+      case SYNCING, REPLICATING -> {
+        if (p.description == null) {
+          out.add(send(s, s.primary()).setDescribe(DescribeProtected.getDefaultInstance()));
+        } else if (p.cookie == null) {
+          out.add(send(s, s.secondary()).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(p.description)
+              .setPrimaryHost(s.primary())));
+        } else if (!p.primaryStarted) {
+          out.add(send(s, s.primary()).setStartPrimary(StartPrimary.newBuilder().setSecondary(p.cookie)
+              .setSecondaryHost(s.secondary()).setIntervalMs(s.request().getIntervalMs())));
+        }
+      }
+      case FAILING_OVER -> {
+        if (!s.primaryStopped()) {
+          out.add(send(s, s.primary()).setStopPrimary(StopPrimary.newBuilder().setReason(s.reason())));
+        } else {
+          out.add(send(s, s.secondary()).setFailover(FailoverRequest.newBuilder().setOwnerToken(ownerToken(s))));
+        }
+      }
+      case DEGRADED, UNPROTECTED -> {
+        out.add(send(s, s.primary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
+        out.add(send(s, s.secondary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
+      }
+      case LOST -> out.add(send(s, s.secondary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
+      default -> {}
+    }
+    return out.stream().map(b -> new Send(b.host(), b.command().build()))
+        .filter(x -> !p.lostHosts.contains(x.host()) && !(x.command().hasEnd() && p.endedOn.contains(x.host())))
+        .toList();
+  }
+
+  /** Who may run the failed-over guest: this protection's decision, not a guessable host token. */
+  static String ownerToken(Protection s) {
+    return "protection:" + s.guestId() + ":" + s.generation() + ":" + s.epoch();
+  }
+
+  private record Addressed(String host, ProtectionCommand.Builder command) {
+    Addressed setDescribe(DescribeProtected d) { command.setDescribe(d); return this; }
+    Addressed setPrepareSecondary(PrepareSecondary.Builder b) { command.setPrepareSecondary(b); return this; }
+    Addressed setStartPrimary(StartPrimary.Builder b) { command.setStartPrimary(b); return this; }
+    Addressed setStopPrimary(StopPrimary.Builder b) { command.setStopPrimary(b); return this; }
+    Addressed setFailover(FailoverRequest.Builder b) { command.setFailover(b); return this; }
+    Addressed setEnd(EndProtection.Builder b) { command.setEnd(b); return this; }
+  }
+
+  private static Addressed send(Protection s, String host) {
+    return new Addressed(host, ProtectionCommand.newBuilder().setGuestId(s.guestId()).setGeneration(s.generation())
+        .setEpoch(s.epoch()));
+  }
+
+  /** The status operators see. */
+  public static ProtectionInfo info(Protection s, Progress p) {
+    var b = ProtectionInfo.newBuilder().setGuestId(s.guestId()).setGeneration(s.generation())
+        .setPrimaryHost(s.primary()).setSecondaryHost(s.secondary()).setState(s.state()).setReason(s.reason())
+        .setEpoch(s.epoch()).setIntervalMs(s.request().getIntervalMs()).setManualFailover(s.request().getManualFailover())
+        .setLastCheckpointAgeMs(-1).setPrimaryLostAtEpochMs(s.primaryLostAt())
+        .setFailoverDecidedAtEpochMs(s.failoverDecidedAt()).setFailedOverAtEpochMs(s.failedOverAt());
+    if (s.state() == ProtectionState.FAILED_OVER) {
+      b.setFailoverCheckpoint(s.failover().getCheckpoint()).setFailoverSteps(s.failover().getSteps())
+          .setFailoverOutputsUpto(s.failover().getOutputsUpto());
+    }
+    ReplicationStatusReport r = p.status;
+    if (r != null) {
+      b.setCheckpoints(r.getCheckpoints()).setLastCheckpoint(r.getLastCheckpoint())
+          .setLastCheckpointAgeMs(r.getLastCheckpointAgeMs()).setLastCheckpointBytes(r.getLastCheckpointBytes())
+          .setLastPauseUs(r.getLastPauseUs()).setP50PauseUs(r.getP50PauseUs()).setP99PauseUs(r.getP99PauseUs())
+          .setSyncBytes(r.getSyncBytes());
+    }
+    if (s.replicating() && p.streamEnded != null && s.reason().isEmpty()) {
+      b.setReason("the secondary's checkpoint stream ended: " + p.streamEnded);
+    }
+    return b.build();
+  }
+}

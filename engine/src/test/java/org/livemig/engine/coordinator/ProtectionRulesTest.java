@@ -1,0 +1,232 @@
+package org.livemig.engine.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.FailoverResult;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.ProtectGuest;
+import org.livemig.messages.ProtectionCommand;
+import org.livemig.messages.ProtectionEvent;
+import org.livemig.messages.ProtectionHostReply;
+import org.livemig.messages.ProtectionRole;
+import org.livemig.messages.ProtectionState;
+import org.livemig.messages.ReplicationStatusReport;
+import org.livemig.messages.SecondaryCookie;
+
+/** A protection's decisions without an actor system: situation x input -> events and the commands owed. */
+class ProtectionRulesTest {
+  private static final ProtectGuest REQUEST = ProtectGuest.newBuilder().setGuestId("g").setPrimaryHost("a")
+      .setSecondaryHost("b").setIntervalMs(50).build();
+
+  private static Protection apply(Protection s, ProtectionRules.Outcome o) {
+    assertNull(o.refusal(), () -> "refused: " + o.refusal());
+    for (ProtectionEvent e : o.events()) s = s.apply(e);
+    return s;
+  }
+
+  private static Protection protectedState(ProtectGuest request) {
+    return apply(Protection.EMPTY, ProtectionRules.protect(Protection.EMPTY, "g", request));
+  }
+
+  /** Protected, the handshake answered, a checkpoint acknowledged: REPLICATING. */
+  private static Protection replicating(ProtectGuest request, ProtectionRules.Progress p) {
+    Protection s = protectedState(request);
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setDescribed(GuestDescription.newBuilder().setGuestId("g")).build()));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setRole(ProtectionRole.SECONDARY)
+        .setCookie(SecondaryCookie.newBuilder().setToken("t")).build()));
+    return apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setStatus(status("REPLICATING", 1)).build()));
+  }
+
+  private static ProtectionHostReply.Builder answer(Protection s, String host) {
+    return ProtectionHostReply.newBuilder().setGuestId("g").setGeneration(s.generation()).setEpoch(s.epoch())
+        .setHost(host).setRole(host.equals(s.primary()) ? ProtectionRole.PRIMARY : ProtectionRole.SECONDARY)
+        .setAnswered(true).setOk(true);
+  }
+
+  private static ReplicationStatusReport status(String state, long checkpoints) {
+    return ReplicationStatusReport.newBuilder().setState(state).setCheckpoints(checkpoints).build();
+  }
+
+  private static List<ProtectionCommand.CommandCase> owed(Protection s, ProtectionRules.Progress p, String host) {
+    return ProtectionRules.pending(s, p).stream().filter(x -> x.host().equals(host)).map(x -> x.command().getCommandCase())
+        .toList();
+  }
+
+  @Test
+  void badRequestsAreRefusedAndChangeNothing() {
+    var same = ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setSecondaryHost("a").build());
+    assertEquals(ErrorKind.ERROR_INVALID_REQUEST, same.refusal().getKind());
+    assertEquals("secondary_host", same.refusal().getField());
+    assertEquals("interval_ms", ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setIntervalMs(2).build())
+        .refusal().getField());
+    assertEquals("guest_id", ProtectionRules.protect(Protection.EMPTY, "other", REQUEST).refusal().getField());
+    assertEquals("primary_host", ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setPrimaryHost("a b")
+        .build()).refusal().getField());
+    assertTrue(same.events().isEmpty());
+  }
+
+  @Test
+  void theHandshakeGoesDescribePrepareStartAndAnAcknowledgedCheckpointMakesItReplicating() {
+    var p = new ProtectionRules.Progress();
+    Protection s = protectedState(REQUEST);
+    assertEquals(ProtectionState.SYNCING, s.state());
+    assertEquals(1, s.generation());
+    assertEquals(List.of(ProtectionCommand.CommandCase.DESCRIBE), owed(s, p, "a"));
+    assertEquals(List.of(), owed(s, p, "b"));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setDescribed(GuestDescription.newBuilder().setGuestId("g")).build()));
+    assertEquals(List.of(ProtectionCommand.CommandCase.PREPARE_SECONDARY), owed(s, p, "b"));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setCookie(SecondaryCookie.newBuilder().setToken("t")).build()));
+    assertEquals(List.of(ProtectionCommand.CommandCase.START_PRIMARY), owed(s, p, "a"));
+    // Synced but no checkpoint acknowledged yet: still SYNCING (the secondary holds nothing whole).
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setStatus(status("REPLICATING", 0)).build()));
+    assertEquals(ProtectionState.SYNCING, s.state());
+    assertEquals(List.of(), ProtectionRules.pending(s, p));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setAnswered(false).setStatus(status("REPLICATING", 1)).build()));
+    assertEquals(ProtectionState.REPLICATING, s.state());
+    // The same request again changes nothing; another one is a conflict.
+    assertTrue(ProtectionRules.protect(s, "g", REQUEST).events().isEmpty());
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.protect(s, "g", REQUEST.toBuilder().setSecondaryHost("c")
+        .build()).refusal().getKind());
+  }
+
+  @Test
+  void thePrimarysHostLeavingFailsOverWithANewEpochAndNothingIsSentToTheDeadPrimary() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    long epoch = s.epoch();
+    s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    assertEquals(ProtectionState.FAILING_OVER, s.state());
+    assertEquals(epoch + 1, s.epoch());
+    assertTrue(s.primaryGone() && s.primaryStopped());
+    assertEquals(List.of(), owed(s, p, "a"));
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    // An answer of the older epoch (a repeat sent before the decision) decides nothing.
+    var stale = answer(s, "b").setEpoch(epoch).setFailedOver(FailoverResult.newBuilder().setCheckpoint(9)).build();
+    assertTrue(ProtectionRules.onReply(s, p, stale).events().isEmpty());
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setFailedOver(FailoverResult.newBuilder().setCheckpoint(7)
+        .setOutputsUpto(30)).build()));
+    assertEquals(ProtectionState.FAILED_OVER, s.state());
+    assertEquals(7, ProtectionRules.info(s, p).getFailoverCheckpoint());
+    assertEquals(List.of(), ProtectionRules.pending(s, p));
+  }
+
+  @Test
+  void aForcedFailoverStopsALivePrimaryBeforeTheSecondaryRuns() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.failover(s, p, ""));
+    assertEquals(ProtectionState.FAILING_OVER, s.state());
+    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
+    assertEquals(List.of(), owed(s, p, "b"), "the secondary waits until the primary is stopped");
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").build()));
+    assertTrue(s.primaryStopped());
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    assertEquals(List.of(), owed(s, p, "a"));
+  }
+
+  @Test
+  void aForcedFailoverWhoseLivePrimaryThenLeavesCountsItStopped() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.failover(s, p, "drill"));
+    s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+  }
+
+  @Test
+  void failoverBeforeAnyWholeCheckpointIsRefused() {
+    var p = new ProtectionRules.Progress();
+    Protection s = protectedState(REQUEST);
+    var o = ProtectionRules.failover(s, p, "");
+    assertEquals(ErrorKind.ERROR_CONFLICT, o.refusal().getKind());
+    assertTrue(o.events().isEmpty());
+  }
+
+  @Test
+  void aManualFailoverWaitsForAnOperatorWhenThePrimaryIsLost() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST.toBuilder().setManualFailover(true).build(), p);
+    s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    assertEquals(ProtectionState.FAILOVER_WAITING, s.state());
+    assertEquals(List.of(), ProtectionRules.pending(s, p));
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.unprotect(s, "").refusal().getKind());
+    s = apply(s, ProtectionRules.failover(s, p, ""));
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    assertTrue(s.primaryGone());
+  }
+
+  @Test
+  void aPrimaryThatReportsItsReplicationFailedIsAliveTheProtectionDegrades() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    var failed = answer(s, "a").setAnswered(false).setStatus(status("FAILED", 12).toBuilder()
+        .setFailure("no ack for checkpoint 13 within 5s")).build();
+    s = apply(s, ProtectionRules.onReply(s, p, failed));
+    assertEquals(ProtectionState.DEGRADED, s.state());
+    assertTrue(s.reason().contains("secondary b") && s.reason().contains("no ack"), s.reason());
+    // Both hosts are told it ended (the primary releases its held output, the secondary destroys its copy).
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "a"));
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "b"));
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.failover(s, p, "").refusal().getKind());
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setEnded(true).build()));
+    assertEquals(List.of(), owed(s, p, "b"));
+    // Protect again: a new generation, the handshake from the start.
+    Protection again = apply(s, ProtectionRules.protect(s, "g", REQUEST.toBuilder().setSecondaryHost("c").build()));
+    assertEquals(2, again.generation());
+    assertEquals(ProtectionState.SYNCING, again.state());
+  }
+
+  @Test
+  void theSecondaryLostDegradesAndOnlyTheLivePrimaryIsTold() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.onHostLost(s, p, "b"));
+    assertEquals(ProtectionState.DEGRADED, s.state());
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "a"));
+    assertEquals(List.of(), owed(s, p, "b"));
+  }
+
+  @Test
+  void theSecondarysStreamEndingAloneDecidesNothing() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    var ended = answer(s, "b").setAnswered(false).setStreamEnded("no frame for 3000 ms").build();
+    assertTrue(ProtectionRules.onReply(s, p, ended).events().isEmpty());
+    assertTrue(ProtectionRules.info(s, p).getReason().contains("no frame"), "shown, not decided");
+  }
+
+  @Test
+  void aFailoverTheSecondaryCannotDoLeavesTheGuestLostWithTheReason() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    var refused = answer(s, "b").setOk(false).setError("no whole checkpoint reached the secondary").build();
+    s = apply(s, ProtectionRules.onReply(s, p, refused));
+    assertEquals(ProtectionState.LOST, s.state());
+    assertTrue(s.reason().contains("no whole checkpoint"), s.reason());
+  }
+
+  @Test
+  void anOlderGenerationsReplyIsIgnored() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    var old = answer(s, "a").setGeneration(s.generation() - 1).setAnswered(false).setStatus(status("FAILED", 3)).build();
+    assertTrue(ProtectionRules.onReply(s, p, old).events().isEmpty());
+    assertNotNull(ProtectionRules.info(s, p));
+  }
+
+  @Test
+  void theFailedOverOwnerTokenNamesTheDecision() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    var failover = ProtectionRules.pending(s, p).get(0).command().getFailover();
+    assertEquals("protection:g:1:" + s.epoch(), failover.getOwnerToken());
+  }
+}
