@@ -47,6 +47,11 @@ final class ProcessCluster implements AutoCloseable {
   private HttpClient http;
 
   ProcessCluster(Path dir) throws Exception {
+    this(dir, Map.of());
+  }
+
+  /** With extra settings for some nodes (appended to their files, so they win). */
+  ProcessCluster(Path dir, Map<String, List<String>> extra) throws Exception {
     this.dir = dir;
     LivemigNode.journalServerOnLoopback();
     String journal = "jdbc:h2:file:" + dir.resolve("journal") + ";AUTO_SERVER=TRUE";
@@ -88,6 +93,7 @@ final class ProcessCluster implements AutoCloseable {
             "livemig.host.run-state-log = \"" + runStateLog(n) + "\"",
             "livemig.host.replication.output-log = \"" + outputLog(n) + "\""));
       }
+      conf.addAll(extra.getOrDefault(n, List.of()));
       settings.put(n, conf);
     }
     // All at once, c1 the only seed: it forms the cluster, the others join it (several seeds at

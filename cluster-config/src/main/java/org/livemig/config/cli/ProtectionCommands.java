@@ -80,7 +80,8 @@ final class ProtectionCommands {
       + "checkpoint is acknowledged.")
   static final class Failover extends Sub {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
-    @Option(names = "--reason", paramLabel = "TEXT", defaultValue = "", description = "why (recorded)") String reason;
+    @Option(names = "--reason", paramLabel = "TEXT", defaultValue = "failover requested by an operator",
+        description = "why, recorded with the decision. Default: ${DEFAULT-VALUE}") String reason;
 
     @Override
     int execute(OperatorApi api) throws Exception {

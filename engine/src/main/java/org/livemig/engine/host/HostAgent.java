@@ -218,7 +218,7 @@ public final class HostAgent {
         lease, migrations, cleanups, bandwidth);
     this.diskMoves = new HostDiskMoves(ctx, settings, guests, () -> faults.mirror());
     var replicationSettings = org.livemig.engine.replication.ReplicationSettings.fromConfig(
-        ctx.getSystem().settings().config().getConfig("livemig.host.replication"));
+        ctx.getSystem().settings().config().getConfig("livemig.host"));
     this.replication = new HostReplication(ctx, settings, replicationSettings, dataPlane, guests, ledger);
     timers.startTimerWithFixedDelay("replication-report", HostReplication.ReportTick.INSTANCE,
         replicationSettings.reportInterval());

@@ -284,6 +284,7 @@ final class HostReplication {
     if (interval > 0) cs = cs.withInterval(java.time.Duration.ofMillis(interval));
     Checkpointer checkpointer = new Checkpointer(id + ".p" + c.getGeneration(), guest, guest.ownerToken(), output, gate,
         m.stream(), cs, settings.dataPlane().batchPages());
+    checkpointer.haltAt(replication.fault());
     Primary p = new Primary(c.getGeneration(), guest, gate, checkpointer);
     p.coordinator = replyTo;
     p.epoch = c.getEpoch();

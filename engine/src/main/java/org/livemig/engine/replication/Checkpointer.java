@@ -46,6 +46,7 @@ public final class Checkpointer implements AutoCloseable {
   private final Thread thread;
   private final CompletableFuture<ReplicationStatus> ended = new CompletableFuture<>();
   private volatile boolean stopping;
+  private volatile CheckpointFault fault = CheckpointFault.NONE;
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
 
   /**
@@ -72,6 +73,11 @@ public final class Checkpointer implements AutoCloseable {
 
   public void start() {
     thread.start();
+  }
+
+  /** Chaos: halt this JVM at a point of one checkpoint (set before start). */
+  public void haltAt(CheckpointFault f) {
+    this.fault = f;
   }
 
   public ReplicationStatus status() {
@@ -169,12 +175,17 @@ public final class Checkpointer implements AutoCloseable {
       if (wasRunning) guest.run(ownerToken);
     }
     long pause = System.nanoTime() - pausedAt;
+    fault.at(CheckpointFault.Point.BEFORE_SEND, c);
     for (int from = 0; from < pages.length; from += batchPages) {
       int to = Math.min(pages.length, from + batchPages);
       stream.sendPages(c, pages, from, to, staging.duplicate().limit(to * pageSize).position(from * pageSize));
+      if (to >= pages.length / 2) fault.at(CheckpointFault.Point.MID_SEND, c);
     }
+    fault.at(CheckpointFault.Point.MID_SEND, c); // a checkpoint without pages: its end unsent
     stream.sendEnd(c, pages.length, device, upto, steps);
+    fault.at(CheckpointFault.Point.SENT, c);
     stream.awaitAck(c, settings.ackTimeout());
+    fault.at(CheckpointFault.Point.ACKNOWLEDGED, c);
     if (gate != null) gate.release(upto);
     stats.acknowledged(c, (long) pages.length * pageSize, pausedAt, pause);
     if (log.isDebugEnabled()) log.debug("checkpoint {} of {}: {} pages, paused {} us", c, protectionId, pages.length, pause / 1000);
