@@ -150,6 +150,58 @@ class MigratectlTest {
   }
 
   @Test
+  void aGuestIsProtectedFailedOverByAnOperatorProtectedBackAndUnprotected() throws Exception {
+    assertEquals(Migratectl.EXIT_OK, ctl("create-guest", "cli-prot", "--size-mib", "8", "--dirty-pages-per-second",
+        "500", "--seed", "9").exit());
+    Run invalid = ctl("protect", "cli-prot", "--primary", "host-a", "--secondary", "host-a");
+    assertEquals(Migratectl.EXIT_INVALID, invalid.exit(), invalid.err());
+    assertTrue(invalid.err().contains("secondary_host"), invalid.err());
+    assertEquals(Migratectl.EXIT_NOT_FOUND, ctl("protection", "cli-prot").exit(), "never protected");
+    Run early = ctl("failover", "cli-prot");
+    assertEquals(Migratectl.EXIT_NOT_FOUND, early.exit(), early.err());
+
+    Run p = ctl("protect", "cli-prot", "--primary", "host-a", "--secondary", "host-b", "--interval-ms", "50");
+    assertEquals(Migratectl.EXIT_OK, p.exit(), p.err());
+    assertTrue(p.out().startsWith("cli-prot SYNCING host-a -> host-b (generation 1)"), p.out());
+    awaitProtection("cli-prot", "REPLICATING", " checkpoints");
+    Run conflict = ctl("protect", "cli-prot", "--primary", "host-a", "--secondary", "host-c");
+    assertEquals(Migratectl.EXIT_CONFLICT, conflict.exit(), conflict.err());
+
+    // An operator's failover with the primary alive: it is stopped first, then the copy runs on host-b.
+    Run failover = ctl("failover", "cli-prot", "--reason", "drill");
+    assertEquals(Migratectl.EXIT_OK, failover.exit(), failover.err());
+    String over = awaitProtection("cli-prot", "FAILED_OVER", "runs on host-b from checkpoint");
+    assertTrue(over.contains("drill"), over);
+    assertTrue(cluster.guestOn("host-a", "cli-prot").isEmpty(), "the primary's copy is gone");
+    Run verified = ctl("verify", "cli-prot");
+    assertEquals(Migratectl.EXIT_OK, verified.exit(), verified.err());
+    assertTrue(verified.out().startsWith("guest cli-prot on host-b:"), verified.out());
+
+    // Protected back to host-a, then unprotected: the copy on host-a is destroyed, the guest runs on host-b.
+    assertEquals(Migratectl.EXIT_OK, ctl("protect", "cli-prot", "--primary", "host-b", "--secondary", "host-a").exit());
+    awaitProtection("cli-prot", "REPLICATING", "(generation 2)");
+    Run json = ctl("protection", "cli-prot", "--json");
+    assertTrue(json.out().contains("\"state\": \"REPLICATING\""), json.out());
+    Run ended = ctl("unprotect", "cli-prot");
+    assertEquals(Migratectl.EXIT_OK, ended.exit(), ended.err());
+    assertTrue(ended.out().startsWith("cli-prot UNPROTECTED host-b -> host-a (generation 2)"), ended.out());
+    assertTrue(cluster.guestOn("host-a", "cli-prot").isEmpty());
+    assertEquals(Migratectl.EXIT_OK, ctl("verify", "cli-prot").exit());
+  }
+
+  /** migratectl protection GUEST until its line shows state and contains text; returns that line. */
+  private static String awaitProtection(String guest, String state, String text) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    Run r;
+    do {
+      r = ctl("protection", guest);
+      if (r.out().contains(" " + state + " ") && r.out().contains(text)) return r.out();
+      Thread.sleep(200); // the protection advances in the cluster
+    } while (System.nanoTime() < deadline);
+    throw new AssertionError(guest + " never " + state + " with '" + text + "': " + r.out() + r.err());
+  }
+
+  @Test
   void createGuestRunsAGuestOnTheNodesHostThatVerifies() throws Exception {
     Run created = ctl("create-guest", "cli-made", "--size-mib", "8", "--dirty-pages-per-second", "200", "--seed", "7");
     assertEquals(Migratectl.EXIT_OK, created.exit(), created.err());

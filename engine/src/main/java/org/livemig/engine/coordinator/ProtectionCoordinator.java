@@ -126,8 +126,8 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
             c.replyTo().tell(reply(s));
             yield Effect().none();
           }
-          case UNPROTECT -> answer(s, ProtectionRules.unprotect(s, c.reason()), c.replyTo());
-          case FAILOVER -> answer(s, ProtectionRules.failover(s, progress, c.reason()), c.replyTo());
+          case UNPROTECT -> answer(s, ProtectionRules.unprotect(s, guestId, c.reason()), c.replyTo());
+          case FAILOVER -> answer(s, ProtectionRules.failover(s, guestId, c.reason()), c.replyTo());
         })
         .onCommand(FromHost.class, (s, c) -> {
           heardFrom.add(c.reply().getHost());

@@ -104,8 +104,8 @@ public final class ProtectionRules {
         .setGeneration(s.generation() + 1)));
   }
 
-  public static Outcome unprotect(Protection s, String reason) {
-    if (!s.started()) return unknown(s);
+  public static Outcome unprotect(Protection s, String guestId, String reason) {
+    if (!s.started()) return unknown(guestId);
     return switch (s.state()) {
       case SYNCING, REPLICATING, DEGRADED -> Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded
           .newBuilder().setState(ProtectionState.UNPROTECTED).setReason(reason.isEmpty() ? "unprotected" : reason)));
@@ -117,8 +117,8 @@ public final class ProtectionRules {
   }
 
   /** An operator's failover: the primary is stopped first unless its host is gone. */
-  public static Outcome failover(Protection s, Progress p, String reason) {
-    if (!s.started()) return unknown(s);
+  public static Outcome failover(Protection s, String guestId, String reason) {
+    if (!s.started()) return unknown(guestId);
     String why = reason.isEmpty() ? "failover requested by an operator" : reason;
     return switch (s.state()) {
       case FAILOVER_WAITING -> decide(s, why, true);
@@ -136,8 +136,8 @@ public final class ProtectionRules {
         .setEpoch(s.epoch() + 1).setReason(reason).setPrimaryGone(primaryGone)));
   }
 
-  private static Outcome unknown(Protection s) {
-    return Outcome.refuse(ErrorKind.ERROR_UNKNOWN_GUEST, "", "guest " + s.guestId() + " has never been protected");
+  private static Outcome unknown(String guestId) {
+    return Outcome.refuse(ErrorKind.ERROR_UNKNOWN_GUEST, "", "guest " + guestId + " has never been protected");
   }
 
   /** A host left the cluster (removed, or not registered while every member is reachable). */

@@ -11,4 +11,10 @@ public interface RunStateListener {
   RunStateListener NONE = (guestId, state, atMicros) -> {};
 
   void changed(String guestId, RunState state, long atMicros);
+
+  /**
+   * The guest is checkpointed (on) or no longer (off): it pauses for a moment every interval, and
+   * a listener that also tells people may keep those transitions quieter. Recorded all the same.
+   */
+  default void checkpointed(String guestId, boolean on) {}
 }

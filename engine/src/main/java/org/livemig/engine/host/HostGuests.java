@@ -227,6 +227,7 @@ final class HostGuests {
   /** The guest runs here as a protection's primary: in question if this host is cut off, and not to be migrated. */
   void protect(String guestId) {
     protectedHere.add(guestId);
+    runStates.checkpointed(guestId, true);
   }
 
   /**
@@ -235,6 +236,7 @@ final class HostGuests {
    */
   void unprotect(String guestId) {
     protectedHere.remove(guestId);
+    runStates.checkpointed(guestId, false);
     MigratableGuest g = guests.get(guestId);
     if (fenced.remove(guestId) && g != null && g.state() == RunState.PAUSED) g.run(g.ownerToken());
   }

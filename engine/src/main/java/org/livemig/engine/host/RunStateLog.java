@@ -21,6 +21,7 @@ final class RunStateLog implements RunStateListener {
 
   private final String hostId;
   private final Path file; // null: the logger only
+  private final java.util.Set<String> checkpointed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private RunStateLog(String hostId, Path file) {
     this.hostId = hostId;
@@ -32,9 +33,16 @@ final class RunStateLog implements RunStateListener {
   }
 
   @Override
+  public void checkpointed(String guestId, boolean on) {
+    if (on) checkpointed.add(guestId);
+    else checkpointed.remove(guestId);
+  }
+
+  @Override
   public synchronized void changed(String guestId, RunState state, long atMicros) {
     String line = atMicros + " " + hostId + " " + guestId + " " + state;
-    log.info("run state: {}", line);
+    if (checkpointed.contains(guestId)) log.debug("run state: {}", line); // every checkpoint: in the file, not at INFO
+    else log.info("run state: {}", line);
     if (file == null) return;
     try {
       Files.write(file, (line + "\n").getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,

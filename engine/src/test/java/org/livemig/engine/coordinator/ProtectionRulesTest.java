@@ -69,6 +69,9 @@ class ProtectionRulesTest {
     assertEquals("primary_host", ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setPrimaryHost("a b")
         .build()).refusal().getField());
     assertTrue(same.events().isEmpty());
+    var never = ProtectionRules.failover(Protection.EMPTY, "g", "");
+    assertEquals(ErrorKind.ERROR_UNKNOWN_GUEST, never.refusal().getKind());
+    assertTrue(never.refusal().getMessage().startsWith("guest g has never been protected"), never.refusal().getMessage());
   }
 
   @Test
@@ -120,7 +123,7 @@ class ProtectionRulesTest {
   void aForcedFailoverStopsALivePrimaryBeforeTheSecondaryRuns() {
     var p = new ProtectionRules.Progress();
     Protection s = replicating(REQUEST, p);
-    s = apply(s, ProtectionRules.failover(s, p, ""));
+    s = apply(s, ProtectionRules.failover(s, "g", ""));
     assertEquals(ProtectionState.FAILING_OVER, s.state());
     assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
     assertEquals(List.of(), owed(s, p, "b"), "the secondary waits until the primary is stopped");
@@ -134,7 +137,7 @@ class ProtectionRulesTest {
   void aForcedFailoverWhoseLivePrimaryThenLeavesCountsItStopped() {
     var p = new ProtectionRules.Progress();
     Protection s = replicating(REQUEST, p);
-    s = apply(s, ProtectionRules.failover(s, p, "drill"));
+    s = apply(s, ProtectionRules.failover(s, "g", "drill"));
     s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
     assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
   }
@@ -143,7 +146,7 @@ class ProtectionRulesTest {
   void failoverBeforeAnyWholeCheckpointIsRefused() {
     var p = new ProtectionRules.Progress();
     Protection s = protectedState(REQUEST);
-    var o = ProtectionRules.failover(s, p, "");
+    var o = ProtectionRules.failover(s, "g", "");
     assertEquals(ErrorKind.ERROR_CONFLICT, o.refusal().getKind());
     assertTrue(o.events().isEmpty());
   }
@@ -155,8 +158,8 @@ class ProtectionRulesTest {
     s = apply(s, ProtectionRules.onHostLost(s, p, "a"));
     assertEquals(ProtectionState.FAILOVER_WAITING, s.state());
     assertEquals(List.of(), ProtectionRules.pending(s, p));
-    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.unprotect(s, "").refusal().getKind());
-    s = apply(s, ProtectionRules.failover(s, p, ""));
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.unprotect(s, "g", "").refusal().getKind());
+    s = apply(s, ProtectionRules.failover(s, "g", ""));
     assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
     assertTrue(s.primaryGone());
   }
@@ -173,7 +176,7 @@ class ProtectionRulesTest {
     // Both hosts are told it ended (the primary releases its held output, the secondary destroys its copy).
     assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "a"));
     assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "b"));
-    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.failover(s, p, "").refusal().getKind());
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.failover(s, "g", "").refusal().getKind());
     s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setEnded(true).build()));
     assertEquals(List.of(), owed(s, p, "b"));
     // Protect again: a new generation, the handshake from the start.
