@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,20 +21,25 @@ import org.livemig.messages.ProtectionState;
  * checked from outside as an operator would: the operator API, the hosts' run-state logs (which
  * copy ran when) and their output logs (what the guest's clients received).
  *
- * <p>One story on one cluster: a guest on host-a is protected to host-b; the JVM running its
- * protection coordinator is killed and the replication goes on under a new incarnation; host-a
- * is killed with kill -9 and the guest fails over to host-b, from its last whole checkpoint;
- * host-a comes back and the guest, now on host-b, is protected to it; host-a dies again and the
- * protection degrades, the guest running on; unprotect ends it. ProtectionFaultPointTest kills
- * the primary at each point of a checkpoint's cycle.
+ * <p>One story on one cluster: a guest on host-a is protected to host-b; host-a's JVM halts (as
+ * kill -9) right after the secondary acknowledged checkpoint 200, before host-a released the
+ * outputs it covers (livemig.host.faults.replication: the output commit's edge), and the guest
+ * fails over to host-b from that checkpoint; host-a comes back and the guest, now on host-b, is
+ * protected to it; the JVM running the protection's coordinator is killed and the replication
+ * goes on under a new incarnation; host-a is killed again and the protection degrades, the guest
+ * running on; unprotect ends it. ProtectionFaultPointTest halts the primary at the other points
+ * of a checkpoint's cycle.
  */
 class ProtectionProcessTest {
+  private static final long HALT_AT = 200; // 10 s of checkpoints at 50 ms: the checks before it take a few
+
   @TempDir static Path dir;
   static ProcessCluster cluster;
 
   @BeforeAll
   static void up() throws Exception {
-    cluster = new ProcessCluster(dir);
+    cluster = new ProcessCluster(dir, Map.of("host-a", List.of("livemig.host.faults.replication.halt-at = acknowledged",
+        "livemig.host.faults.replication.halt-at-checkpoint = " + HALT_AT)));
   }
 
   @AfterAll
@@ -64,36 +72,38 @@ class ProtectionProcessTest {
     assertTrue(m.body().contains("is protected"), m.body());
     assertEquals("RUNNING", cluster.stateOn("host-a", "pg"));
 
+    // host-a dies with checkpoint 200 acknowledged and its outputs held: host-b runs from it.
+    HostProcess primary = cluster.process("host-a");
+    assertTrue(primary.process().waitFor(120, TimeUnit.SECONDS), "host-a halts after checkpoint " + HALT_AT);
+    long diedAt = System.currentTimeMillis();
+    assertEquals(137, primary.process().exitValue());
+    ProtectionInfo over = g.await(i -> i.getState() == ProtectionState.FAILED_OVER, Duration.ofSeconds(90));
+    System.out.println("failover: " + (over.getFailedOverAtEpochMs() - diedAt) + " ms from the primary's death to "
+        + "the guest running on host-b (checkpoint " + over.getFailoverCheckpoint() + ", step " + over.getFailoverSteps()
+        + ", outputs up to " + over.getFailoverOutputsUpto() + ")");
+    assertEquals(HALT_AT, over.getFailoverCheckpoint(), over.toString());
+    g.assertFailedOverToB(over, diedAt * 1000);
+
+    // host-a back: the guest, now on host-b, is protected to it.
+    cluster.restart("host-a");
+    assertEquals(202, g.protect("host-b", "host-a", 50).statusCode());
+    ProtectionInfo again = g.await(i -> i.getGeneration() == over.getGeneration() + 1
+        && i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 5, Duration.ofSeconds(60));
+
     // The coordinator's JVM dies: a new incarnation continues the replication under a new epoch.
     String coordinator = cluster.coordinatorOf("Protection", "pg");
     cluster.kill(coordinator);
-    ProtectionInfo taken = g.await(i -> i.getEpoch() > replicating.getEpoch()
-        && i.getCheckpoints() > replicating.getCheckpoints() + 10 && i.getState() == ProtectionState.REPLICATING,
-        Duration.ofSeconds(90));
+    g.await(i -> i.getEpoch() > again.getEpoch() && i.getCheckpoints() > again.getCheckpoints() + 10
+        && i.getState() == ProtectionState.REPLICATING, Duration.ofSeconds(90));
     cluster.restart(coordinator);
 
-    // host-a dies at whatever point of a checkpoint: the guest resumes on host-b from its last whole one.
-    long before = g.await(i -> i.getCheckpoints() > taken.getCheckpoints(), Duration.ofSeconds(30)).getCheckpoints();
-    long killedAt = System.currentTimeMillis();
-    cluster.kill("host-a");
-    ProtectionInfo over = g.await(i -> i.getState() == ProtectionState.FAILED_OVER, Duration.ofSeconds(90));
-    System.out.println("failover: " + (over.getFailedOverAtEpochMs() - killedAt) + " ms from kill -9 of the primary to "
-        + "the guest running on host-b (checkpoint " + over.getFailoverCheckpoint() + ", step " + over.getFailoverSteps()
-        + ", outputs up to " + over.getFailoverOutputsUpto() + ")");
-    assertTrue(over.getFailoverCheckpoint() >= before, over.toString());
-    g.assertFailedOverToB(over, killedAt * 1000);
-
-    // host-a back: the guest, now on host-b, is protected to it; host-a dies again: degraded, the guest runs on.
-    cluster.restart("host-a");
-    assertEquals(202, g.protect("host-b", "host-a", 50).statusCode());
-    g.await(i -> i.getGeneration() == over.getGeneration() + 1 && i.getState() == ProtectionState.REPLICATING
-        && i.getCheckpoints() >= 5, Duration.ofSeconds(60));
+    // host-a (the secondary now) dies: degraded, the guest runs on and its outputs flow again.
     cluster.kill("host-a");
     ProtectionInfo degraded = g.await(i -> i.getState() == ProtectionState.DEGRADED, Duration.ofSeconds(90));
     assertTrue(degraded.getReason().contains("host-a"), degraded.getReason());
     assertEquals("RUNNING", cluster.stateOn("host-b", "pg"));
     long outputsOfB = g.outputs("host-b").size();
-    g.awaitOutputs("host-b", outputsOfB + 5); // released again: nothing holds them once degraded
+    g.awaitOutputs("host-b", outputsOfB + 5);
     assertEquals(409, cluster.post("c1", "/guests/pg/failover", "").statusCode(), "nothing to fail over to");
 
     HttpResponse<String> ended = g.unprotect();

@@ -108,6 +108,7 @@ final class ProtectionCommands {
       b.append(String.format(" | runs on %s from checkpoint %d (step %d, outputs up to %d)", i.getSecondaryHost(),
           i.getFailoverCheckpoint(), i.getFailoverSteps(), i.getFailoverOutputsUpto()));
     }
+    if (i.getPrimaryFenced()) b.append(" | the primary's host fenced itself: the guest is paused (unprotect runs it again)");
     if (!i.getReason().isEmpty()) b.append(" | ").append(i.getReason());
     return b.toString();
   }

@@ -12,13 +12,19 @@ import org.livemig.messages.ProtectionState;
  *
  * @param primaryGone the primary's host left the cluster: nothing runs there any more
  * @param primaryStopped a forced failover's StopPrimary was answered (or the primary is gone)
+ * @param addresses host -> the node address it answered from in this generation (HostLocated)
  */
 public record Protection(ProtectGuest request, long generation, long epoch, ProtectionState state, String reason,
     boolean primaryGone, boolean primaryStopped, FailoverResult failover, long primaryLostAt, long failoverDecidedAt,
-    long failedOverAt) {
+    long failedOverAt, java.util.Map<String, String> addresses) {
 
   public static final Protection EMPTY = new Protection(ProtectGuest.getDefaultInstance(), 0, 0,
-      ProtectionState.PROTECTION_NONE, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0);
+      ProtectionState.PROTECTION_NONE, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0, java.util.Map.of());
+
+  /** The node address the host answered from (this generation), or null if it never answered. */
+  public String address(String host) {
+    return addresses.get(host);
+  }
 
   public String guestId() {
     return request.getGuestId();
@@ -53,22 +59,28 @@ public record Protection(ProtectGuest request, long generation, long epoch, Prot
     long at = e.getAtEpochMs();
     return switch (e.getEventCase()) {
       case REQUESTED -> new Protection(e.getRequested().getRequest(), e.getRequested().getGeneration(), epoch + 1,
-          ProtectionState.SYNCING, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0);
+          ProtectionState.SYNCING, "", false, false, FailoverResult.getDefaultInstance(), 0, 0, 0, java.util.Map.of());
+      case LOCATED -> {
+        var m = new java.util.HashMap<>(addresses);
+        m.put(e.getLocated().getHost(), e.getLocated().getAddress());
+        yield new Protection(request, generation, epoch, state, reason, primaryGone, primaryStopped, failover,
+            primaryLostAt, failoverDecidedAt, failedOverAt, java.util.Map.copyOf(m));
+      }
       case RESTARTED -> with(e.getRestarted().getEpoch(), state, reason);
       case REPLICATING -> with(epoch, ProtectionState.REPLICATING, "");
       case DEGRADED -> with(epoch, ProtectionState.DEGRADED, e.getDegraded().getReason());
       case PRIMARY_LOST -> new Protection(request, generation, epoch, ProtectionState.FAILOVER_WAITING,
-          e.getPrimaryLost().getReason(), true, true, failover, at, failoverDecidedAt, failedOverAt);
+          e.getPrimaryLost().getReason(), true, true, failover, at, failoverDecidedAt, failedOverAt, addresses);
       case FAILOVER_DECIDED -> {
         var d = e.getFailoverDecided();
         boolean gone = primaryGone || d.getPrimaryGone();
         yield new Protection(request, generation, d.getEpoch(), ProtectionState.FAILING_OVER, d.getReason(), gone,
-            gone, failover, primaryLostAt == 0 && d.getPrimaryGone() ? at : primaryLostAt, at, failedOverAt);
+            gone, failover, primaryLostAt == 0 && d.getPrimaryGone() ? at : primaryLostAt, at, failedOverAt, addresses);
       }
       case PRIMARY_STOPPED -> new Protection(request, generation, epoch, state, reason, primaryGone, true, failover,
-          primaryLostAt, failoverDecidedAt, failedOverAt);
+          primaryLostAt, failoverDecidedAt, failedOverAt, addresses);
       case FAILED_OVER -> new Protection(request, generation, epoch, ProtectionState.FAILED_OVER, reason, primaryGone,
-          true, e.getFailedOver().getResult(), primaryLostAt, failoverDecidedAt, at);
+          true, e.getFailedOver().getResult(), primaryLostAt, failoverDecidedAt, at, addresses);
       case ENDED -> with(epoch, e.getEnded().getState(), e.getEnded().getReason());
       case EVENT_NOT_SET -> this;
     };
@@ -76,6 +88,6 @@ public record Protection(ProtectGuest request, long generation, long epoch, Prot
 
   private Protection with(long newEpoch, ProtectionState newState, String newReason) {
     return new Protection(request, generation, newEpoch, newState, newReason, primaryGone, primaryStopped, failover,
-        primaryLostAt, failoverDecidedAt, failedOverAt);
+        primaryLostAt, failoverDecidedAt, failedOverAt, addresses);
   }
 }

@@ -19,7 +19,9 @@ import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.SignalHandler;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.livemig.engine.common.LivemigMessage;
 import org.livemig.engine.host.HostAgent;
@@ -51,7 +53,8 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
 
   enum Tick implements Command { INSTANCE }
 
-  record HostFound(String host, ActorRef<HostAgent.Command> agent) implements Command {}
+  /** The receptionist's answer: agent null = not listed; failed = the ask itself failed (says nothing). */
+  record HostFound(String host, ActorRef<HostAgent.Command> agent, boolean failed) implements Command {}
 
   /** fromWatch: the watched agent terminated (else: not registered while every member is reachable). */
   record HostLost(String host, String why, boolean fromWatch) implements Command {}
@@ -120,7 +123,8 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
   @Override
   public CommandHandler<Command, ProtectionEvent, Protection> commandHandler() {
     return newCommandHandlerBuilder().forAnyState()
-        .onCommand(Protect.class, (s, c) -> answer(s, ProtectionRules.protect(s, guestId, c.request()), c.replyTo()))
+        .onCommand(Protect.class, (s, c) -> answer(s, ProtectionRules.protect(s, progress, guestId, c.request()),
+            c.replyTo()))
         .onCommand(Op.class, (s, c) -> switch (c.kind()) {
           case STATUS -> {
             c.replyTo().tell(reply(s));
@@ -131,7 +135,12 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
         })
         .onCommand(FromHost.class, (s, c) -> {
           heardFrom.add(c.reply().getHost());
-          return act(s, ProtectionRules.onReply(s, progress, c.reply()));
+          ProtectionRules.Outcome o = ProtectionRules.onReply(s, progress, c.reply());
+          ProtectionEvent located = located(s, c.reply());
+          if (located == null) return act(s, o);
+          List<ProtectionEvent> events = new ArrayList<>(List.of(located));
+          events.addAll(o.events());
+          return persist(new ProtectionRules.Outcome(null, events));
         })
         .onCommand(HostLost.class, (s, c) -> {
           agents.remove(c.host());
@@ -149,6 +158,7 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
         .onCommand(HostFound.class, (s, c) -> found(s, c))
         .onCommand(Tick.class, (s, c) -> tick(s))
         .onCommand(Recovered.class, (s, c) -> {
+          progress.takenOver = true;
           if (!s.active()) {
             sendPending(s);
             return Effect().none();
@@ -205,7 +215,40 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
     }
   }
 
+  /** A host answered this generation from a node address the journal does not have yet: journal it. */
+  private ProtectionEvent located(Protection s, ProtectionHostReply r) {
+    if (!r.getOk() || !r.getAnswered() || r.getGeneration() != s.generation() || !s.active()) return null;
+    ActorRef<HostAgent.Command> agent = agents.get(r.getHost());
+    if (agent == null) return null;
+    String address = agent.path().address().toString();
+    if (address.equals(s.address(r.getHost()))) return null;
+    return ProtectionEvent.newBuilder().setAtEpochMs(System.currentTimeMillis()).setLocated(
+        org.livemig.messages.HostLocated.newBuilder().setHost(r.getHost()).setAddress(address)).build();
+  }
+
+  /**
+   * A host this generation reached at a node address that is no longer a member of the cluster
+   * (downed and removed, as this node sees it once it is Up itself): gone, with that process.
+   */
+  private void checkMembership(Protection s) {
+    akka.cluster.typed.Cluster cluster = akka.cluster.typed.Cluster.get(ctx.getSystem());
+    if (cluster.selfMember().status() != akka.cluster.MemberStatus.up()) return;
+    for (String host : new String[] {s.primary(), s.secondary()}) {
+      String address = s.address(host);
+      if (address == null || progress.lostHosts.contains(host)) continue;
+      boolean member = false;
+      for (akka.cluster.Member m : cluster.state().getMembers()) {
+        if (m.address().toString().equals(address) && m.status() != akka.cluster.MemberStatus.down()
+            && m.status() != akka.cluster.MemberStatus.removed()) {
+          member = true;
+        }
+      }
+      if (!member) ctx.getSelf().tell(new HostLost(host, "its node " + address + " is no longer a member", false));
+    }
+  }
+
   private Effect<ProtectionEvent, Protection> tick(Protection s) {
+    if (s.active()) checkMembership(s);
     if (s.active()) {
       // Watch both hosts while anything may still depend on them: their loss is a decision.
       for (String host : new String[] {s.primary(), s.secondary()}) {
@@ -230,7 +273,7 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
     ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
         r -> Receptionist.find(HostAgent.serviceKey(host), r),
         (listing, err) -> new HostFound(host, listing == null ? null
-            : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst().orElse(null)));
+            : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst().orElse(null), listing == null));
   }
 
   private Effect<ProtectionEvent, Protection> found(Protection s, HostFound c) {
@@ -244,11 +287,14 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
       }
       return Effect().none();
     }
-    // Not registered: a definite answer only while every member is reachable (an unreachable one may run it).
+    if (c.failed()) return Effect().none(); // no answer is no news: asked again at the next tick
+    // Not listed. A host this generation never reached may not exist at all: after the lookup
+    // timeout the request ends, naming it. One it reached is lost only by the watch on its agent,
+    // its node leaving the membership, or its saying it no longer holds the guest.
     long since = missingSince.computeIfAbsent(c.host(), h -> System.nanoTime());
-    boolean whole = akka.cluster.typed.Cluster.get(ctx.getSystem()).state().getUnreachable().isEmpty();
-    if (whole && System.nanoTime() - since > settings.hostLookupTimeout().toNanos()) {
-      ctx.getSelf().tell(new HostLost(c.host(), "not registered in the cluster for " + settings.hostLookupTimeout(), false));
+    if (System.nanoTime() - since > settings.hostLookupTimeout().toNanos()) {
+      return act(s, ProtectionRules.onHostNotFound(s, c.host(), "is not registered in the cluster (looked up for "
+          + settings.hostLookupTimeout().toSeconds() + " s)"));
     }
     return Effect().none();
   }

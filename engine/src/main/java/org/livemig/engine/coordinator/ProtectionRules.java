@@ -54,6 +54,8 @@ public final class ProtectionRules {
     String streamEnded;
     final Set<String> endedOn = new HashSet<>();
     final Set<String> lostHosts = new HashSet<>();
+    /** This incarnation took over from an earlier one: the hosts may hold more than it has heard. */
+    boolean takenOver;
   }
 
   /** A refusal (nothing changes), or the events to persist (possibly none). */
@@ -77,7 +79,7 @@ public final class ProtectionRules {
   /** One command for one host. */
   public record Send(String host, ProtectionCommand command) {}
 
-  public static Outcome protect(Protection s, String entityGuestId, ProtectGuest r) {
+  public static Outcome protect(Protection s, Progress p, String entityGuestId, ProtectGuest r) {
     for (String[] f : new String[][] {{"guest_id", r.getGuestId()}, {"primary_host", r.getPrimaryHost()},
         {"secondary_host", r.getSecondaryHost()}}) {
       String problem = Ids.problem(f[0], f[1]);
@@ -100,8 +102,24 @@ public final class ProtectionRules {
       return Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "guest " + s.guestId() + " is already protected ("
           + s.state() + ", " + s.primary() + " -> " + s.secondary() + "): unprotect it first");
     }
+    List<Send> owed = pending(s, p);
+    if (!owed.isEmpty()) { // the last protection's hosts have not all confirmed its end (its copy destroyed)
+      return Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the previous protection of " + s.guestId() + " (generation "
+          + s.generation() + ", " + s.state() + ") is still ending: waiting for " + owed.stream().map(Send::host)
+          .distinct().toList() + " to confirm; try again (a host that left the cluster is not waited for)");
+    }
     return Outcome.of(ProtectionEvent.newBuilder().setRequested(ProtectionRequested.newBuilder().setRequest(r)
         .setGeneration(s.generation() + 1)));
+  }
+
+  /**
+   * A host never answered this generation (no address journalled) and the receptionist does not
+   * list it: nothing can have started, so the request ends, naming it.
+   */
+  public static Outcome onHostNotFound(Protection s, String host, String why) {
+    if (s.state() != ProtectionState.SYNCING || s.address(host) != null) return Outcome.nothing();
+    return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder()
+        .setState(ProtectionState.UNPROTECTED).setReason("protection refused: host " + host + " " + why)));
   }
 
   public static Outcome unprotect(Protection s, String guestId, String reason) {
@@ -223,6 +241,12 @@ public final class ProtectionRules {
       return lost("the failover failed on " + r.getHost() + ": " + r.getError());
     }
     if (!s.replicating()) return Outcome.nothing();
+    // The primary no longer holds the guest (its host restarted, the guest lost with the old
+    // process): nothing runs there. If it may have been protected, the copy is all there is.
+    if (r.getHost().equals(s.primary()) && r.getErrorKind() == ErrorKind.ERROR_UNKNOWN_GUEST
+        && (s.state() == ProtectionState.REPLICATING || s.address(s.primary()) != null)) {
+      return onHostLost(s, p, s.primary());
+    }
     // Before any checkpoint was acknowledged nothing is protected yet: the request failed.
     if (s.state() == ProtectionState.SYNCING && !p.primaryStarted) {
       return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder()
@@ -309,7 +333,7 @@ public final class ProtectionRules {
       b.setCheckpoints(r.getCheckpoints()).setLastCheckpoint(r.getLastCheckpoint())
           .setLastCheckpointAgeMs(r.getLastCheckpointAgeMs()).setLastCheckpointBytes(r.getLastCheckpointBytes())
           .setLastPauseUs(r.getLastPauseUs()).setP50PauseUs(r.getP50PauseUs()).setP99PauseUs(r.getP99PauseUs())
-          .setSyncBytes(r.getSyncBytes());
+          .setSyncBytes(r.getSyncBytes()).setPrimaryFenced(r.getFenced() && s.replicating());
     }
     if (s.replicating() && p.streamEnded != null && s.reason().isEmpty()) {
       b.setReason("the secondary's checkpoint stream ended: " + p.streamEnded);

@@ -249,6 +249,7 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(FenceGuests.class, m -> {
+          replication.holdAll(); // no checkpoint in its pause may resume a guest the fence stops
           List<String> paused = guests.fence();
           ctx.getLog().error("host {} fenced itself ({}): paused guests {}", settings.hostId(), m.reason(), paused);
           return Behaviors.same();

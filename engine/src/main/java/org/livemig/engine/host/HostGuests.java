@@ -91,8 +91,11 @@ final class HostGuests {
     Set<String> inQuestion = new TreeSet<>(migrating.keySet());
     inQuestion.addAll(arrived.keySet());
     inQuestion.addAll(protectedHere);
+    // A protected guest may be in a checkpoint's pause right now (its checkpointer is held, so it
+    // stays paused): it counts as fenced too.
     List<String> paused = inQuestion.stream().filter(id -> guests.containsKey(id)
-        && guests.get(id).state() == RunState.RUNNING).toList();
+        && (guests.get(id).state() == RunState.RUNNING
+            || protectedHere.contains(id) && guests.get(id).state() == RunState.PAUSED)).toList();
     for (String id : paused) {
       guests.get(id).pause();
       fenced.add(id);
@@ -222,6 +225,11 @@ final class HostGuests {
     }
     verifying.add(guestId);
     return null;
+  }
+
+  /** The fence paused it (and nothing has run it again yet). */
+  boolean fenced(String guestId) {
+    return fenced.contains(guestId);
   }
 
   /** The guest runs here as a protection's primary: in question if this host is cut off, and not to be migrated. */

@@ -47,6 +47,8 @@ public final class Checkpointer implements AutoCloseable {
   private final CompletableFuture<ReplicationStatus> ended = new CompletableFuture<>();
   private volatile boolean stopping;
   private volatile CheckpointFault fault = CheckpointFault.NONE;
+  private final Object holdLock = new Object();
+  private boolean held; // guarded by holdLock
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
 
   /**
@@ -73,6 +75,17 @@ public final class Checkpointer implements AutoCloseable {
 
   public void start() {
     thread.start();
+  }
+
+  /**
+   * From now on a checkpoint does not run the guest again after its pause: whoever holds it (the
+   * host fencing itself, the agent stopping) pauses it for good and must not be undone by a
+   * checkpoint that was in its pause at that moment. Returns once no checkpoint can resume it.
+   */
+  public void hold() {
+    synchronized (holdLock) {
+      held = true;
+    }
   }
 
   /** Chaos: halt this JVM at a point of one checkpoint (set before start). */
@@ -125,6 +138,8 @@ public final class Checkpointer implements AutoCloseable {
       failure = e.getMessage() != null ? e.getMessage() : e.toString();
     } catch (InterruptedException e) {
       failure = "interrupted";
+    } catch (Error e) { // e.g. no direct memory for the staging buffer: the protection fails, said so
+      failure = e.toString();
     } finally {
       stream.close();
     }
@@ -172,7 +187,9 @@ public final class Checkpointer implements AutoCloseable {
       steps = guest.steps();
       upto = output == null ? 0 : output.emitted(); // exact: the workload has stopped
     } finally {
-      if (wasRunning) guest.run(ownerToken);
+      synchronized (holdLock) {
+        if (wasRunning && !held) guest.run(ownerToken);
+      }
     }
     long pause = System.nanoTime() - pausedAt;
     fault.at(CheckpointFault.Point.BEFORE_SEND, c);

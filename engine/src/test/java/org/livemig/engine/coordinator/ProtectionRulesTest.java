@@ -31,7 +31,7 @@ class ProtectionRulesTest {
   }
 
   private static Protection protectedState(ProtectGuest request) {
-    return apply(Protection.EMPTY, ProtectionRules.protect(Protection.EMPTY, "g", request));
+    return apply(Protection.EMPTY, ProtectionRules.protect(Protection.EMPTY, new ProtectionRules.Progress(), "g", request));
   }
 
   /** Protected, the handshake answered, a checkpoint acknowledged: REPLICATING. */
@@ -60,13 +60,13 @@ class ProtectionRulesTest {
 
   @Test
   void badRequestsAreRefusedAndChangeNothing() {
-    var same = ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setSecondaryHost("a").build());
+    var same = ProtectionRules.protect(Protection.EMPTY, new ProtectionRules.Progress(), "g", REQUEST.toBuilder().setSecondaryHost("a").build());
     assertEquals(ErrorKind.ERROR_INVALID_REQUEST, same.refusal().getKind());
     assertEquals("secondary_host", same.refusal().getField());
-    assertEquals("interval_ms", ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setIntervalMs(2).build())
+    assertEquals("interval_ms", ProtectionRules.protect(Protection.EMPTY, new ProtectionRules.Progress(), "g", REQUEST.toBuilder().setIntervalMs(2).build())
         .refusal().getField());
-    assertEquals("guest_id", ProtectionRules.protect(Protection.EMPTY, "other", REQUEST).refusal().getField());
-    assertEquals("primary_host", ProtectionRules.protect(Protection.EMPTY, "g", REQUEST.toBuilder().setPrimaryHost("a b")
+    assertEquals("guest_id", ProtectionRules.protect(Protection.EMPTY, new ProtectionRules.Progress(), "other", REQUEST).refusal().getField());
+    assertEquals("primary_host", ProtectionRules.protect(Protection.EMPTY, new ProtectionRules.Progress(), "g", REQUEST.toBuilder().setPrimaryHost("a b")
         .build()).refusal().getField());
     assertTrue(same.events().isEmpty());
     var never = ProtectionRules.failover(Protection.EMPTY, "g", "");
@@ -93,8 +93,8 @@ class ProtectionRulesTest {
     s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setAnswered(false).setStatus(status("REPLICATING", 1)).build()));
     assertEquals(ProtectionState.REPLICATING, s.state());
     // The same request again changes nothing; another one is a conflict.
-    assertTrue(ProtectionRules.protect(s, "g", REQUEST).events().isEmpty());
-    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.protect(s, "g", REQUEST.toBuilder().setSecondaryHost("c")
+    assertTrue(ProtectionRules.protect(s, p, "g", REQUEST).events().isEmpty());
+    assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.protect(s, p, "g", REQUEST.toBuilder().setSecondaryHost("c")
         .build()).refusal().getKind());
   }
 
@@ -179,8 +179,13 @@ class ProtectionRulesTest {
     assertEquals(ErrorKind.ERROR_CONFLICT, ProtectionRules.failover(s, "g", "").refusal().getKind());
     s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setEnded(true).build()));
     assertEquals(List.of(), owed(s, p, "b"));
+    // Not again while the primary has not confirmed the end (its held output released).
+    var early = ProtectionRules.protect(s, p, "g", REQUEST.toBuilder().setSecondaryHost("c").build());
+    assertEquals(ErrorKind.ERROR_CONFLICT, early.refusal().getKind());
+    assertTrue(early.refusal().getMessage().contains("[a]"), early.refusal().getMessage());
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setEnded(true).build()));
     // Protect again: a new generation, the handshake from the start.
-    Protection again = apply(s, ProtectionRules.protect(s, "g", REQUEST.toBuilder().setSecondaryHost("c").build()));
+    Protection again = apply(s, ProtectionRules.protect(s, p, "g", REQUEST.toBuilder().setSecondaryHost("c").build()));
     assertEquals(2, again.generation());
     assertEquals(ProtectionState.SYNCING, again.state());
   }
@@ -222,6 +227,44 @@ class ProtectionRulesTest {
     var old = answer(s, "a").setGeneration(s.generation() - 1).setAnswered(false).setStatus(status("FAILED", 3)).build();
     assertTrue(ProtectionRules.onReply(s, p, old).events().isEmpty());
     assertNotNull(ProtectionRules.info(s, p));
+  }
+
+  @Test
+  void aPrimaryThatNoLongerHoldsTheGuestAfterATakeoverIsLostNotDegraded() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    // A new incarnation: its hosts are asked again; host a restarted meanwhile and lost the guest.
+    var q = new ProtectionRules.Progress();
+    q.takenOver = true;
+    var unknown = answer(s, "a").setOk(false).setErrorKind(ErrorKind.ERROR_UNKNOWN_GUEST)
+        .setError("unknown guest g on host a").build();
+    s = apply(s, ProtectionRules.onReply(s, q, unknown));
+    assertEquals(ProtectionState.FAILING_OVER, s.state(), "the copy on b is all there is: " + s.reason());
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, q, "b"));
+  }
+
+  @Test
+  void aFirstRequestForAGuestThePrimaryDoesNotHoldIsRefusedAndEndsNothingElse() {
+    var p = new ProtectionRules.Progress();
+    Protection s = protectedState(REQUEST);
+    var unknown = answer(s, "a").setOk(false).setErrorKind(ErrorKind.ERROR_UNKNOWN_GUEST)
+        .setError("unknown guest g on host a").build();
+    s = apply(s, ProtectionRules.onReply(s, p, unknown));
+    assertEquals(ProtectionState.UNPROTECTED, s.state());
+    assertTrue(s.reason().contains("unknown guest g"), s.reason());
+  }
+
+  @Test
+  void aHostNeverReachedAndNotRegisteredEndsTheRequestAHostReachedDoesNot() {
+    Protection s = protectedState(REQUEST);
+    Protection ended = apply(s, ProtectionRules.onHostNotFound(s, "b", "is not registered"));
+    assertEquals(ProtectionState.UNPROTECTED, ended.state());
+    assertTrue(ended.reason().contains("host b is not registered"), ended.reason());
+    Protection reached = s.apply(ProtectionEvent.newBuilder().setLocated(org.livemig.messages.HostLocated.newBuilder()
+        .setHost("b").setAddress("akka://livemig@127.0.0.1:2552")).build());
+    assertEquals("akka://livemig@127.0.0.1:2552", reached.address("b"));
+    assertTrue(ProtectionRules.onHostNotFound(reached, "b", "is not registered").events().isEmpty(),
+        "only its watch or its node leaving the membership says it is gone");
   }
 
   @Test

@@ -1,0 +1,202 @@
+package org.livemig.engine.host;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.ActorContext;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.livemig.engine.dataplane.AppliedCheckpoint;
+import org.livemig.engine.dataplane.CheckpointReceiver;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.engine.guest.GuestOutput;
+import org.livemig.engine.guest.SyntheticGuest;
+import org.livemig.engine.replication.Failover;
+import org.livemig.engine.replication.OutputLog;
+import org.livemig.engine.replication.ReplicationSettings;
+import org.livemig.messages.ErrorKind;
+import org.livemig.messages.FailoverResult;
+import org.livemig.messages.ProtectionCommand;
+import org.livemig.messages.ProtectionHostReply;
+import org.livemig.messages.ProtectionRole;
+import org.livemig.messages.SecondaryCookie;
+import org.livemig.messages.StreamKind;
+
+/**
+ * This host as the secondary of protections: a copy of each guest that never runs, filled by its
+ * CHECKPOINT stream (registered alone on the data port, one-time token, only the primary's
+ * certificate on TLS), until a failover runs it as a guest of this host or the protection ends
+ * and it is destroyed. Plain code on the host agent's thread, for HostReplication.
+ */
+final class SecondaryCopies {
+  private static final SecureRandom TOKENS = new SecureRandom();
+
+  private static final class Secondary {
+    final long generation;
+    final String dataId;
+    final SyntheticGuest guest;
+    final CheckpointReceiver receiver;
+    final SecondaryCookie cookie;
+    ActorRef<ProtectionHostReply> coordinator;
+    long epoch;
+    FailoverResult failedOver;
+
+    Secondary(long generation, String dataId, SyntheticGuest guest, CheckpointReceiver receiver, SecondaryCookie cookie) {
+      this.generation = generation;
+      this.dataId = dataId;
+      this.guest = guest;
+      this.receiver = receiver;
+      this.cookie = cookie;
+    }
+  }
+
+  private final ActorContext<HostAgent.Command> ctx;
+  private final HostSettings settings;
+  private final ReplicationSettings replication;
+  private final DataPlaneServer dataPlane;
+  private final HostGuests guests;
+  private final ActorRef<HostLedger.Command> ledger;
+  private final OutputLog outputs;
+  private final Executor blocking;
+  private final ProtectionReplies replies;
+  private final Map<String, Secondary> secondaries = new HashMap<>();
+  /** Copies that failed over: the answer to a repeated Failover (the copy is a guest of this host now). */
+  private final Map<String, Secondary> failedOver = new HashMap<>();
+
+  SecondaryCopies(ActorContext<HostAgent.Command> ctx, HostSettings settings, ReplicationSettings replication,
+      DataPlaneServer dataPlane, HostGuests guests, ActorRef<HostLedger.Command> ledger, OutputLog outputs,
+      Executor blocking, ProtectionReplies replies) {
+    this.ctx = ctx;
+    this.settings = settings;
+    this.replication = replication;
+    this.dataPlane = dataPlane;
+    this.guests = guests;
+    this.ledger = ledger;
+    this.outputs = outputs;
+    this.blocking = blocking;
+    this.replies = replies;
+  }
+
+  void prepare(ProtectionCommand c, ActorRef<ProtectionHostReply> replyTo) {
+    String id = c.getGuestId();
+    Secondary s = secondaries.get(id);
+    if (s != null && s.generation == c.getGeneration()) {
+      s.coordinator = replyTo;
+      s.epoch = c.getEpoch();
+      replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
+      return;
+    }
+    if (s != null) endSecondary(id, s); // an older protection's copy
+    if (guests.get(id) != null) {
+      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already exists on host "
+          + settings.hostId() + ": it cannot keep a copy of it"));
+      return;
+    }
+    var d = c.getPrepareSecondary().getGuest();
+    String dataId = id + ".p" + c.getGeneration();
+    SyntheticGuest copy;
+    try {
+      copy = guests.emptyCopy(d);
+    } catch (RuntimeException | OutOfMemoryError e) {
+      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, "cannot hold a copy of guest " + id
+          + ": " + e.getMessage()));
+      return;
+    }
+    long generation = c.getGeneration();
+    CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, replication.checkpoints().maxCheckpointBytes(),
+        settings.dataPlane(), new CheckpointReceiver.Listener() {
+          @Override
+          public void streamEnded(String reason, AppliedCheckpoint last) {
+            ctx.getSelf().tell(new HostReplication.StreamEnded(id, generation, reason));
+          }
+        });
+    byte[] raw = new byte[32];
+    TOKENS.nextBytes(raw);
+    String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+    dataPlane.expectStreamOnly(dataId, token, StreamKind.CHECKPOINT, receiver, c.getPrepareSecondary().getPrimaryHost());
+    String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
+    int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
+    s = new Secondary(generation, dataId, copy, receiver, SecondaryCookie.newBuilder().setDataHost(host)
+        .setDataPort(port).setToken(token).build());
+    s.coordinator = replyTo;
+    s.epoch = c.getEpoch();
+    secondaries.put(id, s);
+    ctx.getLog().info("secondary of guest {} (generation {}) prepared: {} pages, checkpoint stream on {}:{}", id,
+        generation, d.getPageCount(), host, port);
+    replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
+  }
+
+  void failover(ProtectionCommand c, ActorRef<ProtectionHostReply> replyTo) {
+    String id = c.getGuestId();
+    Secondary done = failedOver.get(id);
+    if (done != null && done.generation == c.getGeneration()) {
+      replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setFailedOver(done.failedOver).build());
+      return;
+    }
+    Secondary s = secondaries.get(id);
+    if (s == null || s.generation != c.getGeneration()) {
+      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_UNKNOWN_GUEST, "no copy of guest " + id
+          + " (protection generation " + c.getGeneration() + ") on host " + settings.hostId()));
+      return;
+    }
+    if (s.failedOver == null) {
+      if (guests.get(id) != null) {
+        replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already runs on "
+            + settings.hostId()));
+        return;
+      }
+      GuestOutput output = new GuestOutput(replication.stepsPerOutput(), outputs.forGuest(id));
+      s.guest.setStepListener(output);
+      AppliedCheckpoint from;
+      try {
+        from = Failover.resume(s.receiver, s.guest, output, c.getFailover().getOwnerToken());
+      } catch (IllegalStateException e) {
+        replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, e.getMessage()));
+        return;
+      }
+      dataPlane.forget(s.dataId);
+      guests.failedOver(s.guest);
+      ledger.tell(new HostLedger.Record(HostLedger.owned(s.guest.description())));
+      s.failedOver = FailoverResult.newBuilder().setCheckpoint(from.checkpoint()).setSteps(from.steps())
+          .setOutputsUpto(from.outputsUpto()).build();
+      ctx.getLog().warn("guest {} failed over to {}: runs from checkpoint {} (step {}, outputs up to {})", id,
+          settings.hostId(), from.checkpoint(), from.steps(), from.outputsUpto());
+      secondaries.remove(id);
+      failedOver.put(id, s);
+    }
+    replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setFailedOver(s.failedOver).build());
+  }
+
+  /** The copy's stream ended: the coordinator hears it (it decides nothing by itself). */
+  void streamEnded(HostReplication.StreamEnded m) {
+    Secondary s = secondaries.get(m.guestId());
+    if (s != null && s.generation == m.generation() && s.coordinator != null) {
+      s.coordinator.tell(replies.unprompted(m.guestId(), s.generation, s.epoch, ProtectionRole.SECONDARY)
+          .setStreamEnded(m.reason()).build());
+    }
+  }
+
+  /** EndProtection: a copy of this generation or older is destroyed; returns whether there was one. */
+  boolean end(String id, long generation) {
+    Secondary s = secondaries.get(id);
+    if (s == null) return false;
+    if (s.generation <= generation) endSecondary(id, s);
+    return true;
+  }
+
+  /** The agent stopped: no copy receives any more. */
+  void stopAll() {
+    secondaries.values().forEach(s -> s.receiver.takeOver());
+  }
+
+  private void endSecondary(String id, Secondary s) {
+    secondaries.remove(id);
+    s.receiver.takeOver(); // stops receiving; nothing more is applied
+    dataPlane.forget(s.dataId);
+    CompletableFuture.runAsync(s.guest::destroy, blocking);
+    ctx.getLog().info("copy of guest {} (generation {}) destroyed on {}", id, s.generation, settings.hostId());
+  }
+
+}

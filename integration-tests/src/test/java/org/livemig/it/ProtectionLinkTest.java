@@ -1,0 +1,117 @@
+package org.livemig.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.engine.chaos.LinkProxy;
+import org.livemig.engine.client.ProtectionClient;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.ProtectionInfo;
+import org.livemig.messages.ProtectionState;
+
+/**
+ * The replication link between two live hosts cut or hung while checkpoints flow (host-b's data
+ * port behind a {@link LinkProxy}): the primary's replication fails (a broken stream, or no ack
+ * within ack-timeout), which proves the primary alive, so the protection degrades: the guest runs
+ * on host-a, matching its oracle, never on host-b, and protecting it again works once the link is back.
+ */
+class ProtectionLinkTest {
+  @TempDir static Path dir;
+  static LinkProxy proxy;
+  static TestCluster cluster;
+  static ProtectionClient protections;
+
+  @BeforeAll
+  static void up() throws Exception {
+    proxy = LinkProxy.onFreePorts();
+    Map<String, Map<String, Object>> hosts = Map.of("host-a", Map.of("livemig.host.replication.ack-timeout", "2s"),
+        "host-b", TestCluster.hostBBehind(proxy).get("host-b"));
+    cluster = new TestCluster(dir, hosts);
+    protections = new ProtectionClient(cluster.hosts.get("host-a").system());
+  }
+
+  @AfterAll
+  static void down() throws Exception {
+    if (cluster != null) cluster.close();
+    if (proxy != null) proxy.close();
+  }
+
+  @AfterEach
+  void healLink() {
+    proxy.heal();
+  }
+
+  @Test
+  void aLinkCutMidCheckpointDegradesTheProtectionAndTheGuestRunsOnItsPrimary() throws Exception {
+    GuestDescription d = TestCluster.guest("link-cut", 16, 3000);
+    replicate(d);
+    proxy.cut();
+    ProtectionInfo degraded = await(d, i -> i.getState() == ProtectionState.DEGRADED);
+    assertTrue(degraded.getReason().contains("secondary host-b failed on the primary host-a"), degraded.getReason());
+    assertOnlyOnItsPrimary(d);
+    // The link back: protected again (a new generation, its copy filled from scratch).
+    proxy.heal();
+    protectAgain(d);
+  }
+
+  @Test
+  void aHungLinkDegradesTheProtectionAfterTheAckTimeout() throws Exception {
+    GuestDescription d = TestCluster.guest("link-hung", 16, 3000);
+    replicate(d);
+    long hungAt = System.nanoTime();
+    proxy.blackhole();
+    ProtectionInfo degraded = await(d, i -> i.getState() == ProtectionState.DEGRADED);
+    assertTrue(degraded.getReason().contains("secondary host-b failed on the primary host-a"), degraded.getReason());
+    assertTrue(System.nanoTime() - hungAt >= TimeUnit.SECONDS.toNanos(2), "silence is waited out (ack-timeout 2 s)");
+    assertOnlyOnItsPrimary(d);
+  }
+
+  private void replicate(GuestDescription d) throws Exception {
+    cluster.createGuest("host-a", d);
+    protections.protect(d.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(15, TimeUnit.SECONDS);
+    await(d, i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 20);
+  }
+
+  /** Degraded by the primary's own report: its checkpointer has ended, nothing pauses the guest any more. */
+  private void assertOnlyOnItsPrimary(GuestDescription d) throws Exception {
+    assertTrue(cluster.guestOn("host-b", d.getGuestId()).isEmpty(), "host-b holds no guest of it");
+    cluster.assertExactlyOneRunningOn("host-a", d);
+  }
+
+  private void protectAgain(GuestDescription d) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      try { // refused while the hosts confirm the last protection's end
+        ProtectionInfo i = protections.protect(d.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture()
+            .get(15, TimeUnit.SECONDS);
+        assertEquals(2, i.getGeneration());
+        break;
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (System.nanoTime() > deadline) throw e;
+        Thread.sleep(100); // the End's answers are on their way
+      }
+    }
+    await(d, i -> i.getGeneration() == 2 && i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 5);
+  }
+
+  private ProtectionInfo await(GuestDescription d, Predicate<ProtectionInfo> p) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    ProtectionInfo last = null;
+    while (System.nanoTime() < deadline) {
+      last = protections.status(d.getGuestId()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      if (p.test(last)) return last;
+      Thread.sleep(20); // the protection advances in the cluster
+    }
+    throw new AssertionError("never reached the expected state: " + last);
+  }
+}
