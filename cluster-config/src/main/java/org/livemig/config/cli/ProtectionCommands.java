@@ -62,31 +62,36 @@ final class ProtectionCommands {
   @Command(name = "unprotect", description = "End a guest's protection: replication stops, the guest runs on its "
       + "primary with its held output released, the secondary's copy is destroyed. Refused (exit 4) while a failover "
       + "is under way or waits for an operator.")
-  static final class Unprotect extends Sub {
+  static final class Unprotect extends WithReason {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
     @Option(names = "--reason", paramLabel = "TEXT", defaultValue = "unprotected by an operator",
         description = "why. Default: ${DEFAULT-VALUE}") String reason;
 
     @Override
     int execute(OperatorApi api) throws Exception {
-      root.out.println(line(protection(api.send("DELETE", "/guests/" + guest + "/protection?reason="
-          + URLEncoder.encode(reason, StandardCharsets.UTF_8), null))));
-      return EXIT_OK;
+      return answer(api, "DELETE", "/guests/" + guest + "/protection", reason);
     }
   }
 
   @Command(name = "failover", description = "Run a protected guest's copy from its last whole checkpoint now: a live "
       + "primary is stopped for good first (so one copy runs at a time). Refused (exit 4) before the first "
       + "checkpoint is acknowledged.")
-  static final class Failover extends Sub {
+  static final class Failover extends WithReason {
     @Parameters(paramLabel = "GUEST", description = "the guest's id") String guest;
     @Option(names = "--reason", paramLabel = "TEXT", defaultValue = "failover requested by an operator",
         description = "why, recorded with the decision. Default: ${DEFAULT-VALUE}") String reason;
 
     @Override
     int execute(OperatorApi api) throws Exception {
-      root.out.println(line(protection(api.send("POST", "/guests/" + guest + "/failover?reason="
-          + URLEncoder.encode(reason, StandardCharsets.UTF_8), null))));
+      return answer(api, "POST", "/guests/" + guest + "/failover", reason);
+    }
+  }
+
+  /** A command that changes the protection, with a reason: prints the status it answers with. */
+  abstract static class WithReason extends Sub {
+    int answer(OperatorApi api, String method, String path, String reason) throws Exception {
+      root.out.println(line(protection(api.send(method, path + "?reason=" + URLEncoder.encode(reason,
+          StandardCharsets.UTF_8), null))));
       return EXIT_OK;
     }
   }

@@ -218,17 +218,16 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
   /** A host answered this generation from a node address the journal does not have yet: journal it. */
   private ProtectionEvent located(Protection s, ProtectionHostReply r) {
     if (!r.getOk() || !r.getAnswered() || r.getGeneration() != s.generation() || !s.active()) return null;
-    ActorRef<HostAgent.Command> agent = agents.get(r.getHost());
-    if (agent == null) return null;
-    String address = agent.path().address().toString();
-    if (address.equals(s.address(r.getHost()))) return null;
+    String address = r.getNodeAddress(); // the host's own: a ref's path on this node has no host and port
+    if (address.isEmpty() || address.equals(s.address(r.getHost()))) return null;
     return ProtectionEvent.newBuilder().setAtEpochMs(System.currentTimeMillis()).setLocated(
         org.livemig.messages.HostLocated.newBuilder().setHost(r.getHost()).setAddress(address)).build();
   }
 
   /**
    * A host this generation reached at a node address that is no longer a member of the cluster
-   * (downed and removed, as this node sees it once it is Up itself): gone, with that process.
+   * (downed and removed, as this node sees it once it is Up itself): gone, with that process. In
+   * an ended protection that only means it owes no answer to the End any more.
    */
   private void checkMembership(Protection s) {
     akka.cluster.typed.Cluster cluster = akka.cluster.typed.Cluster.get(ctx.getSystem());
@@ -238,17 +237,15 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
       if (address == null || progress.lostHosts.contains(host)) continue;
       boolean member = false;
       for (akka.cluster.Member m : cluster.state().getMembers()) {
-        if (m.address().toString().equals(address) && m.status() != akka.cluster.MemberStatus.down()
-            && m.status() != akka.cluster.MemberStatus.removed()) {
-          member = true;
-        }
+        // Downed but not yet removed still counts as there: its agent may not have stopped its guests yet.
+        if (m.address().toString().equals(address) && m.status() != akka.cluster.MemberStatus.removed()) member = true;
       }
       if (!member) ctx.getSelf().tell(new HostLost(host, "its node " + address + " is no longer a member", false));
     }
   }
 
   private Effect<ProtectionEvent, Protection> tick(Protection s) {
-    if (s.active()) checkMembership(s);
+    if (s.started()) checkMembership(s);
     if (s.active()) {
       // Watch both hosts while anything may still depend on them: their loss is a decision.
       for (String host : new String[] {s.primary(), s.secondary()}) {
@@ -293,8 +290,8 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
     // its node leaving the membership, or its saying it no longer holds the guest.
     long since = missingSince.computeIfAbsent(c.host(), h -> System.nanoTime());
     if (System.nanoTime() - since > settings.hostLookupTimeout().toNanos()) {
-      return act(s, ProtectionRules.onHostNotFound(s, c.host(), "is not registered in the cluster (looked up for "
-          + settings.hostLookupTimeout().toSeconds() + " s)"));
+      return act(s, ProtectionRules.onHostNotFound(s, progress, c.host(), "is not registered in the cluster (looked up "
+          + "for " + settings.hostLookupTimeout().toSeconds() + " s)"));
     }
     return Effect().none();
   }

@@ -114,10 +114,14 @@ public final class ProtectionRules {
 
   /**
    * A host never answered this generation (no address journalled) and the receptionist does not
-   * list it: nothing can have started, so the request ends, naming it.
+   * list it: nothing can have started, so the request ends, naming it. An ended protection stops
+   * waiting for such a host's answer to its End.
    */
-  public static Outcome onHostNotFound(Protection s, String host, String why) {
+  public static Outcome onHostNotFound(Protection s, Progress p, String host, String why) {
+    // Ended: a host not registered holds nothing of it in memory; its End is owed no more.
+    if (!s.active()) p.lostHosts.add(host);
     if (s.state() != ProtectionState.SYNCING || s.address(host) != null) return Outcome.nothing();
+    p.lostHosts.add(host);
     return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder()
         .setState(ProtectionState.UNPROTECTED).setReason("protection refused: host " + host + " " + why)));
   }
@@ -244,7 +248,7 @@ public final class ProtectionRules {
     // The primary no longer holds the guest (its host restarted, the guest lost with the old
     // process): nothing runs there. If it may have been protected, the copy is all there is.
     if (r.getHost().equals(s.primary()) && r.getErrorKind() == ErrorKind.ERROR_UNKNOWN_GUEST
-        && (s.state() == ProtectionState.REPLICATING || s.address(s.primary()) != null)) {
+        && (s.state() == ProtectionState.REPLICATING || p.primaryStarted || p.takenOver)) {
       return onHostLost(s, p, s.primary());
     }
     // Before any checkpoint was acknowledged nothing is protected yet: the request failed.

@@ -219,7 +219,7 @@ public final class HostAgent {
     this.diskMoves = new HostDiskMoves(ctx, settings, guests, () -> faults.mirror());
     var replicationSettings = org.livemig.engine.replication.ReplicationSettings.fromConfig(
         ctx.getSystem().settings().config().getConfig("livemig.host"));
-    this.replication = new HostReplication(ctx, settings, replicationSettings, dataPlane, guests, ledger);
+    this.replication = new HostReplication(ctx, settings, replicationSettings, dataPlane, guests, ledger, lease);
     timers.startTimerWithFixedDelay("replication-report", HostReplication.ReportTick.INSTANCE,
         replicationSettings.reportInterval());
   }
@@ -249,8 +249,8 @@ public final class HostAgent {
           return Behaviors.same();
         })
         .onMessage(FenceGuests.class, m -> {
-          replication.holdAll(); // no checkpoint in its pause may resume a guest the fence stops
-          List<String> paused = guests.fence();
+          // No checkpoint in its pause may resume a guest the fence stops; one in its pause counts as stopped by it.
+          List<String> paused = guests.fence(replication.holdAll());
           ctx.getLog().error("host {} fenced itself ({}): paused guests {}", settings.hostId(), m.reason(), paused);
           return Behaviors.same();
         })

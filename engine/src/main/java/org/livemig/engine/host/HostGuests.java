@@ -84,18 +84,19 @@ final class HostGuests {
 
   /**
    * The host is cut off from the cluster's majority: every running guest whose ownership is in
-   * question (a source role before Confirm, an arrival not yet settled) is paused, since the
+   * question (a source role before Confirm, an arrival not yet settled, a protection's primary) is paused, since the
    * majority may run it elsewhere once this host is downed. Returns their ids.
+   *
+   * @param heldInACheckpoint protected guests a checkpoint has paused (HostReplication.holdAll)
    */
-  List<String> fence() {
+  List<String> fence(Set<String> heldInACheckpoint) {
     Set<String> inQuestion = new TreeSet<>(migrating.keySet());
     inQuestion.addAll(arrived.keySet());
     inQuestion.addAll(protectedHere);
-    // A protected guest may be in a checkpoint's pause right now (its checkpointer is held, so it
-    // stays paused): it counts as fenced too.
+    // A protected guest a checkpoint had paused at this moment stays paused (its checkpointer is
+    // held): the fence counts it as its own, to run it again as it would one it paused itself.
     List<String> paused = inQuestion.stream().filter(id -> guests.containsKey(id)
-        && (guests.get(id).state() == RunState.RUNNING
-            || protectedHere.contains(id) && guests.get(id).state() == RunState.PAUSED)).toList();
+        && (guests.get(id).state() == RunState.RUNNING || heldInACheckpoint.contains(id))).toList();
     for (String id : paused) {
       guests.get(id).pause();
       fenced.add(id);
@@ -210,6 +211,11 @@ final class HostGuests {
     MigratableGuest g = guests.get(guestId);
     if (g == null) return new GuestRefused(ErrorKind.ERROR_UNKNOWN_GUEST, "", "unknown guest " + guestId + " on host "
         + hostId);
+    if (protectedHere.contains(guestId)) {
+      // A check's pause and resume would race the checkpoints and the fence.
+      return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " is protected (checkpointed): "
+          + "verify it once unprotected, or its copy after a failover");
+    }
     if (arrived.containsKey(guestId)) {
       // In question until settled: a check's pause and resume must not race the fence.
       return new GuestRefused(ErrorKind.ERROR_CONFLICT, "", "guest " + guestId + " arrived by migration "

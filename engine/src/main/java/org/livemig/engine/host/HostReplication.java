@@ -66,6 +66,11 @@ final class HostReplication {
     }
   }
 
+  /** What a host's replication roles use of the host. */
+  record Parts(ActorContext<HostAgent.Command> ctx, HostSettings settings, ReplicationSettings replication,
+      DataPlaneServer dataPlane, HostGuests guests, ActorRef<HostLedger.Command> ledger, OutputLog outputs,
+      Executor blocking, ProtectionReplies replies) {}
+
   private final ActorContext<HostAgent.Command> ctx;
   private final HostSettings settings;
   private final ReplicationSettings replication;
@@ -78,6 +83,8 @@ final class HostReplication {
   private final SecondaryCopies secondaries;
   private final ProtectionReplies replies;
   private final Map<String, long[]> seen = new HashMap<>(); // guest -> {generation, epoch}
+  /** Renewed by the fence: a host cut off from the majority starts no protection. */
+  private final HostLease lease;
   private final Map<String, ActorRef<ProtectionHostReply>> connecting = new HashMap<>();
   /** The newest generation ended here per guest (EndProtection): a late dial of it is closed. */
   private final Map<String, Long> ended = new HashMap<>();
@@ -85,7 +92,8 @@ final class HostReplication {
   private final Map<String, MigratableGuest> stopping = new HashMap<>();
 
   HostReplication(ActorContext<HostAgent.Command> ctx, HostSettings settings, ReplicationSettings replication,
-      DataPlaneServer dataPlane, HostGuests guests, ActorRef<HostLedger.Command> ledger) {
+      DataPlaneServer dataPlane, HostGuests guests, ActorRef<HostLedger.Command> ledger, HostLease lease) {
+    this.lease = lease;
     this.ctx = ctx;
     this.settings = settings;
     this.replication = replication;
@@ -94,8 +102,9 @@ final class HostReplication {
     this.ledger = ledger;
     this.outputs = OutputLog.open(replication.outputLog());
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("livemig.blocking-io-dispatcher"));
-    this.replies = new ProtectionReplies(settings.hostId());
-    this.secondaries = new SecondaryCopies(ctx, settings, replication, dataPlane, guests, ledger, outputs, blocking, replies);
+    this.replies = new ProtectionReplies(settings.hostId(), ctx.getSystem().address().toString());
+    this.secondaries = new SecondaryCopies(new Parts(ctx, settings, replication, dataPlane, guests, ledger, outputs,
+        blocking, replies));
   }
 
   void onCommand(ProtectionCommand c, ActorRef<ProtectionHostReply> replyTo) {
@@ -199,6 +208,10 @@ final class HostReplication {
     String refused = m.error() != null ? "cannot reach the secondary: " + rootMessage(m.error()) : whyNotProtectable(id);
     long[] last = seen.get(id);
     if (refused == null && (last[0] != c.getGeneration())) refused = "a newer protection of guest " + id + " arrived";
+    if (refused == null && !lease.valid()) {
+      refused = "host " + settings.hostId() + " cannot reach a majority of the cluster (its lease ran out): it "
+          + "starts no protection until it can";
+    }
     if (refused == null && ended.getOrDefault(id, 0L) >= c.getGeneration()) {
       refused = "the protection of guest " + id + " (generation " + c.getGeneration() + ") ended meanwhile";
     }
@@ -243,8 +256,7 @@ final class HostReplication {
     }
     ctx.getLog().warn("guest {}: stopping the primary for a failover ({})", id, c.getStopPrimary().getReason());
     if (p != null) p.checkpointer.hold(); // a checkpoint in its pause must not resume it
-    guests.release(id); // from now on nobody here may run it
-    stopping.put(id, null);
+    stopping.put(id, null); // still one of this host's guests (the fence, the agent's stop see it) until destroyed
     ctx.pipeToSelf(CompletableFuture.runAsync(() -> {
       try {
         if (p != null) p.checkpointer.close();
@@ -267,6 +279,7 @@ final class HostReplication {
     }
     if (m.error() != null) ctx.getLog().warn("guest {}: stopped, with an error on the way: {}", id, rootMessage(m.error()));
     stopping.remove(id);
+    guests.release(id);
     ledger.tell(new HostLedger.Record(HostLedger.released(id)));
     ctx.getLog().warn("guest {}: primary stopped for good (failover)", id);
     m.replyTo().tell(ok(m.command(), ProtectionRole.PRIMARY).build());
@@ -293,9 +306,17 @@ final class HostReplication {
     replyTo.tell(ok(c, copy ? ProtectionRole.SECONDARY : ProtectionRole.ROLE_NONE).setEnded(true).build());
   }
 
-  /** The host fences itself: from now on no checkpoint resumes a protected guest after its pause. */
-  void holdAll() {
-    primaries.values().forEach(p -> p.checkpointer.hold());
+  /**
+   * The host fences itself: from now on no checkpoint resumes a protected guest after its pause,
+   * and no new protection starts here while its lease is out. Returns the guests a checkpoint
+   * had paused at that moment (they stay paused: the fence counts them as its own).
+   */
+  java.util.Set<String> holdAll() {
+    java.util.Set<String> inPause = new java.util.TreeSet<>();
+    primaries.forEach((id, p) -> {
+      if (p.checkpointer.hold()) inPause.add(id);
+    });
+    return inPause;
   }
 
   /** The agent stopped: no primary may go on checkpointing (or resume its guest), no copy be kept. */

@@ -8,15 +8,18 @@ import org.livemig.messages.ProtectionRole;
 /** A host's answers and reports to a protection's coordinator. */
 final class ProtectionReplies {
   private final String hostId;
+  private final String nodeAddress;
 
-  ProtectionReplies(String hostId) {
+  /** nodeAddress: this host's cluster address, by which its coordinator tells its loss (see HostLocated). */
+  ProtectionReplies(String hostId, String nodeAddress) {
     this.hostId = hostId;
+    this.nodeAddress = nodeAddress;
   }
 
   /** An unprompted report of a role (answered = false). */
   ProtectionHostReply.Builder unprompted(String guestId, long generation, long epoch, ProtectionRole role) {
     return ProtectionHostReply.newBuilder().setGuestId(guestId).setGeneration(generation).setEpoch(epoch).setRole(role)
-        .setHost(hostId).setOk(true);
+        .setHost(hostId).setNodeAddress(nodeAddress).setOk(true);
   }
 
   ProtectionHostReply.Builder ok(ProtectionCommand c, ProtectionRole role) {

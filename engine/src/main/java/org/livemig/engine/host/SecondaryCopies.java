@@ -1,21 +1,16 @@
 package org.livemig.engine.host;
 
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.javadsl.ActorContext;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
 import org.livemig.engine.dataplane.AppliedCheckpoint;
 import org.livemig.engine.dataplane.CheckpointReceiver;
-import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.guest.GuestOutput;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.engine.replication.Failover;
-import org.livemig.engine.replication.OutputLog;
-import org.livemig.engine.replication.ReplicationSettings;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.FailoverResult;
 import org.livemig.messages.ProtectionCommand;
@@ -52,31 +47,13 @@ final class SecondaryCopies {
     }
   }
 
-  private final ActorContext<HostAgent.Command> ctx;
-  private final HostSettings settings;
-  private final ReplicationSettings replication;
-  private final DataPlaneServer dataPlane;
-  private final HostGuests guests;
-  private final ActorRef<HostLedger.Command> ledger;
-  private final OutputLog outputs;
-  private final Executor blocking;
-  private final ProtectionReplies replies;
+  private final HostReplication.Parts host;
   private final Map<String, Secondary> secondaries = new HashMap<>();
   /** Copies that failed over: the answer to a repeated Failover (the copy is a guest of this host now). */
   private final Map<String, Secondary> failedOver = new HashMap<>();
 
-  SecondaryCopies(ActorContext<HostAgent.Command> ctx, HostSettings settings, ReplicationSettings replication,
-      DataPlaneServer dataPlane, HostGuests guests, ActorRef<HostLedger.Command> ledger, OutputLog outputs,
-      Executor blocking, ProtectionReplies replies) {
-    this.ctx = ctx;
-    this.settings = settings;
-    this.replication = replication;
-    this.dataPlane = dataPlane;
-    this.guests = guests;
-    this.ledger = ledger;
-    this.outputs = outputs;
-    this.blocking = blocking;
-    this.replies = replies;
+  SecondaryCopies(HostReplication.Parts host) {
+    this.host = host;
   }
 
   void prepare(ProtectionCommand c, ActorRef<ProtectionHostReply> replyTo) {
@@ -85,95 +62,96 @@ final class SecondaryCopies {
     if (s != null && s.generation == c.getGeneration()) {
       s.coordinator = replyTo;
       s.epoch = c.getEpoch();
-      replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
+      replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
       return;
     }
     if (s != null) endSecondary(id, s); // an older protection's copy
-    if (guests.get(id) != null) {
-      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already exists on host "
-          + settings.hostId() + ": it cannot keep a copy of it"));
+    if (host.guests().get(id) != null) {
+      replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already exists on host "
+          + host.settings().hostId() + ": it cannot keep a copy of it"));
       return;
     }
     var d = c.getPrepareSecondary().getGuest();
     String dataId = id + ".p" + c.getGeneration();
     SyntheticGuest copy;
     try {
-      copy = guests.emptyCopy(d);
+      copy = host.guests().emptyCopy(d);
     } catch (RuntimeException | OutOfMemoryError e) {
-      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, "cannot hold a copy of guest " + id
+      replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, "cannot hold a copy of guest " + id
           + ": " + e.getMessage()));
       return;
     }
     long generation = c.getGeneration();
-    CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, replication.checkpoints().maxCheckpointBytes(),
-        settings.dataPlane(), new CheckpointReceiver.Listener() {
+    CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, host.replication().checkpoints().maxCheckpointBytes(),
+        host.settings().dataPlane(), new CheckpointReceiver.Listener() {
           @Override
           public void streamEnded(String reason, AppliedCheckpoint last) {
-            ctx.getSelf().tell(new HostReplication.StreamEnded(id, generation, reason));
+            host.ctx().getSelf().tell(new HostReplication.StreamEnded(id, generation, reason));
           }
         });
     byte[] raw = new byte[32];
     TOKENS.nextBytes(raw);
     String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-    dataPlane.expectStreamOnly(dataId, token, StreamKind.CHECKPOINT, receiver, c.getPrepareSecondary().getPrimaryHost());
-    String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
-    int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
-    s = new Secondary(generation, dataId, copy, receiver, SecondaryCookie.newBuilder().setDataHost(host)
+    host.dataPlane().expectStreamOnly(dataId, token, StreamKind.CHECKPOINT, receiver, c.getPrepareSecondary().getPrimaryHost());
+    HostSettings hs = host.settings();
+    String dataHost = hs.advertisedHost().isEmpty() ? hs.dataBindHost() : hs.advertisedHost();
+    int port = hs.advertisedPort() == 0 ? host.dataPlane().port() : hs.advertisedPort();
+    s = new Secondary(generation, dataId, copy, receiver, SecondaryCookie.newBuilder().setDataHost(dataHost)
         .setDataPort(port).setToken(token).build());
     s.coordinator = replyTo;
     s.epoch = c.getEpoch();
     secondaries.put(id, s);
-    ctx.getLog().info("secondary of guest {} (generation {}) prepared: {} pages, checkpoint stream on {}:{}", id,
-        generation, d.getPageCount(), host, port);
-    replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
+    host.ctx().getLog().info("secondary of guest {} (generation {}) prepared: {} pages, checkpoint stream on {}:{}", id,
+        generation, d.getPageCount(), dataHost, port);
+    replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
   }
 
   void failover(ProtectionCommand c, ActorRef<ProtectionHostReply> replyTo) {
     String id = c.getGuestId();
     Secondary done = failedOver.get(id);
     if (done != null && done.generation == c.getGeneration()) {
-      replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setFailedOver(done.failedOver).build());
+      replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setFailedOver(done.failedOver).build());
       return;
     }
     Secondary s = secondaries.get(id);
     if (s == null || s.generation != c.getGeneration()) {
-      replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_UNKNOWN_GUEST, "no copy of guest " + id
-          + " (protection generation " + c.getGeneration() + ") on host " + settings.hostId()));
+      replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_UNKNOWN_GUEST, "no copy of guest " + id
+          + " (protection generation " + c.getGeneration() + ") on host " + host.settings().hostId()));
       return;
     }
     if (s.failedOver == null) {
-      if (guests.get(id) != null) {
-        replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already runs on "
-            + settings.hostId()));
+      if (host.guests().get(id) != null) {
+        replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_CONFLICT, "guest " + id + " already runs on "
+            + host.settings().hostId()));
         return;
       }
-      GuestOutput output = new GuestOutput(replication.stepsPerOutput(), outputs.forGuest(id));
+      GuestOutput output = new GuestOutput(host.replication().stepsPerOutput(), host.outputs().forGuest(id));
       s.guest.setStepListener(output);
       AppliedCheckpoint from;
       try {
         from = Failover.resume(s.receiver, s.guest, output, c.getFailover().getOwnerToken());
       } catch (IllegalStateException e) {
-        replyTo.tell(replies.error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, e.getMessage()));
+        replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, e.getMessage()));
         return;
       }
-      dataPlane.forget(s.dataId);
-      guests.failedOver(s.guest);
-      ledger.tell(new HostLedger.Record(HostLedger.owned(s.guest.description())));
+      host.dataPlane().forget(s.dataId);
+      host.guests().failedOver(s.guest);
+      host.ledger().tell(new HostLedger.Record(HostLedger.owned(s.guest.description())));
       s.failedOver = FailoverResult.newBuilder().setCheckpoint(from.checkpoint()).setSteps(from.steps())
           .setOutputsUpto(from.outputsUpto()).build();
-      ctx.getLog().warn("guest {} failed over to {}: runs from checkpoint {} (step {}, outputs up to {})", id,
-          settings.hostId(), from.checkpoint(), from.steps(), from.outputsUpto());
+      host.ctx().getLog().warn("guest {} failed over to {}: runs from checkpoint {} (step {}, outputs up to {})", id,
+          host.settings().hostId(), from.checkpoint(), from.steps(), from.outputsUpto());
       secondaries.remove(id);
       failedOver.put(id, s);
     }
-    replyTo.tell(replies.ok(c, ProtectionRole.SECONDARY).setFailedOver(s.failedOver).build());
+    replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setFailedOver(s.failedOver).build());
   }
 
   /** The copy's stream ended: the coordinator hears it (it decides nothing by itself). */
   void streamEnded(HostReplication.StreamEnded m) {
     Secondary s = secondaries.get(m.guestId());
     if (s != null && s.generation == m.generation() && s.coordinator != null) {
-      s.coordinator.tell(replies.unprompted(m.guestId(), s.generation, s.epoch, ProtectionRole.SECONDARY)
+      s.coordinator.tell(host.replies().unprompted(m.guestId(), s.generation, s.epoch, ProtectionRole.SECONDARY)
           .setStreamEnded(m.reason()).build());
     }
   }
@@ -194,9 +172,9 @@ final class SecondaryCopies {
   private void endSecondary(String id, Secondary s) {
     secondaries.remove(id);
     s.receiver.takeOver(); // stops receiving; nothing more is applied
-    dataPlane.forget(s.dataId);
-    CompletableFuture.runAsync(s.guest::destroy, blocking);
-    ctx.getLog().info("copy of guest {} (generation {}) destroyed on {}", id, s.generation, settings.hostId());
+    host.dataPlane().forget(s.dataId);
+    CompletableFuture.runAsync(s.guest::destroy, host.blocking());
+    host.ctx().getLog().info("copy of guest {} (generation {}) destroyed on {}", id, s.generation, host.settings().hostId());
   }
 
 }

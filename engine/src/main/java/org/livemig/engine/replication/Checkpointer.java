@@ -49,6 +49,7 @@ public final class Checkpointer implements AutoCloseable {
   private volatile CheckpointFault fault = CheckpointFault.NONE;
   private final Object holdLock = new Object();
   private boolean held; // guarded by holdLock
+  private boolean inPause; // guarded by holdLock: a checkpoint paused the running guest and has not resumed it
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
 
   /**
@@ -80,11 +81,15 @@ public final class Checkpointer implements AutoCloseable {
   /**
    * From now on a checkpoint does not run the guest again after its pause: whoever holds it (the
    * host fencing itself, the agent stopping) pauses it for good and must not be undone by a
-   * checkpoint that was in its pause at that moment. Returns once no checkpoint can resume it.
+   * checkpoint that was in its pause at that moment. Once it returns no checkpoint resumes it.
+   *
+   * @return whether a checkpoint has the running guest paused right now (it stays paused): the
+   *     holder counts it as stopped by it, although it found it PAUSED
    */
-  public void hold() {
+  public boolean hold() {
     synchronized (holdLock) {
       held = true;
+      return inPause;
     }
   }
 
@@ -168,7 +173,11 @@ public final class Checkpointer implements AutoCloseable {
   /** One checkpoint: stop, harvest, copy, resume; then send it and wait for its ack. */
   private void checkpoint(long c) throws IOException, InterruptedException, ExecutionException, TimeoutException {
     long pausedAt = System.nanoTime();
-    boolean wasRunning = guest.state() == RunState.RUNNING;
+    boolean wasRunning;
+    synchronized (holdLock) { // held: whoever holds it has the guest stopped, and it stays so
+      wasRunning = !held && guest.state() == RunState.RUNNING;
+      inPause = wasRunning;
+    }
     long[] pages;
     byte[] device;
     long steps;
@@ -189,6 +198,7 @@ public final class Checkpointer implements AutoCloseable {
     } finally {
       synchronized (holdLock) {
         if (wasRunning && !held) guest.run(ownerToken);
+        inPause = inPause && held; // held in its pause: the guest stays paused for the holder
       }
     }
     long pause = System.nanoTime() - pausedAt;

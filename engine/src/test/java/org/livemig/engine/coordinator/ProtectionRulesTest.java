@@ -257,14 +257,38 @@ class ProtectionRulesTest {
   @Test
   void aHostNeverReachedAndNotRegisteredEndsTheRequestAHostReachedDoesNot() {
     Protection s = protectedState(REQUEST);
-    Protection ended = apply(s, ProtectionRules.onHostNotFound(s, "b", "is not registered"));
+    Protection ended = apply(s, ProtectionRules.onHostNotFound(s, new ProtectionRules.Progress(), "b", "is not registered"));
     assertEquals(ProtectionState.UNPROTECTED, ended.state());
     assertTrue(ended.reason().contains("host b is not registered"), ended.reason());
     Protection reached = s.apply(ProtectionEvent.newBuilder().setLocated(org.livemig.messages.HostLocated.newBuilder()
         .setHost("b").setAddress("akka://livemig@127.0.0.1:2552")).build());
     assertEquals("akka://livemig@127.0.0.1:2552", reached.address("b"));
-    assertTrue(ProtectionRules.onHostNotFound(reached, "b", "is not registered").events().isEmpty(),
+    assertTrue(ProtectionRules.onHostNotFound(reached, new ProtectionRules.Progress(), "b", "is not registered").events().isEmpty(),
         "only its watch or its node leaving the membership says it is gone");
+  }
+
+  @Test
+  void aMistypedSecondaryEndsTheRequestAndDoesNotBlockTheNextOne() {
+    var p = new ProtectionRules.Progress();
+    Protection s = protectedState(REQUEST.toBuilder().setSecondaryHost("x").build());
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setDescribed(GuestDescription.newBuilder().setGuestId("g")).build()));
+    s = apply(s, ProtectionRules.onHostNotFound(s, p, "x", "is not registered"));
+    assertEquals(ProtectionState.UNPROTECTED, s.state());
+    assertEquals(List.of(), owed(s, p, "x"), "a host never found owes no answer");
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setEnded(true).build()));
+    assertEquals(2, apply(s, ProtectionRules.protect(s, p, "g", REQUEST)).generation());
+  }
+
+  @Test
+  void aGuestGoneFromThePrimaryBeforeItsReplicationStartedEndsTheRequest() {
+    var p = new ProtectionRules.Progress();
+    Protection s = protectedState(REQUEST);
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setDescribed(GuestDescription.newBuilder().setGuestId("g")).build()));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setCookie(SecondaryCookie.newBuilder().setToken("t")).build()));
+    // Migrated away (or powered off) between Describe and StartPrimary: nothing was protected.
+    var gone = answer(s, "a").setOk(false).setErrorKind(ErrorKind.ERROR_UNKNOWN_GUEST).setError("unknown guest g").build();
+    s = apply(s, ProtectionRules.onReply(s, p, gone));
+    assertEquals(ProtectionState.UNPROTECTED, s.state(), s.reason());
   }
 
   @Test

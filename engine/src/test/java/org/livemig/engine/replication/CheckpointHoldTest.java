@@ -23,13 +23,14 @@ class CheckpointHoldTest {
     try (ReplicationRig rig = new ReplicationRig(2_000, 16L << 20, Duration.ofSeconds(5))) {
       SyntheticGuest real = rig.newPrimary();
       AtomicBoolean fenced = new AtomicBoolean();
+      AtomicBoolean heldInPause = new AtomicBoolean();
       Checkpointer[] checkpointer = new Checkpointer[1];
       // The fence comes exactly inside a checkpoint's pause: while it takes the device state.
       MigratableGuest guest = (MigratableGuest) Proxy.newProxyInstance(getClass().getClassLoader(),
           new Class<?>[] {MigratableGuest.class}, (proxy, method, args) -> {
             if (method.getName().equals("deviceState") && checkpointer[0].status().checkpoints() >= 3
                 && fenced.compareAndSet(false, true)) {
-              checkpointer[0].hold(); // what HostReplication.holdAll does before HostGuests.fence pauses
+              heldInPause.set(checkpointer[0].hold()); // HostReplication.holdAll, before HostGuests.fence
             }
             try {
               return method.invoke(real, args);
@@ -45,6 +46,7 @@ class CheckpointHoldTest {
         checkpointer[0] = c;
         c.start();
         ReplicationRig.await(() -> fenced.get() && c.status().checkpoints() >= 6, "checkpoints after the fence");
+        assertEquals(true, heldInPause.get(), "hold says a checkpoint had the guest paused (the fence counts it)");
         assertEquals(RunState.PAUSED, real.state(), "the checkpoint in its pause at the fence left the guest paused");
         long steps = real.steps();
         ReplicationRig.await(() -> c.status().checkpoints() >= 9, "more checkpoints of the paused guest");
