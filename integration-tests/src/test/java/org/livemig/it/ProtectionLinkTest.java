@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -24,6 +25,7 @@ import org.livemig.messages.ProtectionState;
  * port behind a {@link LinkProxy}): the primary's replication fails (a broken stream, or no ack
  * within ack-timeout), which proves the primary alive, so the protection degrades: the guest runs
  * on host-a, matching its oracle, never on host-b, and protecting it again works once the link is back.
+ * The protection's coordinator runs on host-a's own node (see replicate).
  */
 class ProtectionLinkTest {
   @TempDir static Path dir;
@@ -34,9 +36,11 @@ class ProtectionLinkTest {
   @BeforeAll
   static void up() throws Exception {
     proxy = LinkProxy.onFreePorts();
-    Map<String, Map<String, Object>> hosts = Map.of("host-a", Map.of("livemig.host.replication.ack-timeout", "2s"),
-        "host-b", TestCluster.hostBBehind(proxy).get("host-b"));
-    cluster = new TestCluster(dir, hosts);
+    // No coordinator node: host-a has both roles (as the shipped node file gives every node), so the
+    // protection's coordinator runs on its primary's own node.
+    Map<String, Map<String, Object>> hosts = Map.of("host-a", Map.of("livemig.host.replication.ack-timeout", "2s",
+        "akka.cluster.roles", List.of("host", "coordinator")), "host-b", TestCluster.hostBBehind(proxy).get("host-b"));
+    cluster = new TestCluster(dir, 0, hosts, null);
     protections = new ProtectionClient(cluster.hosts.get("host-a").system());
   }
 
@@ -76,10 +80,19 @@ class ProtectionLinkTest {
     assertOnlyOnItsPrimary(d);
   }
 
+  /**
+   * Protected and replicating, and still so under the same epoch after several of the coordinator's
+   * membership checks (one a second): its host, on the coordinator's own node, is not taken for
+   * lost (its agent's path there has no host and port; the host's answers carry its address).
+   */
   private void replicate(GuestDescription d) throws Exception {
     cluster.createGuest("host-a", d);
-    protections.protect(d.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(15, TimeUnit.SECONDS);
-    await(d, i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 20);
+    protections.protect(d.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    ProtectionInfo first = await(d, i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 10);
+    ProtectionInfo later = await(d, i -> i.getCheckpoints() >= first.getCheckpoints() + 100
+        || i.getState() != ProtectionState.REPLICATING);
+    assertEquals(ProtectionState.REPLICATING, later.getState(), later.getReason());
+    assertEquals(first.getEpoch(), later.getEpoch());
   }
 
   /** Degraded by the primary's own report: its checkpointer has ended, nothing pauses the guest any more. */

@@ -31,7 +31,7 @@ import org.livemig.messages.ProtectionState;
  * of a checkpoint's cycle.
  */
 class ProtectionProcessTest {
-  private static final long HALT_AT = 200; // 10 s of checkpoints at 50 ms: the checks before it take a few
+  private static final long HALT_AT = 200; // 5 s of checkpoints at 25 ms: the checks before it take about one
 
   @TempDir static Path dir;
   static ProcessCluster cluster;
@@ -57,7 +57,7 @@ class ProtectionProcessTest {
     assertEquals(400, g.protect("host-a", "host-b", 1).statusCode());
     assertEquals(404, cluster.get("c1", "/guests/pg/protection").statusCode());
 
-    HttpResponse<String> r = g.protect("host-a", "host-b", 50);
+    HttpResponse<String> r = g.protect("host-a", "host-b", 25);
     assertEquals(202, r.statusCode(), r.body());
     ProtectionInfo replicating = g.await(i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 10,
         Duration.ofSeconds(60));
