@@ -138,8 +138,11 @@ final class HostLookup {
   private void ask(String host) {
     ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
         replyTo -> Receptionist.find(HostAgent.serviceKey(host), replyTo),
-        (listing, err) -> new MigrationCoordinator.HostFound(host,
-            listing == null ? null : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst()
-                .orElse(null)));
+        (listing, err) -> new MigrationCoordinator.HostFound(host, listing == null ? null : agentIn(listing, host)));
+  }
+
+  /** The host's agent in a receptionist listing, or null if it lists none. */
+  static ActorRef<HostAgent.Command> agentIn(Receptionist.Listing listing, String host) {
+    return listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst().orElse(null);
   }
 }

@@ -206,13 +206,15 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
     return ProtectionReply.newBuilder().setInfo(ProtectionRules.info(s, progress)).build();
   }
 
-  /** Sends what the hosts are owed; a host not found yet is looked up (and watched once found). */
-  private void sendPending(Protection s) {
-    for (ProtectionRules.Send send : ProtectionRules.pending(s, progress)) {
+  /** Sends what the hosts are owed; a host not found yet is looked up (and watched once found). Returns whether anything was. */
+  private boolean sendPending(Protection s) {
+    List<ProtectionRules.Send> owed = ProtectionRules.pending(s, progress);
+    for (ProtectionRules.Send send : owed) {
       ActorRef<HostAgent.Command> agent = agents.get(send.host());
       if (agent != null) agent.tell(new HostAgent.ProtectionControl(send.command(), hostReplies));
       else lookUp(send.host());
     }
+    return !owed.isEmpty();
   }
 
   /** A host answered this generation from a node address the journal does not have yet: journal it. */
@@ -252,8 +254,7 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
         if (!agents.containsKey(host) && !progress.lostHosts.contains(host)) lookUp(host);
       }
     }
-    sendPending(s);
-    boolean owed = !ProtectionRules.pending(s, progress).isEmpty();
+    boolean owed = sendPending(s);
     idleTicks = s.active() || owed ? 0 : idleTicks + 1;
     long idleFor = idleTicks * resendInterval().toMillis();
     if (shard != null && idleFor >= settings.passivateAfterEnd().toMillis()) {
@@ -269,8 +270,7 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
     lastLookup.put(host, now);
     ctx.ask(Receptionist.Listing.class, ctx.getSystem().receptionist(), settings.hostLookupTimeout(),
         r -> Receptionist.find(HostAgent.serviceKey(host), r),
-        (listing, err) -> new HostFound(host, listing == null ? null
-            : listing.getServiceInstances(HostAgent.serviceKey(host)).stream().findFirst().orElse(null), listing == null));
+        (listing, err) -> new HostFound(host, listing == null ? null : HostLookup.agentIn(listing, host), listing == null));
   }
 
   private Effect<ProtectionEvent, Protection> found(Protection s, HostFound c) {

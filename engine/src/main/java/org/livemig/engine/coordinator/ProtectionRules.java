@@ -270,35 +270,34 @@ public final class ProtectionRules {
 
   /** What the hosts are owed in this state, given what they answered: sent now and re-sent until answered. */
   public static List<Send> pending(Protection s, Progress p) {
-    List<Addressed> out = new ArrayList<>();
+    List<Send> out = new ArrayList<>();
     switch (s.state()) {
       case SYNCING, REPLICATING -> {
         if (p.description == null) {
-          out.add(send(s, s.primary()).setDescribe(DescribeProtected.getDefaultInstance()));
+          out.add(to(s.primary(), command(s).setDescribe(DescribeProtected.getDefaultInstance())));
         } else if (p.cookie == null) {
-          out.add(send(s, s.secondary()).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(p.description)
-              .setPrimaryHost(s.primary())));
+          out.add(to(s.secondary(), command(s).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(p.description)
+              .setPrimaryHost(s.primary()))));
         } else if (!p.primaryStarted) {
-          out.add(send(s, s.primary()).setStartPrimary(StartPrimary.newBuilder().setSecondary(p.cookie)
-              .setSecondaryHost(s.secondary()).setIntervalMs(s.request().getIntervalMs())));
+          out.add(to(s.primary(), command(s).setStartPrimary(StartPrimary.newBuilder().setSecondary(p.cookie)
+              .setSecondaryHost(s.secondary()).setIntervalMs(s.request().getIntervalMs()))));
         }
       }
       case FAILING_OVER -> {
         if (!s.primaryStopped()) {
-          out.add(send(s, s.primary()).setStopPrimary(StopPrimary.newBuilder().setReason(s.reason())));
+          out.add(to(s.primary(), command(s).setStopPrimary(StopPrimary.newBuilder().setReason(s.reason()))));
         } else {
-          out.add(send(s, s.secondary()).setFailover(FailoverRequest.newBuilder().setOwnerToken(ownerToken(s))));
+          out.add(to(s.secondary(), command(s).setFailover(FailoverRequest.newBuilder().setOwnerToken(ownerToken(s)))));
         }
       }
       case DEGRADED, UNPROTECTED -> {
-        out.add(send(s, s.primary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
-        out.add(send(s, s.secondary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
+        out.add(to(s.primary(), command(s).setEnd(EndProtection.newBuilder().setReason(s.reason()))));
+        out.add(to(s.secondary(), command(s).setEnd(EndProtection.newBuilder().setReason(s.reason()))));
       }
-      case LOST -> out.add(send(s, s.secondary()).setEnd(EndProtection.newBuilder().setReason(s.reason())));
+      case LOST -> out.add(to(s.secondary(), command(s).setEnd(EndProtection.newBuilder().setReason(s.reason()))));
       default -> {}
     }
-    return out.stream().map(b -> new Send(b.host(), b.command().build()))
-        .filter(x -> !p.lostHosts.contains(x.host()) && !(x.command().hasEnd() && p.endedOn.contains(x.host())))
+    return out.stream().filter(x -> !p.lostHosts.contains(x.host()) && !(x.command().hasEnd() && p.endedOn.contains(x.host())))
         .toList();
   }
 
@@ -307,18 +306,12 @@ public final class ProtectionRules {
     return "protection:" + s.guestId() + ":" + s.generation() + ":" + s.epoch();
   }
 
-  private record Addressed(String host, ProtectionCommand.Builder command) {
-    Addressed setDescribe(DescribeProtected d) { command.setDescribe(d); return this; }
-    Addressed setPrepareSecondary(PrepareSecondary.Builder b) { command.setPrepareSecondary(b); return this; }
-    Addressed setStartPrimary(StartPrimary.Builder b) { command.setStartPrimary(b); return this; }
-    Addressed setStopPrimary(StopPrimary.Builder b) { command.setStopPrimary(b); return this; }
-    Addressed setFailover(FailoverRequest.Builder b) { command.setFailover(b); return this; }
-    Addressed setEnd(EndProtection.Builder b) { command.setEnd(b); return this; }
+  private static ProtectionCommand.Builder command(Protection s) {
+    return ProtectionCommand.newBuilder().setGuestId(s.guestId()).setGeneration(s.generation()).setEpoch(s.epoch());
   }
 
-  private static Addressed send(Protection s, String host) {
-    return new Addressed(host, ProtectionCommand.newBuilder().setGuestId(s.guestId()).setGeneration(s.generation())
-        .setEpoch(s.epoch()));
+  private static Send to(String host, ProtectionCommand.Builder command) {
+    return new Send(host, command.build());
   }
 
   /** The status operators see. */

@@ -100,11 +100,7 @@ public final class DataPlaneServer implements AutoCloseable {
   public void expect(String migrationId, String token, int channels, InboundListener listener, GuestMemory memory, DirtyBitmap received,
       String sourceHost) {
     PrecopyReceiver precopy = new PrecopyReceiver(migrationId, channels, listener, memory, received, settings, watchdog);
-    Registration reg = new Registration(migrationId, token, sourceHost == null || sourceHost.isEmpty() ? null : sourceHost);
-    reg.register(StreamKind.PRECOPY_PAGES, precopy);
-    if (registrations.putIfAbsent(migrationId, reg) != null) {
-      throw new IllegalStateException("migration " + migrationId + " already expected");
-    }
+    register(migrationId, token, StreamKind.PRECOPY_PAGES, precopy, sourceHost);
     log.info("expecting migration {} on {} channel(s)", migrationId, channels);
   }
 
@@ -113,12 +109,16 @@ public final class DataPlaneServer implements AutoCloseable {
    * migrationId and token; on an authenticating transport only sourceHost may open it.
    */
   public void expectStreamOnly(String migrationId, String token, StreamKind kind, StreamHandler handler, String sourceHost) {
+    register(migrationId, token, kind, handler, sourceHost);
+    log.info("expecting the {} stream of {}", kind, migrationId);
+  }
+
+  private void register(String migrationId, String token, StreamKind kind, StreamHandler handler, String sourceHost) {
     Registration reg = new Registration(migrationId, token, sourceHost == null || sourceHost.isEmpty() ? null : sourceHost);
     reg.register(kind, handler);
     if (registrations.putIfAbsent(migrationId, reg) != null) {
       throw new IllegalStateException("migration " + migrationId + " already expected");
     }
-    log.info("expecting the {} stream of {}", kind, migrationId);
   }
 
   /**

@@ -7,8 +7,6 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.DispatcherSelector;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -62,8 +60,6 @@ public final class DestinationActor {
   private record CleanedUp(CleanupActor.Finished finished) implements Command {}
 
   private record GuestReserved(MigratableGuest guest, Throwable error) implements Command {}
-
-  private static final SecureRandom TOKENS = new SecureRandom();
 
   static Behavior<Command> create(String migrationId, HostSettings settings, HostSettings.Faults faults,
       DataPlaneServer dataPlane, ActorRef<HostReply> replies, ActorRef<HostAgent.Command> hostAgent,
@@ -174,7 +170,7 @@ public final class DestinationActor {
     received = new DirtyBitmap(d.getPageCount());
     parameters = cmd.getPrepare().getParameters();
     channels = Math.max(1, parameters.getChannels());
-    String token = HexFormat.of().formatHex(randomBytes(16));
+    String token = org.livemig.engine.security.DataToken.newToken();
     ActorRef<Command> self = ctx.getSelf();
     dataPlane.expect(migrationId, token, channels, new InboundListener() {
       @Override public void onChannelOpened(int channel) { self.tell(new ChannelOpened(channel)); }
@@ -188,8 +184,8 @@ public final class DestinationActor {
       blocks = new BlockReceiver(migrationId, diskFiles());
       dataPlane.expectStream(migrationId, StreamKind.DISK_BLOCKS, blocks);
     }
-    String host = settings.advertisedHost().isEmpty() ? settings.dataBindHost() : settings.advertisedHost();
-    int port = settings.advertisedPort() == 0 ? dataPlane.port() : settings.advertisedPort();
+    String host = settings.dataEndpointHost();
+    int port = settings.dataEndpointPort(dataPlane.port());
     replies.tell(Replies.ok(cmd, settings.hostId()).setPrepare(PrepareCookie.newBuilder()
         .setDataHost(host).setDataPort(port).setToken(token).setDestinationHost(settings.hostId())).build());
     ctx.getLog().info("{}: prepared guest {} ({} pages), data endpoint {}:{}", migrationId, d.getGuestId(),
@@ -388,11 +384,5 @@ public final class DestinationActor {
   /** The guest's disk files here, in its description's order. */
   private List<org.livemig.engine.guest.disk.DiskFile> diskFiles() {
     return guest.description().getDisksList().stream().map(x -> guest.disk(x.getDiskId()).file()).toList();
-  }
-
-  private static byte[] randomBytes(int n) {
-    byte[] b = new byte[n];
-    TOKENS.nextBytes(b);
-    return b;
   }
 }

@@ -205,7 +205,7 @@ final class HostReplication {
     String id = c.getGuestId();
     ActorRef<ProtectionHostReply> replyTo = connecting.remove(id);
     if (replyTo == null) replyTo = m.replyTo();
-    String refused = m.error() != null ? "cannot reach the secondary: " + rootMessage(m.error()) : whyNotProtectable(id);
+    String refused = m.error() != null ? "cannot reach the secondary: " + CopyActor.rootMessage(m.error()) : whyNotProtectable(id);
     long[] last = seen.get(id);
     if (refused == null && (last[0] != c.getGeneration())) refused = "a newer protection of guest " + id + " arrived";
     if (refused == null && !lease.valid()) {
@@ -272,12 +272,12 @@ final class HostReplication {
     guests.unprotect(id);
     if (m.error() != null && m.guest().state() != org.livemig.engine.guest.RunState.DESTROYED) {
       stopping.put(id, m.guest()); // the next StopPrimary tries again; until then it is not stopped
-      ctx.getLog().error("guest {}: stopping the primary failed: {}", id, rootMessage(m.error()));
+      ctx.getLog().error("guest {}: stopping the primary failed: {}", id, CopyActor.rootMessage(m.error()));
       m.replyTo().tell(error(m.command(), ProtectionRole.PRIMARY, ErrorKind.ERROR_REFUSED, "stopping the primary failed: "
-          + rootMessage(m.error())));
+          + CopyActor.rootMessage(m.error())));
       return;
     }
-    if (m.error() != null) ctx.getLog().warn("guest {}: stopped, with an error on the way: {}", id, rootMessage(m.error()));
+    if (m.error() != null) ctx.getLog().warn("guest {}: stopped, with an error on the way: {}", id, CopyActor.rootMessage(m.error()));
     stopping.remove(id);
     guests.release(id);
     ledger.tell(new HostLedger.Record(HostLedger.released(id)));
@@ -295,7 +295,7 @@ final class HostReplication {
       primaries.remove(id);
       ctx.getLog().info("protection of guest {} ended here (primary): {}", id, c.getEnd().getReason());
       CompletableFuture.runAsync(p.checkpointer::close, blocking).whenComplete((v, err) -> {
-        if (err != null) log.error("guest {}: closing its checkpointer failed: {}", id, rootMessage(err)); // off the actor
+        if (err != null) log.error("guest {}: closing its checkpointer failed: {}", id, CopyActor.rootMessage(err)); // off the actor
         p.gate.releaseAll();
       });
       guests.unprotect(id);
@@ -343,9 +343,5 @@ final class HostReplication {
     return replies.error(c, role, kind, why);
   }
 
-  static String rootMessage(Throwable t) {
-    while (t.getCause() != null && (t instanceof java.util.concurrent.CompletionException
-        || t instanceof java.util.concurrent.ExecutionException)) t = t.getCause();
-    return t.getMessage() != null ? t.getMessage() : t.toString();
-  }
+
 }

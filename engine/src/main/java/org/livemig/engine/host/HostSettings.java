@@ -37,6 +37,16 @@ public record HostSettings(
         runStateLog, datastores, maxBandwidthBytesPerSecond, storageMove);
   }
 
+  /** The data endpoint a peer dials: the advertised host and port where set, else the bound ones. */
+  public String dataEndpointHost() {
+    return advertisedHost.isEmpty() ? dataBindHost : advertisedHost;
+  }
+
+  /** boundPort: the data port this host listens on (a port of 0 in the settings binds any). */
+  public int dataEndpointPort(int boundPort) {
+    return advertisedPort == 0 ? boundPort : advertisedPort;
+  }
+
   /** The migration's drain timeout, or livemig.migration.drain-timeout if it has none (journalled before it existed). */
   public Duration drainTimeout(MigrationParameters params) {
     return params.getDrainTimeoutMs() > 0 ? Duration.ofMillis(params.getDrainTimeoutMs()) : defaultDrainTimeout;

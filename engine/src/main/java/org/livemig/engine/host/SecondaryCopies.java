@@ -1,8 +1,6 @@
 package org.livemig.engine.host;
 
 import akka.actor.typed.ActorRef;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -11,6 +9,7 @@ import org.livemig.engine.dataplane.CheckpointReceiver;
 import org.livemig.engine.guest.GuestOutput;
 import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.engine.replication.Failover;
+import org.livemig.engine.security.DataToken;
 import org.livemig.messages.ErrorKind;
 import org.livemig.messages.FailoverResult;
 import org.livemig.messages.ProtectionCommand;
@@ -26,8 +25,6 @@ import org.livemig.messages.StreamKind;
  * and it is destroyed. Plain code on the host agent's thread, for HostReplication.
  */
 final class SecondaryCopies {
-  private static final SecureRandom TOKENS = new SecureRandom();
-
   private static final class Secondary {
     final long generation;
     final String dataId;
@@ -89,13 +86,10 @@ final class SecondaryCopies {
             host.ctx().getSelf().tell(new HostReplication.StreamEnded(id, generation, reason));
           }
         });
-    byte[] raw = new byte[32];
-    TOKENS.nextBytes(raw);
-    String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+    String token = DataToken.newToken();
     host.dataPlane().expectStreamOnly(dataId, token, StreamKind.CHECKPOINT, receiver, c.getPrepareSecondary().getPrimaryHost());
-    HostSettings hs = host.settings();
-    String dataHost = hs.advertisedHost().isEmpty() ? hs.dataBindHost() : hs.advertisedHost();
-    int port = hs.advertisedPort() == 0 ? host.dataPlane().port() : hs.advertisedPort();
+    String dataHost = host.settings().dataEndpointHost();
+    int port = host.settings().dataEndpointPort(host.dataPlane().port());
     s = new Secondary(generation, dataId, copy, receiver, SecondaryCookie.newBuilder().setDataHost(dataHost)
         .setDataPort(port).setToken(token).build());
     s.coordinator = replyTo;

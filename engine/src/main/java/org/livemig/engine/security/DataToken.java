@@ -13,7 +13,16 @@ import org.livemig.messages.PrepareCookie;
  * journal or ledger keeps its SHA-256 instead, so a database dump cannot claim a channel.
  */
 public final class DataToken {
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
   private DataToken() {}
+
+  /** A new one-time token: 128 random bits, hex. */
+  public static String newToken() {
+    byte[] b = new byte[16];
+    RANDOM.nextBytes(b);
+    return java.util.HexFormat.of().formatHex(b);
+  }
 
   public static ByteString sha256(String token) {
     try {
