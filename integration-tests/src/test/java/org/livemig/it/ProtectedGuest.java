@@ -76,6 +76,16 @@ final class ProtectedGuest {
     throw new AssertionError("the protection never reached the expected state; last " + last + "\n" + cluster.logs(40));
   }
 
+  /** The host lists the guest RUNNING within a few seconds (a protected guest stops for a moment at each checkpoint). */
+  void awaitRunningOn(String host) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    String state;
+    while (!(state = cluster.stateOn(host, guest)).equals("RUNNING")) {
+      if (System.nanoTime() > deadline) throw new AssertionError(guest + " on " + host + " is " + state + ", not RUNNING");
+      Thread.sleep(20); // asking another process
+    }
+  }
+
   void assertMatchesItsOracle(String host) throws Exception {
     HttpResponse<String> r = cluster.get(host, "/guests/" + guest + "/verify");
     assertEquals(200, r.statusCode(), r.body());

@@ -70,7 +70,7 @@ class ProtectionProcessTest {
         + "\"source_host\":\"host-a\",\"destination_host\":\"host-b\"}");
     assertEquals(409, m.statusCode(), m.body());
     assertTrue(m.body().contains("is protected"), m.body());
-    assertEquals("RUNNING", cluster.stateOn("host-a", "pg"));
+    g.awaitRunningOn("host-a"); // a checkpoint pauses it for a moment every 25 ms
 
     // host-a dies with checkpoint 200 acknowledged and its outputs held: host-b runs from it.
     HostProcess primary = cluster.process("host-a");
