@@ -38,6 +38,19 @@ final class ProtectedGuest {
         + "\",\"secondary_host\":\"" + secondary + "\",\"interval_ms\":" + intervalMs + "}");
   }
 
+  /**
+   * Protects it once the last protection has ended everywhere: a 409 "still ending" (a host has
+   * not yet confirmed the old primary stopped or the old copy destroyed) is asked again.
+   */
+  HttpResponse<String> protectOnceEnded(String primary, String secondary, int intervalMs) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (true) {
+      HttpResponse<String> r = protect(primary, secondary, intervalMs);
+      if (r.statusCode() != 409 || !r.body().contains("still ending") || System.nanoTime() > deadline) return r;
+      Thread.sleep(200); // the hosts' answers are on their way
+    }
+  }
+
   HttpResponse<String> unprotect() throws Exception {
     for (String n : List.of("c1", "c2")) {
       if (cluster.alive(n)) return cluster.delete(n, "/guests/" + guest + "/protection");

@@ -35,7 +35,7 @@ class ProtectionFailoverBench {
       String primary = "host-a";
       String secondary = "host-b";
       for (int rep = 1; rep <= reps; rep++) {
-        assertEquals(202, g.protect(primary, secondary, 50).statusCode());
+        assertEquals(202, g.protectOnceEnded(primary, secondary, 50).statusCode());
         String from = primary;
         long generation = g.await(i -> i.getPrimaryHost().equals(from) && i.getState() == ProtectionState.REPLICATING
             && i.getCheckpoints() >= 20, Duration.ofSeconds(90)).getGeneration();

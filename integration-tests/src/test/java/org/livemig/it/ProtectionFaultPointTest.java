@@ -59,6 +59,7 @@ class ProtectionFaultPointTest {
         // host-b applied and acknowledged it: it runs from it, although host-a never released its outputs.
         default -> assertEquals(CHECKPOINT, resumed, over.toString());
       }
+      assertTrue(over.getReason().contains("its lease ran out"), over.getReason());
       g.assertFailedOverToB(over, diedAt * 1000);
     }
   }

@@ -99,8 +99,17 @@ class ProtectionLinkTest {
     assertEquals(first.getEpoch(), later.getEpoch());
   }
 
-  /** Degraded by the primary's own report: its checkpointer has ended, nothing pauses the guest any more. */
+  /**
+   * Degraded by the primary's own report: its checkpointer has ended, and the End the coordinator
+   * sends it then runs the guest again if its lease had paused it meanwhile (no ack came).
+   */
   private void assertOnlyOnItsPrimary(GuestDescription d) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (cluster.guestOn("host-a", d.getGuestId()).map(g -> g.state() != org.livemig.engine.guest.RunState.RUNNING)
+        .orElse(true)) {
+      if (System.nanoTime() > deadline) throw new AssertionError("the guest never ran again on host-a");
+      Thread.sleep(20); // the End is on its way to host-a
+    }
     assertTrue(cluster.guestOn("host-b", d.getGuestId()).isEmpty(), "host-b holds no guest of it");
     cluster.assertExactlyOneRunningOn("host-a", d);
   }

@@ -114,6 +114,7 @@ final class ProtectionCommands {
           i.getFailoverCheckpoint(), i.getFailoverSteps(), i.getFailoverOutputsUpto()));
     }
     if (i.getPrimaryFenced()) b.append(" | the primary's host fenced itself: the guest is paused (unprotect runs it again)");
+    if (i.getPrimaryLeaseStopped()) b.append(" | no checkpoint acknowledged within the primary's lease: the guest is paused");
     if (!i.getReason().isEmpty()) b.append(" | ").append(i.getReason());
     return b.toString();
   }

@@ -38,9 +38,12 @@ import org.livemig.messages.StopPrimary;
  * hosts are owed in each state. Commands are re-sent until answered; hosts answer repeats alike.
  *
  * <p>Who runs the guest: the primary, until a failover is persisted. The secondary runs it only
- * after that, and only once the primary is stopped or its host has left the cluster (a host cut
- * off from the majority pauses its protected guests itself, see Fence). A primary that reports
- * its replication failed is alive: the protection degrades, it does not fail over.
+ * after that, and only once the primary is stopped, its host has left the cluster (a host cut
+ * off from the majority pauses its protected guests itself, see Fence), or its lease ran out
+ * (the secondary's PrimaryLeaseOut: without an ack the primary pauses the guest itself, and the
+ * secondary, whose stream ended, acknowledges nothing more). A primary that reports its
+ * replication failed is alive: the protection degrades, it does not fail over; its lease may
+ * have paused the guest meanwhile, and the End it is sent then is its word to run it again.
  */
 public final class ProtectionRules {
   private ProtectionRules() {}
@@ -143,8 +146,8 @@ public final class ProtectionRules {
     if (!s.started()) return unknown(guestId);
     String why = reason.isEmpty() ? "failover requested by an operator" : reason;
     return switch (s.state()) {
-      case FAILOVER_WAITING -> decide(s, why, true);
-      case REPLICATING -> decide(s, why, false);
+      case FAILOVER_WAITING -> decide(s, why, s.primaryGone(), s.primaryLeaseOut());
+      case REPLICATING -> decide(s, why, false, false);
       case SYNCING -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the secondary of " + s.guestId()
           + " holds no whole checkpoint yet: nothing to fail over to");
       case FAILING_OVER -> Outcome.nothing();
@@ -153,9 +156,24 @@ public final class ProtectionRules {
     };
   }
 
-  private static Outcome decide(Protection s, String reason, boolean primaryGone) {
+  private static Outcome decide(Protection s, String reason, boolean primaryGone, boolean leaseOut) {
     return Outcome.of(ProtectionEvent.newBuilder().setFailoverDecided(FailoverDecided.newBuilder()
-        .setEpoch(s.epoch() + 1).setReason(reason).setPrimaryGone(primaryGone)));
+        .setEpoch(s.epoch() + 1).setReason(reason).setPrimaryGone(primaryGone).setPrimaryLeaseOut(leaseOut)));
+  }
+
+  /**
+   * The secondary's stream ended and the primary's lease has run out since: the primary has the
+   * guest paused (or is dead) and cannot run it again without this coordinator's word, so the
+   * copy may take over now instead of once the cluster removes the primary's host.
+   */
+  private static Outcome onLeaseOut(Protection s, org.livemig.messages.PrimaryLeaseOut l) {
+    if (!s.replicating()) return Outcome.nothing(); // degraded (the primary spoke first), or a failover under way
+    String why = "the primary " + s.primary() + " fell silent (checkpoint stream ended: " + l.getStreamEnded()
+        + ") and its lease ran out " + l.getLeaseMs() + " ms after checkpoint " + l.getCheckpoint();
+    return s.request().getManualFailover()
+        ? Outcome.of(ProtectionEvent.newBuilder().setPrimaryLost(PrimaryLost.newBuilder().setLeaseOut(true)
+            .setReason(why + ": waiting for an operator's failover")))
+        : decide(s, why, false, true);
   }
 
   private static Outcome unknown(String guestId) {
@@ -174,18 +192,19 @@ public final class ProtectionRules {
           return s.request().getManualFailover()
               ? Outcome.of(ProtectionEvent.newBuilder().setPrimaryLost(PrimaryLost.newBuilder().setReason(why
                   + ": waiting for an operator's failover")))
-              : decide(s, why, true);
+              : decide(s, why, true, false);
         }
         if (secondary) return degraded("secondary host " + host + " left the cluster");
         return Outcome.nothing();
       case FAILOVER_WAITING:
-        return secondary ? lost("the secondary host " + host + " left the cluster too") : Outcome.nothing();
+        if (secondary) return lost("the secondary host " + host + " left the cluster too");
+        return primary && !s.primaryStopped() ? primaryStopped() : Outcome.nothing();
       case FAILING_OVER:
-        if (primary && !s.primaryStopped()) {
-          return Outcome.of(ProtectionEvent.newBuilder().setPrimaryStopped(PrimaryStopped.getDefaultInstance()));
-        }
+        if (primary && !s.primaryStopped()) return primaryStopped();
         return secondary ? lost("the secondary host " + host + " left the cluster during the failover")
             : Outcome.nothing();
+      case FAILED_OVER: // a lease-out failover: the old primary's paused copy went with its host
+        return primary && !s.primaryStopped() ? primaryStopped() : Outcome.nothing();
       default:
         return Outcome.nothing();
     }
@@ -195,6 +214,7 @@ public final class ProtectionRules {
   public static Outcome onReply(Protection s, Progress p, ProtectionHostReply r) {
     if (r.getGeneration() != s.generation() || !s.started()) return Outcome.nothing(); // an older protection's
     if (r.getAnswered() && r.getEpoch() != s.epoch()) return Outcome.nothing(); // an older incarnation's command
+    if (r.getRole() == ProtectionRole.SECONDARY && r.hasLeaseOut()) return onLeaseOut(s, r.getLeaseOut());
     if (r.getRole() == ProtectionRole.SECONDARY && r.hasStreamEnded()) {
       p.streamEnded = r.getStreamEnded(); // the primary's side decides (its report, or its host leaving)
       return Outcome.nothing();
@@ -218,9 +238,8 @@ public final class ProtectionRules {
         }
       }
       default -> {
-        if (r.getRole() == ProtectionRole.PRIMARY && s.state() == ProtectionState.FAILING_OVER && !s.primaryStopped()) {
-          return Outcome.of(ProtectionEvent.newBuilder().setPrimaryStopped(PrimaryStopped.getDefaultInstance()));
-        }
+        boolean failing = s.state() == ProtectionState.FAILING_OVER || s.state() == ProtectionState.FAILED_OVER;
+        if (r.getRole() == ProtectionRole.PRIMARY && failing && !s.primaryStopped()) return primaryStopped();
       }
     }
     return Outcome.nothing();
@@ -259,6 +278,10 @@ public final class ProtectionRules {
     return degraded(why);
   }
 
+  private static Outcome primaryStopped() {
+    return Outcome.of(ProtectionEvent.newBuilder().setPrimaryStopped(PrimaryStopped.getDefaultInstance()));
+  }
+
   private static Outcome degraded(String reason) {
     return Outcome.of(ProtectionEvent.newBuilder().setDegraded(ProtectionDegraded.newBuilder().setReason(reason)));
   }
@@ -283,10 +306,13 @@ public final class ProtectionRules {
               .setSecondaryHost(s.secondary()).setIntervalMs(s.request().getIntervalMs()))));
         }
       }
-      case FAILING_OVER -> {
+      case FAILING_OVER, FAILED_OVER -> {
+        // Stopped first, unless gone or its lease ran out (then both at once; after the failover,
+        // its paused copy is still to be destroyed).
         if (!s.primaryStopped()) {
           out.add(to(s.primary(), command(s).setStopPrimary(StopPrimary.newBuilder().setReason(s.reason()))));
-        } else {
+        }
+        if (s.state() == ProtectionState.FAILING_OVER && (s.primaryStopped() || s.primaryLeaseOut())) {
           out.add(to(s.secondary(), command(s).setFailover(FailoverRequest.newBuilder().setOwnerToken(ownerToken(s)))));
         }
       }
@@ -330,7 +356,8 @@ public final class ProtectionRules {
       b.setCheckpoints(r.getCheckpoints()).setLastCheckpoint(r.getLastCheckpoint())
           .setLastCheckpointAgeMs(r.getLastCheckpointAgeMs()).setLastCheckpointBytes(r.getLastCheckpointBytes())
           .setLastPauseUs(r.getLastPauseUs()).setP50PauseUs(r.getP50PauseUs()).setP99PauseUs(r.getP99PauseUs())
-          .setSyncBytes(r.getSyncBytes()).setPrimaryFenced(r.getFenced() && s.replicating());
+          .setSyncBytes(r.getSyncBytes()).setPrimaryFenced(r.getFenced() && s.replicating())
+          .setPrimaryLeaseStopped(r.getLeaseStopped() && s.replicating());
     }
     if (s.replicating() && p.streamEnded != null && s.reason().isEmpty()) {
       b.setReason("the secondary's checkpoint stream ended: " + p.streamEnded);

@@ -1,6 +1,7 @@
 package org.livemig.engine.dataplane;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
@@ -47,6 +48,10 @@ public final class CheckpointReceiver implements StreamHandler {
   private boolean admitted;
   private boolean ended; // forgotten or taken over: nothing more is applied
   private AppliedCheckpoint last;
+  private long leaseEndsAt; // nanoTime by which a silent primary has the guest stopped (its lease, from `last`)
+  private int leaseMillis;
+  private int ackTimeoutMillis;
+  private boolean endedSilent; // the stream ended by the stall timeout, not closed
   private boolean synced; // a sync page arrived
   private volatile String failure;
 
@@ -63,6 +68,33 @@ public final class CheckpointReceiver implements StreamHandler {
   /** The last whole checkpoint applied, or null before the first. */
   public synchronized AppliedCheckpoint lastApplied() {
     return last;
+  }
+
+  /**
+   * When a primary that stopped sending has its guest stopped: the lease the last acknowledged
+   * checkpoint carried, counted from that checkpoint end's arrival here (which came after the
+   * primary's pause the lease runs from). Meaningful once the stream ended; no ack is sent after
+   * that, so no later lease can exist. Long.MAX_VALUE when no checkpoint with a lease was applied.
+   */
+  public synchronized long leaseEndsAtNanos() {
+    return last == null || leaseMillis == 0 ? Long.MAX_VALUE : leaseEndsAt;
+  }
+
+  /**
+   * From when this copy may claim the guest once the stream ended: the lease's end, and if the
+   * stream went silent rather than closed (the link hung; the primary may be alive and waiting for
+   * an ack) the primary's ack timeout beyond it too, so that a live primary reports its failure
+   * (and keeps the guest) first. Long.MAX_VALUE when no checkpoint with a lease was applied.
+   */
+  public synchronized long claimFromNanos() {
+    long lease = leaseEndsAtNanos();
+    if (lease == Long.MAX_VALUE || !endedSilent) return lease;
+    return lease + TimeUnit.MILLISECONDS.toNanos(ackTimeoutMillis);
+  }
+
+  /** The lease the last applied checkpoint carried, in ms (0 = none). */
+  public synchronized int leaseMillis() {
+    return last == null ? 0 : leaseMillis;
   }
 
   /** Why the stream failed (a checkpoint in progress was discarded, or the stream broke the protocol), or null. */
@@ -118,11 +150,15 @@ public final class CheckpointReceiver implements StreamHandler {
         if (f.hasCheckpointPages()) {
           pages(codec, f.getCheckpointPages(), sync);
         } else if (f.hasCheckpointEnd()) {
+          long arrived = System.nanoTime(); // after the primary's pause, from which its lease runs
           AppliedCheckpoint applied;
           synchronized (this) {
             if (ended) throw new DataPlaneException("taken over");
             applied = buffer.apply(f.getCheckpointEnd(), next(), guest);
             last = applied;
+            leaseMillis = f.getCheckpointEnd().getLeaseMs();
+            ackTimeoutMillis = f.getCheckpointEnd().getAckTimeoutMs();
+            leaseEndsAt = arrived + TimeUnit.MILLISECONDS.toNanos(leaseMillis);
           }
           listener.applied(applied);
           codec.writeMessage(Frame.newBuilder().setCheckpointAck(CheckpointAck.newBuilder().setCheckpoint(applied.checkpoint())).build());
@@ -142,6 +178,7 @@ public final class CheckpointReceiver implements StreamHandler {
     synchronized (this) {
       open = null;
       at = last;
+      endedSilent = silent.get();
       if (!ended && (partial != -1 || !reason.startsWith("connection closed by peer"))) failure = reason;
     }
     if (partial != -1) {

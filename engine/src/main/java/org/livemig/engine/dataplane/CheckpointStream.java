@@ -74,11 +74,13 @@ public final class CheckpointStream implements AutoCloseable {
   }
 
   /** The end of checkpoint: the secondary applies it if pageCount pages arrived, then acknowledges it. */
-  public synchronized void sendEnd(long checkpoint, long pageCount, byte[] deviceState, long outputsUpto, long steps)
-      throws IOException {
+  public synchronized void sendEnd(long checkpoint, long pageCount, byte[] deviceState, long outputsUpto, long steps,
+      long leaseMillis, long ackTimeoutMillis) throws IOException {
     checkUsable();
     write(Frame.newBuilder().setCheckpointEnd(CheckpointEnd.newBuilder().setCheckpoint(checkpoint).setPageCount(pageCount)
-        .setDeviceState(com.google.protobuf.ByteString.copyFrom(deviceState)).setOutputsUpto(outputsUpto).setSteps(steps)).build(), null);
+        .setDeviceState(com.google.protobuf.ByteString.copyFrom(deviceState)).setOutputsUpto(outputsUpto).setSteps(steps)
+        .setLeaseMs((int) Math.min(Integer.MAX_VALUE, leaseMillis))
+        .setAckTimeoutMs((int) Math.min(Integer.MAX_VALUE, ackTimeoutMillis))).build(), null);
   }
 
   private void write(Frame frame, ByteBuffer payload) throws IOException {

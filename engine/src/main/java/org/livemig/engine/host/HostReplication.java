@@ -45,6 +45,8 @@ final class HostReplication {
 
   record StreamEnded(String guestId, long generation, String reason) implements Event {}
 
+  record LeaseOut(String guestId, long generation) implements Event {}
+
   record Stopped(ProtectionCommand command, MigratableGuest guest, Throwable error, ActorRef<ProtectionHostReply> replyTo)
       implements Event {}
 
@@ -138,11 +140,14 @@ final class HostReplication {
       }
     } else if (e instanceof StreamEnded m) {
       secondaries.streamEnded(m);
+    } else if (e instanceof LeaseOut m) {
+      secondaries.leaseOut(m);
     } else if (e instanceof Stopped m) stopped(m);
     else if (e instanceof ReportTick) {
       primaries.forEach((id, p) -> {
         if (p.coordinator != null) p.coordinator.tell(report(id, p, p.checkpointer.status()));
       });
+      secondaries.reportLeaseOuts();
     }
   }
 
@@ -332,7 +337,7 @@ final class HostReplication {
             .setLastCheckpoint(st.lastCheckpoint()).setLastCheckpointAgeMs(st.lastCheckpointAgeMillis())
             .setLastCheckpointBytes(st.lastCheckpointBytes()).setLastPauseUs(st.lastPauseMicros())
             .setP50PauseUs(st.p50PauseMicros()).setP99PauseUs(st.p99PauseMicros()).setSyncBytes(st.syncBytes())
-            .setFailure(st.failure() == null ? "" : st.failure()).setFenced(guests.fenced(guestId))).build();
+            .setFailure(st.failure() == null ? "" : st.failure()).setFenced(guests.fenced(guestId)).setLeaseStopped(p.checkpointer.leaseStopped())).build();
   }
 
   private ProtectionHostReply.Builder ok(ProtectionCommand c, ProtectionRole role) {

@@ -11,6 +11,7 @@ import org.livemig.engine.guest.SyntheticGuest;
 import org.livemig.engine.replication.Failover;
 import org.livemig.engine.security.DataToken;
 import org.livemig.messages.ErrorKind;
+import org.livemig.messages.PrimaryLeaseOut;
 import org.livemig.messages.FailoverResult;
 import org.livemig.messages.ProtectionCommand;
 import org.livemig.messages.ProtectionHostReply;
@@ -34,6 +35,8 @@ final class SecondaryCopies {
     ActorRef<ProtectionHostReply> coordinator;
     long epoch;
     FailoverResult failedOver;
+    String streamEnded; // why its stream ended, once it has
+    PrimaryLeaseOut leaseOut; // the primary's lease ran out since: reported until the coordinator acts
 
     Secondary(long generation, String dataId, SyntheticGuest guest, CheckpointReceiver receiver, SecondaryCookie cookie) {
       this.generation = generation;
@@ -141,13 +144,45 @@ final class SecondaryCopies {
     replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setFailedOver(s.failedOver).build());
   }
 
-  /** The copy's stream ended: the coordinator hears it (it decides nothing by itself). */
+  /**
+   * The copy's stream ended: the coordinator hears it at once (it decides nothing by that alone),
+   * and again once the primary's lease has run out, from when this host may take over.
+   */
   void streamEnded(HostReplication.StreamEnded m) {
     Secondary s = secondaries.get(m.guestId());
-    if (s != null && s.generation == m.generation() && s.coordinator != null) {
+    if (s == null || s.generation != m.generation()) return;
+    s.streamEnded = m.reason();
+    if (s.coordinator != null) {
       s.coordinator.tell(host.replies().unprompted(m.guestId(), s.generation, s.epoch, ProtectionRole.SECONDARY)
           .setStreamEnded(m.reason()).build());
     }
+    long from = s.receiver.claimFromNanos();
+    if (from == Long.MAX_VALUE) return; // no whole checkpoint with a lease: nothing to take over with
+    java.time.Duration left = java.time.Duration.ofNanos(Math.max(0, from - System.nanoTime()));
+    host.ctx().scheduleOnce(left, host.ctx().getSelf(), new HostReplication.LeaseOut(m.guestId(), m.generation()));
+  }
+
+  /** The primary's lease ran out: whatever it did, it has the guest stopped; the coordinator may fail over now. */
+  void leaseOut(HostReplication.LeaseOut m) {
+    Secondary s = secondaries.get(m.guestId());
+    if (s == null || s.generation != m.generation() || s.leaseOut != null) return;
+    var at = s.receiver.lastApplied();
+    s.leaseOut = PrimaryLeaseOut.newBuilder().setStreamEnded(s.streamEnded).setCheckpoint(at.checkpoint())
+        .setLeaseMs(s.receiver.leaseMillis()).build();
+    host.ctx().getLog().warn("guest {}: the primary's lease ran out {} ms after checkpoint {} arrived (its stream ended: "
+        + "{}; a silent one is given the primary's ack timeout besides); the copy here may take over", m.guestId(),
+        s.leaseOut.getLeaseMs(), at.checkpoint(), s.streamEnded);
+    reportLeaseOuts();
+  }
+
+  /** Said again every report interval until a failover or the protection's end: a report may be lost. */
+  void reportLeaseOuts() {
+    secondaries.forEach((id, s) -> {
+      if (s.leaseOut != null && s.coordinator != null) {
+        s.coordinator.tell(host.replies().unprompted(id, s.generation, s.epoch, ProtectionRole.SECONDARY)
+            .setLeaseOut(s.leaseOut).build());
+      }
+    });
   }
 
   /** EndProtection: a copy of this generation or older is destroyed; returns whether there was one. */

@@ -14,10 +14,14 @@ import java.time.Duration;
  *     buffers one whole, so this bounds its memory; a larger one fails the protection
  * @param syncRounds live rounds of dirty pages after the initial copy, before the first
  *     checkpoint, while more than half of maxCheckpointBytes is dirty
+ * @param lease how long past one interval after a checkpoint's pause the primary runs its guest
+ *     without that checkpoint's ack; a silent primary has the guest stopped by then, so the
+ *     secondary may take over once it has waited as long (the floor of a failover's time)
  */
 public record CheckpointSettings(Duration interval, Duration ackTimeout, Duration pauseTimeout, long maxCheckpointBytes,
-    int syncRounds) {
+    int syncRounds, Duration lease) {
   public CheckpointSettings {
+    positive(lease, "lease");
     positive(interval, "interval");
     positive(ackTimeout, "ackTimeout");
     positive(pauseTimeout, "pauseTimeout");
@@ -32,23 +36,34 @@ public record CheckpointSettings(Duration interval, Duration ackTimeout, Duratio
   }
 
   public static CheckpointSettings defaults() {
-    return new CheckpointSettings(Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofSeconds(2), 256L << 20, 5);
+    return new CheckpointSettings(Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofSeconds(2), 256L << 20, 5,
+        Duration.ofSeconds(1));
   }
 
   public static CheckpointSettings fromConfig(Config replication) {
     return new CheckpointSettings(replication.getDuration("checkpoint-interval"), replication.getDuration("ack-timeout"),
-        replication.getDuration("pause-timeout"), replication.getBytes("max-checkpoint-bytes"), replication.getInt("sync-rounds"));
+        replication.getDuration("pause-timeout"), replication.getBytes("max-checkpoint-bytes"), replication.getInt("sync-rounds"),
+        replication.getDuration("lease"));
   }
 
   public CheckpointSettings withInterval(Duration d) {
-    return new CheckpointSettings(d, ackTimeout, pauseTimeout, maxCheckpointBytes, syncRounds);
+    return new CheckpointSettings(d, ackTimeout, pauseTimeout, maxCheckpointBytes, syncRounds, lease);
   }
 
   public CheckpointSettings withAckTimeout(Duration d) {
-    return new CheckpointSettings(interval, d, pauseTimeout, maxCheckpointBytes, syncRounds);
+    return new CheckpointSettings(interval, d, pauseTimeout, maxCheckpointBytes, syncRounds, lease);
+  }
+
+  public CheckpointSettings withLease(Duration d) {
+    return new CheckpointSettings(interval, ackTimeout, pauseTimeout, maxCheckpointBytes, syncRounds, d);
+  }
+
+  /** The lease from a checkpoint's pause: one interval to the next checkpoint, and the lease for its ack. */
+  public Duration leaseFromPause() {
+    return interval.plus(lease);
   }
 
   public CheckpointSettings withMaxCheckpointBytes(long bytes) {
-    return new CheckpointSettings(interval, ackTimeout, pauseTimeout, bytes, syncRounds);
+    return new CheckpointSettings(interval, ackTimeout, pauseTimeout, bytes, syncRounds, lease);
   }
 }

@@ -25,8 +25,17 @@ import org.slf4j.LoggerFactory;
  * device state and output counter; the guest runs again before anything is sent. Then the pages,
  * the end record, and a wait for the secondary's ack (at most one checkpoint is unacknowledged);
  * the ack releases the outputs the checkpoint covers ({@link OutputGate}). Any failure (link,
- * missing ack, a checkpoint over the bound) ends replication as FAILED: the guest runs on here,
- * unprotected, its unreleased outputs held, for the coordinator to decide (failover or unprotect).
+ * missing ack, a checkpoint over the bound) ends replication as FAILED: the guest runs on here
+ * until its lease ends (below), its unreleased outputs held, for the coordinator to decide
+ * (degrade: stop() runs it on unprotected; or fail over).
+ *
+ * <p>The lease: from checkpoint 1 on the guest runs only until one interval plus half the lease
+ * past the pause of the newest acknowledged checkpoint (checkpoint 1's own pause before its ack),
+ * while each checkpoint's end tells the secondary one interval plus the whole lease. Past
+ * that it is paused until an ack or {@link #stop} (the coordinator's word that no copy runs
+ * elsewhere). So a secondary whose stream ended knows, from the lease in each checkpoint's end and
+ * the arrival of the last one it acknowledged, by when its primary has stopped the guest, and may
+ * take over without waiting for the cluster to remove the primary's host.
  *
  * <p>Runs on a thread of its own; {@link #status} may be read from anywhere.
  */
@@ -50,6 +59,13 @@ public final class Checkpointer implements AutoCloseable {
   private final Object holdLock = new Object();
   private boolean held; // guarded by holdLock
   private boolean inPause; // guarded by holdLock: a checkpoint paused the running guest and has not resumed it
+  // The lease (guarded by holdLock): from checkpoint 1 on, the guest runs only until leaseUntil,
+  // which each ack moves to its checkpoint's pause + interval + half the lease; past it the lease
+  // has the guest stopped until the next ack, or until stop() (the coordinator's word) ends it.
+  private boolean leased;
+  private long leaseUntil;
+  private boolean leaseStopped;
+  private java.util.concurrent.ScheduledFuture<?> leaseCheck;
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
 
   /**
@@ -89,7 +105,14 @@ public final class Checkpointer implements AutoCloseable {
   public boolean hold() {
     synchronized (holdLock) {
       held = true;
-      return inPause;
+      return inPause || leaseStopped;
+    }
+  }
+
+  /** Whether the lease has the guest stopped right now (no ack in time, and no word yet to go on). */
+  public boolean leaseStopped() {
+    synchronized (holdLock) {
+      return leaseStopped;
     }
   }
 
@@ -107,13 +130,76 @@ public final class Checkpointer implements AutoCloseable {
     return ended;
   }
 
-  /** Ends replication after the checkpoint in progress (STOPPED) and closes the stream; the guest runs on. */
+  /**
+   * Ends replication after the checkpoint in progress (STOPPED) and closes the stream; the guest
+   * runs on, at once if its lease had stopped it (the wait for that checkpoint's ack is no reason
+   * to keep it paused).
+   */
   public void stop() throws InterruptedException {
     stopping = true;
+    endLease();
     LockSupport.unpark(thread);
     if (thread.isAlive() && thread != Thread.currentThread()) thread.join();
     stream.close();
   }
+
+  /**
+   * Whoever stops replication has the coordinator's word that no copy runs elsewhere (the
+   * protection ended, or a failover stops this one after holding it): the lease no longer
+   * applies, and a guest it had stopped runs again unless held.
+   */
+  private void endLease() {
+    synchronized (holdLock) {
+      leased = false;
+      if (leaseCheck != null) leaseCheck.cancel(false);
+      if (leaseStopped && !held) {
+        guest.run(ownerToken);
+        log.info("replication of {} ended: the guest its lease had stopped runs again", protectionId);
+      }
+      leaseStopped = false;
+    }
+  }
+
+  /** Checkpoint 1 (before its end can be acknowledged) and every ack: the guest may run until pausedAt + lease. */
+  private void renewLease(long checkpoint, long pausedAt) {
+    synchronized (holdLock) {
+      if (stopping) return; // stop() ended the lease for good
+      leased = true;
+      // Kept to half the lease the secondary is told: the other half absorbs a late timer, a slow
+      // pause, and clocks that run at slightly different rates.
+      leaseUntil = Math.max(leaseUntil, pausedAt + settings.interval().toNanos() + settings.lease().toNanos() / 2);
+      long left = leaseUntil - System.nanoTime();
+      if (leaseStopped && left > 0) {
+        leaseStopped = false;
+        if (!held) {
+          guest.run(ownerToken);
+          log.info("replication of {}: checkpoint {} acknowledged, the guest its lease had stopped runs again", protectionId,
+              checkpoint);
+        }
+      }
+      if (leaseCheck != null) leaseCheck.cancel(false);
+      leaseCheck = LEASES.schedule(this::leaseCheck, Math.max(0, left), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** At the lease's end: no ack moved it, so the guest stops (the secondary may take over from now on). */
+  private void leaseCheck() {
+    synchronized (holdLock) {
+      if (!leased || leaseStopped || System.nanoTime() < leaseUntil) return;
+      leaseStopped = true;
+      if (inPause || held) return; // paused already: the checkpoint sees leaseStopped and does not resume it
+      guest.pause();
+    }
+    log.warn("replication of {}: no checkpoint acknowledged within its lease: the guest is paused until an ack or the "
+        + "coordinator's word", protectionId);
+  }
+
+  private static final java.util.concurrent.ScheduledExecutorService LEASES =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "replication-lease");
+        t.setDaemon(true);
+        return t;
+      });
 
   /** As stop, for try-with-resources. */
   @Override
@@ -175,9 +261,11 @@ public final class Checkpointer implements AutoCloseable {
     long pausedAt = System.nanoTime();
     boolean wasRunning;
     synchronized (holdLock) { // held: whoever holds it has the guest stopped, and it stays so
-      wasRunning = !held && guest.state() == RunState.RUNNING;
+      wasRunning = !held && (guest.state() == RunState.RUNNING || leaseStopped);
       inPause = wasRunning;
     }
+    // From checkpoint 1's end on, the secondary holds a copy that may take over: the lease applies.
+    if (c == 1) renewLease(c, pausedAt);
     long[] pages;
     byte[] device;
     long steps;
@@ -197,7 +285,10 @@ public final class Checkpointer implements AutoCloseable {
       upto = output == null ? 0 : output.emitted(); // exact: the workload has stopped
     } finally {
       synchronized (holdLock) {
-        if (wasRunning && !held) guest.run(ownerToken);
+        if (wasRunning && !held) {
+          if (leased && System.nanoTime() >= leaseUntil) leaseStopped = true; // runs again once this one is acknowledged
+          else guest.run(ownerToken);
+        }
         inPause = inPause && held; // held in its pause: the guest stays paused for the holder
       }
     }
@@ -209,9 +300,11 @@ public final class Checkpointer implements AutoCloseable {
       if (to >= pages.length / 2) fault.at(CheckpointFault.Point.MID_SEND, c);
     }
     fault.at(CheckpointFault.Point.MID_SEND, c); // a checkpoint without pages: its end unsent
-    stream.sendEnd(c, pages.length, device, upto, steps);
+    stream.sendEnd(c, pages.length, device, upto, steps, settings.leaseFromPause().toMillis(),
+        settings.ackTimeout().toMillis());
     fault.at(CheckpointFault.Point.SENT, c);
     stream.awaitAck(c, settings.ackTimeout());
+    renewLease(c, pausedAt);
     fault.at(CheckpointFault.Point.ACKNOWLEDGED, c);
     if (gate != null) gate.release(upto);
     stats.acknowledged(c, (long) pages.length * pageSize, pausedAt, pause);

@@ -209,6 +209,60 @@ class ProtectionRulesTest {
     assertTrue(ProtectionRules.info(s, p).getReason().contains("no frame"), "shown, not decided");
   }
 
+  private static ProtectionHostReply leaseOut(Protection s) {
+    return answer(s, "b").setAnswered(false).setLeaseOut(org.livemig.messages.PrimaryLeaseOut.newBuilder()
+        .setStreamEnded("connection closed by peer").setCheckpoint(41).setLeaseMs(1050)).build();
+  }
+
+  @Test
+  void thePrimarysLeaseRunOutFailsOverAtOnceAndItsPausedCopyIsStoppedBesides() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    long epoch = s.epoch();
+    s = apply(s, ProtectionRules.onReply(s, p, leaseOut(s)));
+    assertEquals(ProtectionState.FAILING_OVER, s.state());
+    assertEquals(epoch + 1, s.epoch());
+    assertTrue(s.reason().contains("lease ran out 1050 ms after checkpoint 41"), s.reason());
+    assertTrue(s.primaryLeaseOut() && !s.primaryStopped() && !s.primaryGone());
+    // The secondary does not wait for the primary's stop: the lease has the guest paused there.
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setFailedOver(FailoverResult.newBuilder().setCheckpoint(41))
+        .build()));
+    assertEquals(ProtectionState.FAILED_OVER, s.state());
+    // Failed over, and the old primary's paused copy still to be destroyed: until it answers or leaves.
+    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
+    assertEquals(List.of(), owed(s, p, "b"));
+    Protection answered = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").build()));
+    assertEquals(List.of(), ProtectionRules.pending(answered, p));
+    Protection left = apply(s, ProtectionRules.onHostLost(s, p, "a"));
+    assertEquals(List.of(), ProtectionRules.pending(left, p));
+    assertEquals(ProtectionState.FAILED_OVER, left.state());
+  }
+
+  @Test
+  void aLeaseRunOutAfterThePrimaryReportedItsFailureDecidesNothing() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").setAnswered(false).setStatus(status("FAILED", 40)
+        .toBuilder().setFailure("connection reset")).build()));
+    assertEquals(ProtectionState.DEGRADED, s.state());
+    assertTrue(ProtectionRules.onReply(s, p, leaseOut(s)).events().isEmpty(), "the primary spoke first: it runs on");
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "a"));
+  }
+
+  @Test
+  void aLeaseRunOutWithManualFailoverWaitsAndTheOperatorsFailoverStillStopsThePrimary() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST.toBuilder().setManualFailover(true).build(), p);
+    s = apply(s, ProtectionRules.onReply(s, p, leaseOut(s)));
+    assertEquals(ProtectionState.FAILOVER_WAITING, s.state());
+    assertEquals(List.of(), ProtectionRules.pending(s, p));
+    s = apply(s, ProtectionRules.failover(s, "g", ""));
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
+  }
+
   @Test
   void aFailoverTheSecondaryCannotDoLeavesTheGuestLostWithTheReason() {
     var p = new ProtectionRules.Progress();
