@@ -127,7 +127,12 @@ public final class LivemigNode implements AutoCloseable {
   /** Leaves the cluster and stops; the data-plane listener closes in the coordinated shutdown. */
   @Override
   public void close() {
-    closeAll(Duration.ofSeconds(30), this);
+    close(Duration.ofSeconds(30));
+  }
+
+  /** As close, waiting at most grace for the actor system to terminate (see closeAll). */
+  public void close(Duration grace) {
+    closeAll(grace, this);
   }
 
   /**

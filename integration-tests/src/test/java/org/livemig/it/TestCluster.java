@@ -310,13 +310,19 @@ final class TestCluster implements AutoCloseable {
     return true;
   }
 
+  /**
+   * A node stops in 1-2 s; one whose Artery TLS shutdown stalls (LivemigNode.closeAll) has given up
+   * its coordinated shutdown's last phase (10 s) by this grace, and waiting longer saves nothing.
+   */
+  private static final Duration CLOSE_GRACE = Duration.ofSeconds(13);
+
   @Override
   public void close() {
     for (LivemigNode n : hosts.values()) {
-      if (!gone(n)) n.close();
+      if (!gone(n)) n.close(CLOSE_GRACE);
     }
     for (LivemigNode c : coordinators) {
-      if (!gone(c)) c.close();
+      if (!gone(c)) c.close(CLOSE_GRACE);
     }
   }
 }
