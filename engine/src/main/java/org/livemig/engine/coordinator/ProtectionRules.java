@@ -121,8 +121,9 @@ public final class ProtectionRules {
    * waiting for such a host's answer to its End.
    */
   public static Outcome onHostNotFound(Protection s, Progress p, String host, String why) {
-    // Ended: a host not registered holds nothing of it in memory; its End is owed no more.
-    if (!s.active()) p.lostHosts.add(host);
+    // Ended: a host not registered holds nothing of it in memory; its End is owed no more. Not so
+    // a primary its lease stopped: unlisted may be cut off, its paused copy to be destroyed still.
+    if (!s.active() && !(host.equals(s.primary()) && primaryHoldsPaused(s))) p.lostHosts.add(host);
     if (s.state() != ProtectionState.SYNCING || s.address(host) != null) return Outcome.nothing();
     p.lostHosts.add(host);
     return Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded.newBuilder()
@@ -134,7 +135,11 @@ public final class ProtectionRules {
     return switch (s.state()) {
       case SYNCING, REPLICATING, DEGRADED -> Outcome.of(ProtectionEvent.newBuilder().setEnded(ProtectionEnded
           .newBuilder().setState(ProtectionState.UNPROTECTED).setReason(reason.isEmpty() ? "unprotected" : reason)));
-      case FAILOVER_WAITING -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the primary of " + s.guestId()
+      // Its lease stopped the primary and nothing was failed over: ending lets it run on.
+      case FAILOVER_WAITING -> primaryHoldsPaused(s) ? Outcome.of(ProtectionEvent.newBuilder().setEnded(
+          ProtectionEnded.newBuilder().setState(ProtectionState.UNPROTECTED).setReason(reason.isEmpty()
+              ? "unprotected: the primary " + s.primary() + " runs on" : reason)))
+          : Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "the primary of " + s.guestId()
           + " is lost: only a failover can keep the guest (its copy on " + s.secondary() + ")");
       case FAILING_OVER -> Outcome.refuse(ErrorKind.ERROR_CONFLICT, "", "guest " + s.guestId() + " is failing over");
       default -> Outcome.nothing(); // over already
@@ -197,11 +202,11 @@ public final class ProtectionRules {
         if (secondary) return degraded("secondary host " + host + " left the cluster");
         return Outcome.nothing();
       case FAILOVER_WAITING:
-        if (secondary) return lost("the secondary host " + host + " left the cluster too");
+        if (secondary) return lostOrPrimaryRunsOn(s, "the secondary host " + host + " left the cluster too");
         return primary && !s.primaryStopped() ? primaryStopped() : Outcome.nothing();
       case FAILING_OVER:
         if (primary && !s.primaryStopped()) return primaryStopped();
-        return secondary ? lost("the secondary host " + host + " left the cluster during the failover")
+        return secondary ? lostOrPrimaryRunsOn(s, "the secondary host " + host + " left the cluster during the failover")
             : Outcome.nothing();
       case FAILED_OVER: // a lease-out failover: the old primary's paused copy went with its host
         return primary && !s.primaryStopped() ? primaryStopped() : Outcome.nothing();
@@ -261,7 +266,7 @@ public final class ProtectionRules {
   private static Outcome onError(Protection s, Progress p, ProtectionHostReply r) {
     String why = r.getHost() + " refused: " + r.getError();
     if (s.state() == ProtectionState.FAILING_OVER && r.getRole() == ProtectionRole.SECONDARY) {
-      return lost("the failover failed on " + r.getHost() + ": " + r.getError());
+      return lostOrPrimaryRunsOn(s, "the failover failed on " + r.getHost() + ": " + r.getError());
     }
     if (!s.replicating()) return Outcome.nothing();
     // The primary no longer holds the guest (its host restarted, the guest lost with the old
@@ -276,6 +281,22 @@ public final class ProtectionRules {
           .setState(ProtectionState.UNPROTECTED).setReason("protection refused: " + why)));
     }
     return degraded(why);
+  }
+
+  /** Its lease stopped the primary, which may hold the guest paused: neither gone nor stopped for good yet. */
+  static boolean primaryHoldsPaused(Protection s) {
+    return s.primaryLeaseOut() && !s.primaryGone() && !s.primaryStopped();
+  }
+
+  /**
+   * The secondary cannot take over (it left, or its failover failed). If a lease-out decided the
+   * failover, the primary may still hold the guest, paused: the protection degrades and the End
+   * runs it again there (a secondary that left the cluster took whatever ran there with it).
+   */
+  private static Outcome lostOrPrimaryRunsOn(Protection s, String reason) {
+    if (!primaryHoldsPaused(s)) return lost(reason);
+    return degraded(reason + "; the primary " + s.primary() + " holds the guest, paused by its lease: it runs on there, "
+        + "unprotected");
   }
 
   private static Outcome primaryStopped() {
@@ -307,12 +328,13 @@ public final class ProtectionRules {
         }
       }
       case FAILING_OVER, FAILED_OVER -> {
-        // Stopped first, unless gone or its lease ran out (then both at once; after the failover,
-        // its paused copy is still to be destroyed).
-        if (!s.primaryStopped()) {
+        // The primary is stopped first, unless gone; if its lease ran out, only once the copy runs
+        // (its paused guest is what runs on should the failover fail).
+        boolean failing = s.state() == ProtectionState.FAILING_OVER;
+        if (!s.primaryStopped() && !(failing && s.primaryLeaseOut())) {
           out.add(to(s.primary(), command(s).setStopPrimary(StopPrimary.newBuilder().setReason(s.reason()))));
         }
-        if (s.state() == ProtectionState.FAILING_OVER && (s.primaryStopped() || s.primaryLeaseOut())) {
+        if (failing && (s.primaryStopped() || s.primaryLeaseOut())) {
           out.add(to(s.secondary(), command(s).setFailover(FailoverRequest.newBuilder().setOwnerToken(ownerToken(s)))));
         }
       }

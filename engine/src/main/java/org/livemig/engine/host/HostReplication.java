@@ -274,8 +274,8 @@ final class HostReplication {
   private void stopped(Stopped m) {
     String id = m.command().getGuestId();
     primaries.remove(id);
-    guests.unprotect(id);
     if (m.error() != null && m.guest().state() != org.livemig.engine.guest.RunState.DESTROYED) {
+      // Still protected here (in question for the fence, not run again by unprotect) until stopped.
       stopping.put(id, m.guest()); // the next StopPrimary tries again; until then it is not stopped
       ctx.getLog().error("guest {}: stopping the primary failed: {}", id, CopyActor.rootMessage(m.error()));
       m.replyTo().tell(error(m.command(), ProtectionRole.PRIMARY, ErrorKind.ERROR_REFUSED, "stopping the primary failed: "
@@ -283,6 +283,7 @@ final class HostReplication {
       return;
     }
     if (m.error() != null) ctx.getLog().warn("guest {}: stopped, with an error on the way: {}", id, CopyActor.rootMessage(m.error()));
+    guests.unprotect(id);
     stopping.remove(id);
     guests.release(id);
     ledger.tell(new HostLedger.Record(HostLedger.released(id)));
@@ -296,7 +297,20 @@ final class HostReplication {
     ActorRef<ProtectionHostReply> dialing = connecting.remove(id);
     if (dialing != null) ctx.getLog().info("protection of guest {} ended while its stream was being dialled", id);
     Primary p = primaries.get(id);
-    if (p != null && p.generation <= c.getGeneration()) {
+    if (p != null && p.generation < c.getGeneration()) {
+      // The coordinator moved on without this primary's answer: its protection may have failed
+      // over elsewhere, so its guest must not run again on this End. Held, kept paused, said so.
+      primaries.remove(id);
+      p.checkpointer.hold();
+      if (p.guest.state() == org.livemig.engine.guest.RunState.RUNNING) p.guest.pause();
+      CompletableFuture.runAsync(p.checkpointer::close, blocking);
+      ctx.getLog().error("guest {}: the End of protection generation {} found the primary of generation {} still here: "
+          + "kept paused (that protection may have failed over elsewhere); an operator decides", id, c.getGeneration(),
+          p.generation);
+      replyTo.tell(ok(c, ProtectionRole.PRIMARY).setEnded(true).build());
+      return;
+    }
+    if (p != null && p.generation == c.getGeneration()) {
       primaries.remove(id);
       ctx.getLog().info("protection of guest {} ended here (primary): {}", id, c.getEnd().getReason());
       CompletableFuture.runAsync(p.checkpointer::close, blocking).whenComplete((v, err) -> {

@@ -166,6 +166,11 @@ final class SecondaryCopies {
   void leaseOut(HostReplication.LeaseOut m) {
     Secondary s = secondaries.get(m.guestId());
     if (s == null || s.generation != m.generation() || s.leaseOut != null) return;
+    long early = s.receiver.claimFromNanos() - System.nanoTime();
+    if (early > 0) { // a timer that fired early: never claim before the lease has run out
+      host.ctx().scheduleOnce(java.time.Duration.ofNanos(early), host.ctx().getSelf(), m);
+      return;
+    }
     var at = s.receiver.lastApplied();
     s.leaseOut = PrimaryLeaseOut.newBuilder().setStreamEnded(s.streamEnded).setCheckpoint(at.checkpoint())
         .setLeaseMs(s.receiver.leaseMillis()).build();

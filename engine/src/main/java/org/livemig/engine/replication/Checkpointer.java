@@ -137,10 +137,13 @@ public final class Checkpointer implements AutoCloseable {
    */
   public void stop() throws InterruptedException {
     stopping = true;
-    endLease();
-    LockSupport.unpark(thread);
-    if (thread.isAlive() && thread != Thread.currentThread()) thread.join();
-    stream.close();
+    try {
+      endLease();
+    } finally {
+      LockSupport.unpark(thread);
+      if (thread.isAlive() && thread != Thread.currentThread()) thread.join();
+      stream.close();
+    }
   }
 
   /**
@@ -152,11 +155,12 @@ public final class Checkpointer implements AutoCloseable {
     synchronized (holdLock) {
       leased = false;
       if (leaseCheck != null) leaseCheck.cancel(false);
-      if (leaseStopped && !held) {
+      boolean resume = leaseStopped && !held && !inPause; // in a pause: the checkpoint resumes it (not leased now)
+      leaseStopped = false;
+      if (resume) {
         guest.run(ownerToken);
         log.info("replication of {} ended: the guest its lease had stopped runs again", protectionId);
       }
-      leaseStopped = false;
     }
   }
 
@@ -194,12 +198,18 @@ public final class Checkpointer implements AutoCloseable {
         + "coordinator's word", protectionId);
   }
 
-  private static final java.util.concurrent.ScheduledExecutorService LEASES =
-      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "replication-lease");
-        t.setDaemon(true);
-        return t;
-      });
+  /** One thread for every primary's lease timer; a renewal cancels the last (removed, not left queued). */
+  private static final java.util.concurrent.ScheduledThreadPoolExecutor LEASES = leaseTimers();
+
+  private static java.util.concurrent.ScheduledThreadPoolExecutor leaseTimers() {
+    var timers = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "replication-lease");
+      t.setDaemon(true);
+      return t;
+    });
+    timers.setRemoveOnCancelPolicy(true);
+    return timers;
+  }
 
   /** As stop, for try-with-resources. */
   @Override

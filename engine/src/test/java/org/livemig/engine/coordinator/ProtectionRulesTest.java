@@ -224,9 +224,10 @@ class ProtectionRulesTest {
     assertEquals(epoch + 1, s.epoch());
     assertTrue(s.reason().contains("lease ran out 1050 ms after checkpoint 41"), s.reason());
     assertTrue(s.primaryLeaseOut() && !s.primaryStopped() && !s.primaryGone());
-    // The secondary does not wait for the primary's stop: the lease has the guest paused there.
+    // The secondary does not wait for the primary's stop: the lease has the guest paused there,
+    // and it stays so (not destroyed) until the copy runs, in case the failover fails.
     assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
-    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
+    assertEquals(List.of(), owed(s, p, "a"));
     s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setFailedOver(FailoverResult.newBuilder().setCheckpoint(41))
         .build()));
     assertEquals(ProtectionState.FAILED_OVER, s.state());
@@ -235,9 +236,31 @@ class ProtectionRulesTest {
     assertEquals(List.of(), owed(s, p, "b"));
     Protection answered = apply(s, ProtectionRules.onReply(s, p, answer(s, "a").build()));
     assertEquals(List.of(), ProtectionRules.pending(answered, p));
+    // A primary the receptionist does not list may be cut off: still owed its stop, until removed.
+    assertTrue(ProtectionRules.onHostNotFound(s, p, "a", "is not registered").events().isEmpty());
+    assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
     Protection left = apply(s, ProtectionRules.onHostLost(s, p, "a"));
     assertEquals(List.of(), ProtectionRules.pending(left, p));
     assertEquals(ProtectionState.FAILED_OVER, left.state());
+  }
+
+  @Test
+  void aLeaseOutFailoverThatFailsLetsThePausedPrimaryRunOn() {
+    var p = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, p);
+    s = apply(s, ProtectionRules.onReply(s, p, leaseOut(s)));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setOk(false).setErrorKind(ErrorKind.ERROR_REFUSED)
+        .setError("no whole checkpoint").build()));
+    assertEquals(ProtectionState.DEGRADED, s.state());
+    assertTrue(s.reason().contains("runs on there"), s.reason());
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(s, p, "a"), "the End runs the paused guest again");
+    // Whereas after a host's removal the primary is gone: nothing to run on.
+    var q = new ProtectionRules.Progress();
+    Protection gone = replicating(REQUEST, q);
+    gone = apply(gone, ProtectionRules.onHostLost(gone, q, "a"));
+    gone = apply(gone, ProtectionRules.onReply(gone, q, answer(gone, "b").setOk(false)
+        .setErrorKind(ErrorKind.ERROR_REFUSED).setError("no whole checkpoint").build()));
+    assertEquals(ProtectionState.LOST, gone.state());
   }
 
   @Test
@@ -258,8 +281,14 @@ class ProtectionRulesTest {
     s = apply(s, ProtectionRules.onReply(s, p, leaseOut(s)));
     assertEquals(ProtectionState.FAILOVER_WAITING, s.state());
     assertEquals(List.of(), ProtectionRules.pending(s, p));
+    // The operator may keep it where it is: unprotected, the End runs the paused primary again.
+    Protection kept = apply(s, ProtectionRules.unprotect(s, "g", ""));
+    assertEquals(ProtectionState.UNPROTECTED, kept.state());
+    assertEquals(List.of(ProtectionCommand.CommandCase.END), owed(kept, p, "a"));
     s = apply(s, ProtectionRules.failover(s, "g", ""));
     assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setFailedOver(FailoverResult.newBuilder().setCheckpoint(41))
+        .build()));
     assertEquals(List.of(ProtectionCommand.CommandCase.STOP_PRIMARY), owed(s, p, "a"));
   }
 
