@@ -38,8 +38,10 @@ class ProtectionLinkTest {
     proxy = LinkProxy.onFreePorts();
     // No coordinator node: host-a has both roles (as the shipped node file gives every node), so the
     // protection's coordinator runs on its primary's own node.
+    Map<String, Object> hostB = new java.util.HashMap<>(TestCluster.hostBBehind(proxy).get("host-b"));
+    hostB.put("livemig.host.memory-capacity", "40MiB"); // a copy counts: see aSecondaryHoldsOnlyTheCopiesItsMemoryHolds
     Map<String, Map<String, Object>> hosts = Map.of("host-a", Map.of("livemig.host.replication.ack-timeout", "2s",
-        "akka.cluster.roles", List.of("host", "coordinator")), "host-b", TestCluster.hostBBehind(proxy).get("host-b"));
+        "akka.cluster.roles", List.of("host", "coordinator")), "host-b", hostB);
     cluster = new TestCluster(dir, 0, hosts, null);
     protections = new ProtectionClient(cluster.hosts.get("host-a").system());
   }
@@ -82,6 +84,45 @@ class ProtectionLinkTest {
     assertTrue(waited >= TimeUnit.MILLISECONDS.toNanos(1800), "silence is waited out (ack-timeout 2 s), not "
         + TimeUnit.NANOSECONDS.toMillis(waited) + " ms");
     assertOnlyOnItsPrimary(d);
+  }
+
+  /**
+   * A copy is memory the secondary holds: with 40 MiB on host-b (and perhaps 16 MiB of an earlier
+   * test's copy still being destroyed), a 24 MiB guest's copy fits, a second one does not and the
+   * request ends UNPROTECTED naming the shortage, nothing started; once the first is unprotected
+   * (its copy destroyed) the second is protected.
+   */
+  @Test
+  void aSecondaryHoldsOnlyTheCopiesItsMemoryHolds() throws Exception {
+    GuestDescription first = TestCluster.guest("cap-1", 24, 1000);
+    GuestDescription second = TestCluster.guest("cap-2", 24, 1000);
+    cluster.createGuest("host-a", first);
+    cluster.createGuest("host-a", second);
+    protections.protect(first.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    await(first, i -> i.getState() == ProtectionState.REPLICATING);
+    protections.protect(second.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    ProtectionInfo refused = await(second, i -> i.getState() == ProtectionState.UNPROTECTED);
+    assertTrue(refused.getReason().contains("not enough memory on host-b"), refused.getReason());
+    assertEquals(ProtectionState.REPLICATING, protections.status(first.getGuestId()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS).getState(), "the first protection is untouched");
+    cluster.assertExactlyOneRunningOn("host-a", second);
+
+    protections.unprotect(first.getGuestId(), "").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try { // 409 while the refused generation's End is confirmed; refused again while host-b holds the first copy
+        protections.protect(second.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture()
+            .get(30, TimeUnit.SECONDS);
+        ProtectionInfo i = await(second, x -> x.getState() != ProtectionState.SYNCING);
+        if (i.getState() == ProtectionState.REPLICATING) break;
+        assertTrue(i.getReason().contains("not enough memory"), i.toString());
+      } catch (java.util.concurrent.ExecutionException e) {
+        assertTrue(e.getMessage().contains("still ending"), e.getMessage());
+      }
+      assertTrue(System.nanoTime() < deadline, "host-b never had room for the second copy");
+      Thread.sleep(200); // the first copy's End is on its way to host-b
+    }
+    protections.unprotect(second.getGuestId(), "").toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
   /**

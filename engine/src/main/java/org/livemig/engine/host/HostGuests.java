@@ -31,6 +31,8 @@ final class HostGuests {
   private final RunStateListener runStates;
   private final Map<String, MigratableGuest> guests = new HashMap<>();
   private final Set<String> lost = new TreeSet<>();
+  /** Protections' copies held here as secondary (guest -> bytes): memory this host holds all the same. */
+  private final Map<String, Long> copies = new HashMap<>();
   private final Map<String, String> migrating = new HashMap<>(); // guest id -> migration id
   private final Set<String> verifying = new TreeSet<>();
   /** Guests with a disk move in progress (HostDiskMoves). */
@@ -255,13 +257,32 @@ final class HostGuests {
     if (fenced.remove(guestId) && g != null && g.state() == RunState.PAUSED) g.run(g.ownerToken());
   }
 
-  /** A protection's copy that never ran, for this host's secondary (its run states logged like any guest's). */
-  SyntheticGuest emptyCopy(GuestDescription d) {
-    return SyntheticGuest.empty(d, runStates);
+  /**
+   * A protection's copy that never ran, for this host's secondary (its run states logged like any
+   * guest's); its memory counts against the host's capacity from now on, until copyGone.
+   *
+   * @throws IllegalStateException if the host's memory capacity cannot hold it
+   */
+  SyntheticGuest emptyCopy(GuestDescription d, long memoryCapacityBytes) {
+    long need = d.getPageCount() * d.getPageSize();
+    long used = reservedBytes();
+    if (memoryCapacityBytes > 0 && used + need > memoryCapacityBytes) {
+      throw new IllegalStateException("not enough memory on " + hostId + ": the copy needs " + need + " bytes, "
+          + (memoryCapacityBytes - used) + " of " + memoryCapacityBytes + " free");
+    }
+    SyntheticGuest copy = SyntheticGuest.empty(d, runStates);
+    copies.put(d.getGuestId(), need);
+    return copy;
+  }
+
+  /** The copy was destroyed (its protection ended): its memory is free again. */
+  void copyGone(String guestId) {
+    copies.remove(guestId);
   }
 
   /** The secondary's copy runs here now (a persisted failover): this host's guest like any it created. */
   void failedOver(MigratableGuest g) {
+    copies.remove(g.description().getGuestId()); // counted as a guest from now on
     guests.put(g.description().getGuestId(), g);
     lost.remove(g.description().getGuestId());
   }
@@ -323,9 +344,10 @@ final class HostGuests {
     return paused;
   }
 
-  /** The memory of the guests held here: what Prepare counts against the host's capacity. */
+  /** The memory of the guests and protections' copies held here: what Prepare counts against the host's capacity. */
   private long reservedBytes() {
-    return guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum();
+    return guests.values().stream().mapToLong(g -> g.memory().sizeBytes()).sum()
+        + copies.values().stream().mapToLong(Long::longValue).sum();
   }
 
   HostAgent.Load load(long memoryCapacityBytes, int dataChannels) {

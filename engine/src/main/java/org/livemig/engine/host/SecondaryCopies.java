@@ -75,7 +75,7 @@ final class SecondaryCopies {
     String dataId = id + ".p" + c.getGeneration();
     SyntheticGuest copy;
     try {
-      copy = host.guests().emptyCopy(d);
+      copy = host.guests().emptyCopy(d, host.settings().memoryCapacityBytes());
     } catch (RuntimeException | OutOfMemoryError e) {
       replyTo.tell(host.replies().error(c, ProtectionRole.SECONDARY, ErrorKind.ERROR_REFUSED, "cannot hold a copy of guest " + id
           + ": " + e.getMessage()));
@@ -205,6 +205,7 @@ final class SecondaryCopies {
 
   private void endSecondary(String id, Secondary s) {
     secondaries.remove(id);
+    host.guests().copyGone(id);
     s.receiver.takeOver(); // stops receiving; nothing more is applied
     host.dataPlane().forget(s.dataId);
     CompletableFuture.runAsync(s.guest::destroy, host.blocking());
