@@ -39,9 +39,11 @@ class ProtectionLinkTest {
     // No coordinator node: host-a has both roles (as the shipped node file gives every node), so the
     // protection's coordinator runs on its primary's own node.
     Map<String, Object> hostB = new java.util.HashMap<>(TestCluster.hostBBehind(proxy).get("host-b"));
-    hostB.put("livemig.host.memory-capacity", "40MiB"); // a copy counts: see aSecondaryHoldsOnlyTheCopiesItsMemoryHolds
+    hostB.put("livemig.host.memory-capacity", "52MiB"); // a copy counts: see aSecondaryHoldsOnlyTheCopiesItsMemoryHolds
+    hostB.put("livemig.host.datastores.local", dir.resolve("b").toString());
     Map<String, Map<String, Object>> hosts = Map.of("host-a", Map.of("livemig.host.replication.ack-timeout", "2s",
-        "akka.cluster.roles", List.of("host", "coordinator")), "host-b", hostB);
+        "akka.cluster.roles", List.of("host", "coordinator"), "livemig.host.datastores.local", dir.resolve("a").toString()),
+        "host-b", hostB);
     cluster = new TestCluster(dir, 0, hosts, null);
     protections = new ProtectionClient(cluster.hosts.get("host-a").system());
   }
@@ -87,15 +89,56 @@ class ProtectionLinkTest {
   }
 
   /**
-   * A copy is memory the secondary holds: with 40 MiB on host-b (and perhaps 16 MiB of an earlier
-   * test's copy still being destroyed), a 24 MiB guest's copy fits, a second one does not and the
+   * A guest with a local disk written at queue depth 8: its copy on host-b gets a file of its own
+   * (host-b's datastore), filled by the checkpoints; an operator's failover stops the primary (its
+   * disk file deleted with it) and runs the copy, whose memory and disk match their oracles.
+   */
+  @Test
+  void aGuestWithADiskFailsOverWithItsDisk() throws Exception {
+    GuestDescription d = TestCluster.guest("disk-1", 8, 1000).toBuilder().addDisks(org.livemig.messages.DiskDescription
+        .newBuilder().setDiskId("root").setDatastore("local").setBlockCount(4096).setQueueDepth(8)
+        .setWritesPerSecond(800).setReadsPerMille(300)).build();
+    cluster.createGuest("host-a", d);
+    protections.protect(d.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    await(d, i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 20);
+    Path primaryFile = dir.resolve("a").resolve(d.getGuestId()).resolve("root.img");
+    Path copyFile = dir.resolve("b").resolve(d.getGuestId()).resolve("root.img");
+    assertTrue(java.nio.file.Files.exists(primaryFile) && java.nio.file.Files.exists(copyFile), "a file on each host");
+
+    protections.failover(d.getGuestId(), "drill").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    ProtectionInfo over = await(d, i -> i.getState() == ProtectionState.FAILED_OVER);
+    var g = cluster.assertExactlyOneRunningOn("host-b", d); // memory against its oracle
+    long writes = g.disks().get(0).getWrites();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (g.disks().get(0).getWrites() < writes + 50) {
+      assertTrue(System.nanoTime() < deadline, "the failed-over guest writes its disk");
+      Thread.sleep(20); // its workload writes 800 blocks a second
+    }
+    g.pause().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    g.drain().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    var disk = g.verifyDisks().get(0);
+    assertTrue(disk.getBlocksChecked() > 0 && disk.getWrites() > writes, disk.toString());
+    assertEquals(0, disk.getMismatches(), "the disk from checkpoint " + over.getFailoverCheckpoint() + " on: " + disk);
+    assertEquals(0, disk.getOwnershipViolations(), disk.toString());
+    g.run(g.ownerToken());
+    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (java.nio.file.Files.exists(primaryFile)) {
+      assertTrue(System.nanoTime() < deadline, "the stopped primary's disk file is deleted");
+      Thread.sleep(20); // deleted after the primary is destroyed
+    }
+  }
+
+  /**
+   * A copy is memory the secondary holds: with 52 MiB on host-b (which may also hold the 8 MiB
+   * guest failed over to it and 16 MiB of an earlier test's copy still being destroyed), a 28 MiB
+   * guest's copy fits, a second one does not and the
    * request ends UNPROTECTED naming the shortage, nothing started; once the first is unprotected
    * (its copy destroyed) the second is protected.
    */
   @Test
   void aSecondaryHoldsOnlyTheCopiesItsMemoryHolds() throws Exception {
-    GuestDescription first = TestCluster.guest("cap-1", 24, 1000);
-    GuestDescription second = TestCluster.guest("cap-2", 24, 1000);
+    GuestDescription first = TestCluster.guest("cap-1", 28, 1000);
+    GuestDescription second = TestCluster.guest("cap-2", 28, 1000);
     cluster.createGuest("host-a", first);
     cluster.createGuest("host-a", second);
     protections.protect(first.getGuestId(), "host-a", "host-b", 25, false).toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -23,6 +23,12 @@ public final class CheckpointBuffer {
   private long[] pages = new long[256];
   private int count;
   private long checkpoint = -1; // being buffered; -1 = none
+  /** A checkpoint's disk blocks, in the order they came (one entry per CheckpointBlocks frame). */
+  private record Blocks(String diskId, long[] blocks, ByteBuffer data) {}
+
+  private final java.util.List<Blocks> blocks = new java.util.ArrayList<>();
+  private long blockCount;
+  private long blockBytes;
 
   public CheckpointBuffer(int pageSize, long pageCount, long maxBytes) {
     if (maxBytes < pageSize || maxBytes > Integer.MAX_VALUE) {
@@ -54,7 +60,7 @@ public final class CheckpointBuffer {
       throw new DataPlaneException("pages of checkpoint " + checkpoint + " before the end of checkpoint " + this.checkpoint);
     }
     long need = (long) (count + n) * pageSize;
-    if (need > maxBytes) {
+    if (need + blockBytes > maxBytes) {
       throw new DataPlaneException("checkpoint " + checkpoint + " exceeds the secondary's buffer of " + maxBytes + " bytes");
     }
     this.checkpoint = checkpoint;
@@ -76,10 +82,38 @@ public final class CheckpointBuffer {
     count += indices.length;
   }
 
+  /**
+   * Room for n blocks of blockSize bytes of a disk in checkpoint (starting it if none is
+   * buffered): the caller reads their payload into the returned buffer, then commitBlocks.
+   *
+   * @throws DataPlaneException if another checkpoint is half-buffered or this one would exceed the bound
+   */
+  public ByteBuffer reserveBlocks(long checkpoint, int n, int blockSize) {
+    if (this.checkpoint != -1 && this.checkpoint != checkpoint) {
+      throw new DataPlaneException("blocks of checkpoint " + checkpoint + " before the end of checkpoint " + this.checkpoint);
+    }
+    long bytes = (long) n * blockSize;
+    if ((long) count * pageSize + blockBytes + bytes > maxBytes) {
+      throw new DataPlaneException("checkpoint " + checkpoint + " exceeds the secondary's buffer of " + maxBytes + " bytes");
+    }
+    this.checkpoint = checkpoint;
+    return ByteBuffer.allocate((int) bytes);
+  }
+
+  /** The blocks whose payload was just read into data (reserved by reserveBlocks) count as buffered. */
+  public void commitBlocks(String diskId, long[] indices, ByteBuffer data) {
+    blocks.add(new Blocks(diskId, indices, data));
+    blockCount += indices.length;
+    blockBytes += data.capacity();
+  }
+
   /** Forgets the checkpoint being buffered; the guest was not touched. */
   public void discard() {
     checkpoint = -1;
     count = 0;
+    blocks.clear();
+    blockCount = 0;
+    blockBytes = 0;
   }
 
   /**
@@ -101,18 +135,49 @@ public final class CheckpointBuffer {
         throw new DataPlaneException("checkpoint " + end.getCheckpoint() + " ends with " + end.getPageCount()
             + " pages, " + buffered + " arrived: not applied");
       }
+      if (end.getBlockCount() != blockCount) {
+        throw new DataPlaneException("checkpoint " + end.getCheckpoint() + " ends with " + end.getBlockCount()
+            + " disk blocks, " + blockCount + " arrived: not applied");
+      }
+      for (Blocks b : blocks) {
+        if (guest.disk(b.diskId()) == null) throw new DataPlaneException("blocks of disk " + b.diskId() + ", which the copy does not have");
+      }
       if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs: checkpoints are not applied to it");
       try {
         guest.loadDeviceState(end.getDeviceState().toByteArray());
       } catch (IllegalArgumentException | IllegalStateException e) {
         throw new DataPlaneException("device state of checkpoint " + expected + " refused: " + e.getMessage(), e);
       }
+      writeBlocks(guest, expected);
       ByteBuffer src = data.duplicate().clear();
       for (int i = 0; i < count; i++) guest.memory().writePage(pages[i], src);
       // The step count the device state set, not the end's copy of it: that is what the guest resumes at.
-      return new AppliedCheckpoint(expected, guest.steps(), end.getOutputsUpto(), buffered, buffered * pageSize);
+      return new AppliedCheckpoint(expected, guest.steps(), end.getOutputsUpto(), buffered, buffered * pageSize + blockBytes);
     } finally {
       discard();
+    }
+  }
+
+  /**
+   * The checkpoint's disk blocks into the copy's disk files (not forced: the copy is memory too,
+   * lost with its host; a failover forces them before the guest runs). A failure here leaves the
+   * copy torn (device state loaded, some blocks written): TornCopyException, after which the copy
+   * is not fit to take over.
+   */
+  private void writeBlocks(MigratableGuest guest, long checkpoint) {
+    try {
+      for (Blocks b : blocks) {
+        guest.disk(b.diskId()).file().writeBlocks(b.blocks(), b.blocks().length, b.data().duplicate().clear());
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      throw new TornCopyException("the disk blocks of checkpoint " + checkpoint + " could not be written: " + e.getMessage(), e);
+    }
+  }
+
+  /** Applying a checkpoint failed after it had changed the copy: the copy is no checkpoint's state. */
+  public static final class TornCopyException extends DataPlaneException {
+    TornCopyException(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 }

@@ -149,12 +149,20 @@ public final class CheckpointReceiver implements StreamHandler {
         Frame f = codec.readFrame();
         if (f.hasCheckpointPages()) {
           pages(codec, f.getCheckpointPages(), sync);
+        } else if (f.hasCheckpointBlocks()) {
+          blocks(codec, f.getCheckpointBlocks());
         } else if (f.hasCheckpointEnd()) {
           long arrived = System.nanoTime(); // after the primary's pause, from which its lease runs
           AppliedCheckpoint applied;
           synchronized (this) {
             if (ended) throw new DataPlaneException("taken over");
-            applied = buffer.apply(f.getCheckpointEnd(), next(), guest);
+            try {
+              applied = buffer.apply(f.getCheckpointEnd(), next(), guest);
+            } catch (CheckpointBuffer.TornCopyException e) {
+              last = null; // no checkpoint's state any more: nothing to fail over to
+              log.error("secondary of {}: {}; the copy is torn and cannot take over", protectionId, e.getMessage());
+              throw e;
+            }
             last = applied;
             leaseMillis = f.getCheckpointEnd().getLeaseMs();
             ackTimeoutMillis = f.getCheckpointEnd().getAckTimeoutMs();
@@ -220,6 +228,46 @@ public final class CheckpointReceiver implements StreamHandler {
       }
       if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
       for (long page : indices) guest.memory().writePage(page, payload);
+      synced = true;
+    }
+  }
+
+  /** One CheckpointBlocks frame: the sync's straight into the copy's disk file, a checkpoint's into the buffer. */
+  private void blocks(FrameCodec codec, org.livemig.messages.CheckpointBlocks b) {
+    var disk = guest.disk(b.getDiskId());
+    if (disk == null) throw new DataPlaneException("blocks of disk " + b.getDiskId() + ", which the copy does not have");
+    int blockSize = disk.file().blockSize();
+    int n = b.getBlocksCount();
+    if ((long) n * blockSize != b.getPayloadBytes()) {
+      throw new DataPlaneException(n + " blocks in a payload of " + b.getPayloadBytes() + " bytes");
+    }
+    long[] indices = new long[n];
+    for (int i = 0; i < n; i++) {
+      indices[i] = b.getBlocks(i);
+      if (indices[i] < 0 || indices[i] >= disk.file().blockCount()) {
+        throw new DataPlaneException("block " + indices[i] + " outside disk " + b.getDiskId());
+      }
+    }
+    if (b.getCheckpoint() != 0) {
+      if (b.getCheckpoint() != next()) throw new DataPlaneException("blocks of checkpoint " + b.getCheckpoint() + " where " + next() + " was due");
+      ByteBuffer data = buffer.reserveBlocks(b.getCheckpoint(), n, blockSize);
+      codec.readPayloadInto(data);
+      if (!codec.payloadIntact()) throw new DataPlaneException("checkpoint " + b.getCheckpoint() + " failed its checksum: the link corrupts data");
+      buffer.commitBlocks(b.getDiskId(), indices, data);
+      return;
+    }
+    ByteBuffer data = ByteBuffer.allocate(n * blockSize);
+    codec.readPayloadInto(data);
+    if (!codec.payloadIntact()) throw new DataPlaneException("sync blocks failed their checksum: the link corrupts data");
+    synchronized (this) {
+      if (ended) throw new DataPlaneException("taken over");
+      if (last != null) throw new DataPlaneException("sync blocks after checkpoint " + last.checkpoint() + " was applied");
+      if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
+      try {
+        disk.file().writeBlocks(indices, n, data.clear()); // forced by a failover, before the copy runs
+      } catch (java.io.IOException e) {
+        throw new DataPlaneException("sync blocks of disk " + b.getDiskId() + " could not be written: " + e.getMessage(), e);
+      }
       synced = true;
     }
   }

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.livemig.messages.ChannelHeader;
+import org.livemig.messages.CheckpointBlocks;
 import org.livemig.messages.CheckpointEnd;
 import org.livemig.messages.CheckpointPages;
 import org.livemig.messages.Frame;
@@ -73,11 +74,22 @@ public final class CheckpointStream implements AutoCloseable {
     write(Frame.newBuilder().setCheckpointPages(b).build(), payload);
   }
 
+  /** Blocks of one disk in checkpoint (0 = the initial sync) as one frame; their contents are data's position..limit, not consumed. */
+  public synchronized void sendBlocks(long checkpoint, String diskId, long[] blocks, int count, ByteBuffer data)
+      throws IOException {
+    checkUsable();
+    CheckpointBlocks.Builder b = CheckpointBlocks.newBuilder().setCheckpoint(checkpoint).setDiskId(diskId)
+        .setPayloadBytes(data.remaining());
+    for (int i = 0; i < count; i++) b.addBlocks(blocks[i]);
+    write(Frame.newBuilder().setCheckpointBlocks(b).build(), data);
+  }
+
   /** The end of checkpoint: the secondary applies it if pageCount pages arrived, then acknowledges it. */
-  public synchronized void sendEnd(long checkpoint, long pageCount, byte[] deviceState, long outputsUpto, long steps,
-      long leaseMillis, long ackTimeoutMillis) throws IOException {
+  public synchronized void sendEnd(long checkpoint, long pageCount, long blockCount, byte[] deviceState, long outputsUpto,
+      long steps, long leaseMillis, long ackTimeoutMillis) throws IOException {
     checkUsable();
     write(Frame.newBuilder().setCheckpointEnd(CheckpointEnd.newBuilder().setCheckpoint(checkpoint).setPageCount(pageCount)
+        .setBlockCount(blockCount)
         .setDeviceState(com.google.protobuf.ByteString.copyFrom(deviceState)).setOutputsUpto(outputsUpto).setSteps(steps)
         .setLeaseMs((int) Math.min(Integer.MAX_VALUE, leaseMillis))
         .setAckTimeoutMs((int) Math.min(Integer.MAX_VALUE, ackTimeoutMillis))).build(), null);

@@ -257,22 +257,37 @@ final class HostGuests {
     if (fenced.remove(guestId) && g != null && g.state() == RunState.PAUSED) g.run(g.ownerToken());
   }
 
+  /** A protection's copy and the disk files created for it here (none for a guest without disks). */
+  record Copy(SyntheticGuest guest, GuestDisks disks) {}
+
   /**
    * A protection's copy that never ran, for this host's secondary (its run states logged like any
-   * guest's); its memory counts against the host's capacity from now on, until copyGone.
+   * guest's), with new empty files for its disks in the same-named datastores here (refused if
+   * they exist: a datastore shared with the primary cannot hold a second copy); its memory counts
+   * against the host's capacity from now on, until copyGone.
    *
    * @throws IllegalStateException if the host's memory capacity cannot hold it
+   * @throws IllegalArgumentException if its disk files cannot be created
    */
-  SyntheticGuest emptyCopy(GuestDescription d, long memoryCapacityBytes) {
+  Copy emptyCopy(GuestDescription d, long memoryCapacityBytes) {
     long need = d.getPageCount() * d.getPageSize();
     long used = reservedBytes();
     if (memoryCapacityBytes > 0 && used + need > memoryCapacityBytes) {
       throw new IllegalStateException("not enough memory on " + hostId + ": the copy needs " + need + " bytes, "
           + (memoryCapacityBytes - used) + " of " + memoryCapacityBytes + " free");
     }
-    SyntheticGuest copy = SyntheticGuest.empty(d, runStates);
+    GuestDisks.Created disks = d.getDisksCount() == 0 ? new GuestDisks.Created(d, GuestDisks.none())
+        : GuestDisks.create(d, hostId, datastores, diskFaults.get());
+    SyntheticGuest copy;
+    try {
+      copy = SyntheticGuest.empty(disks.description(), runStates, disks.disks());
+    } catch (RuntimeException | Error e) {
+      disks.disks().close();
+      disks.disks().deleteFiles(e);
+      throw e;
+    }
     copies.put(d.getGuestId(), need);
-    return copy;
+    return new Copy(copy, disks.disks());
   }
 
   /** The copy was destroyed (its protection ended): its memory is free again. */

@@ -171,7 +171,6 @@ final class HostReplication {
   private String whyNotProtectable(String id) {
     MigratableGuest g = guests.get(id);
     if (g == null) return "unknown guest " + id + " on host " + settings.hostId();
-    if (!g.disks().isEmpty()) return "guest " + id + " has disks: checkpoints do not carry disk writes yet";
     if (!(g instanceof SyntheticGuest)) return "guest " + id + " cannot emit checkpointed output";
     if (primaries.containsKey(id)) return "guest " + id + " is protected by an older protection still ending";
     String busy = guests.whyBusy(id);
@@ -262,11 +261,23 @@ final class HostReplication {
     ctx.getLog().warn("guest {}: stopping the primary for a failover ({})", id, c.getStopPrimary().getReason());
     if (p != null) p.checkpointer.hold(); // a checkpoint in its pause must not resume it
     stopping.put(id, null); // still one of this host's guests (the fence, the agent's stop see it) until destroyed
+    // Its disk files are its own (a protected guest's copy has files of its own on the secondary):
+    // garbage once it is destroyed for a failover.
+    java.util.List<java.nio.file.Path> files = guest.description().getDisksList().stream()
+        .map(d -> guest.disk(d.getDiskId())).filter(java.util.Objects::nonNull).map(d -> d.file().path()).toList();
     ctx.pipeToSelf(CompletableFuture.runAsync(() -> {
       try {
         if (p != null) p.checkpointer.close();
       } finally {
         guest.destroy(); // stops the workload whatever state it is in
+      }
+      for (java.nio.file.Path f : files) {
+        try {
+          java.nio.file.Files.deleteIfExists(f);
+          log.info("guest {}: deleted the stopped primary's disk file {}", id, f);
+        } catch (java.io.IOException e) {
+          log.error("guest {}: could not delete the stopped primary's disk file {}: {}", id, f, e.toString());
+        }
       }
     }, blocking), (v, err) -> new Stopped(c, guest, err, replyTo));
   }

@@ -66,7 +66,11 @@ public final class Checkpointer implements AutoCloseable {
   private long leaseUntil;
   private boolean leaseStopped;
   private java.util.concurrent.ScheduledFuture<?> leaseCheck;
+  private long leaseStops; // times the lease stopped the guest (guarded by holdLock)
+  private long lastLeaseWarning = System.nanoTime() - LEASE_WARNING_EVERY; // a slow link: warned once a minute, not per checkpoint
+  private static final long LEASE_WARNING_EVERY = TimeUnit.MINUTES.toNanos(1);
   private ByteBuffer staging = ByteBuffer.allocateDirect(0); // the checkpointer thread only
+  private final CheckpointDisks disks; // the checkpointer thread only
 
   /**
    * @param output the guest's external output (its counter goes in each checkpoint), or null
@@ -75,8 +79,6 @@ public final class Checkpointer implements AutoCloseable {
    */
   public Checkpointer(String protectionId, MigratableGuest guest, String ownerToken, GuestOutput output, OutputGate gate,
       CheckpointStream stream, CheckpointSettings settings, int batchPages) {
-    if (!guest.disks().isEmpty()) throw new IllegalArgumentException("guest " + guest.description().getGuestId()
-        + " has disks: checkpoints do not carry disk writes yet");
     this.protectionId = protectionId;
     this.guest = guest;
     this.ownerToken = ownerToken;
@@ -86,6 +88,7 @@ public final class Checkpointer implements AutoCloseable {
     this.settings = settings;
     this.batchPages = batchPages;
     this.pageSize = guest.description().getPageSize();
+    this.disks = new CheckpointDisks(guest, stream, protectionId);
     this.thread = new Thread(this::run, "replication-primary-" + protectionId);
     this.thread.setDaemon(true);
   }
@@ -177,8 +180,10 @@ public final class Checkpointer implements AutoCloseable {
         leaseStopped = false;
         if (!held) {
           guest.run(ownerToken);
-          log.info("replication of {}: checkpoint {} acknowledged, the guest its lease had stopped runs again", protectionId,
-              checkpoint);
+          if (log.isDebugEnabled()) {
+            log.debug("replication of {}: checkpoint {} acknowledged, the guest its lease had stopped runs again",
+                protectionId, checkpoint);
+          }
         }
       }
       if (leaseCheck != null) leaseCheck.cancel(false);
@@ -188,14 +193,21 @@ public final class Checkpointer implements AutoCloseable {
 
   /** At the lease's end: no ack moved it, so the guest stops (the secondary may take over from now on). */
   private void leaseCheck() {
+    long stops;
     synchronized (holdLock) {
-      if (!leased || leaseStopped || System.nanoTime() < leaseUntil) return;
+      long now = System.nanoTime();
+      if (!leased || leaseStopped || now < leaseUntil) return;
       leaseStopped = true;
-      if (inPause || held) return; // paused already: the checkpoint sees leaseStopped and does not resume it
-      guest.pause();
+      stops = ++leaseStops;
+      if (!inPause && !held) guest.pause(); // else paused already: the checkpoint sees leaseStopped and does not resume it
+      if (now - lastLeaseWarning < LEASE_WARNING_EVERY) {
+        if (log.isDebugEnabled()) log.debug("replication of {}: lease stop {}", protectionId, stops);
+        return;
+      }
+      lastLeaseWarning = now;
     }
     log.warn("replication of {}: no checkpoint acknowledged within its lease: the guest is paused until an ack or the "
-        + "coordinator's word", protectionId);
+        + "coordinator's word ({} such stops so far; said at most once a minute)", protectionId, stops);
   }
 
   /** One thread for every primary's lease timer; a renewal cancels the last (removed, not left queued). */
@@ -224,6 +236,7 @@ public final class Checkpointer implements AutoCloseable {
   private void run() {
     String failure = null;
     try {
+      disks.attach(); // before the sync: every write from here on is tracked
       sync();
       stats.replicating();
       long interval = settings.interval().toNanos();
@@ -243,6 +256,7 @@ public final class Checkpointer implements AutoCloseable {
       failure = e.toString();
     } finally {
       stream.close();
+      disks.detach();
     }
     if (stopping && failure != null) failure = null; // stop closes the stream under a checkpoint in flight
     stats.ended(failure);
@@ -263,6 +277,12 @@ public final class Checkpointer implements AutoCloseable {
       if (dirty.count() * pageSize <= settings.maxCheckpointBytes() / 2) break;
       stats.synced((long) send(0, dirty.syncAndClear()).length * pageSize);
     }
+    try {
+      stats.synced(disks.sync(() -> stopping, settings.syncRounds(), settings.maxCheckpointBytes() / 2));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted in the initial sync of the disks");
+    }
     log.info("replication of {}: initial sync of {} pages sent", protectionId, pages.length);
   }
 
@@ -280,8 +300,11 @@ public final class Checkpointer implements AutoCloseable {
     byte[] device;
     long steps;
     long upto;
+    long blocks = 0;
     try {
       guest.pause().toCompletableFuture().get(settings.pauseTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      // Its disk requests in flight land first: the checkpoint holds every write the guest was told is done.
+      if (!disks.isEmpty()) guest.drain().toCompletableFuture().get(settings.pauseTimeout().toMillis(), TimeUnit.MILLISECONDS);
       long[] dirty = guest.dirtyBitmap().syncAndClear();
       long bytes = DirtyBitmap.count(dirty) * pageSize;
       if (bytes > settings.maxCheckpointBytes()) {
@@ -290,6 +313,7 @@ public final class Checkpointer implements AutoCloseable {
             + settings.maxCheckpointBytes() + ": the guest dirties memory faster than it can be checkpointed");
       }
       pages = stage(dirty, (int) (bytes / pageSize));
+      if (!disks.isEmpty()) blocks = disks.stage(c, settings.maxCheckpointBytes() - bytes);
       device = guest.deviceState();
       steps = guest.steps();
       upto = output == null ? 0 : output.emitted(); // exact: the workload has stopped
@@ -309,15 +333,16 @@ public final class Checkpointer implements AutoCloseable {
       stream.sendPages(c, pages, from, to, staging.duplicate().limit(to * pageSize).position(from * pageSize));
       if (to >= pages.length / 2) fault.at(CheckpointFault.Point.MID_SEND, c);
     }
+    disks.sendStaged();
     fault.at(CheckpointFault.Point.MID_SEND, c); // a checkpoint without pages: its end unsent
-    stream.sendEnd(c, pages.length, device, upto, steps, settings.leaseFromPause().toMillis(),
+    stream.sendEnd(c, pages.length, blocks, device, upto, steps, settings.leaseFromPause().toMillis(),
         settings.ackTimeout().toMillis());
     fault.at(CheckpointFault.Point.SENT, c);
     stream.awaitAck(c, settings.ackTimeout());
     renewLease(c, pausedAt);
     fault.at(CheckpointFault.Point.ACKNOWLEDGED, c);
     if (gate != null) gate.release(upto);
-    stats.acknowledged(c, (long) pages.length * pageSize, pausedAt, pause);
+    stats.acknowledged(c, (long) pages.length * pageSize + disks.stagedBytes(), pausedAt, pause);
     if (log.isDebugEnabled()) log.debug("checkpoint {} of {}: {} pages, paused {} us", c, protectionId, pages.length, pause / 1000);
   }
 

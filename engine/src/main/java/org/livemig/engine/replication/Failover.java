@@ -26,6 +26,15 @@ public final class Failover {
     if (guest.steps() != from.steps()) {
       throw new IllegalStateException("the secondary guest is at step " + guest.steps() + ", its last checkpoint at " + from.steps());
     }
+    // The checkpoints wrote its disk blocks without forcing them (the copy was memory anyway):
+    // before the guest runs and acknowledges writes of its own, every block it holds is durable.
+    for (var d : guest.description().getDisksList()) {
+      try {
+        guest.disk(d.getDiskId()).file().force();
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException("disk " + d.getDiskId() + " of the copy could not be made durable: " + e.getMessage(), e);
+      }
+    }
     if (output != null) output.continueAfter(from.outputsUpto());
     guest.assignOwner(ownerToken);
     guest.run(ownerToken);

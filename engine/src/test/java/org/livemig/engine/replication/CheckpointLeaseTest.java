@@ -27,11 +27,7 @@ class CheckpointLeaseTest {
     try (ReplicationRig rig = new ReplicationRig(4_000, 16L << 20, Duration.ofSeconds(60));
         LinkProxy link = LinkProxy.inFrontOf(rig.server.port())) {
       SyntheticGuest guest = rig.newPrimary();
-      guest.run("primary-owner");
-      CheckpointSettings settings = CheckpointSettings.defaults().withInterval(INTERVAL).withLease(LEASE)
-          .withAckTimeout(Duration.ofSeconds(30));
-      try (Checkpointer c = checkpointer(rig, link, guest, settings)) {
-        c.start();
+      try (Checkpointer c = started(rig, link, guest, Duration.ofSeconds(30))) {
         ReplicationRig.await(() -> rig.applied.size() >= 10, "ten checkpoints applied");
         link.blackhole(); // both ways: the checkpoint or the ack in flight may be the one held
         // The secondary's reckoning: the lease of the last checkpoint it acknowledged (perhaps never
@@ -60,11 +56,7 @@ class CheckpointLeaseTest {
     try (ReplicationRig rig = new ReplicationRig(4_000, 16L << 20, Duration.ofSeconds(60));
         LinkProxy link = LinkProxy.inFrontOf(rig.server.port())) {
       SyntheticGuest guest = rig.newPrimary();
-      guest.run("primary-owner");
-      CheckpointSettings settings = CheckpointSettings.defaults().withInterval(INTERVAL).withLease(LEASE)
-          .withAckTimeout(Duration.ofSeconds(1));
-      try (Checkpointer c = checkpointer(rig, link, guest, settings)) {
-        c.start();
+      try (Checkpointer c = started(rig, link, guest, Duration.ofSeconds(1))) {
         ReplicationRig.await(() -> rig.applied.size() >= 5, "five checkpoints applied");
         link.blackhole();
         ReplicationStatus failed = c.ended().toCompletableFuture().get(20, TimeUnit.SECONDS);
@@ -81,10 +73,15 @@ class CheckpointLeaseTest {
     }
   }
 
-  private static Checkpointer checkpointer(ReplicationRig rig, LinkProxy link, SyntheticGuest guest,
-      CheckpointSettings settings) {
+  /** The guest running, protected through the link at INTERVAL with LEASE. */
+  private static Checkpointer started(ReplicationRig rig, LinkProxy link, SyntheticGuest guest, Duration ackTimeout) {
+    guest.run("primary-owner");
+    CheckpointSettings settings = CheckpointSettings.defaults().withInterval(INTERVAL).withLease(LEASE)
+        .withAckTimeout(ackTimeout);
     CheckpointStream stream = CheckpointStream.connect("127.0.0.1", link.port(), ReplicationRig.ID, ReplicationRig.TOKEN,
         rig.settings, null);
-    return new Checkpointer(ReplicationRig.ID, guest, "primary-owner", null, null, stream, settings, 64);
+    Checkpointer c = new Checkpointer(ReplicationRig.ID, guest, "primary-owner", null, null, stream, settings, 64);
+    c.start();
+    return c;
   }
 }

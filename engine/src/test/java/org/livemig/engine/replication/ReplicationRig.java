@@ -40,14 +40,24 @@ final class ReplicationRig implements AutoCloseable {
 
   /** A guest of pages pages, 1/16 of them hot (70% of the writes). */
   ReplicationRig(int pages, long pagesPerSecond, long maxCheckpointBytes, Duration stallTimeout) {
-    desc = GuestDescription.newBuilder().setGuestId("protected-guest").setPageSize(4096).setPageCount(pages).setSeed(17)
+    this(description(pages, pagesPerSecond), null, maxCheckpointBytes, stallTimeout);
+  }
+
+  static GuestDescription description(int pages, long pagesPerSecond) {
+    return GuestDescription.newBuilder().setGuestId("protected-guest").setPageSize(4096).setPageCount(pages).setSeed(17)
         .setDirtyPagesPerSecond(pagesPerSecond).setHotPages(pages / 16).setHotPerMille(700)
         .setInitialFill(InitialFill.FILL_PATTERN).build();
+  }
+
+  /** With a secondary copy of one's own (with disks), or null for an empty one without. */
+  ReplicationRig(GuestDescription d, SyntheticGuest copy, long maxCheckpointBytes, Duration stallTimeout) {
+    desc = d;
+    int pages = (int) d.getPageCount();
     oracle = new GuestOracle(desc);
     settings = DataPlaneSettings.defaults().withStallTimeout(stallTimeout);
     server = new DataPlaneServer("127.0.0.1", 0, settings);
     server.start();
-    secondary = SyntheticGuest.empty(desc);
+    secondary = copy != null ? copy : SyntheticGuest.empty(desc);
     receiver = new CheckpointReceiver(ID, secondary, maxCheckpointBytes, settings, new CheckpointReceiver.Listener() {
       @Override
       public void applied(AppliedCheckpoint checkpoint) {
