@@ -34,7 +34,7 @@ class HostRestartTest {
 
   @AfterEach
   void down() {
-    if (restarted != null) restarted.close();
+    if (restarted != null) restarted.close(TestCluster.CLOSE_GRACE);
     if (cluster != null) cluster.close();
   }
 

@@ -242,7 +242,7 @@ final class TestCluster implements AutoCloseable {
       client = new MigrationClient(clientNode.system());
     }
     crashed.add(n);
-    n.close();
+    n.close(CLOSE_GRACE);
   }
 
   /** The coordinator node that runs the migration's coordinator right now, if any. */
@@ -311,10 +311,10 @@ final class TestCluster implements AutoCloseable {
   }
 
   /**
-   * A node stops in 1-2 s; one whose Artery TLS shutdown stalls (LivemigNode.closeAll) has given up
-   * its coordinated shutdown's last phase (10 s) by this grace, and waiting longer saves nothing.
+   * A node stops in 1-2 s; one whose Artery TLS shutdown stalls (LivemigNode.closeAll) never
+   * completes its termination, its actors stopped by then: waiting longer saves nothing.
    */
-  private static final Duration CLOSE_GRACE = Duration.ofSeconds(13);
+  static final Duration CLOSE_GRACE = Duration.ofSeconds(8);
 
   @Override
   public void close() {
