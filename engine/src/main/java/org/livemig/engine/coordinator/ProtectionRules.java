@@ -59,6 +59,8 @@ public final class ProtectionRules {
     final Set<String> lostHosts = new HashSet<>();
     /** This incarnation took over from an earlier one: the hosts may hold more than it has heard. */
     boolean takenOver;
+    /** The secondary answered a reattach (with its copy's cookie, or that it holds none). */
+    boolean reattached;
   }
 
   /** A refusal (nothing changes), or the events to persist (possibly none). */
@@ -228,10 +230,17 @@ public final class ProtectionRules {
       if (r.getOk()) p.endedOn.add(r.getHost());
       return Outcome.nothing();
     }
+    if (r.getAnswered() && r.getOk() && r.getHost().equals(s.secondary()) && r.getRole() == ProtectionRole.ROLE_NONE) {
+      p.reattached = true; // no copy there (a reattach): the handshake prepares one as usual
+      return Outcome.nothing();
+    }
     if (!r.getOk()) return onError(s, p, r);
     switch (r.getReplyCase()) {
       case DESCRIBED -> p.description = r.getDescribed();
-      case COOKIE -> p.cookie = r.getCookie();
+      case COOKIE -> {
+        p.cookie = r.getCookie();
+        p.reattached = true;
+      }
       case STATUS -> {
         if (r.getAnswered()) p.primaryStarted = true;
         return onStatus(s, p, r.getStatus());
@@ -319,6 +328,12 @@ public final class ProtectionRules {
       case SYNCING, REPLICATING -> {
         if (p.description == null) {
           out.add(to(s.primary(), command(s).setDescribe(DescribeProtected.getDefaultInstance())));
+          // Taken over: the copy answers to this incarnation at once, so that its lease-out (the
+          // primary dead meanwhile, never to describe the guest) reaches it.
+          if (p.takenOver && p.cookie == null && !p.reattached) {
+            out.add(to(s.secondary(), command(s).setPrepareSecondary(PrepareSecondary.newBuilder()
+                .setPrimaryHost(s.primary()).setReattach(true))));
+          }
         } else if (p.cookie == null) {
           out.add(to(s.secondary(), command(s).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(p.description)
               .setPrimaryHost(s.primary()))));

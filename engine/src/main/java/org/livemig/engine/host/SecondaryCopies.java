@@ -67,6 +67,11 @@ final class SecondaryCopies {
       s.coordinator = replyTo;
       s.epoch = c.getEpoch();
       replyTo.tell(host.replies().ok(c, ProtectionRole.SECONDARY).setCookie(s.cookie).build());
+      if (s.leaseOut != null) reportLeaseOuts(); // the new incarnation hears it now
+      return;
+    }
+    if (c.getPrepareSecondary().getReattach()) { // no copy of it here: nothing to answer for, nothing made
+      replyTo.tell(host.replies().ok(c, ProtectionRole.ROLE_NONE).build());
       return;
     }
     if (s != null) endSecondary(id, s); // an older protection's copy

@@ -245,6 +245,30 @@ class ProtectionRulesTest {
   }
 
   @Test
+  void aCoordinatorThatTookOverReattachesTheCopySoThatItsLeaseOutReachesIt() {
+    var before = new ProtectionRules.Progress();
+    Protection s = replicating(REQUEST, before);
+    var p = new ProtectionRules.Progress(); // the new incarnation: nothing heard yet
+    p.takenOver = true;
+    assertEquals(List.of(ProtectionCommand.CommandCase.DESCRIBE), owed(s, p, "a"));
+    var reattach = ProtectionRules.pending(s, p).stream().filter(x -> x.host().equals("b")).toList();
+    assertEquals(1, reattach.size());
+    assertTrue(reattach.get(0).command().getPrepareSecondary().getReattach(), "asks for the existing copy only");
+    // The copy answers with its cookie; the primary, dead, never describes the guest; the copy's lease-out decides.
+    s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setCookie(SecondaryCookie.newBuilder().setToken("t")).build()));
+    assertEquals(List.of(), owed(s, p, "b"));
+    s = apply(s, ProtectionRules.onReply(s, p, leaseOut(s)));
+    assertEquals(ProtectionState.FAILING_OVER, s.state());
+    assertEquals(List.of(ProtectionCommand.CommandCase.FAILOVER), owed(s, p, "b"));
+    // A host without the copy says so (ok, no role): not asked again, and nothing ends.
+    var q = new ProtectionRules.Progress();
+    q.takenOver = true;
+    Protection t = replicating(REQUEST, new ProtectionRules.Progress());
+    assertTrue(ProtectionRules.onReply(t, q, answer(t, "b").setRole(ProtectionRole.ROLE_NONE).build()).events().isEmpty());
+    assertEquals(List.of(), owed(t, q, "b"));
+  }
+
+  @Test
   void aLeaseOutFailoverThatFailsLetsThePausedPrimaryRunOn() {
     var p = new ProtectionRules.Progress();
     Protection s = replicating(REQUEST, p);
