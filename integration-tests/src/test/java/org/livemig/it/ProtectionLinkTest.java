@@ -109,11 +109,7 @@ class ProtectionLinkTest {
     ProtectionInfo over = await(d, i -> i.getState() == ProtectionState.FAILED_OVER);
     var g = cluster.assertExactlyOneRunningOn("host-b", d); // memory against its oracle
     long writes = g.disks().get(0).getWrites();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (g.disks().get(0).getWrites() < writes + 50) {
-      assertTrue(System.nanoTime() < deadline, "the failed-over guest writes its disk");
-      Thread.sleep(20); // its workload writes 800 blocks a second
-    }
+    TestCluster.awaitDiskWrites(g, writes + 50); // the failed-over guest writes its disk
     g.pause().toCompletableFuture().get(10, TimeUnit.SECONDS);
     g.drain().toCompletableFuture().get(10, TimeUnit.SECONDS);
     var disk = g.verifyDisks().get(0);
@@ -121,7 +117,7 @@ class ProtectionLinkTest {
     assertEquals(0, disk.getMismatches(), "the disk from checkpoint " + over.getFailoverCheckpoint() + " on: " + disk);
     assertEquals(0, disk.getOwnershipViolations(), disk.toString());
     g.run(g.ownerToken());
-    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (java.nio.file.Files.exists(primaryFile)) {
       assertTrue(System.nanoTime() < deadline, "the stopped primary's disk file is deleted");
       Thread.sleep(20); // deleted after the primary is destroyed

@@ -203,7 +203,7 @@ public final class ProtectionCoordinator extends EventSourcedBehavior<Protection
   }
 
   private ProtectionReply reply(Protection s) {
-    return ProtectionReply.newBuilder().setInfo(ProtectionRules.info(s, progress)).build();
+    return ProtectionReply.newBuilder().setInfo(ProtectionStatus.info(s, progress)).build();
   }
 
   /** Sends what the hosts are owed; a host not found yet is looked up (and watched once found). Returns whether anything was. */

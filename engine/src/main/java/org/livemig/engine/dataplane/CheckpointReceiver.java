@@ -42,6 +42,7 @@ public final class CheckpointReceiver implements StreamHandler {
   private final DataPlaneSettings settings;
   private final int pageSize;
   private final CheckpointBuffer buffer; // the receiving thread only
+  private ByteBuffer syncBlocks = ByteBuffer.allocate(0); // the receiving thread only: reused for the sync's blocks
   private final Listener listener;
   // Guarded by this: applying a checkpoint and taking over exclude each other.
   private DataChannel open;
@@ -256,7 +257,8 @@ public final class CheckpointReceiver implements StreamHandler {
       buffer.commitBlocks(b.getDiskId(), indices, data);
       return;
     }
-    ByteBuffer data = ByteBuffer.allocate(n * blockSize);
+    if (syncBlocks.capacity() < n * blockSize) syncBlocks = ByteBuffer.allocate(n * blockSize);
+    ByteBuffer data = syncBlocks.clear().limit(n * blockSize);
     codec.readPayloadInto(data);
     if (!codec.payloadIntact()) throw new DataPlaneException("sync blocks failed their checksum: the link corrupts data");
     synchronized (this) {
@@ -264,7 +266,7 @@ public final class CheckpointReceiver implements StreamHandler {
       if (last != null) throw new DataPlaneException("sync blocks after checkpoint " + last.checkpoint() + " was applied");
       if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
       try {
-        disk.file().writeBlocks(indices, n, data.clear()); // forced by a failover, before the copy runs
+        disk.file().writeBlocks(indices, n, data.flip()); // forced by a failover, before the copy runs
       } catch (java.io.IOException e) {
         throw new DataPlaneException("sync blocks of disk " + b.getDiskId() + " could not be written: " + e.getMessage(), e);
       }

@@ -257,9 +257,6 @@ final class HostGuests {
     if (fenced.remove(guestId) && g != null && g.state() == RunState.PAUSED) g.run(g.ownerToken());
   }
 
-  /** A protection's copy and the disk files created for it here (none for a guest without disks). */
-  record Copy(SyntheticGuest guest, GuestDisks disks) {}
-
   /**
    * A protection's copy that never ran, for this host's secondary (its run states logged like any
    * guest's), with new empty files for its disks in the same-named datastores here (refused if
@@ -269,7 +266,7 @@ final class HostGuests {
    * @throws IllegalStateException if the host's memory capacity cannot hold it
    * @throws IllegalArgumentException if its disk files cannot be created
    */
-  Copy emptyCopy(GuestDescription d, long memoryCapacityBytes) {
+  SyntheticGuest emptyCopy(GuestDescription d, long memoryCapacityBytes) {
     long need = d.getPageCount() * d.getPageSize();
     long used = reservedBytes();
     if (memoryCapacityBytes > 0 && used + need > memoryCapacityBytes) {
@@ -287,7 +284,7 @@ final class HostGuests {
       throw e;
     }
     copies.put(d.getGuestId(), need);
-    return new Copy(copy, disks.disks());
+    return copy;
   }
 
   /** The copy was destroyed (its protection ended): its memory is free again. */

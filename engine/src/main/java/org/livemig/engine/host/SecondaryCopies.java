@@ -1,7 +1,6 @@
 package org.livemig.engine.host;
 
 import akka.actor.typed.ActorRef;
-import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -9,7 +8,6 @@ import org.livemig.engine.dataplane.AppliedCheckpoint;
 import org.livemig.engine.dataplane.CheckpointReceiver;
 import org.livemig.engine.guest.GuestOutput;
 import org.livemig.engine.guest.SyntheticGuest;
-import org.livemig.engine.guest.disk.GuestDisks;
 import org.livemig.engine.replication.Failover;
 import org.livemig.engine.security.DataToken;
 import org.livemig.messages.ErrorKind;
@@ -32,7 +30,6 @@ final class SecondaryCopies {
     final long generation;
     final String dataId;
     final SyntheticGuest guest;
-    final GuestDisks disks; // its files, created here: deleted with the copy, the guest's after a failover
     final CheckpointReceiver receiver;
     final SecondaryCookie cookie;
     ActorRef<ProtectionHostReply> coordinator;
@@ -41,11 +38,10 @@ final class SecondaryCopies {
     String streamEnded; // why its stream ended, once it has
     PrimaryLeaseOut leaseOut; // the primary's lease ran out since: reported until the coordinator acts
 
-    Secondary(long generation, String dataId, HostGuests.Copy copy, CheckpointReceiver receiver, SecondaryCookie cookie) {
+    Secondary(long generation, String dataId, SyntheticGuest guest, CheckpointReceiver receiver, SecondaryCookie cookie) {
       this.generation = generation;
       this.dataId = dataId;
-      this.guest = copy.guest();
-      this.disks = copy.disks();
+      this.guest = guest;
       this.receiver = receiver;
       this.cookie = cookie;
     }
@@ -82,7 +78,7 @@ final class SecondaryCopies {
     }
     var d = c.getPrepareSecondary().getGuest();
     String dataId = id + ".p" + c.getGeneration();
-    HostGuests.Copy copy;
+    SyntheticGuest copy;
     try {
       copy = host.guests().emptyCopy(d, host.settings().memoryCapacityBytes());
     } catch (RuntimeException | OutOfMemoryError e) {
@@ -91,7 +87,7 @@ final class SecondaryCopies {
       return;
     }
     long generation = c.getGeneration();
-    CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy.guest(), host.replication().checkpoints().maxCheckpointBytes(),
+    CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, host.replication().checkpoints().maxCheckpointBytes(),
         host.settings().dataPlane(), new CheckpointReceiver.Listener() {
           @Override
           public void streamEnded(String reason, AppliedCheckpoint last) {
@@ -217,14 +213,10 @@ final class SecondaryCopies {
     host.guests().copyGone(id);
     s.receiver.takeOver(); // stops receiving; nothing more is applied
     host.dataPlane().forget(s.dataId);
+    java.util.List<java.nio.file.Path> files = HostReplication.diskFiles(s.guest);
     CompletableFuture.runAsync(() -> {
       s.guest.destroy();
-      IOException failed = new IOException("deleting the disk files of the copy of guest " + id);
-      s.disks.deleteFiles(failed);
-      if (failed.getSuppressed().length > 0) {
-        org.slf4j.LoggerFactory.getLogger(SecondaryCopies.class).warn("{}: {}", failed.getMessage(),
-            failed.getSuppressed()[0].toString());
-      }
+      HostReplication.deleteDiskFiles(files, "the ended copy of guest " + id);
     }, host.blocking());
     host.ctx().getLog().info("copy of guest {} (generation {}) destroyed on {}", id, s.generation, host.settings().hostId());
   }

@@ -115,7 +115,7 @@ class ProtectionRulesTest {
     s = apply(s, ProtectionRules.onReply(s, p, answer(s, "b").setFailedOver(FailoverResult.newBuilder().setCheckpoint(7)
         .setOutputsUpto(30)).build()));
     assertEquals(ProtectionState.FAILED_OVER, s.state());
-    assertEquals(7, ProtectionRules.info(s, p).getFailoverCheckpoint());
+    assertEquals(7, ProtectionStatus.info(s, p).getFailoverCheckpoint());
     assertEquals(List.of(), ProtectionRules.pending(s, p));
   }
 
@@ -206,7 +206,7 @@ class ProtectionRulesTest {
     Protection s = replicating(REQUEST, p);
     var ended = answer(s, "b").setAnswered(false).setStreamEnded("no frame for 3000 ms").build();
     assertTrue(ProtectionRules.onReply(s, p, ended).events().isEmpty());
-    assertTrue(ProtectionRules.info(s, p).getReason().contains("no frame"), "shown, not decided");
+    assertTrue(ProtectionStatus.info(s, p).getReason().contains("no frame"), "shown, not decided");
   }
 
   private static ProtectionHostReply leaseOut(Protection s) {
@@ -333,7 +333,7 @@ class ProtectionRulesTest {
     Protection s = replicating(REQUEST, p);
     var old = answer(s, "a").setGeneration(s.generation() - 1).setAnswered(false).setStatus(status("FAILED", 3)).build();
     assertTrue(ProtectionRules.onReply(s, p, old).events().isEmpty());
-    assertNotNull(ProtectionRules.info(s, p));
+    assertNotNull(ProtectionStatus.info(s, p));
   }
 
   @Test
