@@ -10,11 +10,14 @@ import akka.actor.typed.receptionist.ServiceKey;
 import akka.pattern.StatusReply;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import org.livemig.engine.dataplane.DataPlaneServer;
 import org.livemig.engine.guest.MigratableGuest;
 import org.livemig.engine.guest.RunState;
 import org.livemig.engine.common.Ids;
 import org.livemig.engine.common.LivemigMessage;
+import org.livemig.messages.DiskMoveStatus;
+import org.livemig.messages.GuestCommandResult;
 import org.livemig.messages.GuestDescription;
 import org.livemig.messages.GuestVerification;
 import org.livemig.messages.HostCommand;
@@ -127,6 +130,9 @@ public final class HostAgent {
       ActorRef<org.livemig.messages.GuestCommandResult> replyTo) implements Command, LivemigMessage {}
 
   record DiskMoveReported(org.livemig.engine.storage.StorageMoveActor.Report report) implements Command {}
+  /** A status command's asks of the guest's running moves, by "guest/disk", all done. */
+  record MovesAsked(MigratableGuest guest, Map<String, CompletableFuture<DiskMoveStatus>> asks,
+      ActorRef<GuestCommandResult> replyTo) implements Command {}
 
   /** A protection coordinator's command (HostReplication); answers and reports go to replyTo. */
   public record ProtectionControl(org.livemig.messages.ProtectionCommand command,
@@ -298,6 +304,7 @@ public final class HostAgent {
         .onMessage(CleanupCompleted.class, this::onCleanupCompleted)
         .onMessage(GuestCommand.class, m -> same(() -> diskMoves.onCommand(m.request(), m.replyTo())))
         .onMessage(DiskMoveReported.class, m -> same(() -> diskMoves.onReport(m.report())))
+        .onMessage(MovesAsked.class, m -> same(() -> diskMoves.onMovesAsked(m)))
         .onMessage(ProtectionControl.class, m -> same(() -> replication.onCommand(m.command(), m.replyTo())))
         .onMessage(HostReplication.Event.class, m -> same(() -> replication.on(m)))
         .onSignal(akka.actor.typed.PostStop.class, sig -> stopped())

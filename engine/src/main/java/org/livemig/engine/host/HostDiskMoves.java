@@ -77,22 +77,40 @@ final class HostDiskMoves {
     }
   }
 
-  /** The guest's moves: the ended ones as they ended, the running ones each asked now. */
+  /**
+   * The guest's moves: the running ones each asked now, the ended ones as they ended. The asks'
+   * answers come back through the agent: a move that ends meanwhile (its ask then fails) has its
+   * last status in endedMoves by then, since it reported before it stopped.
+   */
   private void answerWithMoves(MigratableGuest g, ActorRef<GuestCommandResult> replyTo) {
-    GuestCommandResult.Builder b = GuestCommandResult.newBuilder().setGuestState(g.state().name());
-    String prefix = g.description().getGuestId() + "/";
+    Map<String, CompletableFuture<DiskMoveStatus>> asks = new LinkedHashMap<>();
+    running.forEach((k, m) -> {
+      if (k.startsWith(g.description().getGuestId() + "/")) {
+        asks.put(k, AskPattern.<StorageMoveActor.Command, DiskMoveStatus>ask(m, StorageMoveActor.GetStatus::new,
+            STATUS_TIMEOUT, ctx.getSystem().scheduler()).toCompletableFuture());
+      }
+    });
+    ctx.pipeToSelf(CompletableFuture.allOf(asks.values().toArray(CompletableFuture[]::new)).handle((v, e) -> v),
+        (v, e) -> new HostAgent.MovesAsked(g, asks, replyTo));
+  }
+
+  /** The asks of {@link #answerWithMoves} are done: answer with the moves as they are now. */
+  void onMovesAsked(HostAgent.MovesAsked m) {
+    String guestId = m.guest().description().getGuestId();
+    GuestCommandResult.Builder b = GuestCommandResult.newBuilder().setGuestState(m.guest().state().name());
     endedMoves.forEach((k, s) -> {
-      if (k.startsWith(prefix)) b.addMoves(s);
+      if (k.startsWith(guestId + "/")) b.addMoves(s);
     });
-    List<CompletableFuture<DiskMoveStatus>> asks = movesOf(g.description().getGuestId()).stream()
-        .map(m -> AskPattern.<StorageMoveActor.Command, DiskMoveStatus>ask(m, StorageMoveActor.GetStatus::new,
-            STATUS_TIMEOUT, ctx.getSystem().scheduler()).toCompletableFuture()
-            .exceptionally(e -> null)) // ended meanwhile: its last status is in endedMoves next time
-        .toList();
-    CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenRun(() -> {
-      asks.stream().map(CompletableFuture::join).filter(java.util.Objects::nonNull).forEach(b::addMoves);
-      replyTo.tell(b.setGuestState(g.state().name()).build());
+    m.asks().forEach((k, ask) -> {
+      if (endedMoves.containsKey(k)) return; // ended meanwhile: listed above, as it ended
+      if (ask.isCompletedExceptionally()) {
+        ctx.getLog().warn("guest {}: the move of disk {} did not answer its status: {}", guestId,
+            k.substring(guestId.length() + 1), ask.handle((v, e) -> e).join().toString());
+      } else {
+        b.addMoves(ask.join());
+      }
     });
+    m.replyTo().tell(b.build());
   }
 
   private GuestCommandResult startMove(MigratableGuest g, DiskMoveRequest m) {

@@ -246,6 +246,11 @@ final class HostGuests {
     runStates.checkpointed(guestId, true);
   }
 
+  /** Whether the guest runs here as a protection's primary whose protection has not ended here. */
+  boolean isProtected(String guestId) {
+    return protectedHere.contains(guestId);
+  }
+
   /**
    * The protection ended with this host still the guest's owner: no longer in question; a guest
    * the fence paused meanwhile runs again (nobody failed it over: that would have stopped it here).

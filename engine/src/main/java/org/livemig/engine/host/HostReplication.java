@@ -253,8 +253,16 @@ final class HostReplication {
     String id = c.getGuestId();
     if (stopping.containsKey(id) && stopping.get(id) == null) return; // under way: answered when done
     Primary p = primaries.get(id);
-    MigratableGuest guest = p != null ? p.guest : stopping.containsKey(id) ? stopping.get(id) : guests.get(id);
-    if (guest == null) { // nothing runs here
+    // Without its entry (an End of a newer generation held it), the primary is the guest still
+    // protected here. A guest of that id that is not is another copy (it arrived since, say, after
+    // this host restarted): not the primary the failover stops, so it is kept.
+    MigratableGuest guest = p != null ? p.guest : stopping.containsKey(id) ? stopping.get(id)
+        : guests.isProtected(id) ? guests.get(id) : null;
+    if (guest == null) { // no primary of a protection runs here
+      if (guests.get(id) != null) {
+        ctx.getLog().warn("guest {}: StopPrimary of protection generation {} ({}): the guest here is not a protection's "
+            + "primary, so not the copy that failover stops; kept", id, c.getGeneration(), c.getStopPrimary().getReason());
+      }
       replyTo.tell(ok(c, ProtectionRole.PRIMARY).build());
       return;
     }

@@ -108,4 +108,19 @@ class HostAgentFencingTest {
     host.tell(new HostAgent.GetCleanupRuns(runs.ref()));
     assertEquals(1, runs.receiveMessage().get("m-late"), "cleanup ran once on this path too");
   }
+  @Test
+  void aStopPrimaryFindingAGuestThatIsNoProtectionsPrimaryKeepsIt() {
+    // The guest arrived here unprotected (after this host restarted, say): a late StopPrimary of
+    // an old protection of that id must not destroy the one copy that runs.
+    createGuest("g-not-primary");
+    TestProbe<org.livemig.messages.ProtectionHostReply> coordinator = kit.createTestProbe();
+    host.tell(new HostAgent.ProtectionControl(org.livemig.messages.ProtectionCommand.newBuilder()
+        .setGuestId("g-not-primary").setGeneration(3).setEpoch(1)
+        .setStopPrimary(org.livemig.messages.StopPrimary.newBuilder().setReason("failed over")).build(), coordinator.ref()));
+    var reply = coordinator.receiveMessage(Duration.ofSeconds(5));
+    assertTrue(reply.getOk(), reply.toString()); // no primary of that protection runs here
+    TestProbe<java.util.Optional<org.livemig.engine.guest.MigratableGuest>> guest = kit.createTestProbe();
+    host.tell(new HostAgent.GetGuest("g-not-primary", guest.ref()));
+    assertEquals(org.livemig.engine.guest.RunState.RUNNING, guest.receiveMessage().orElseThrow().state());
+  }
 }
