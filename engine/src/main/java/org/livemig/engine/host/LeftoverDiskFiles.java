@@ -20,8 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The disk files a destination creates for a migration with copy_storage, across the host's
- * restart. Prepare records them in the host ledger before it answers; a host that starts again
+ * The disk files a destination creates for a migration with copy_storage (and a secondary for its
+ * copy of a protected guest), across the host's restart. Prepare records them in the host ledger before it answers; a host that starts again
  * (every migration it took part in ended with the old process) settles each record once:
  *
  * <ul>
@@ -45,6 +45,16 @@ final class LeftoverDiskFiles {
   static DiskFilesCreated created(String migrationId, GuestDisks.Created c) {
     return DiskFilesCreated.newBuilder().setMigrationId(migrationId).setGuest(c.description())
         .addAllPaths(c.disks().files().stream().map(f -> f.path().toString()).toList()).build();
+  }
+
+  /**
+   * The record of a protection's copy's files (its description with their identities), under
+   * the copy's stream id: never a migration's, so no answer keeps them; a copy that failed over
+   * here is an owned guest, whose disks are kept.
+   */
+  static DiskFilesCreated created(String copyId, org.livemig.engine.guest.MigratableGuest copy) {
+    return DiskFilesCreated.newBuilder().setMigrationId(copyId).setGuest(copy.description())
+        .addAllPaths(HostReplication.diskFiles(copy).stream().map(Path::toString).toList()).build();
   }
 
   /** What a restarted host does with a migration's created files. */

@@ -86,6 +86,10 @@ final class SecondaryCopies {
           + ": " + e.getMessage()));
       return;
     }
+    if (d.getDisksCount() > 0) {
+      // Recorded so that a restart that finds them (the copy died with the process) deletes them.
+      host.ledger().tell(new HostLedger.Record(HostLedger.filesCreated(LeftoverDiskFiles.created(dataId, copy))));
+    }
     long generation = c.getGeneration();
     CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, host.replication().checkpoints().maxCheckpointBytes(),
         host.settings().dataPlane(), new CheckpointReceiver.Listener() {

@@ -1,0 +1,67 @@
+package org.livemig.engine.host;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livemig.engine.dataplane.DataPlaneServer;
+import org.livemig.messages.DiskDescription;
+import org.livemig.messages.GuestDescription;
+import org.livemig.messages.InitialFill;
+import org.livemig.messages.PrepareSecondary;
+import org.livemig.messages.ProtectionCommand;
+import org.livemig.messages.ProtectionHostReply;
+
+/**
+ * A secondary's copy of a protected guest has disk files of its own; when the host's process
+ * dies with the copy, the restarted host deletes them (the ledger recorded them), as it does the
+ * files a migration half made.
+ */
+class SecondaryCopyLeftoversTest {
+  @TempDir Path dir;
+
+  @Test
+  void theFilesOfACopyThatDiedWithItsHostAreDeletedByTheRestart() throws Exception {
+    ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-s",
+            "livemig.host.datastores.local", dir.toString()))
+        .withFallback(akka.persistence.testkit.PersistenceTestKitPlugin.getInstance().config())
+        .withFallback(akka.persistence.testkit.PersistenceTestKitSnapshotPlugin.config())
+        .withFallback(ConfigFactory.load()));
+    HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
+    try (DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane())) {
+      dataPlane.start();
+      ActorRef<HostAgent.Command> host = kit.spawn(HostAgent.create(settings, dataPlane), "host");
+      GuestDescription guest = GuestDescription.newBuilder().setGuestId("g-copy").setPageSize(4096).setPageCount(64)
+          .setSeed(1).setInitialFill(InitialFill.FILL_PATTERN).addDisks(DiskDescription.newBuilder().setDiskId("root")
+              .setDatastore("local").setBlockCount(64).setWritesPerSecond(10)).build();
+      TestProbe<ProtectionHostReply> coordinator = kit.createTestProbe();
+      host.tell(new HostAgent.ProtectionControl(ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1)
+          .setEpoch(1).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(guest).setPrimaryHost("host-p"))
+          .build(), coordinator.ref()));
+      ProtectionHostReply prepared = coordinator.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(prepared.getOk(), prepared.toString());
+      Path file = dir.resolve("g-copy").resolve("root.img");
+      assertTrue(Files.exists(file), "the copy's own file");
+
+      // The process dies with the copy: the agent stops without ending the protection.
+      kit.stop(host, Duration.ofSeconds(10));
+      assertTrue(Files.exists(file), "a stopped agent deletes nothing: the restart's case");
+
+      kit.spawn(HostAgent.create(settings, dataPlane), "host-again");
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (Files.exists(file) && System.nanoTime() < deadline) Thread.sleep(20); // deleted off the agent's thread
+      assertFalse(Files.exists(file), "the restarted host deletes the dead copy's file");
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+}
