@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
 final class LeftoverDiskFiles {
   private static final Logger log = LoggerFactory.getLogger(LeftoverDiskFiles.class);
 
+  private static final String COPY = "copy:";
+
   private LeftoverDiskFiles() {}
 
   /** The record of the files Prepare created (the description with their identities, each disk's path). */
@@ -49,11 +51,11 @@ final class LeftoverDiskFiles {
 
   /**
    * The record of a protection's copy's files (its description with their identities), under
-   * the copy's stream id: never a migration's, so no answer keeps them; a copy that failed over
+   * "copy:" and the copy's stream id: never a migration's id (no ':' in those), so no answer keeps them; a copy that failed over
    * here is an owned guest, whose disks are kept.
    */
   static DiskFilesCreated created(String copyId, org.livemig.engine.guest.MigratableGuest copy) {
-    return DiskFilesCreated.newBuilder().setMigrationId(copyId).setGuest(copy.description())
+    return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId).setGuest(copy.description())
         .addAllPaths(HostReplication.diskFiles(copy).stream().map(Path::toString).toList()).build();
   }
 
@@ -104,8 +106,9 @@ final class LeftoverDiskFiles {
       DiskDescription disk = files.getGuest().getDisks(i);
       try {
         if (GuestDisks.deleteIfCreatedAs(path, files.getGuest().getGuestId(), disk)) {
-          log.warn("host {} restarted: deleted disk file {}, half made for migration {} (guest {}), which never "
-              + "finished here", hostId, path, files.getMigrationId(), files.getGuest().getGuestId());
+          log.warn("host {} restarted: deleted disk file {}, made for {} (guest {}), which never finished here",
+              hostId, path, files.getMigrationId().startsWith(COPY) ? "the protection copy "
+                  + files.getMigrationId().substring(COPY.length()) : "migration " + files.getMigrationId(), files.getGuest().getGuestId());
         }
       } catch (OtherDiskException e) {
         // Another file of that name since (the guest came back by a later migration): not ours to delete.
