@@ -51,11 +51,12 @@ final class LeftoverDiskFiles {
 
   /**
    * The record of a protection's copy's files (its description with their identities), under
-   * "copy:" and the copy's stream id: never a migration's id (no ':' in those), so no answer keeps them; a copy that failed over
+   * "copy:", the copy's stream id and a key of this creation (a copy of the same generation made
+   * again after a restart has a record of its own): never a migration's id (no ':' in those), so no answer keeps them; a copy that failed over
    * here is an owned guest, whose disks are kept.
    */
   static DiskFilesCreated created(String copyId, org.livemig.engine.guest.MigratableGuest copy) {
-    return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId).setGuest(copy.description())
+    return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId + "/" + java.util.UUID.randomUUID()).setGuest(copy.description())
         .addAllPaths(HostReplication.diskFiles(copy).stream().map(Path::toString).toList()).build();
   }
 
@@ -108,7 +109,7 @@ final class LeftoverDiskFiles {
         if (GuestDisks.deleteIfCreatedAs(path, files.getGuest().getGuestId(), disk)) {
           log.warn("host {} restarted: deleted disk file {}, made for {} (guest {}), which never finished here",
               hostId, path, files.getMigrationId().startsWith(COPY) ? "the protection copy "
-                  + files.getMigrationId().substring(COPY.length()) : "migration " + files.getMigrationId(), files.getGuest().getGuestId());
+                  + files.getMigrationId().substring(COPY.length(), files.getMigrationId().lastIndexOf('/')) : "migration " + files.getMigrationId(), files.getGuest().getGuestId());
         }
       } catch (OtherDiskException e) {
         // Another file of that name since (the guest came back by a later migration): not ours to delete.

@@ -37,6 +37,7 @@ final class SecondaryCopies {
     FailoverResult failedOver;
     String streamEnded; // why its stream ended, once it has
     PrimaryLeaseOut leaseOut; // the primary's lease ran out since: reported until the coordinator acts
+    String filesRecord; // the ledger's record of its disk files, settled once their fate is known here
 
     Secondary(long generation, String dataId, SyntheticGuest guest, CheckpointReceiver receiver, SecondaryCookie cookie) {
       this.generation = generation;
@@ -86,9 +87,12 @@ final class SecondaryCopies {
           + ": " + e.getMessage()));
       return;
     }
+    String filesRecord = null;
     if (d.getDisksCount() > 0) {
       // Recorded so that a restart that finds them (the copy died with the process) deletes them.
-      host.ledger().tell(new HostLedger.Record(HostLedger.filesCreated(LeftoverDiskFiles.created(dataId, copy))));
+      var files = LeftoverDiskFiles.created(dataId, copy);
+      filesRecord = files.getMigrationId();
+      host.ledger().tell(new HostLedger.Record(HostLedger.filesCreated(files)));
     }
     long generation = c.getGeneration();
     CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, host.replication().checkpoints().maxCheckpointBytes(),
@@ -106,6 +110,7 @@ final class SecondaryCopies {
         .setDataPort(port).setToken(token).build());
     s.coordinator = replyTo;
     s.epoch = c.getEpoch();
+    s.filesRecord = filesRecord;
     secondaries.put(id, s);
     host.ctx().getLog().info("secondary of guest {} (generation {}) prepared: {} pages, checkpoint stream on {}:{}", id,
         generation, d.getPageCount(), dataHost, port);
@@ -143,6 +148,9 @@ final class SecondaryCopies {
       host.dataPlane().forget(s.dataId);
       host.guests().failedOver(s.guest);
       host.ledger().tell(new HostLedger.Record(HostLedger.owned(s.guest.description())));
+      // Its files are the guest's disks now, whatever happens to it later (it may move on and
+      // another host use them on a shared datastore): no restart of this host deletes them.
+      if (s.filesRecord != null) host.ledger().tell(new HostLedger.Record(HostLedger.filesSettled(s.filesRecord)));
       s.failedOver = FailoverResult.newBuilder().setCheckpoint(from.checkpoint()).setSteps(from.steps())
           .setOutputsUpto(from.outputsUpto()).build();
       host.ctx().getLog().warn("guest {} failed over to {}: runs from checkpoint {} (step {}, outputs up to {})", id,
@@ -221,6 +229,10 @@ final class SecondaryCopies {
     CompletableFuture.runAsync(() -> {
       s.guest.destroy();
       HostReplication.deleteDiskFiles(files, "the ended copy of guest " + id);
+      // Settled once every file is gone; one left stays recorded, for the next start to try again.
+      if (s.filesRecord != null && files.stream().noneMatch(java.nio.file.Files::exists)) {
+        host.ledger().tell(new HostLedger.Record(HostLedger.filesSettled(s.filesRecord)));
+      }
     }, host.blocking());
     host.ctx().getLog().info("copy of guest {} (generation {}) destroyed on {}", id, s.generation, host.settings().hostId());
   }

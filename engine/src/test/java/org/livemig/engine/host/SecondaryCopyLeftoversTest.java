@@ -29,37 +29,87 @@ import org.livemig.messages.ProtectionHostReply;
 class SecondaryCopyLeftoversTest {
   @TempDir Path dir;
 
-  @Test
-  void theFilesOfACopyThatDiedWithItsHostAreDeletedByTheRestart() throws Exception {
-    ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-s",
+  private ActorTestKit kit() {
+    return ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-s",
             "livemig.host.datastores.local", dir.toString()))
         .withFallback(akka.persistence.testkit.PersistenceTestKitPlugin.getInstance().config())
         .withFallback(akka.persistence.testkit.PersistenceTestKitSnapshotPlugin.config())
         .withFallback(ConfigFactory.load()));
+  }
+
+  private static ProtectionHostReply command(ActorTestKit kit, ActorRef<HostAgent.Command> host, ProtectionCommand c) {
+    TestProbe<ProtectionHostReply> coordinator = kit.createTestProbe();
+    host.tell(new HostAgent.ProtectionControl(c, coordinator.ref()));
+    ProtectionHostReply reply = coordinator.receiveMessage(Duration.ofSeconds(10));
+    assertTrue(reply.getOk(), reply.toString());
+    return reply;
+  }
+
+  /** PrepareSecondary of generation 1 for a guest with one disk: the copy's file, created. */
+  private Path prepareCopy(ActorTestKit kit, ActorRef<HostAgent.Command> host) {
+    GuestDescription guest = GuestDescription.newBuilder().setGuestId("g-copy").setPageSize(4096).setPageCount(64)
+        .setSeed(1).setInitialFill(InitialFill.FILL_PATTERN).addDisks(DiskDescription.newBuilder().setDiskId("root")
+            .setDatastore("local").setBlockCount(64).setWritesPerSecond(10)).build();
+    command(kit, host, ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1).setEpoch(1)
+        .setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(guest).setPrimaryHost("host-p")).build());
+    Path file = dir.resolve("g-copy").resolve("root.img");
+    assertTrue(Files.exists(file), "the copy's own file");
+    return file;
+  }
+
+  private static void awaitGone(Path file, String why) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (Files.exists(file) && System.nanoTime() < deadline) Thread.sleep(20); // deleted off the agent's thread
+    assertFalse(Files.exists(file), why);
+  }
+
+  @Test
+  void theFilesOfACopyThatDiedWithItsHostAreDeletedByTheRestart() throws Exception {
+    ActorTestKit kit = kit();
     HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
     try (DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane())) {
       dataPlane.start();
       ActorRef<HostAgent.Command> host = kit.spawn(HostAgent.create(settings, dataPlane), "host");
-      GuestDescription guest = GuestDescription.newBuilder().setGuestId("g-copy").setPageSize(4096).setPageCount(64)
-          .setSeed(1).setInitialFill(InitialFill.FILL_PATTERN).addDisks(DiskDescription.newBuilder().setDiskId("root")
-              .setDatastore("local").setBlockCount(64).setWritesPerSecond(10)).build();
-      TestProbe<ProtectionHostReply> coordinator = kit.createTestProbe();
-      host.tell(new HostAgent.ProtectionControl(ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1)
-          .setEpoch(1).setPrepareSecondary(PrepareSecondary.newBuilder().setGuest(guest).setPrimaryHost("host-p"))
-          .build(), coordinator.ref()));
-      ProtectionHostReply prepared = coordinator.receiveMessage(Duration.ofSeconds(10));
-      assertTrue(prepared.getOk(), prepared.toString());
-      Path file = dir.resolve("g-copy").resolve("root.img");
-      assertTrue(Files.exists(file), "the copy's own file");
+      Path file = prepareCopy(kit, host);
 
       // The process dies with the copy: the agent stops without ending the protection.
       kit.stop(host, Duration.ofSeconds(10));
       assertTrue(Files.exists(file), "a stopped agent deletes nothing: the restart's case");
 
       kit.spawn(HostAgent.create(settings, dataPlane), "host-again");
+      awaitGone(file, "the restarted host deletes the dead copy's file");
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  @Test
+  void anEndedCopysRecordIsSettledOnceItsFilesAreGone() throws Exception {
+    ActorTestKit kit = kit();
+    HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
+    try (DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane())) {
+      dataPlane.start();
+      ActorRef<HostAgent.Command> host = kit.spawn(HostAgent.create(settings, dataPlane), "host");
+      Path file = prepareCopy(kit, host);
+      command(kit, host, ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1).setEpoch(1)
+          .setEnd(org.livemig.messages.EndProtection.newBuilder().setReason("unprotected")).build());
+      awaitGone(file, "an ended copy's file is deleted with it");
+      // Settled in the ledger, so no later restart acts on the record (on a shared datastore the
+      // path may be another host's disk by then).
+      var ledger = akka.persistence.testkit.javadsl.PersistenceTestKit.create(kit.system());
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (Files.exists(file) && System.nanoTime() < deadline) Thread.sleep(20); // deleted off the agent's thread
-      assertFalse(Files.exists(file), "the restarted host deletes the dead copy's file");
+      java.util.List<org.livemig.messages.HostLedgerEvent> events;
+      do {
+        events = ledger.persistedInStorage("Host|host-s").stream()
+            .map(e -> (org.livemig.messages.HostLedgerEvent) e).toList();
+        if (events.stream().anyMatch(e -> e.hasDiskFilesSettled())) break;
+        Thread.sleep(20);
+      } while (System.nanoTime() < deadline);
+      String created = events.stream().filter(e -> e.hasDiskFilesCreated()).map(e -> e.getDiskFilesCreated()
+          .getMigrationId()).findFirst().orElseThrow();
+      assertTrue(created.startsWith("copy:g-copy.p1/"), created);
+      assertTrue(events.stream().anyMatch(e -> e.hasDiskFilesSettled() && e.getDiskFilesSettled().equals(created)),
+          "the record of " + created + " settled: " + events);
     } finally {
       kit.shutdownTestKit();
     }
