@@ -1,6 +1,7 @@
 package org.livemig.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -86,6 +87,39 @@ class ProtectionLinkTest {
     assertTrue(waited >= TimeUnit.MILLISECONDS.toNanos(1800), "silence is waited out (ack-timeout 2 s), not "
         + TimeUnit.NANOSECONDS.toMillis(waited) + " ms");
     assertOnlyOnItsPrimary(d);
+  }
+
+  /**
+   * A StopPrimary of an older protection that reaches the primary's host late (a coordinator
+   * still re-sending it) is refused there as stale: the newer protection's primary keeps running
+   * and checkpointing.
+   */
+  @Test
+  void aStaleStopPrimaryLeavesANewerProtectionsPrimaryRunning() throws Exception {
+    GuestDescription d = TestCluster.guest("stale-stop", 16, 3000);
+    replicate(d);
+    try {
+      protections.unprotect(d.getGuestId(), "").toCompletableFuture().get(30, TimeUnit.SECONDS);
+      protectAgain(d); // generation 2
+      ProtectionInfo before = await(d, i -> i.getState() == ProtectionState.REPLICATING && i.getCheckpoints() >= 10);
+      var hostA = cluster.hosts.get("host-a");
+      var stop = org.livemig.messages.ProtectionCommand.newBuilder().setGuestId(d.getGuestId()).setGeneration(1)
+          .setEpoch(before.getEpoch()).setStopPrimary(org.livemig.messages.StopPrimary.newBuilder()
+              .setReason("failed over (generation 1)")).build();
+      var answer = akka.actor.typed.javadsl.AskPattern.<org.livemig.engine.host.HostAgent.Command,
+          org.livemig.messages.ProtectionHostReply>ask(hostA.hostAgent(),
+              r -> new org.livemig.engine.host.HostAgent.ProtectionControl(stop, r), Duration.ofSeconds(10),
+              hostA.system().scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      assertFalse(answer.getOk(), answer.toString());
+      assertTrue(answer.getError().contains("stale command for guest stale-stop: generation 1"), answer.getError());
+      ProtectionInfo later = await(d, i -> i.getCheckpoints() >= before.getCheckpoints() + 40
+          || i.getState() != ProtectionState.REPLICATING);
+      assertEquals(ProtectionState.REPLICATING, later.getState(), later.getReason());
+      assertEquals(2, later.getGeneration());
+      cluster.assertExactlyOneRunningOn("host-a", d);
+    } finally {
+      protections.unprotect(d.getGuestId(), "").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
   }
 
   /**
