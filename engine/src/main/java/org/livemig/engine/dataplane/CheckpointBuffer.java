@@ -56,14 +56,8 @@ public final class CheckpointBuffer {
    * @throws DataPlaneException if another checkpoint is half-buffered or this one would exceed the bound
    */
   public ByteBuffer reserve(long checkpoint, int n) {
-    if (this.checkpoint != -1 && this.checkpoint != checkpoint) {
-      throw new DataPlaneException("pages of checkpoint " + checkpoint + " before the end of checkpoint " + this.checkpoint);
-    }
     long need = (long) (count + n) * pageSize;
-    if (need + blockBytes > maxBytes) {
-      throw new DataPlaneException("checkpoint " + checkpoint + " exceeds the secondary's buffer of " + maxBytes + " bytes");
-    }
-    this.checkpoint = checkpoint;
+    claim(checkpoint, "pages", (long) n * pageSize);
     if (need > data.capacity()) {
       ByteBuffer grown = ByteBuffer.allocateDirect((int) Math.min(maxBytes, Math.max(need, 2L * data.capacity())));
       grown.put(data.clear().limit(count * pageSize));
@@ -89,15 +83,20 @@ public final class CheckpointBuffer {
    * @throws DataPlaneException if another checkpoint is half-buffered or this one would exceed the bound
    */
   public ByteBuffer reserveBlocks(long checkpoint, int n, int blockSize) {
-    if (this.checkpoint != -1 && this.checkpoint != checkpoint) {
-      throw new DataPlaneException("blocks of checkpoint " + checkpoint + " before the end of checkpoint " + this.checkpoint);
-    }
     long bytes = (long) n * blockSize;
+    claim(checkpoint, "blocks", bytes);
+    return ByteBuffer.allocate((int) bytes);
+  }
+
+  /** bytes more of checkpoint's pages or blocks fit in the bound (one for both); it is the one being buffered now. */
+  private void claim(long checkpoint, String what, long bytes) {
+    if (this.checkpoint != -1 && this.checkpoint != checkpoint) {
+      throw new DataPlaneException(what + " of checkpoint " + checkpoint + " before the end of checkpoint " + this.checkpoint);
+    }
     if ((long) count * pageSize + blockBytes + bytes > maxBytes) {
       throw new DataPlaneException("checkpoint " + checkpoint + " exceeds the secondary's buffer of " + maxBytes + " bytes");
     }
     this.checkpoint = checkpoint;
-    return ByteBuffer.allocate((int) bytes);
   }
 
   /** The blocks whose payload was just read into data (reserved by reserveBlocks) count as buffered. */

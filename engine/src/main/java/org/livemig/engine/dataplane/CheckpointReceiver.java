@@ -212,22 +212,20 @@ public final class CheckpointReceiver implements StreamHandler {
     long[] indices = new long[n];
     for (int i = 0; i < n; i++) indices[i] = p.getPages(i);
     if (p.getCheckpoint() != 0) {
-      if (p.getCheckpoint() != next()) throw new DataPlaneException("pages of checkpoint " + p.getCheckpoint() + " where " + next() + " was due");
+      requireDue(p.getCheckpoint(), "pages");
       codec.readPayloadInto(buffer.reserve(p.getCheckpoint(), n));
-      if (!codec.payloadIntact()) throw new DataPlaneException("checkpoint " + p.getCheckpoint() + " failed its checksum: the link corrupts data");
+      requireIntact(codec, "checkpoint " + p.getCheckpoint() + " failed its checksum");
       buffer.commit(indices);
       return;
     }
     ByteBuffer payload = n * pageSize <= sync.capacity() ? sync : ByteBuffer.allocate(n * pageSize);
     codec.readPayload(payload, n * pageSize);
-    if (!codec.payloadIntact()) throw new DataPlaneException("sync pages failed their checksum: the link corrupts data");
+    requireIntact(codec, "sync pages failed their checksum");
     synchronized (this) {
-      if (ended) throw new DataPlaneException("taken over");
-      if (last != null) throw new DataPlaneException("sync pages after checkpoint " + last.checkpoint() + " was applied");
       for (long page : indices) {
         if (page < 0 || page >= guest.memory().pageCount()) throw new DataPlaneException("sync page " + page + " outside the guest");
       }
-      if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
+      requireSyncable("pages");
       for (long page : indices) guest.memory().writePage(page, payload);
       synced = true;
     }
@@ -250,21 +248,19 @@ public final class CheckpointReceiver implements StreamHandler {
       }
     }
     if (b.getCheckpoint() != 0) {
-      if (b.getCheckpoint() != next()) throw new DataPlaneException("blocks of checkpoint " + b.getCheckpoint() + " where " + next() + " was due");
+      requireDue(b.getCheckpoint(), "blocks");
       ByteBuffer data = buffer.reserveBlocks(b.getCheckpoint(), n, blockSize);
       codec.readPayloadInto(data);
-      if (!codec.payloadIntact()) throw new DataPlaneException("checkpoint " + b.getCheckpoint() + " failed its checksum: the link corrupts data");
+      requireIntact(codec, "checkpoint " + b.getCheckpoint() + " failed its checksum");
       buffer.commitBlocks(b.getDiskId(), indices, data);
       return;
     }
     if (syncBlocks.capacity() < n * blockSize) syncBlocks = ByteBuffer.allocate(n * blockSize);
     ByteBuffer data = syncBlocks.clear().limit(n * blockSize);
     codec.readPayloadInto(data);
-    if (!codec.payloadIntact()) throw new DataPlaneException("sync blocks failed their checksum: the link corrupts data");
+    requireIntact(codec, "sync blocks failed their checksum");
     synchronized (this) {
-      if (ended) throw new DataPlaneException("taken over");
-      if (last != null) throw new DataPlaneException("sync blocks after checkpoint " + last.checkpoint() + " was applied");
-      if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
+      requireSyncable("blocks");
       try {
         disk.file().writeBlocks(indices, n, data.flip()); // forced by a failover, before the copy runs
       } catch (java.io.IOException e) {
@@ -272,6 +268,23 @@ public final class CheckpointReceiver implements StreamHandler {
       }
       synced = true;
     }
+  }
+
+  /** A checkpoint's pages or blocks belong to the checkpoint after the last one applied. */
+  private void requireDue(long checkpoint, String what) {
+    if (checkpoint != next()) throw new DataPlaneException(what + " of checkpoint " + checkpoint + " where " + next() + " was due");
+  }
+
+  /** The payload just read passed its checksum (always, on a link that protects integrity itself). */
+  private static void requireIntact(FrameCodec codec, String what) {
+    if (!codec.payloadIntact()) throw new DataPlaneException(what + ": the link corrupts data");
+  }
+
+  /** Under this: the sync's pages or blocks may still go straight into the copy. */
+  private void requireSyncable(String what) {
+    if (ended) throw new DataPlaneException("taken over");
+    if (last != null) throw new DataPlaneException("sync " + what + " after checkpoint " + last.checkpoint() + " was applied");
+    if (guest.state() == RunState.RUNNING) throw new DataPlaneException("the secondary's guest runs");
   }
 
   /** Whether any sync page arrived (the secondary's memory is no longer its empty start). */

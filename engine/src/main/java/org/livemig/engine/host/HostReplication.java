@@ -371,16 +371,22 @@ final class HostReplication {
         .filter(java.util.Objects::nonNull).map(d -> d.file().path()).toList();
   }
 
-  /** Deletes each file of a destroyed guest copy (every one is tried), logging each; off the actor's thread. */
-  static void deleteDiskFiles(java.util.List<java.nio.file.Path> files, String whose) {
+  /**
+   * Deletes each file of a destroyed guest copy (every one is tried), logging each; off the
+   * actor's thread. Returns whether every one is gone.
+   */
+  static boolean deleteDiskFiles(java.util.List<java.nio.file.Path> files, String whose) {
+    boolean all = true;
     for (java.nio.file.Path f : files) {
       try {
         java.nio.file.Files.deleteIfExists(f);
         log.info("{}: deleted disk file {}", whose, f);
       } catch (java.io.IOException e) {
         log.error("{}: could not delete disk file {}: {}", whose, f, e.toString());
+        all = false;
       }
     }
+    return all;
   }
 
   private ProtectionHostReply.Builder ok(ProtectionCommand c, ProtectionRole role) {

@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The disk files a destination creates for a migration with copy_storage (and a secondary for its
- * copy of a protected guest), across the host's restart. Prepare records them in the host ledger before it answers; a host that starts again
+ * copy of a protected guest), across the host's restart. Prepare records them in the host ledger
+ * before it answers; a host that starts again
  * (every migration it took part in ended with the old process) settles each record once:
  *
  * <ul>
@@ -52,12 +53,19 @@ final class LeftoverDiskFiles {
   /**
    * The record of a protection's copy's files (its description with their identities), under
    * "copy:", the copy's stream id and a key of this creation (a copy of the same generation made
-   * again after a restart has a record of its own): never a migration's id (no ':' in those), so no answer keeps them; a copy that failed over
-   * here is an owned guest, whose disks are kept.
+   * again after a restart has a record of its own): never a migration's id (no ':' in those), so
+   * no answer keeps them. The secondary settles it once their fate is known (SecondaryCopies).
    */
   static DiskFilesCreated created(String copyId, org.livemig.engine.guest.MigratableGuest copy) {
-    return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId + "/" + java.util.UUID.randomUUID()).setGuest(copy.description())
+    return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId + "/" + java.util.UUID.randomUUID())
+        .setGuest(copy.description())
         .addAllPaths(HostReplication.diskFiles(copy).stream().map(Path::toString).toList()).build();
+  }
+
+  /** What a record's files were made for, as the log says it. */
+  private static String madeFor(String recordId) {
+    return recordId.startsWith(COPY) ? "the protection copy " + recordId.substring(COPY.length(), recordId.lastIndexOf('/'))
+        : "migration " + recordId;
   }
 
   /** What a restarted host does with a migration's created files. */
@@ -108,8 +116,7 @@ final class LeftoverDiskFiles {
       try {
         if (GuestDisks.deleteIfCreatedAs(path, files.getGuest().getGuestId(), disk)) {
           log.warn("host {} restarted: deleted disk file {}, made for {} (guest {}), which never finished here",
-              hostId, path, files.getMigrationId().startsWith(COPY) ? "the protection copy "
-                  + files.getMigrationId().substring(COPY.length(), files.getMigrationId().lastIndexOf('/')) : "migration " + files.getMigrationId(), files.getGuest().getGuestId());
+              hostId, path, madeFor(files.getMigrationId()), files.getGuest().getGuestId());
         }
       } catch (OtherDiskException e) {
         // Another file of that name since (the guest came back by a later migration): not ours to delete.

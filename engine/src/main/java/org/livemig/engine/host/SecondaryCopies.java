@@ -87,13 +87,6 @@ final class SecondaryCopies {
           + ": " + e.getMessage()));
       return;
     }
-    String filesRecord = null;
-    if (d.getDisksCount() > 0) {
-      // Recorded so that a restart that finds them (the copy died with the process) deletes them.
-      var files = LeftoverDiskFiles.created(dataId, copy);
-      filesRecord = files.getMigrationId();
-      host.ledger().tell(new HostLedger.Record(HostLedger.filesCreated(files)));
-    }
     long generation = c.getGeneration();
     CheckpointReceiver receiver = new CheckpointReceiver(dataId, copy, host.replication().checkpoints().maxCheckpointBytes(),
         host.settings().dataPlane(), new CheckpointReceiver.Listener() {
@@ -110,7 +103,12 @@ final class SecondaryCopies {
         .setDataPort(port).setToken(token).build());
     s.coordinator = replyTo;
     s.epoch = c.getEpoch();
-    s.filesRecord = filesRecord;
+    if (d.getDisksCount() > 0) {
+      // Recorded so that a restart that finds them (the copy died with the process) deletes them.
+      var files = LeftoverDiskFiles.created(dataId, copy);
+      s.filesRecord = files.getMigrationId();
+      host.ledger().tell(new HostLedger.Record(HostLedger.filesCreated(files)));
+    }
     secondaries.put(id, s);
     host.ctx().getLog().info("secondary of guest {} (generation {}) prepared: {} pages, checkpoint stream on {}:{}", id,
         generation, d.getPageCount(), dataHost, port);
@@ -228,9 +226,8 @@ final class SecondaryCopies {
     java.util.List<java.nio.file.Path> files = HostReplication.diskFiles(s.guest);
     CompletableFuture.runAsync(() -> {
       s.guest.destroy();
-      HostReplication.deleteDiskFiles(files, "the ended copy of guest " + id);
       // Settled once every file is gone; one left stays recorded, for the next start to try again.
-      if (s.filesRecord != null && files.stream().noneMatch(java.nio.file.Files::exists)) {
+      if (HostReplication.deleteDiskFiles(files, "the ended copy of guest " + id) && s.filesRecord != null) {
         host.ledger().tell(new HostLedger.Record(HostLedger.filesSettled(s.filesRecord)));
       }
     }, host.blocking());

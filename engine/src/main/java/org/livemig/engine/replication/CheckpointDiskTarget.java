@@ -39,12 +39,10 @@ final class CheckpointDiskTarget implements MirrorTarget {
 
   /** The initial sync: blocks go to the secondary as they are copied. */
   void sync() {
-    checkpoint = 0;
-    staged.clear();
-    stagedBlocks = 0;
+    stage(0, 0);
   }
 
-  /** A checkpoint's pause: blocks are staged, at most budgetBytes of them (the rest of max-checkpoint-bytes). */
+  /** A checkpoint's pause: blocks are staged, at most budgetBytes of them (the rest of max-checkpoint-bytes); 0: the sync. */
   void stage(long checkpoint, long budgetBytes) {
     this.checkpoint = checkpoint;
     this.budget = budgetBytes;

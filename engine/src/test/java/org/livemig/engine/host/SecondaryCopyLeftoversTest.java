@@ -29,12 +29,29 @@ import org.livemig.messages.ProtectionHostReply;
 class SecondaryCopyLeftoversTest {
   @TempDir Path dir;
 
-  private ActorTestKit kit() {
-    return ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-s",
+  /** One host's agent on an in-memory ledger that outlives the agent (not the kit), and its data plane. */
+  private record Host(ActorTestKit kit, HostSettings settings, DataPlaneServer dataPlane, ActorRef<HostAgent.Command> agent)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      try {
+        dataPlane.close();
+      } finally {
+        kit.shutdownTestKit();
+      }
+    }
+  }
+
+  private Host start() {
+    ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("livemig.host.id", "host-s",
             "livemig.host.datastores.local", dir.toString()))
         .withFallback(akka.persistence.testkit.PersistenceTestKitPlugin.getInstance().config())
         .withFallback(akka.persistence.testkit.PersistenceTestKitSnapshotPlugin.config())
         .withFallback(ConfigFactory.load()));
+    HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
+    DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane());
+    dataPlane.start();
+    return new Host(kit, settings, dataPlane, kit.spawn(HostAgent.create(settings, dataPlane), "host"));
   }
 
   private static ProtectionHostReply command(ActorTestKit kit, ActorRef<HostAgent.Command> host, ProtectionCommand c) {
@@ -65,38 +82,28 @@ class SecondaryCopyLeftoversTest {
 
   @Test
   void theFilesOfACopyThatDiedWithItsHostAreDeletedByTheRestart() throws Exception {
-    ActorTestKit kit = kit();
-    HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
-    try (DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane())) {
-      dataPlane.start();
-      ActorRef<HostAgent.Command> host = kit.spawn(HostAgent.create(settings, dataPlane), "host");
-      Path file = prepareCopy(kit, host);
+    try (Host host = start()) {
+      Path file = prepareCopy(host.kit(), host.agent());
 
       // The process dies with the copy: the agent stops without ending the protection.
-      kit.stop(host, Duration.ofSeconds(10));
+      host.kit().stop(host.agent(), Duration.ofSeconds(10));
       assertTrue(Files.exists(file), "a stopped agent deletes nothing: the restart's case");
 
-      kit.spawn(HostAgent.create(settings, dataPlane), "host-again");
+      host.kit().spawn(HostAgent.create(host.settings(), host.dataPlane()), "host-again");
       awaitGone(file, "the restarted host deletes the dead copy's file");
-    } finally {
-      kit.shutdownTestKit();
     }
   }
 
   @Test
   void anEndedCopysRecordIsSettledOnceItsFilesAreGone() throws Exception {
-    ActorTestKit kit = kit();
-    HostSettings settings = HostSettings.fromConfig(kit.system().settings().config());
-    try (DataPlaneServer dataPlane = new DataPlaneServer("127.0.0.1", 0, settings.dataPlane())) {
-      dataPlane.start();
-      ActorRef<HostAgent.Command> host = kit.spawn(HostAgent.create(settings, dataPlane), "host");
-      Path file = prepareCopy(kit, host);
-      command(kit, host, ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1).setEpoch(1)
+    try (Host host = start()) {
+      Path file = prepareCopy(host.kit(), host.agent());
+      command(host.kit(), host.agent(), ProtectionCommand.newBuilder().setGuestId("g-copy").setGeneration(1).setEpoch(1)
           .setEnd(org.livemig.messages.EndProtection.newBuilder().setReason("unprotected")).build());
       awaitGone(file, "an ended copy's file is deleted with it");
       // Settled in the ledger, so no later restart acts on the record (on a shared datastore the
       // path may be another host's disk by then).
-      var ledger = akka.persistence.testkit.javadsl.PersistenceTestKit.create(kit.system());
+      var ledger = akka.persistence.testkit.javadsl.PersistenceTestKit.create(host.kit().system());
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
       java.util.List<org.livemig.messages.HostLedgerEvent> events;
       do {
@@ -110,8 +117,6 @@ class SecondaryCopyLeftoversTest {
       assertTrue(created.startsWith("copy:g-copy.p1/"), created);
       assertTrue(events.stream().anyMatch(e -> e.hasDiskFilesSettled() && e.getDiskFilesSettled().equals(created)),
           "the record of " + created + " settled: " + events);
-    } finally {
-      kit.shutdownTestKit();
     }
   }
 }
