@@ -2,7 +2,10 @@ package org.livemig.engine.dataplane;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +26,10 @@ import org.livemig.engine.security.TlsEngine;
  * plain TCP with CRC32C checksums (the default without TLS), plain TCP without them (a transport
  * that claims integrity: for this comparison only), and TLS on the JDK's SSLEngine and on
  * BoringSSL's. Prints MB/s and the process's CPU seconds per GB, sender and receiver together,
- * and each one's throughput relative to CRC32C and to unchecked plain TCP, pair by pair.
+ * and each one's throughput relative to CRC32C and to unchecked plain TCP, pair by pair. Last in
+ * each repetition, the raw row: the same guest memory into the same destination memory over as
+ * many plain sockets, no engine (no frames, bitmaps, staging or checks): each mode's throughput
+ * relative to it is printed too, so the engine's own cost can be read off one run.
  *
  * <p>Run: {@code java -XX:MaxDirectMemorySize=3g -cp <engine classes, test classes, dependencies>
  * org.livemig.engine.dataplane.ChecksumBench [MiB] [repeats]}
@@ -80,12 +86,14 @@ public final class ChecksumBench {
     ExecutorService pool = Executors.newFixedThreadPool(CHANNELS);
     System.out.printf("%d MiB guest, %d channels, %d core(s), %s%n", mib, CHANNELS, Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.vm.version"));
-    for (int i = 0; i < 2; i++) for (int k = 0; k < names.size(); k++) round(pool, ends.get(k), source, dest, pages); // warm-up
+    int raw = names.size();
+    names.add("raw");
+    for (int i = 0; i < 2; i++) for (int k = 0; k < names.size(); k++) run(k == raw, pool, ends, k, source, dest, pages); // warm-up
     double[][] mbps = new double[names.size()][repeats];
     double[][] cpu = new double[names.size()][repeats];
     for (int r = 0; r < repeats; r++) {
       for (int k = 0; k < names.size(); k++) {
-        long[] t = round(pool, ends.get(k), source, dest, pages);
+        long[] t = run(k == raw, pool, ends, k, source, dest, pages);
         mbps[k][r] = (mib << 20) / 1e6 / (t[0] / 1e9);
         cpu[k][r] = t[1] / 1e9 / ((mib << 20) / 1e9);
         System.out.printf("%-11s %7.1f MB/s  %.2f CPU s/GB%n", names.get(k), mbps[k][r], cpu[k][r]);
@@ -100,8 +108,8 @@ public final class ChecksumBench {
       }
       System.out.printf("%-11s mean %7.1f MB/s  %.2f CPU s/GB%n", names.get(k), m, c);
     }
-    for (int of = 0; of < 2; of++) {
-      for (int k = of + 1; k < names.size(); k++) {
+    for (int of : new int[] {0, 1, raw}) {
+      for (int k = of == raw ? 0 : of + 1; k < (of == raw ? raw : names.size()); k++) {
         double ratio = 0;
         for (int r = 0; r < repeats; r++) ratio += mbps[k][r] / mbps[of][r];
         System.out.printf("%s / %s throughput: %.3f (mean of %d back-to-back pairs)%n", names.get(k), names.get(of), ratio / repeats, repeats);
@@ -135,6 +143,62 @@ public final class ChecksumBench {
     }
     double gbps = bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
     return sink == 42 ? gbps + 1e-9 : gbps; // sink used, so the loop is not optimised away
+  }
+
+  private static long[] run(boolean raw, ExecutorService pool, List<DataPlaneSettings[]> ends, int k, GuestMemory source,
+      GuestMemory dest, long pages) throws Exception {
+    return raw ? raw(pool, source, dest) : round(pool, ends.get(k), source, dest, pages);
+  }
+
+  /**
+   * The raw row: CHANNELS plain sockets, each moving whole chunks of the source guest memory
+   * straight into the same chunks of the destination's (chunk i on socket i % CHANNELS), one
+   * write and one read loop per chunk; returns {wall nanos, process CPU nanos}.
+   */
+  private static long[] raw(ExecutorService pool, GuestMemory source, GuestMemory dest) throws Exception {
+    int chunks = source.chunkIndex(source.pageCount() - 1) + 1;
+    try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+      int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+      ExecutorService receivers = Executors.newFixedThreadPool(CHANNELS);
+      try {
+        long cpu0 = cpu();
+        long t0 = System.nanoTime();
+        List<Future<?>> done = new ArrayList<>();
+        for (int c = 0; c < CHANNELS; c++) {
+          int first = c;
+          done.add(pool.submit(() -> {
+            try (SocketChannel out = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+              out.write(ByteBuffer.allocate(1).put(0, (byte) first));
+              for (int i = first; i < chunks; i += CHANNELS) {
+                ByteBuffer view = source.chunkView(i);
+                while (view.hasRemaining()) out.write(view);
+              }
+              out.read(ByteBuffer.allocate(1)); // the receiver's acknowledgement: every byte arrived
+            }
+            return null;
+          }));
+        }
+        for (int c = 0; c < CHANNELS; c++) {
+          SocketChannel in = server.accept();
+          done.add(receivers.submit(() -> {
+            try (in) {
+              ByteBuffer which = ByteBuffer.allocate(1);
+              while (which.hasRemaining()) if (in.read(which) < 0) throw new IOException("raw sender closed early");
+              for (int i = which.get(0); i < chunks; i += CHANNELS) {
+                ByteBuffer view = dest.chunkView(i);
+                while (view.hasRemaining()) if (in.read(view) < 0) throw new IOException("raw sender closed early");
+              }
+              in.write(ByteBuffer.allocate(1));
+            }
+            return null;
+          }));
+        }
+        for (Future<?> f : done) f.get();
+        return new long[] {System.nanoTime() - t0, cpu() - cpu0};
+      } finally {
+        receivers.shutdownNow();
+      }
+    }
   }
 
   /** One round of every page; returns {wall nanos, process CPU nanos}. */
