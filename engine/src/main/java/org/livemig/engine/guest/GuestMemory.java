@@ -2,6 +2,8 @@ package org.livemig.engine.guest;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 
 /**
  * Guest RAM held off-heap in direct chunks (a 1 GiB guest needs no heap), addressed by page.
@@ -25,10 +27,22 @@ public final class GuestMemory {
     this.pagesPerChunk = (int) (CHUNK_BYTES / pageSize);
     int n = (int) ((pageCount + pagesPerChunk - 1) / pagesPerChunk);
     this.chunks = new ByteBuffer[n];
-    for (int i = 0; i < n; i++) {
+    // A large guest's setup is its first-touch allocation (the JDK zeroes each chunk, and the
+    // kernel maps every page on the way: seconds per GiB on a virtualised host), so the chunks are
+    // allocated on all cores at once. The stream's join publishes them to this thread. A failure
+    // (no room: OutOfMemoryError) is rethrown as it was, not as the copy a pool thread makes of it.
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    IntStream.range(0, n).parallel().forEach(i -> {
       long pages = Math.min(pagesPerChunk, pageCount - (long) i * pagesPerChunk);
-      chunks[i] = ByteBuffer.allocateDirect((int) (pages * pageSize)).order(ByteOrder.LITTLE_ENDIAN);
-    }
+      try {
+        chunks[i] = ByteBuffer.allocateDirect((int) (pages * pageSize)).order(ByteOrder.LITTLE_ENDIAN);
+      } catch (RuntimeException | Error e) {
+        failed.compareAndSet(null, e);
+      }
+    });
+    Throwable e = failed.get();
+    if (e instanceof RuntimeException r) throw r;
+    if (e instanceof Error r) throw r;
   }
 
   public int pageSize() {
