@@ -37,6 +37,22 @@ class GuestMemoryTest {
   }
 
   @Test
+  void everyChunkIsAllocatedWithItsOwnSize() {
+    ByteBuffer[] chunks = ChunkAllocator.allocate(40, i -> 4096L * (i + 1));
+    for (int i = 0; i < chunks.length; i++) {
+      assertEquals(4096 * (i + 1), chunks[i].capacity(), "chunk " + i);
+      assertEquals(java.nio.ByteOrder.LITTLE_ENDIAN, chunks[i].order());
+    }
+  }
+
+  @Test
+  void aFailedChunkIsThrownToTheCallerWithItsMessage() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ChunkAllocator.allocate(40, i -> i == 7 ? -1 : 4096)); // allocateDirect(-1) refuses
+    assertTrue(e.getMessage() != null && e.getMessage().contains("capacity"), String.valueOf(e.getMessage()));
+  }
+
+  @Test
   void pagesLargerThanAChunkGetAChunkEach() {
     int pageSize = (int) (2 * GuestMemory.CHUNK_BYTES); // e.g. huge pages: one page per chunk
     GuestMemory m = new GuestMemory(pageSize, 2);
