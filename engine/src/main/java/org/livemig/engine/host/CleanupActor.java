@@ -136,7 +136,7 @@ public final class CleanupActor {
       // Closed with the guest: its copy of a disk, not wanted. Unlinking a large file written in
       // small pieces can take seconds: it goes on after the answer, not inside it.
       if (!plan.filesToDelete().isEmpty()) {
-        java.util.concurrent.CompletableFuture.runAsync(() -> deleteFiles(plan.filesToDelete()), blockingIo);
+        java.util.concurrent.CompletableFuture.runAsync(() -> GuestDiskFiles.deleteEach(plan.filesToDelete(), "cleanup " + migrationId + " on " + host), blockingIo);
       }
       return micros;
     }, blockingIo), (micros, error) -> new GuestDestroyed(micros == null ? 0 : micros, error));
@@ -156,19 +156,6 @@ public final class CleanupActor {
         })
         .onMessageEquals(StopTimedOut.INSTANCE, Behaviors::same) // a copy's deadline that fired as they stopped
         .build();
-  }
-
-  /** Deletes each file (every one is tried), logging what it could not; on an I/O thread, so not ctx's logger. */
-  private void deleteFiles(List<java.nio.file.Path> files) {
-    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CleanupActor.class);
-    for (java.nio.file.Path f : files) {
-      try {
-        java.nio.file.Files.deleteIfExists(f);
-        log.info("cleanup {} on {}: deleted disk file {}", migrationId, host, f);
-      } catch (java.io.IOException | RuntimeException e) {
-        log.error("cleanup {} on {}: could not delete disk file {}: {}", migrationId, host, f, e.toString());
-      }
-    }
   }
 
   private Behavior<Command> done() {

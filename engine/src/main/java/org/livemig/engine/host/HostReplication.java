@@ -271,14 +271,14 @@ final class HostReplication {
     stopping.put(id, null); // still one of this host's guests (the fence, the agent's stop see it) until destroyed
     // Its disk files are its own (a protected guest's copy has files of its own on the secondary):
     // garbage once it is destroyed for a failover.
-    java.util.List<java.nio.file.Path> files = diskFiles(guest);
+    java.util.List<java.nio.file.Path> files = GuestDiskFiles.of(guest);
     ctx.pipeToSelf(CompletableFuture.runAsync(() -> {
       try {
         if (p != null) p.checkpointer.close();
       } finally {
         guest.destroy(); // stops the workload whatever state it is in
       }
-      deleteDiskFiles(files, "the stopped primary of guest " + id);
+      GuestDiskFiles.deleteEach(files, "the stopped primary of guest " + id);
     }, blocking), (v, err) -> new Stopped(c, guest, err, replyTo));
   }
 
@@ -363,30 +363,6 @@ final class HostReplication {
             .setLastCheckpointBytes(st.lastCheckpointBytes()).setLastPauseUs(st.lastPauseMicros())
             .setP50PauseUs(st.p50PauseMicros()).setP99PauseUs(st.p99PauseMicros()).setSyncBytes(st.syncBytes())
             .setFailure(st.failure() == null ? "" : st.failure()).setFenced(guests.fenced(guestId)).setLeaseStopped(p.checkpointer.leaseStopped())).build();
-  }
-
-  /** The files of the guest's disks (taken before it is destroyed: they are deleted after). */
-  static java.util.List<java.nio.file.Path> diskFiles(MigratableGuest guest) {
-    return guest.description().getDisksList().stream().map(d -> guest.disk(d.getDiskId()))
-        .filter(java.util.Objects::nonNull).map(d -> d.file().path()).toList();
-  }
-
-  /**
-   * Deletes each file of a destroyed guest copy (every one is tried), logging each; off the
-   * actor's thread. Returns whether every one is gone.
-   */
-  static boolean deleteDiskFiles(java.util.List<java.nio.file.Path> files, String whose) {
-    boolean all = true;
-    for (java.nio.file.Path f : files) {
-      try {
-        java.nio.file.Files.deleteIfExists(f);
-        log.info("{}: deleted disk file {}", whose, f);
-      } catch (java.io.IOException e) {
-        log.error("{}: could not delete disk file {}: {}", whose, f, e.toString());
-        all = false;
-      }
-    }
-    return all;
   }
 
   private ProtectionHostReply.Builder ok(ProtectionCommand c, ProtectionRole role) {

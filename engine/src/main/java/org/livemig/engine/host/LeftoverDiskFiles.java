@@ -59,7 +59,7 @@ final class LeftoverDiskFiles {
   static DiskFilesCreated created(String copyId, org.livemig.engine.guest.MigratableGuest copy) {
     return DiskFilesCreated.newBuilder().setMigrationId(COPY + copyId + "/" + java.util.UUID.randomUUID())
         .setGuest(copy.description())
-        .addAllPaths(HostReplication.diskFiles(copy).stream().map(Path::toString).toList()).build();
+        .addAllPaths(GuestDiskFiles.of(copy).stream().map(Path::toString).toList()).build();
   }
 
   /** What a record's files were made for, as the log says it. */

@@ -223,11 +223,11 @@ final class SecondaryCopies {
     host.guests().copyGone(id);
     s.receiver.takeOver(); // stops receiving; nothing more is applied
     host.dataPlane().forget(s.dataId);
-    java.util.List<java.nio.file.Path> files = HostReplication.diskFiles(s.guest);
+    java.util.List<java.nio.file.Path> files = GuestDiskFiles.of(s.guest);
     CompletableFuture.runAsync(() -> {
       s.guest.destroy();
       // Settled once every file is gone; one left stays recorded, for the next start to try again.
-      if (HostReplication.deleteDiskFiles(files, "the ended copy of guest " + id) && s.filesRecord != null) {
+      if (GuestDiskFiles.deleteEach(files, "the ended copy of guest " + id) && s.filesRecord != null) {
         host.ledger().tell(new HostLedger.Record(HostLedger.filesSettled(s.filesRecord)));
       }
     }, host.blocking());
