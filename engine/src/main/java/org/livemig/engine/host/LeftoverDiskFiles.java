@@ -62,10 +62,11 @@ final class LeftoverDiskFiles {
         .addAllPaths(GuestDiskFiles.of(copy).stream().map(Path::toString).toList()).build();
   }
 
-  /** What a record's files were made for, as the log says it. */
-  private static String madeFor(String recordId) {
-    return recordId.startsWith(COPY) ? "the protection copy " + recordId.substring(COPY.length(), recordId.lastIndexOf('/'))
-        : "migration " + recordId;
+  /** What a record's files were made for, as the log says it (a copy's record from before the creation key has no '/'). */
+  static String madeFor(String recordId) {
+    if (!recordId.startsWith(COPY)) return "migration " + recordId;
+    int key = recordId.lastIndexOf('/');
+    return "the protection copy " + recordId.substring(COPY.length(), key < 0 ? recordId.length() : key);
   }
 
   /** What a restarted host does with a migration's created files. */

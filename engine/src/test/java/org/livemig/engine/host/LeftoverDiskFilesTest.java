@@ -119,4 +119,12 @@ class LeftoverDiskFilesTest {
     assertFalse(Files.exists(path));
     assertFalse(GuestDisks.deleteIfCreatedAs(path, "g", disk), "nothing there: nothing to delete");
   }
+
+  @Test
+  void aRecordSaysWhatItsFilesWereMadeFor() {
+    org.junit.jupiter.api.Assertions.assertEquals("migration m-1", LeftoverDiskFiles.madeFor("m-1"));
+    org.junit.jupiter.api.Assertions.assertEquals("the protection copy g.p1", LeftoverDiskFiles.madeFor("copy:g.p1/0b7c"));
+    // Written before a copy's record had a key of its own creation: no '/', and the restart still settles it.
+    org.junit.jupiter.api.Assertions.assertEquals("the protection copy g.p1", LeftoverDiskFiles.madeFor("copy:g.p1"));
+  }
 }
